@@ -1,0 +1,144 @@
+"""ACD event schema v1: the one shape every producer writes and every consumer reads.
+
+Events are flat JSON objects. docs/events.md is the reference; this module is
+the executable form of it. Validation is hand-written rather than a model
+library because the worker runs it on every event and it must stay cheap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "AGENT_STATES",
+    "AGENT_TYPES",
+    "CALL_TYPES",
+    "SCHEMA_VERSION",
+    "EventError",
+    "attribution_ms",
+    "dumps",
+    "parse",
+    "validate",
+]
+
+SCHEMA_VERSION = 1
+
+CALL_OFFERED = "call.offered"  # entered the ACD queue, asking for an agent
+CALL_ANSWERED = "call.answered"  # an agent picked up
+CALL_ABANDONED = "call.abandoned"  # the caller hung up before an answer
+CALL_ENDED = "call.ended"  # the conversation ended (talk and hold time)
+CALL_WRAPPED_UP = "call.wrapped_up"  # the agent finished after-call work for it
+CALL_TRANSFERRED = "call.transferred"  # the agent passed it on
+CALL_BLOCKED = "call.blocked"  # rejected before queueing: all trunks busy
+AGENT_LOGIN = "agent.login"
+AGENT_LOGOUT = "agent.logout"
+AGENT_STATE = "agent.state"
+
+AGENT_STATES = ("available", "on_call", "acw", "not_ready")
+
+_COMMON = {"v": int, "event_id": str, "type": str, "ts_ms": int, "queue": str, "source": str}
+# Fields each type must carry beyond the common ones. Every call event after
+# "offered" repeats the call's offered time, so any single event can be put in
+# the interval its call belongs to without a join (docs/events.md).
+_REQUIRED: dict[str, dict[str, type]] = {
+    CALL_OFFERED: {"call_id": str},
+    CALL_BLOCKED: {"call_id": str},
+    CALL_ANSWERED: {"call_id": str, "agent_id": str, "offered_ms": int, "wait_ms": int},
+    CALL_ABANDONED: {"call_id": str, "offered_ms": int, "wait_ms": int},
+    CALL_ENDED: {"call_id": str, "agent_id": str, "offered_ms": int, "talk_ms": int,
+                 "hold_ms": int},
+    CALL_WRAPPED_UP: {"call_id": str, "agent_id": str, "offered_ms": int, "acw_ms": int},
+    CALL_TRANSFERRED: {"call_id": str, "agent_id": str, "offered_ms": int},
+    AGENT_LOGIN: {"agent_id": str},
+    AGENT_LOGOUT: {"agent_id": str},
+    AGENT_STATE: {"agent_id": str, "state": str},
+}
+_OPTIONAL: dict[str, type] = {
+    "to_queue": str, "reason": str, "caller": str, "ring_ms": int, "state": str,
+}
+CALL_TYPES = frozenset(t for t in _REQUIRED if t.startswith("call."))
+AGENT_TYPES = frozenset(t for t in _REQUIRED if t.startswith("agent."))
+_DURATIONS = ("wait_ms", "talk_ms", "hold_ms", "acw_ms", "ring_ms")
+# Plausible event times: 2000-01-01 .. 2100-01-01 UTC. Anything else is a unit
+# mistake (seconds or microseconds instead of milliseconds).
+_MIN_TS_MS = 946_684_800_000
+_MAX_TS_MS = 4_102_444_800_000
+_MAX_ID = 128
+
+
+class EventError(ValueError):
+    """An event that cannot be used; ``reason`` is a short stable code for counting."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def parse(raw: bytes | str) -> dict[str, Any]:
+    """Decode and validate one wire event; raises EventError."""
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EventError("malformed_json", str(exc)[:200]) from exc
+    if not isinstance(obj, dict):
+        raise EventError("not_an_object", f"got {type(obj).__name__}")
+    return validate(obj)
+
+
+def validate(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Check an event against schema v1 and return it as a plain dict."""
+    version = obj.get("v")
+    if version != SCHEMA_VERSION:
+        raise EventError("unknown_version", f"v={version!r}, this build reads v1")
+    etype = obj.get("type")
+    required = _REQUIRED.get(etype) if isinstance(etype, str) else None
+    if required is None:
+        raise EventError("unknown_type", f"type={etype!r}")
+    for fields in (_COMMON, required):
+        for name, kind in fields.items():
+            value = obj.get(name)
+            if value is None:
+                raise EventError("missing_field", f"{etype} needs {name!r}")
+            # bool is an int subclass; True is never a valid duration or time.
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise EventError("bad_field", f"{name!r} must be {kind.__name__}")
+    for name, kind in _OPTIONAL.items():
+        value = obj.get(name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise EventError("bad_field", f"{name!r} must be {kind.__name__}")
+    for name in ("event_id", "queue", "call_id", "agent_id", "source"):
+        value = obj.get(name)
+        if value is not None and not 0 < len(value) <= _MAX_ID:
+            raise EventError("bad_field", f"{name!r} must be 1-{_MAX_ID} characters")
+    ts = obj["ts_ms"]
+    if not _MIN_TS_MS <= ts <= _MAX_TS_MS:
+        raise EventError("bad_time", f"ts_ms={ts} is not epoch milliseconds in 2000-2100")
+    for name in _DURATIONS:
+        value = obj.get(name)
+        if value is not None and value < 0:
+            raise EventError("bad_field", f"{name!r} is negative")
+    offered = obj.get("offered_ms")
+    if offered is not None and not _MIN_TS_MS <= offered <= ts:
+        raise EventError("bad_time", f"offered_ms={offered} is after ts_ms={ts} or implausible")
+    state = obj.get("state")
+    if etype in AGENT_TYPES and state is not None and state not in AGENT_STATES:
+        raise EventError("bad_field", f"state={state!r}, expected one of {AGENT_STATES}")
+    return dict(obj)
+
+
+def attribution_ms(event: Mapping[str, Any]) -> int:
+    """The time an event is counted at: its call's offered time, else its own time.
+
+    A call belongs to the interval in which it was offered (docs/kpis.md), so
+    an answer at 10:30:05 for a call offered at 10:29:50 counts in 10:00-10:30.
+    """
+    offered = event.get("offered_ms")
+    return int(offered) if offered is not None else int(event["ts_ms"])
+
+
+def dumps(event: Mapping[str, Any]) -> bytes:
+    """Canonical wire form: compact JSON, keys sorted, UTF-8."""
+    return json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()

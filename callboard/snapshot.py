@@ -1,0 +1,129 @@
+"""Board snapshots: what the worker hands the wallboard, per queue and for the centre.
+
+A snapshot is a JSON document carrying the event time it is valid for
+(``as_of_ms``) and, once written, the wall time it was written
+(``written_ms``): the board shows the age of every figure from these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callboard import kpi
+from callboard.config import QueueRules
+from callboard.engine import Engine
+from callboard.timebuckets import iso
+
+__all__ = ["CENTRE", "SNAPSHOT_SCHEMA", "centre_snapshot", "queue_snapshot", "window_figures"]
+
+SNAPSHOT_SCHEMA = 1
+CENTRE = "ALL"
+AGENT_COLUMNS = ("available", "on_call", "acw", "not_ready")
+WINDOW_NAMES = ("interval", "rolling_15", "rolling_30", "rolling_60", "day")
+
+
+def window_figures(
+    start_ms: int, end_ms: int, counters: Mapping[str, int], sl_formula: str, zone: ZoneInfo
+) -> dict[str, Any]:
+    return {
+        "start": iso(start_ms, zone),
+        "end": iso(end_ms, zone),
+        "start_ms": start_ms,
+        "end_ms": end_ms,
+        "counters": dict(counters),
+        **kpi.derive(counters, sl_formula),
+    }
+
+
+def _rules_doc(rules: QueueRules) -> dict[str, Any]:
+    return {
+        "label_zh": rules.label_zh,
+        "label_en": rules.label_en,
+        "vip": rules.vip,
+        "sl_formula": rules.sl_formula,
+        "sl_threshold_s": rules.sl_threshold_s,
+        "sl_target": rules.sl_target,
+        "short_abandon_s": rules.short_abandon_s,
+        "abandon_target": rules.abandon_target,
+        "asa_target_s": rules.asa_target_s,
+    }
+
+
+def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int) -> dict[str, Any]:
+    """The live figures and every window of one queue at ``now_ms`` (event time)."""
+    state = engine.live_state(rules.name)
+    waiting = state["w"]
+    oldest = min(waiting.values()) if waiting else None
+    agents = dict.fromkeys(AGENT_COLUMNS, 0)
+    for agent_state, _since in state["agents"].values():
+        if agent_state in agents:
+            agents[agent_state] += 1
+    agents["logged_in"] = sum(agents[c] for c in AGENT_COLUMNS)
+    windows = {
+        name: window_figures(start, end, counters, rules.sl_formula, engine.zone)
+        for name, (start, end, counters) in engine.windows(rules.name, now_ms).items()
+    }
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "queue": rules.name,
+        **_rules_doc(rules),
+        "as_of_ms": now_ms,
+        "as_of": iso(now_ms, engine.zone),
+        "now": {
+            "waiting": len(waiting),
+            "oldest_offered_ms": oldest,
+            "longest_wait_s": round(max(0, now_ms - oldest) / 1000, 3) if oldest else 0.0,
+            "agents": agents,
+        },
+        "windows": windows,
+    }
+
+
+def centre_snapshot(
+    parts: Sequence[Mapping[str, Any]], centre_rules: QueueRules, now_ms: int, zone: ZoneInfo
+) -> dict[str, Any]:
+    """The whole centre: sums of the queue snapshots' counters, KPIs recomputed.
+
+    Ratios are never averaged across queues: they are derived again from the
+    summed counters, so the centre SL weighs every call the same.
+    Agents are summed per queue: an agent in two queues counts twice (docs).
+    """
+    agents = dict.fromkeys((*AGENT_COLUMNS, "logged_in"), 0)
+    waiting = 0
+    oldest: int | None = None
+    for part in parts:
+        now = part["now"]
+        waiting += now["waiting"]
+        if now["oldest_offered_ms"] is not None:
+            candidate = now["oldest_offered_ms"]
+            oldest = candidate if oldest is None else min(oldest, candidate)
+        for column in agents:
+            agents[column] += now["agents"].get(column, 0)
+    windows = {}
+    for name in WINDOW_NAMES:
+        present = [p["windows"][name] for p in parts if name in p.get("windows", {})]
+        if not present:
+            continue
+        counters = kpi.merge(w["counters"] for w in present)
+        windows[name] = window_figures(
+            present[0]["start_ms"], present[0]["end_ms"], counters, centre_rules.sl_formula, zone
+        )
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "queue": CENTRE,
+        **_rules_doc(centre_rules),
+        "label_zh": "全中心",
+        "label_en": "Whole centre",
+        "as_of_ms": now_ms,
+        "as_of": iso(now_ms, zone),
+        "queues": sorted(p["queue"] for p in parts),
+        "now": {
+            "waiting": waiting,
+            "oldest_offered_ms": oldest,
+            "longest_wait_s": round(max(0, now_ms - oldest) / 1000, 3) if oldest else 0.0,
+            "agents": agents,
+        },
+        "windows": windows,
+    }

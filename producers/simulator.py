@@ -1,0 +1,295 @@
+"""A discrete-event call-centre simulator that emits schema-v1 ACD events.
+
+Per queue: Poisson arrivals whose rate follows a time-of-day profile (thinning),
+lognormal talk, hold and after-call work, caller patience (abandons, including
+1-5 s misdials), dedicated agents who log in, take not-ready breaks, end their
+shift and are replaced, transfers to another queue, and a centre-wide trunk
+limit that blocks calls when every line is busy. Same seed and start, same
+events, byte for byte.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callboard import events as ev
+
+__all__ = ["SimQueue", "Simulator", "default_queues"]
+
+# Share of the peak arrival rate by local hour: a hotline's double hump.
+HOURLY_PROFILE = (
+    0.05, 0.03, 0.02, 0.02, 0.03, 0.05, 0.12, 0.35, 0.75, 1.00, 1.00, 0.90,
+    0.65, 0.75, 0.95, 1.00, 0.90, 0.70, 0.50, 0.40, 0.30, 0.20, 0.12, 0.08,
+)
+NOT_READY_REASONS = ("break", "meeting", "training", "lunch")
+
+
+@dataclass(frozen=True)
+class SimQueue:
+    name: str
+    agents: int
+    peak_calls_per_hour: float
+    talk_mean_s: float = 180.0
+    acw_mean_s: float = 45.0
+    patience_mean_s: float = 90.0
+    hold_share: float = 0.15
+    transfer_share: float = 0.03
+
+
+def default_queues() -> list[SimQueue]:
+    return [
+        SimQueue("GEN", agents=16, peak_calls_per_hour=240),
+        SimQueue("BIZ", agents=6, peak_calls_per_hour=80, talk_mean_s=240),
+        SimQueue("EN", agents=4, peak_calls_per_hour=40, talk_mean_s=210, patience_mean_s=120),
+        SimQueue("VIP", agents=6, peak_calls_per_hour=70, talk_mean_s=200, patience_mean_s=60),
+    ]
+
+
+@dataclass
+class _Call:
+    call_id: str
+    queue: str
+    offered_ms: int
+    assigned: bool = False
+    gone: bool = False
+
+
+@dataclass
+class _Agent:
+    agent_id: str
+    queue: str
+    state: str = "logged_out"
+    shift_end_ms: int = 0
+    leaving: bool = False
+    call: _Call | None = None
+    talk_ms: int = 0
+    hold_ms: int = 0
+    acw_start_ms: int = 0
+
+
+@dataclass(order=True)
+class _Due:
+    at_ms: int
+    seq: int
+    kind: str = field(compare=False)
+    args: tuple[Any, ...] = field(compare=False, default=())
+
+
+class Simulator:
+    """Generates events between ``start_ms`` and ``start_ms + duration_ms``, in time order."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        start_ms: int,
+        duration_ms: int,
+        zone: ZoneInfo,
+        queues: list[SimQueue] | None = None,
+        trunks: int = 60,
+        volume: float = 1.0,
+        source: str = "sim",
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.start_ms = start_ms
+        self.end_ms = start_ms + duration_ms
+        self.zone = zone
+        self.queues = {q.name: q for q in (queues or default_queues())}
+        self.trunks = trunks
+        self.volume = volume
+        self.source = source
+        self._heap: list[_Due] = []
+        self._seq = itertools.count()
+        self._ids = itertools.count(1)
+        self._calls = itertools.count(1)
+        self._agent_numbers = itertools.count(1)
+        self._waiting: dict[str, deque[_Call]] = {q: deque() for q in self.queues}
+        self._agents: dict[str, list[_Agent]] = {q: [] for q in self.queues}
+        self._in_system = 0
+        self._out: list[dict[str, Any]] = []
+
+    # ----------------------------------------------------------------- public
+    def events(self) -> Iterator[dict[str, Any]]:
+        for queue in self.queues.values():
+            for _ in range(queue.agents):
+                self._hire(queue.name, self.start_ms + self.rng.randint(0, 90_000))
+            self._schedule(self._next_arrival(queue, self.start_ms), "arrival", queue.name)
+        while self._heap:
+            due = heapq.heappop(self._heap)
+            if due.at_ms > self.end_ms:
+                break
+            getattr(self, f"_on_{due.kind}")(due.at_ms, *due.args)
+            yield from self._out
+            self._out.clear()
+
+    # -------------------------------------------------------------- plumbing
+    def _schedule(self, at_ms: int, kind: str, *args: Any) -> None:
+        heapq.heappush(self._heap, _Due(at_ms, next(self._seq), kind, args))
+
+    def _emit(self, etype: str, ts_ms: int, queue: str, **fields: Any) -> None:
+        event = {
+            "v": ev.SCHEMA_VERSION,
+            "event_id": f"sim{self.seed}-{next(self._ids):09d}",
+            "type": etype,
+            "ts_ms": ts_ms,
+            "queue": queue,
+            "source": self.source,
+        }
+        event.update({k: v for k, v in fields.items() if v is not None})
+        self._out.append(event)
+
+    def _lognormal_ms(self, mean_s: float, sigma: float = 0.6) -> int:
+        mu = math.log(mean_s) - sigma * sigma / 2  # so the mean is mean_s
+        return max(1_000, int(self.rng.lognormvariate(mu, sigma) * 1000))
+
+    def _profile(self, at_ms: int) -> float:
+        hour = datetime.fromtimestamp(at_ms / 1000, self.zone).hour
+        return HOURLY_PROFILE[hour]
+
+    def _next_arrival(self, queue: SimQueue, after_ms: int) -> int:
+        # Thinning (Lewis-Shedler): candidates at the peak rate, kept with the
+        # profile's share, give a Poisson process with the profile's rate.
+        rate_per_ms = queue.peak_calls_per_hour * self.volume / 3_600_000
+        at = after_ms
+        while True:
+            at += max(1, int(self.rng.expovariate(rate_per_ms)))
+            if at > self.end_ms or self.rng.random() < self._profile(at):
+                return at
+
+    # ------------------------------------------------------------- handlers
+    def _hire(self, queue: str, at_ms: int) -> None:
+        agent = _Agent(f"{queue}-A{next(self._agent_numbers):03d}", queue)
+        agent.shift_end_ms = at_ms + self.rng.randint(4 * 3_600_000, 9 * 3_600_000)
+        self._agents[queue].append(agent)
+        self._schedule(at_ms, "login", agent)
+
+    def _on_login(self, now: int, agent: _Agent) -> None:
+        agent.state = "available"
+        self._emit(ev.AGENT_LOGIN, now, agent.queue, agent_id=agent.agent_id, state="available")
+        self._schedule(agent.shift_end_ms, "shift_end", agent)
+        self._dispatch(now, agent.queue)
+
+    def _on_shift_end(self, now: int, agent: _Agent) -> None:
+        agent.leaving = True
+        if agent.state in ("available", "not_ready"):
+            self._logout(now, agent)
+
+    def _logout(self, now: int, agent: _Agent) -> None:
+        agent.state = "logged_out"
+        self._agents[agent.queue].remove(agent)
+        self._emit(ev.AGENT_LOGOUT, now, agent.queue, agent_id=agent.agent_id)
+        self._hire(agent.queue, now + self.rng.randint(30_000, 240_000))
+
+    def _on_arrival(self, now: int, queue_name: str, transferred_from: str | None = None) -> None:
+        queue = self.queues[queue_name]
+        if transferred_from is None:
+            self._schedule(self._next_arrival(queue, now), "arrival", queue_name)
+        call_id = f"c{self.seed}-{next(self._calls):07d}"
+        if self._in_system >= self.trunks:
+            self._emit(ev.CALL_BLOCKED, now, queue_name, call_id=call_id)
+            return
+        self._in_system += 1
+        call = _Call(call_id, queue_name, now)
+        self._emit(ev.CALL_OFFERED, now, queue_name, call_id=call_id)
+        self._waiting[queue_name].append(call)
+        if self.rng.random() < 0.05:  # misdials: hang up within 1-5 s (manual line 655)
+            patience = self.rng.randint(500, 5_000)
+        else:
+            patience = int(self.rng.expovariate(1 / queue.patience_mean_s) * 1000) + 1_000
+        self._schedule(now + patience, "patience", call)
+        self._dispatch(now, queue_name)
+
+    def _on_patience(self, now: int, call: _Call) -> None:
+        if call.assigned or call.gone:
+            return
+        call.gone = True
+        self._waiting[call.queue].remove(call)
+        self._in_system -= 1
+        self._emit(ev.CALL_ABANDONED, now, call.queue, call_id=call.call_id,
+                   offered_ms=call.offered_ms, wait_ms=now - call.offered_ms)
+
+    def _dispatch(self, now: int, queue_name: str) -> None:
+        waiting = self._waiting[queue_name]
+        idle = [a for a in self._agents[queue_name] if a.state == "available"]
+        while waiting and idle:
+            # Longest-idle first would need idle times; a random pick spreads the load.
+            agent = idle.pop(self.rng.randrange(len(idle)))
+            call = waiting.popleft()
+            call.assigned = True
+            agent.state = "on_call"
+            agent.call = call
+            ring = self.rng.randint(2_000, 8_000)
+            self._schedule(now + ring, "answer", agent)
+
+    def _on_answer(self, now: int, agent: _Agent) -> None:
+        call = agent.call
+        assert call is not None
+        self._emit(ev.AGENT_STATE, now, agent.queue, agent_id=agent.agent_id, state="on_call")
+        self._emit(ev.CALL_ANSWERED, now, call.queue, call_id=call.call_id,
+                   agent_id=agent.agent_id, offered_ms=call.offered_ms,
+                   wait_ms=now - call.offered_ms)
+        queue = self.queues[agent.queue]
+        agent.talk_ms = self._lognormal_ms(queue.talk_mean_s)
+        agent.hold_ms = (
+            self._lognormal_ms(40, 0.5) if self.rng.random() < queue.hold_share else 0
+        )
+        self._schedule(now + agent.talk_ms + agent.hold_ms, "hang_up", agent)
+
+    def _on_hang_up(self, now: int, agent: _Agent) -> None:
+        call = agent.call
+        assert call is not None
+        queue = self.queues[agent.queue]
+        others = sorted(q for q in self.queues if q != call.queue)
+        if others and self.rng.random() < queue.transfer_share:
+            target = self.rng.choice(others)
+            self._emit(ev.CALL_TRANSFERRED, now, call.queue, call_id=call.call_id,
+                       agent_id=agent.agent_id, offered_ms=call.offered_ms, to_queue=target)
+            self._schedule(now, "arrival", target, call.queue)
+        self._emit(ev.CALL_ENDED, now, call.queue, call_id=call.call_id,
+                   agent_id=agent.agent_id, offered_ms=call.offered_ms,
+                   talk_ms=agent.talk_ms, hold_ms=agent.hold_ms)
+        self._in_system -= 1
+        agent.state = "acw"
+        agent.acw_start_ms = now
+        self._emit(ev.AGENT_STATE, now, agent.queue, agent_id=agent.agent_id, state="acw")
+        self._schedule(now + self._lognormal_ms(queue.acw_mean_s, 0.5), "wrap_up", agent)
+
+    def _on_wrap_up(self, now: int, agent: _Agent) -> None:
+        call = agent.call
+        assert call is not None
+        self._emit(ev.CALL_WRAPPED_UP, now, call.queue, call_id=call.call_id,
+                   agent_id=agent.agent_id, offered_ms=call.offered_ms,
+                   acw_ms=now - agent.acw_start_ms)
+        agent.call = None
+        if agent.leaving:
+            self._logout(now, agent)
+            return
+        if self.rng.random() < 0.03:
+            agent.state = "not_ready"
+            reason = self.rng.choice(NOT_READY_REASONS)
+            self._emit(ev.AGENT_STATE, now, agent.queue, agent_id=agent.agent_id,
+                       state="not_ready", reason=reason)
+            self._schedule(now + self._lognormal_ms(480, 0.4), "ready", agent)
+            return
+        self._ready(now, agent)
+
+    def _on_ready(self, now: int, agent: _Agent) -> None:
+        if agent.leaving:
+            self._logout(now, agent)
+            return
+        self._ready(now, agent)
+
+    def _ready(self, now: int, agent: _Agent) -> None:
+        agent.state = "available"
+        self._emit(ev.AGENT_STATE, now, agent.queue, agent_id=agent.agent_id, state="available")
+        self._dispatch(now, agent.queue)
