@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     # --- where things are
     broker_url: str = "kafka://127.0.0.1:9092"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field(default="callboard:v1", pattern=r"^[A-Za-z0-9_.:-]+$")
     app_id: str = Field(default="callboard", pattern=r"^[A-Za-z0-9_.-]+$")
     events_topic: str = "acd.events.v1"
     dead_letter_topic: str = "acd.events.deadletter.v1"

@@ -97,6 +97,7 @@ class Simulator:
         queues: list[SimQueue] | None = None,
         trunks: int = 60,
         volume: float = 1.0,
+        flat: bool = False,
         source: str = "sim",
     ) -> None:
         self.rng = random.Random(seed)
@@ -107,6 +108,7 @@ class Simulator:
         self.queues = {q.name: q for q in (queues or default_queues())}
         self.trunks = trunks
         self.volume = volume
+        self.flat = flat  # every hour at the peak rate (demos, benchmarks)
         self.source = source
         self._heap: list[_Due] = []
         self._seq = itertools.count()
@@ -153,6 +155,8 @@ class Simulator:
         return max(1_000, int(self.rng.lognormvariate(mu, sigma) * 1000))
 
     def _profile(self, at_ms: int) -> float:
+        if self.flat:
+            return 1.0
         hour = datetime.fromtimestamp(at_ms / 1000, self.zone).hour
         return HOURLY_PROFILE[hour]
 

@@ -1,0 +1,187 @@
+"""``callboard``: one entry point for every process."""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from callboard.config import ConfigError, Settings, load_settings
+
+__all__ = ["main"]
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    try:
+        return load_settings(ctx.obj["config"], **overrides)
+    except ConfigError as exc:
+        raise click.ClickException(f"bad configuration: {exc}") from exc
+
+
+def _duration_ms(text: str) -> int:
+    import pandas as pd  # parses "2h", "90min", "1d 2h"; loaded only where needed
+
+    try:
+        value = pd.Timedelta(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not a duration like 30m, 2h or 1d") from exc
+    if value.total_seconds() <= 0:
+        raise click.BadParameter("duration must be positive")
+    return int(value.total_seconds() * 1000)
+
+
+def _start_ms(text: str | None, settings: Settings, to_file: bool) -> int:
+    if text is None:
+        if to_file:
+            # A file is a reproducible artefact: without --start it begins at a
+            # fixed Monday 08:00 in the centre's zone, so the same seed gives the
+            # same bytes on any day.
+            return int(datetime(2026, 1, 5, 8, 0, tzinfo=settings.zone).timestamp() * 1000)
+        text = "now"
+    if text == "now":
+        return int(datetime.now().timestamp() * 1000)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not ISO 8601 (2026-01-05T08:00)") from exc
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=settings.zone)
+    return int(dt.timestamp() * 1000)
+
+
+@click.group()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              envvar="CALLBOARD_CONFIG", help="TOML settings file (docs/configuration.md).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
+    """callboard: real-time call-centre wallboard and KPI pipeline."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    ctx.obj = {"config": config, "log_level": log_level}
+
+
+@cli.command()
+@click.option("--seed", type=int, default=None, help="Same seed and start: same events.")
+@click.option("--duration", default="1h", show_default=True, help="Simulated time, e.g. 2h.")
+@click.option("--speed", type=float, default=1.0, show_default=True,
+              help="Multiple of real time when publishing; 0 = as fast as possible.")
+@click.option("--start", default=None,
+              help="Simulated start (ISO 8601, centre zone if no offset) or 'now'.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write JSON lines here instead of publishing to Kafka.")
+@click.option("--volume", type=float, default=1.0, show_default=True,
+              help="Multiplier on every queue's arrival rate.")
+@click.option("--flat", is_flag=True, help="Peak rate all day (ignore the time-of-day profile).")
+@click.option("--trunks", type=int, default=60, show_default=True,
+              help="Lines into the centre; more calls than this are blocked.")
+@click.pass_context
+def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
+             start: str | None, out: Path | None, volume: float, flat: bool,
+             trunks: int) -> None:
+    """Generate realistic ACD traffic to Kafka or to a JSON-lines file."""
+    from callboard.events import dumps
+    from producers.pacing import paced
+    from producers.simulator import Simulator
+
+    settings = _settings(ctx)
+    if seed is None:
+        seed = random.SystemRandom().randrange(1, 1 << 31)
+        click.echo(f"seed {seed}", err=True)
+    sim = Simulator(
+        seed=seed, start_ms=_start_ms(start, settings, out is not None),
+        duration_ms=_duration_ms(duration), zone=settings.zone, volume=volume,
+        flat=flat, trunks=trunks,
+    )
+    if out is not None:
+        count = 0
+        with out.open("wb") as fh:
+            for event in sim.events():
+                fh.write(dumps(event) + b"\n")
+                count += 1
+        click.echo(f"wrote {count} events to {out}", err=True)
+        return
+    from producers.kafka_sink import KafkaSink
+    from producers.topics import ensure_topics
+
+    ensure_topics(settings)
+    sink = KafkaSink(settings.broker_url, settings.events_topic)
+    try:
+        for event in paced(sim.events(), speed):
+            sink.send(event)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sink.close()
+        click.echo(f"published {sink.sent} events to {settings.events_topic}", err=True)
+
+
+@cli.command()
+@click.option("--clock", type=click.Choice(["wall", "event"]), default=None,
+              help="Override the clock setting (event = replay/post-incident).")
+@click.pass_context
+def worker(ctx: click.Context, clock: str | None) -> None:
+    """Run the Faust worker: count events, write snapshots to Redis."""
+    from streams.app import run_worker
+
+    run_worker(_settings(ctx, clock=clock), loglevel=ctx.obj["log_level"])
+
+
+@cli.command()
+@click.option("--host", default=None, help="Listen address (default: board_host setting).")
+@click.option("--port", type=int, default=None, help="Port (default: board_port setting).")
+@click.pass_context
+def board(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the wallboard (/board) from the snapshots in Redis."""
+    from wallboard.app import serve
+
+    serve(_settings(ctx, board_host=host, board_port=port))
+
+
+@cli.command()
+@click.option("--events", "events_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--interval", type=click.Choice(["30m", "1h", "day", "all"]), default="30m",
+              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json",
+              show_default=True)
+@click.pass_context
+def report(ctx: click.Context, events_path: Path, interval: str, fmt: str) -> None:
+    """KPIs per queue and interval from an event file; no services needed."""
+    from callboard.report import build_report, read_events, write_report
+
+    settings = _settings(ctx)
+    with events_path.open("rb") as fh:
+        data = read_events(fh)
+    rows = build_report(data.events, settings, interval)
+    write_report(rows, fmt, sys.stdout)
+    rejected = ", ".join(f"{k} {v}" for k, v in sorted(data.rejected.items())) or "none"
+    click.echo(f"{data.lines} events read, {len(data.events)} valid, rejected: {rejected}",
+               err=True)
+
+
+@cli.command()
+@click.option("--board-port", type=int, default=8050, show_default=True)
+@click.option("--speed", type=float, default=1.0, show_default=True,
+              help="Simulator speed (multiple of real time).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".state"), show_default=True, help="Logs of the child processes.")
+@click.pass_context
+def up(ctx: click.Context, board_port: int, speed: float, state_dir: Path) -> None:
+    """Start the local stack: broker, redis-server, worker, simulator, board."""
+    from callboard.localstack import run_local_stack
+
+    run_local_stack(ctx.obj["config"], board_port=board_port, speed=speed, state_dir=state_dir)
+
+
+def main() -> None:
+    cli(prog_name="callboard")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""Redis key and channel names, defined once for the worker and the board."""
+
+from __future__ import annotations
+
+__all__ = ["RedisKeys"]
+
+
+class RedisKeys:
+    """Names under one prefix (``callboard:v1`` by default; tests give each run its own)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.queues = f"{prefix}:queues"  # set of queue names with a snapshot
+        self.changes = f"{prefix}:changes"  # pub/sub: the queue whose snapshot changed
+        self.stats = f"{prefix}:stats"  # hash: worker counters (dead letters by reason...)
+        self.heartbeat = f"{prefix}:heartbeat"  # wall ms of the worker's last write
+
+    def snapshot(self, queue: str) -> str:
+        return f"{self.prefix}:snapshot:{queue}"

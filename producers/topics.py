@@ -1,0 +1,44 @@
+"""Creates callboard's topics if missing, so no client auto-creates them wrong."""
+
+from __future__ import annotations
+
+import logging
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from callboard.config import Settings
+from producers.kafka_sink import bootstrap_servers
+
+__all__ = ["ensure_topics"]
+
+log = logging.getLogger(__name__)
+
+
+@retry(retry=retry_if_exception_type(KafkaConnectionError), stop=stop_after_delay(60),
+       wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
+def ensure_topics(settings: Settings) -> None:
+    """Create the events and dead-letter topics with the configured layout.
+
+    A broker that auto-creates topics would give the events topic its default
+    partition count, which then mismatches the worker's tables; so whoever
+    touches the topic first creates it properly.
+    """
+    replication = 1 if settings.broker_profile == "local" else settings.replication_factor
+    wanted = [
+        NewTopic(settings.events_topic, settings.topic_partitions, replication),
+        NewTopic(settings.dead_letter_topic, 1, replication),
+    ]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url))
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+                log.info("created topics %s", ", ".join(t.name for t in missing))
+            except TopicAlreadyExistsError:
+                pass  # another process won the race; same layout
+    finally:
+        admin.close()

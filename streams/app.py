@@ -1,0 +1,112 @@
+"""The Faust worker: topics, tables, the counting agent and the snapshot timer."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import faust
+
+from callboard.config import Settings
+from callboard.engine import Engine
+from streams.counting import BatchCounter, DeadLetter, RawEvent
+from streams.publish import SnapshotWriter
+from streams.tables import QueueKeyedTable
+
+__all__ = ["create_app", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+# What docs/broker.md measured on the Tansu broker: group joins take half the
+# session timeout, and a changelog's tail was lost on recovery unless every
+# record is its own producer batch (Tansu's ListOffsets answers "base offset of
+# the last batch + 1"). Production keeps Kafka's defaults.
+LOCAL_BROKER_PROFILE: dict[str, Any] = {
+    "broker_session_timeout": 3.0,
+    "broker_heartbeat_interval": 0.5,
+    "broker_rebalance_timeout": 3.0,
+    "producer_max_batch_size": 1,
+}
+
+
+def create_app(settings: Settings) -> faust.App:
+    local = settings.broker_profile == "local"
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        store="memory://",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1 if local else settings.replication_factor,
+        producer_acks=-1,  # acks=all: a counted batch is committed only once its changelog is safe
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        **(LOCAL_BROKER_PROFILE if local else {}),
+    )
+    events_topic = app.topic(
+        settings.events_topic, key_serializer="raw", value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+    dead_letters = app.topic(
+        settings.dead_letter_topic, key_serializer="raw", value_serializer="raw",
+        partitions=1,
+    )
+    partition_of: dict[str, int] = {}
+
+    def table(name: str, help_text: str) -> QueueKeyedTable:
+        return app.tables.add(
+            QueueKeyedTable(
+                app, name=name, default=None, partitions=settings.topic_partitions,
+                partition_of=partition_of, help=help_text, beacon=app.tables.beacon,
+            )
+        )
+
+    buckets = table("buckets-v1", "per-queue per-minute KPI counters and counted event ids")
+    live = table("live-v1", "per-queue calls waiting and agents by state")
+    engine = Engine(
+        settings.rules_for, settings.zone, buckets, live,
+        retention_ms=settings.bucket_retention_h * 3_600_000,
+        max_wait_ms=int(settings.max_wait_h * 3_600_000),
+    )
+    writer = SnapshotWriter(settings, engine)
+
+    async def send_dead_letter(letter: DeadLetter) -> None:
+        await dead_letters.send(key=letter.key, value=letter.value)
+
+    counter = BatchCounter(engine, partition_of, settings.events_topic, send_dead_letter)
+
+    @app.agent(events_topic, name=f"{settings.app_id}-count")
+    async def count(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(
+            settings.batch_max_events, within=settings.batch_within_s
+        ):
+            raw = [RawEvent(e.value, e.message.partition, e.message.offset) for e in batch]
+            changed = await counter.handle(raw)
+            if changed:
+                await writer.write(changed, dict(counter.stats))
+
+    @app.timer(settings.snapshot_interval_s)
+    async def refresh() -> None:
+        if not app.tables.recovery.completed.is_set():
+            return  # half-recovered tables would show numbers that are too low
+        # Rolling windows and longest waits move with time, not only with events;
+        # the write also proves to the board that the worker is alive.
+        counter.stats["expired_buckets"] += engine.expire()
+        await writer.write(engine.queues(), dict(counter.stats))
+
+    @app.on_before_shutdown.connect
+    async def _close(app_: faust.App, **_: Any) -> None:
+        await writer.close()
+
+    app.callboard_engine = engine  # type: ignore[attr-defined]
+    return app
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    """Run the worker in this process until SIGINT/SIGTERM."""
+    from producers.topics import ensure_topics
+
+    ensure_topics(settings)
+    app = create_app(settings)
+    sys.argv = ["callboard-worker", "worker", "--without-web", "--loglevel", loglevel]
+    app.main()

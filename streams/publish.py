@@ -1,0 +1,90 @@
+"""Hands snapshots to the board through Redis: one JSON value per queue, plus a notice."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from callboard.config import Settings
+from callboard.engine import Engine
+from callboard.keys import RedisKeys
+from callboard.snapshot import CENTRE, centre_snapshot, queue_snapshot
+
+__all__ = ["SnapshotWriter"]
+
+log = logging.getLogger(__name__)
+
+
+class SnapshotWriter:
+    """Writes queue and centre snapshots; a Redis outage is logged and retried next tick."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.keys = RedisKeys(settings.redis_prefix)
+        self.redis = aioredis.from_url(
+            settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10
+        )
+        self.failures = 0
+
+    def now_ms(self) -> int:
+        wall = int(time.time() * 1000) if self.settings.clock == "wall" else None
+        return self.engine.now(wall)
+
+    async def write(self, queues: Iterable[str], stats: dict[str, int] | None = None) -> bool:
+        now = self.now_ms()
+        written = int(time.time() * 1000)
+        snaps = []
+        for queue in queues:
+            snap = queue_snapshot(self.engine, self.settings.rules_for(queue), now)
+            snap["written_ms"] = written
+            snap["last_event_ms"] = self.engine.live_state(queue)["wm"] or None
+            snaps.append(snap)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for snap in snaps:
+                    pipe.set(self.keys.snapshot(snap["queue"]), _dumps(snap))
+                if snaps:
+                    pipe.sadd(self.keys.queues, *[s["queue"] for s in snaps])
+                pipe.set(self.keys.heartbeat, written)
+                if stats:
+                    pipe.hset(self.keys.stats, mapping=stats)
+                await pipe.execute()
+            await self._write_centre(now, written)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for snap in snaps:
+                    pipe.publish(self.keys.changes, snap["queue"])
+                pipe.publish(self.keys.changes, CENTRE)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.failures += 1
+            log.warning("redis write failed (%s), will retry on the next tick", exc)
+            return False
+        return True
+
+    async def _write_centre(self, now: int, written: int) -> None:
+        # The centre is summed from every queue's snapshot in Redis, not only
+        # this worker's, so several workers sharing partitions agree on it.
+        names = sorted(n.decode() for n in await self.redis.smembers(self.keys.queues))
+        names = [n for n in names if n != CENTRE]
+        if not names:
+            return
+        raw = await self.redis.mget([self.keys.snapshot(n) for n in names])
+        parts = [json.loads(r) for r in raw if r]
+        centre = centre_snapshot(parts, self.settings.rules_for(CENTRE), now, self.settings.zone)
+        centre["written_ms"] = written
+        centre["last_event_ms"] = max((p.get("last_event_ms") or 0 for p in parts), default=0)
+        await self.redis.set(self.keys.snapshot(CENTRE), _dumps(centre))
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
