@@ -171,6 +171,9 @@ class Engine:
     # ------------------------------------------------------------------- reads
     def now(self, wall_ms: int | None = None) -> int:
         """Event time, or the wall clock when it is ahead (live boards keep sliding)."""
+        if not self.clock_ms:
+            # After a restart the clock comes back with the recovered live state.
+            self.clock_ms = max((s["wm"] for s in self.live.values() if s), default=0)
         return self.clock_ms if wall_ms is None else max(self.clock_ms, wall_ms)
 
     def queues(self) -> list[str]:

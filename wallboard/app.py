@@ -1,0 +1,219 @@
+"""The Dash wallboard. It reads snapshots from Redis and nothing else."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+from dash import Dash, Input, Output, State, dcc, html
+from redis.exceptions import RedisError
+
+from callboard.config import Settings
+from callboard.keys import RedisKeys
+from callboard.snapshot import CENTRE
+from wallboard.i18n import label, lang_from_query
+from wallboard.present import age_text, tile_view
+
+__all__ = ["create_app", "serve"]
+
+log = logging.getLogger(__name__)
+ASSETS = Path(__file__).parent / "assets"
+
+
+class SnapshotReader:
+    """One Redis connection pool per board process; reads every snapshot in one MGET."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.keys = RedisKeys(settings.redis_prefix)
+        self.client = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=1, socket_connect_timeout=1
+        )
+
+    def read(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """Snapshots in board order (centre first, then configured queues), and worker stats."""
+        names = {n.decode() for n in self.client.smembers(self.keys.queues)}
+        configured = [q.name for q in self.settings.queues]
+        order = [CENTRE, *configured, *sorted(names - set(configured))]
+        raw = self.client.mget([self.keys.snapshot(n) for n in order])
+        snaps = [json.loads(r) for r in raw if r]
+        stats = {k.decode(): int(v) for k, v in self.client.hgetall(self.keys.stats).items()}
+        return snaps, stats
+
+
+def _figure(key: str, text: str, colour: str, queue: str, lang: str, big: bool = False,
+            window: str | None = None) -> html.Div:
+    caption = label(key, lang) + (f" · {label(window, lang)}" if window else "")
+    return html.Div(
+        [html.Div(caption, className="fig-label"),
+         html.Div(text, id=f"{queue}-{key}", className=f"fig-value led {colour}")],
+        className="figure big" if big else "figure",
+    )
+
+
+def build_tile(snap: dict[str, Any], now_ms: int, settings: Settings, lang: str) -> html.Div:
+    view = tile_view(snap, now_ms, settings)
+    queue = snap["queue"]
+    name = snap["label_zh"] if lang == "zh" else snap["label_en"]
+    formula = label(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
+    badges = [html.Span(label("vip", lang), className="badge vip")] if snap.get("vip") else []
+    if view["stale"]:
+        badges.append(html.Span(label("stale", lang), className="badge stale"))
+    return html.Div(
+        [
+            html.Div([html.Span(name, className="tile-name"), *badges], className="tile-head"),
+            html.Div(
+                [
+                    _figure("waiting", *view["waiting"], queue, lang, big=True),
+                    _figure("longest", *view["longest"], queue, lang, big=True),
+                ],
+                className="row",
+            ),
+            html.Div(
+                [
+                    _figure("sl", *view["sl"], queue, lang, window="interval"),
+                    _figure("abandon", *view["abandon"], queue, lang, window="interval"),
+                    _figure("asa", *view["asa"], queue, lang, window="interval"),
+                ],
+                className="row",
+            ),
+            html.Div(
+                [
+                    html.Span(f"{label('today', lang)} {label('sl', lang)} "),
+                    html.Span(view["sl_day"][0], id=f"{queue}-sl_day", className=view["sl_day"][1]),
+                    html.Span(f" · {label('abandon', lang)} "),
+                    html.Span(view["abandon_day"][0], id=f"{queue}-abandon_day",
+                              className=view["abandon_day"][1]),
+                ],
+                className="day-line",
+            ),
+            html.Div(
+                [
+                    html.Span(f"{label('available', lang)} "),
+                    html.Span(view["available"], id=f"{queue}-available", className="led green"),
+                    html.Span(f"  {label('on_call', lang)} "),
+                    html.Span(view["on_call"], id=f"{queue}-on_call", className="led"),
+                ],
+                className="agents",
+            ),
+            html.Div(
+                [html.Span(formula, className="formula", title=formula),
+                 html.Span(label("age", lang, age=age_text(view["age_s"], lang)),
+                           id=f"{queue}-age", className="age")],
+                className="tile-foot",
+            ),
+        ],
+        id=f"tile-{queue}",
+        className="tile stale" if view["stale"] else "tile",
+        **{"data-queue": queue, "data-stale": "1" if view["stale"] else "0"},
+    )
+
+
+def board_layout() -> html.Div:
+    return html.Div(
+        [
+            html.Div(id="banner", className="banner hidden"),
+            html.Div(id="conn-banner", className="banner hidden"),
+            html.Div(
+                [html.Span(id="title", className="title"), html.Span(id="clock", className="clock")],
+                className="header",
+            ),
+            html.Div(id="tiles", className="tiles"),
+            html.Div(id="footer", className="footer"),
+        ],
+        className="board",
+    )
+
+
+def create_app(settings: Settings) -> Dash:
+    reader = SnapshotReader(settings)
+    app = Dash(
+        __name__,
+        title="callboard",
+        assets_folder=str(ASSETS),
+        update_title=None,  # no "Updating..." flicker in the kiosk tab
+        suppress_callback_exceptions=True,
+    )
+    app.layout = html.Div(
+        [
+            dcc.Location(id="url"),
+            dcc.Interval(id="tick", interval=settings.board_refresh_ms),
+            dcc.Store(id="last-ok"),
+            dcc.Store(id="seen-ok"),
+            board_layout(),
+        ]
+    )
+
+    @app.callback(
+        Output("tiles", "children"),
+        Output("banner", "children"),
+        Output("banner", "className"),
+        Output("title", "children"),
+        Output("clock", "children"),
+        Output("footer", "children"),
+        Output("last-ok", "data"),
+        Input("tick", "n_intervals"),
+        Input("url", "search"),
+    )
+    def refresh(_n: int | None, search: str | None) -> tuple[Any, ...]:
+        lang = lang_from_query(search)
+        now_ms = int(time.time() * 1000)
+        title = label("title", lang)
+        try:
+            snaps, stats = reader.read()
+        except (RedisError, OSError) as exc:
+            log.warning("cannot read snapshots: %s", exc)
+            return ([], label("redis_down", lang), "banner stale", title, "", "", now_ms)
+        tiles = [build_tile(s, now_ms, settings, lang) for s in snaps]
+        if not snaps:
+            tiles = [html.Div(label("no_data", lang), className="tile empty")]
+        oldest = min((s.get("written_ms", 0) for s in snaps), default=0)
+        stale_age = (now_ms - oldest) / 1000
+        if not snaps or stale_age > settings.stale_after_s:
+            # Any stale tile raises the page banner: a wall display is read from
+            # across the room, where a dimmed tile alone is easy to miss.
+            detail = label("stale_detail", lang, age=age_text(stale_age, lang)) if snaps else ""
+            banner: Any = [html.Strong(label("stale", lang)), " ", detail]
+            banner_class = "banner stale"
+        else:
+            banner, banner_class = "", "banner hidden"
+        centre = next((s for s in snaps if s["queue"] == CENTRE), None)
+        clock = f"{label('as_of', lang)} {centre['as_of'][11:19]}" if centre else ""
+        rejected = stats.get("dead_letters", 0)
+        footer = f"{label('dead_letters', lang)}: {rejected}"
+        return tiles, banner, banner_class, title, clock, footer, now_ms
+
+    # When the board's own server stops answering, Dash leaves the last tiles on
+    # screen; these run in the browser and put up a banner instead.
+    app.clientside_callback(
+        "function(ok) { return Date.now(); }",
+        Output("seen-ok", "data"),
+        Input("last-ok", "data"),
+    )
+    app.clientside_callback(
+        f"""function(n, seen, search) {{
+            const lang = (search || '').indexOf('lang=en') >= 0 ? 'en' : 'zh';
+            const text = lang === 'en' ? {json.dumps(label('board_down', 'en'))}
+                                       : {json.dumps(label('board_down', 'zh'))};
+            if (seen && Date.now() - seen > {int(settings.stale_after_s * 1000)}) {{
+                return [text, 'banner stale'];
+            }}
+            return ['', 'banner hidden'];
+        }}""",
+        Output("conn-banner", "children"),
+        Output("conn-banner", "className"),
+        Input("tick", "n_intervals"),
+        State("seen-ok", "data"),
+        State("url", "search"),
+    )
+    return app
+
+
+def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    log.info("board on http://%s:%s/board", settings.board_host, settings.board_port)
+    app.run(host=settings.board_host, port=settings.board_port, debug=False)

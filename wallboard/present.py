@@ -1,0 +1,91 @@
+"""How a snapshot figure is shown: text, colour against its target, age. No Dash here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from callboard.config import Settings
+
+__all__ = ["age_text", "colour", "duration_text", "percent_text", "tile_view"]
+
+GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
+
+
+def percent_text(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def duration_text(seconds: float | None) -> str:
+    """Whole seconds as m:ss (h:mm:ss past an hour); a dash when undefined."""
+    if seconds is None:
+        return "–"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def age_text(age_s: float, lang: str) -> str:
+    age = max(0, int(age_s))
+    if age < 120:
+        return f"{age}秒" if lang == "zh" else f"{age} s"
+    minutes = age // 60
+    return f"{minutes}分钟" if lang == "zh" else f"{minutes} min"
+
+
+def colour(kind: str, value: float | None, snap: dict[str, Any], settings: Settings) -> str:
+    """Green / amber / red against the manual's targets (kpis.md), grey when undefined."""
+    if value is None:
+        return GREY
+    if kind == "waiting":  # the escalation ladder's thresholds (manual lines 140-143)
+        if value > settings.waiting_red:
+            return RED
+        return AMBER if value > settings.waiting_amber else GREEN
+    if kind == "longest":  # past the SL threshold amber; past A2's 60 s limit red (line 507)
+        if value > 60:
+            return RED
+        return AMBER if value > snap["sl_threshold_s"] else GREEN
+    if kind == "sl":
+        target = snap["sl_target"]
+        if value >= target:
+            return GREEN
+        return AMBER if value >= target - settings.sl_amber_margin else RED
+    if kind == "abandon":
+        target = snap["abandon_target"]
+        if value <= target:
+            return GREEN
+        return AMBER if value <= 2 * target else RED
+    if kind == "asa":
+        target = snap["asa_target_s"]
+        if value <= target:
+            return GREEN
+        return AMBER if value <= 2 * target else RED
+    raise ValueError(kind)
+
+
+def tile_view(snap: dict[str, Any], now_ms: int, settings: Settings) -> dict[str, Any]:
+    """Every figure of one tile with its text and colour, and whether it is stale."""
+    now = snap["now"]
+    interval = snap["windows"].get("interval", {})
+    day = snap["windows"].get("day", {})
+    age_s = (now_ms - snap.get("written_ms", 0)) / 1000
+    return {
+        "queue": snap["queue"],
+        "age_s": age_s,
+        "stale": age_s > settings.stale_after_s,
+        "waiting": (str(now["waiting"]), colour("waiting", now["waiting"], snap, settings)),
+        "longest": (duration_text(now["longest_wait_s"]) if now["waiting"] else "0:00",
+                    colour("longest", now["longest_wait_s"], snap, settings)),
+        "sl": (percent_text(interval.get("service_level")),
+               colour("sl", interval.get("service_level"), snap, settings)),
+        "sl_day": (percent_text(day.get("service_level")),
+                   colour("sl", day.get("service_level"), snap, settings)),
+        "abandon": (percent_text(interval.get("abandon_rate")),
+                    colour("abandon", interval.get("abandon_rate"), snap, settings)),
+        "abandon_day": (percent_text(day.get("abandon_rate")),
+                        colour("abandon", day.get("abandon_rate"), snap, settings)),
+        "asa": (duration_text(interval.get("asa_s")),
+                colour("asa", interval.get("asa_s"), snap, settings)),
+        "available": str(now["agents"].get("available", 0)),
+        "on_call": str(now["agents"].get("on_call", 0)),
+    }
