@@ -14,7 +14,7 @@ def paced(events: Iterable[dict[str, Any]], speed: float) -> Iterator[dict[str, 
     wall0: float | None = None
     ts0 = 0
     for event in events:
-        if speed > 0:
+        if speed > 0 and event.get("ts_ms"):  # an event without a time is sent at once
             if wall0 is None:
                 wall0, ts0 = time.monotonic(), event["ts_ms"]
             due = wall0 + (event["ts_ms"] - ts0) / 1000 / speed

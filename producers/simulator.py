@@ -124,7 +124,9 @@ class Simulator:
     def events(self) -> Iterator[dict[str, Any]]:
         for queue in self.queues.values():
             for _ in range(queue.agents):
-                self._hire(queue.name, self.start_ms + self.rng.randint(0, 90_000))
+                # Agents on the floor at the start are part-way through staggered shifts.
+                self._hire(queue.name, self.start_ms + self.rng.randint(0, 90_000),
+                           shift_ms=self.rng.randint(1_800_000, 8 * 3_600_000))
             self._schedule(self._next_arrival(queue, self.start_ms), "arrival", queue.name)
         while self._heap:
             due = heapq.heappop(self._heap)
@@ -171,9 +173,11 @@ class Simulator:
                 return at
 
     # ------------------------------------------------------------- handlers
-    def _hire(self, queue: str, at_ms: int) -> None:
+    def _hire(self, queue: str, at_ms: int, shift_ms: int | None = None) -> None:
         agent = _Agent(f"{queue}-A{next(self._agent_numbers):03d}", queue)
-        agent.shift_end_ms = at_ms + self.rng.randint(4 * 3_600_000, 9 * 3_600_000)
+        if shift_ms is None:
+            shift_ms = self.rng.randint(4 * 3_600_000, 9 * 3_600_000)
+        agent.shift_end_ms = at_ms + shift_ms
         self._agents[queue].append(agent)
         self._schedule(at_ms, "login", agent)
 

@@ -1,0 +1,58 @@
+"""Settings: defaults, file, environment, and errors that name file, key and reason."""
+
+import pytest
+
+from callboard.config import ConfigError, load_settings
+
+
+def test_defaults_follow_the_manual(monkeypatch):
+    monkeypatch.delenv("CALLBOARD_CONFIG", raising=False)
+    s = load_settings()
+    assert s.timezone == "Asia/Shanghai"
+    assert (s.sl_threshold_s, s.sl_target, s.sl_formula) == (20, 0.80, "offered")
+    vip = s.rules()["VIP"]
+    assert (vip.vip, vip.sl_threshold_s, vip.sl_target) == (True, 15, 0.90)
+    assert s.rules()["GEN"].sl_threshold_s == 20
+
+
+def test_file_then_environment(tmp_path, monkeypatch):
+    path = tmp_path / "cb.toml"
+    path.write_text('timezone = "Europe/London"\nsl_threshold_s = 30\n'
+                    '[[queues]]\nname = "SALES"\nshort_abandon_s = 0\n')
+    monkeypatch.setenv("CALLBOARD_SL_THRESHOLD_S", "25")
+    s = load_settings(path)
+    assert s.timezone == "Europe/London"
+    assert s.sl_threshold_s == 25  # the environment wins over the file
+    assert [q.name for q in s.queues] == ["SALES"]
+    assert s.rules()["SALES"].short_abandon_s == 0
+    assert s.rules_for("UNLISTED").sl_threshold_s == 25
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ('sl_threshold_s = "soon"', "sl_threshold_s", "integer"),
+        ('timezone = "Mars/Olympus"', "timezone", "unknown IANA time zone"),
+        ('sl_formula = "median"', "sl_formula", "offered"),
+        ('colour = "red"', "colour", "Extra inputs"),
+        ('[[queues]]\nname = "A"\n[[queues]]\nname = "A"', "(top level)", "unique"),
+        ('[[queues]]\nname = "ALL"', "(top level)", "reserved"),
+        ('[[queues]]\nname = "Q"\nsl_target = 1.5', "queues.0.sl_target", "less than or equal"),
+    ],
+)
+def test_bad_values_name_file_key_and_reason(tmp_path, text, key, reason):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert str(path) in message and f"'{key}'" in message and reason in message
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("timezone = ")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(broken)

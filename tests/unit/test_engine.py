@@ -1,0 +1,171 @@
+"""The counting engine on plain dicts: attribution, duplicates, order, windows, expiry."""
+
+import random
+
+import pytest
+
+from callboard import events as ev
+from callboard.config import Settings
+from callboard.engine import Engine
+from tests.unit.factories import SHANGHAI, at, call, event
+
+MIN = 60_000
+
+
+class WriteCountingDict(dict):
+    def __init__(self):
+        super().__init__()
+        self.writes = []
+
+    def __setitem__(self, key, value):
+        self.writes.append(key)
+        super().__setitem__(key, value)
+
+
+def engine(retention_h=48, max_wait_h=4):
+    settings = Settings()
+    return Engine(settings.rules_for, SHANGHAI, WriteCountingDict(), WriteCountingDict(),
+                  retention_ms=retention_h * 3_600_000, max_wait_ms=max_wait_h * 3_600_000)
+
+
+def test_a_call_counts_in_the_interval_it_was_offered():
+    e = engine()
+    # Offered 10:29:50, answered 10:30:05: the answer belongs to 10:00-10:30.
+    e.apply(call("c", at(10, 29, 50), answer_after_s=15))
+    w = e.windows("GEN", at(10, 30, 10))
+    assert w["interval"][2]["answered"] == 0  # the 10:30 half hour has no call
+    first = e.counters_between("GEN", at(10, 0), at(10, 30))
+    assert (first["entered"], first["answered"], first["answered_in_t"]) == (1, 1, 1)
+
+
+def test_duplicates_and_replays_count_once():
+    events = call("a", at(9, 0), answer_after_s=12, talk_s=60, acw_s=10) + call(
+        "b", at(9, 1), abandon_after_s=40)
+    once = engine()
+    once.apply(events)
+    twice = engine()
+    r1 = twice.apply(events + events[:3])
+    r2 = twice.apply(list(reversed(events)))
+    assert r1.duplicates == 3 and r2.duplicates == len(events)
+    assert twice.counters_between("GEN", at(9, 0), at(9, 30)) == once.counters_between(
+        "GEN", at(9, 0), at(9, 30))
+    assert twice.live_state("GEN")["w"] == {}
+
+
+def test_each_key_is_written_once_per_batch():
+    e = engine()
+    batch = []
+    for i in range(50):
+        batch += call(f"c{i}", at(9, 0, i), answer_after_s=5)
+    e.apply(batch)
+    assert sorted(e.buckets.writes) == sorted(set(e.buckets.writes))
+    assert e.live.writes == ["GEN"]
+
+
+def test_an_answer_that_overtakes_its_offer_leaves_nobody_waiting():
+    offered, answered = call("c", at(9, 0), answer_after_s=8)
+    e = engine()
+    e.apply([answered])
+    e.apply([offered])
+    assert e.live_state("GEN")["w"] == {}
+    assert e.counters_between("GEN", at(9, 0), at(9, 1))["entered"] == 1
+
+
+def test_order_inside_a_batch_does_not_matter():
+    events = []
+    for i in range(30):
+        events += call(f"c{i}", at(9, i // 2, i), answer_after_s=i, talk_s=30, acw_s=5)
+    shuffled = events[:]
+    random.Random(4).shuffle(shuffled)
+    a, b = engine(), engine()
+    a.apply(events)
+    b.apply(shuffled)
+    assert a.buckets == b.buckets
+    assert a.live == b.live
+
+
+def test_rolling_windows_cover_the_current_and_previous_minutes():
+    e = engine()
+    # one call in each minute 09:00 .. 09:59
+    for m in range(60):
+        e.apply(call(f"c{m}", at(9, m, 10), answer_after_s=1))
+    w = e.windows("GEN", at(9, 59, 30))
+    assert w["rolling_15"][2]["entered"] == 15  # minutes 09:45 .. 09:59
+    assert w["rolling_30"][2]["entered"] == 30
+    assert w["rolling_60"][2]["entered"] == 60
+    assert w["interval"][2]["entered"] == 30  # 09:30 .. 09:59
+    assert w["day"][2]["entered"] == 60
+
+
+def test_day_resets_at_local_midnight():
+    e = engine()
+    e.apply(call("late", at(23, 59, 0, day=5), answer_after_s=3))
+    e.apply(call("early", at(0, 1, 0, day=6), answer_after_s=3))
+    w = e.windows("GEN", at(0, 2, 0, day=6))
+    assert w["day"][2]["entered"] == 1
+    assert w["rolling_15"][2]["entered"] == 2
+
+
+def test_day_total_follows_late_answers_into_closed_half_hours():
+    e = engine()
+    offered = call("c", at(9, 10), answer_after_s=30)
+    e.apply(offered[:1])
+    assert e.windows("GEN", at(10, 0))["day"][2]["answered"] == 0
+    e.apply(offered[1:])
+    assert e.windows("GEN", at(10, 0))["day"][2]["answered"] == 1
+
+
+def test_calls_waiting_and_agents_by_state():
+    e = engine()
+    e.apply([
+        event("agent.login", at(8, 0), agent_id="a1"),
+        event("agent.login", at(8, 0), agent_id="a2"),
+        event("agent.state", at(8, 5), agent_id="a2", state="not_ready", reason="break"),
+        event("agent.state", at(8, 1), agent_id="a2", state="available"),  # older: ignored
+        *call("w1", at(8, 10)),
+        *call("w2", at(8, 11)),
+    ])
+    state = e.live_state("GEN")
+    assert sorted(state["w"]) == ["w1", "w2"]
+    assert {a: s for a, (s, _) in state["agents"].items()} == {"a1": "available", "a2": "not_ready"}
+    e.apply([event("agent.logout", at(8, 20), agent_id="a1")])
+    assert e.live_state("GEN")["agents"]["a1"][0] == "logged_out"
+
+
+def test_a_call_waiting_longer_than_max_wait_is_dropped_and_counted():
+    e = engine(max_wait_h=1)
+    e.apply(call("ghost", at(8, 0)))
+    result = e.apply(call("next", at(9, 30)))
+    assert result.lost_waiting == 1
+    assert list(e.live_state("GEN")["w"]) == ["next"]
+
+
+def test_events_older_than_retention_are_set_aside():
+    e = engine(retention_h=25)
+    e.apply(call("now", at(12, 0, day=6)))
+    result = e.apply(call("old", at(10, 0, day=5), answer_after_s=3))
+    assert len(result.late) == 2 and result.applied == 0
+
+
+def test_expire_drops_old_minutes():
+    e = engine(retention_h=25)
+    e.apply(call("old", at(10, 0, day=5)))
+    e.apply(call("new", at(12, 0, day=6)))
+    assert e.expire() == 1
+    assert list(e.buckets) == [f"GEN|{at(12, 0, day=6)}"]
+
+
+def test_clock_recovers_from_live_state_after_restart():
+    first = engine()
+    first.apply(call("c", at(9, 0), answer_after_s=5))
+    restarted = Engine(Settings().rules_for, SHANGHAI, first.buckets, first.live,
+                       retention_ms=None, max_wait_ms=1)
+    assert restarted.now() == at(9, 0, 5)
+    assert restarted.now(wall_ms=at(9, 5)) == at(9, 5)
+
+
+@pytest.mark.parametrize("etype", sorted(ev.CALL_TYPES | ev.AGENT_TYPES))
+def test_every_event_type_has_an_order(etype):
+    from callboard.engine import _RANK
+
+    assert etype in _RANK

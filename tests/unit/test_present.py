@@ -1,0 +1,42 @@
+"""How the board shows figures: text and colour against targets."""
+
+import pytest
+
+from callboard.config import Settings
+from wallboard.i18n import label, lang_from_query
+from wallboard.present import colour, duration_text, percent_text
+
+SNAP = {"sl_threshold_s": 20, "sl_target": 0.8, "abandon_target": 0.05, "asa_target_s": 20}
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(None, "–"), (0, "0:00"), (59.6, "1:00"),
+                                               (125, "2:05"), (3725, "1:02:05")])
+def test_durations(seconds, text):
+    assert duration_text(seconds) == text
+
+
+def test_percent():
+    assert percent_text(0.7951) == "80%"
+    assert percent_text(None) == "–"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "expected"),
+    [
+        ("waiting", 5, "green"), ("waiting", 6, "amber"), ("waiting", 10, "amber"),
+        ("waiting", 11, "red"),  # the ladder: > 5 step 1, > 10 step 4
+        ("sl", 0.80, "green"), ("sl", 0.75, "amber"), ("sl", 0.69, "red"),
+        ("abandon", 0.05, "green"), ("abandon", 0.08, "amber"), ("abandon", 0.11, "red"),
+        ("longest", 20, "green"), ("longest", 21, "amber"), ("longest", 61, "red"),
+        ("asa", None, "grey"),
+    ],
+)
+def test_colours_against_targets(kind, value, expected):
+    assert colour(kind, value, SNAP, Settings()) == expected
+
+
+def test_labels_in_both_languages():
+    assert label("waiting", "zh") == "排队" and label("waiting", "en") == "Waiting"
+    assert lang_from_query("?lang=en") == "en"
+    assert lang_from_query("?lang=fr") == "zh"
+    assert lang_from_query(None) == "zh"
