@@ -292,6 +292,8 @@ class Simulator:
         self._ready(now, agent)
 
     def _on_ready(self, now: int, agent: _Agent) -> None:
+        if agent.state == "logged_out":
+            return  # the shift ended during the break
         if agent.leaving:
             self._logout(now, agent)
             return

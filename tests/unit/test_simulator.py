@@ -77,3 +77,19 @@ def test_agents_never_take_two_calls_at_once():
             busy[e["agent_id"]] = e["call_id"]
         elif e["type"] == "call.wrapped_up":
             assert busy.pop(e["agent_id"]) == e["call_id"]
+
+
+def test_long_runs_with_shift_changes_hold_together():
+    # Whole days exercise shift ends during breaks, calls and wrap-ups.
+    for seed in range(1, 6):
+        events = list(Simulator(seed=seed, start_ms=at(6, 0), duration_ms=14 * HOUR,
+                                zone=SHANGHAI, trunks=30).events())
+        logged_in = set()
+        for e in events:
+            if e["type"] == "agent.login":
+                assert e["agent_id"] not in logged_in
+                logged_in.add(e["agent_id"])
+            elif e["type"] == "agent.logout":
+                logged_in.remove(e["agent_id"])
+            elif e["type"] == "agent.state":
+                assert e["agent_id"] in logged_in

@@ -1,0 +1,156 @@
+"""A real Tansu broker and a real redis-server for the session, on free ports.
+
+Each test gets its own topics, consumer group (app id) and Redis prefix, so
+tests never see each other's data while sharing the two servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
+from redis.exceptions import RedisError
+
+from callboard import services
+from producers.kafka_sink import bootstrap_servers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_until(predicate: Callable[[], Any], deadline_s: float, what: str) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after the deadline."""
+    end = time.monotonic() + deadline_s
+    last_error: Exception | None = None
+    while time.monotonic() < end:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (KafkaError, RedisError, OSError) as exc:  # a service may still be starting
+            last_error = exc
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}"
+                         + (f" (last error: {last_error!r})" if last_error else ""))
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
+
+
+@pytest.fixture(scope="session")
+def broker_url(logs_dir) -> Iterator[str]:
+    port = services.free_port()
+    proc = services.start_broker(port, logs_dir / "broker.log")
+    yield f"kafka://127.0.0.1:{port}"
+    services.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def redis_url(logs_dir) -> Iterator[str]:
+    port = services.free_port()
+    proc = services.start_redis(port, logs_dir / "redis", logs_dir / "redis.log")
+    yield f"redis://127.0.0.1:{port}/0"
+    services.stop(proc)
+
+
+class Stack:
+    """Environment and helpers for one test's slice of the shared services."""
+
+    def __init__(self, broker_url: str, redis_url: str, logs: Path) -> None:
+        run = uuid.uuid4().hex[:8]
+        self.app_id = f"cbt-{run}"
+        self.topic = f"acd.events.{run}"
+        self.prefix = f"cbt:{run}"
+        self.logs = logs
+        self.env = dict(os.environ)
+        self.env.update(
+            CALLBOARD_BROKER_URL=broker_url,
+            CALLBOARD_REDIS_URL=redis_url,
+            CALLBOARD_BROKER_PROFILE="local",
+            CALLBOARD_APP_ID=self.app_id,
+            CALLBOARD_EVENTS_TOPIC=self.topic,
+            CALLBOARD_DEAD_LETTER_TOPIC=f"{self.topic}.deadletter",
+            CALLBOARD_REDIS_PREFIX=self.prefix,
+            CALLBOARD_CLOCK="event",
+            CALLBOARD_TOPIC_PARTITIONS="3",
+            CALLBOARD_SNAPSHOT_INTERVAL_S="0.5",
+            PYTHONUNBUFFERED="1",
+        )
+        self.env.pop("CALLBOARD_CONFIG", None)
+        self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._admin: KafkaAdminClient | None = None
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "callboard.cli", *args], env=self.env,
+                                capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
+
+    def start(self, *args: str, name: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{self.app_id}-{name}.log").open("ab")
+        proc = subprocess.Popen([sys.executable, "-m", "callboard.cli", *args], env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.logs / f"{self.app_id}-{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stats(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.redis.hgetall(f"{self.prefix}:stats").items()}
+
+    def snapshot(self, queue: str) -> dict[str, Any] | None:
+        raw = self.redis.get(f"{self.prefix}:snapshot:{queue}")
+        return json.loads(raw) if raw else None
+
+    def heartbeat(self) -> int:
+        return int(self.redis.get(f"{self.prefix}:heartbeat") or 0)
+
+    def committed(self) -> int:
+        """Sum of the worker group's committed offsets on the events topic."""
+        if self._admin is None:
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap_servers(self.env["CALLBOARD_BROKER_URL"]))
+        offsets = self._admin.list_group_offsets(self.app_id).get(self.app_id, {})
+        return sum(meta.offset for tp, meta in offsets.items()
+                   if tp.topic == self.topic and meta.offset > 0)
+
+    def wait_consumed(self, total: int, deadline_s: float = 180) -> None:
+        """Wait until the worker committed ``total`` messages, then one full snapshot cycle."""
+        wait_until(lambda: self.committed() >= total, deadline_s,
+                   f"the worker to commit {total} messages")
+        beat = self.heartbeat()
+        wait_until(lambda: self.heartbeat() > beat, 30, "a snapshot cycle after the last commit")
+
+    def close(self) -> None:
+        self.stop_all()
+        if self._admin is not None:
+            self._admin.close()
+        self.redis.close()
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            services.stop(proc)
+        self.procs.clear()
+
+
+@pytest.fixture
+def stack(broker_url, redis_url, logs_dir) -> Iterator[Stack]:
+    s = Stack(broker_url, redis_url, logs_dir)
+    yield s
+    s.close()
