@@ -1,0 +1,183 @@
+"""The wallboard in headless Chromium (Debian's chromium + chromedriver) on a real Redis."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+
+from callboard import services
+from tests.integration.conftest import Stack, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+STALE_AFTER_S = 2
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1600,900",
+                 "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    yield driver
+    driver.quit()
+
+
+def snapshot(queue: str, written_ms: int, **figures) -> dict:
+    """A snapshot document as the worker writes it (callboard/snapshot.py), with chosen figures."""
+    window = lambda sl, ab, asa: {"service_level": sl, "abandon_rate": ab, "asa_s": asa}  # noqa: E731
+    return {
+        "schema": 1, "queue": queue, "label_zh": figures.get("zh", queue),
+        "label_en": figures.get("en", queue), "vip": figures.get("vip", False),
+        "sl_formula": "offered", "sl_threshold_s": 20, "sl_target": 0.8,
+        "short_abandon_s": 5, "abandon_target": 0.05, "asa_target_s": 20,
+        "as_of_ms": written_ms, "as_of": "2026-01-05T10:15:00+08:00", "written_ms": written_ms,
+        "now": {"waiting": figures["waiting"], "oldest_offered_ms": 0,
+                "longest_wait_s": figures["longest"],
+                "agents": {"available": figures["available"], "on_call": figures["on_call"],
+                           "acw": 0, "not_ready": 0, "logged_in": 0}},
+        "windows": {"interval": window(figures["sl"], figures["abandon"], figures["asa"]),
+                    "day": window(figures["sl_day"], figures["abandon_day"], 10.0)},
+    }
+
+
+class FakeWorker:
+    """Writes snapshots to the real Redis every half second, like a live worker, until stopped."""
+
+    def __init__(self, stack: Stack, docs: list[dict]) -> None:
+        self.stack, self.docs = stack, docs
+        self.running = threading.Event()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while self.running.is_set():
+            self.write()
+            self.stopped.wait(0.5)
+
+    def write(self) -> None:
+        now = int(time.time() * 1000)
+        for doc in self.docs:
+            doc["written_ms"] = now
+            self.stack.redis.set(f"{self.stack.prefix}:snapshot:{doc['queue']}", json.dumps(doc))
+            self.stack.redis.sadd(f"{self.stack.prefix}:queues", doc["queue"])
+        self.stack.redis.hset(f"{self.stack.prefix}:stats", mapping={"dead_letters": 3})
+
+    def start(self) -> None:
+        self.write()
+        self.running.set()
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.running.clear()
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
+def start_board(stack: Stack, **env: str) -> tuple[str, object]:
+    port = services.free_port()
+    stack.env.update(CALLBOARD_BOARD_PORT=str(port), CALLBOARD_STALE_AFTER_S=str(STALE_AFTER_S),
+                     CALLBOARD_BOARD_REFRESH_MS="500", **env)
+    proc = stack.start("board", name="board")
+    services.wait_for_port(port, proc, 60, "board")
+    return f"http://127.0.0.1:{port}", proc
+
+
+def text_of(browser, element_id: str) -> str:
+    """The element's text, or "" while Dash has not rendered (or is re-rendering) it."""
+    try:
+        return browser.find_element(By.ID, element_id).text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
+def test_board_shows_redis_figures_then_flags_them_stale(stack, browser):
+    now = int(time.time() * 1000)
+    gen = snapshot("GEN", now, en="General", zh="综合业务", waiting=7, longest=95, sl=0.8123,
+                   abandon=0.042, asa=14.4, sl_day=0.65, abandon_day=0.12, available=3,
+                   on_call=9)
+    centre = snapshot("ALL", now, en="Whole centre", zh="全中心", waiting=12, longest=95,
+                      sl=0.7, abandon=None, asa=None, sl_day=0.7, abandon_day=0.1,
+                      available=5, on_call=20)
+    worker = FakeWorker(stack, [gen, centre])
+    worker.start()
+    try:
+        _check_live_then_stale(stack, browser, worker)
+    finally:
+        worker.stop()
+
+
+def _check_live_then_stale(stack, browser, worker):
+    url, _ = start_board(stack)
+    browser.get(f"{url}/board?lang=en")
+    wait_until(lambda: text_of(browser, "GEN-waiting") == "7", 30, "GEN tile to render")
+    assert text_of(browser, "GEN-longest") == "1:35"  # 95 s
+    assert text_of(browser, "GEN-sl") == "81%"
+    assert text_of(browser, "GEN-abandon") == "4%"
+    assert text_of(browser, "GEN-asa") == "0:14"
+    assert text_of(browser, "GEN-sl_day") == "65%"
+    assert text_of(browser, "GEN-available") == "3"
+    assert text_of(browser, "GEN-on_call") == "9"
+    assert text_of(browser, "ALL-waiting") == "12"
+    assert text_of(browser, "ALL-abandon") == "–"  # undefined, never a made-up 0%
+    # Colours against the targets: 7 waiting > 5 is amber; 95 s > 60 s is red; 81% >= 80% green.
+    assert "amber" in browser.find_element(By.ID, "GEN-waiting").get_attribute("class")
+    assert "red" in browser.find_element(By.ID, "GEN-longest").get_attribute("class")
+    assert "green" in browser.find_element(By.ID, "GEN-sl").get_attribute("class")
+    tile = browser.find_element(By.ID, "tile-GEN")
+    assert tile.get_attribute("data-stale") == "0"
+    assert "hidden" in browser.find_element(By.ID, "banner").get_attribute("class")
+    assert "rejected events: 3" in text_of(browser, "footer")
+    assert "data 0 s old" in text_of(browser, "GEN-age") or "data 1 s old" in text_of(
+        browser, "GEN-age")
+
+    worker.stop()  # the worker dies: snapshots stop changing
+    wait_until(lambda: "DATA STALE" in text_of(browser, "banner"), 30, "the stale banner")
+    assert "stale" in browser.find_element(By.ID, "banner").get_attribute("class")
+    assert browser.find_element(By.ID, "tile-GEN").get_attribute("data-stale") == "1"
+    assert text_of(browser, "GEN-waiting") == "7"  # still shown, but marked stale
+
+    browser.get(f"{url}/board")  # Chinese is the default
+    wait_until(lambda: "数据已停止更新" in text_of(browser, "banner"), 30, "the Chinese banner")
+    assert "排队" in text_of(browser, "tile-GEN")
+
+
+def test_board_says_when_redis_cannot_be_read(stack, browser):
+    dead_port = services.free_port()  # nothing listens here
+    url, _ = start_board(stack, CALLBOARD_REDIS_URL=f"redis://127.0.0.1:{dead_port}/0")
+    browser.get(f"{url}/board?lang=en")
+    wait_until(lambda: "cannot read the data store" in text_of(browser, "banner"), 30,
+               "the Redis banner")
+
+
+def test_board_says_when_its_own_server_is_gone(stack, browser):
+    worker = FakeWorker(stack, [snapshot("GEN", 0, waiting=1, longest=3, sl=0.9, abandon=0.0,
+                                         asa=3.0, sl_day=0.9, abandon_day=0.0, available=1,
+                                         on_call=1)])
+    worker.start()
+    try:
+        url, proc = start_board(stack)
+        browser.get(f"{url}/board?lang=en")
+        wait_until(lambda: text_of(browser, "GEN-waiting") == "1", 30, "the tile")
+        assert "hidden" in browser.find_element(By.ID, "conn-banner").get_attribute("class")
+        services.stop(proc)
+        wait_until(lambda: "board lost its server" in text_of(browser, "conn-banner"), 30,
+                   "the browser-side banner")
+    finally:
+        worker.stop()

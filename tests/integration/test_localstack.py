@@ -1,0 +1,64 @@
+"""``callboard up``: every part starts, numbers move, Ctrl-C stops all and frees the ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+import redis
+
+from callboard import services
+from tests.integration.conftest import ROOT, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path):
+    board_port = services.free_port()
+    out = tmp_path / "up.out"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("CALLBOARD_CONFIG", None)
+    with out.open("wb") as fh:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "callboard.cli", "up", "--board-port", str(board_port),
+             "--speed", "20", "--state-dir", str(tmp_path / "state")],
+            stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    try:
+        text = wait_until(lambda: "callboard board: http" in out.read_text() and out.read_text(),
+                          90, "the board URL")
+        assert f"http://127.0.0.1:{board_port}/board" in text
+        pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
+        ports = [int(p) for p in re.findall(r"on 127\.0\.0\.1:(\d+)", text)]
+        assert len(pids) == 3 and len(ports) == 2  # worker, simulator, board; broker, redis
+        with urllib.request.urlopen(f"http://127.0.0.1:{board_port}/board", timeout=10) as page:
+            assert page.status == 200
+        client = redis.Redis(port=ports[1], decode_responses=True)
+
+        def centre_as_of() -> int:
+            raw = client.get("callboard:v1:snapshot:ALL")
+            return json.loads(raw)["as_of_ms"] if raw else 0
+
+        first = wait_until(centre_as_of, 90, "the first centre snapshot")
+        wait_until(lambda: centre_as_of() > first, 30, "the figures to move")
+        client.close()
+    finally:
+        up.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
+        code = up.wait(timeout=60)
+    assert code == 0, out.read_text()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    for port in (board_port, *ports):
+        assert not listening(port), port
