@@ -6,9 +6,9 @@ import logging
 import random
 import signal
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import click

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RedisKeys"]
+__all__ = ["RedisKeys", "text"]
 
 
 class RedisKeys:
@@ -17,3 +17,8 @@ class RedisKeys:
 
     def snapshot(self, queue: str) -> str:
         return f"{self.prefix}:snapshot:{queue}"
+
+
+def text(value: bytes | str) -> str:
+    """Redis replies as str whatever the client's decode setting (its types do not narrow)."""
+    return value.decode() if isinstance(value, bytes) else value

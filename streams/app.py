@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> faust.App:
     partition_of: dict[str, int] = {}
 
     def table(name: str, help_text: str) -> QueueKeyedTable:
-        return app.tables.add(
+        return app.tables.add(  # type: ignore[return-value]  # add() returns its argument
             QueueKeyedTable(
                 app, name=name, default=None, partitions=settings.topic_partitions,
                 partition_of=partition_of, help=help_text, beacon=app.tables.beacon,
@@ -77,7 +77,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(events_topic, name=f"{settings.app_id}-count")
     async def count(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(
+        async for batch in stream.take_events(  # type: ignore[attr-defined]  # not in StreamT
             settings.batch_max_events, within=settings.batch_within_s
         ):
             raw = [RawEvent(e.value, e.message.partition, e.message.offset) for e in batch]
@@ -87,14 +87,14 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.timer(settings.snapshot_interval_s)
     async def refresh() -> None:
-        if not app.tables.recovery.completed.is_set():
+        if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
             return  # half-recovered tables would show numbers that are too low
         # Rolling windows and longest waits move with time, not only with events;
         # the write also proves to the board that the worker is alive.
         counter.stats["expired_buckets"] += engine.expire()
         await writer.write(engine.queues(), dict(counter.stats))
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing
     async def _close(app_: faust.App, **_: Any) -> None:
         await writer.close()
 

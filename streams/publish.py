@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from callboard.config import Settings
 from callboard.engine import Engine
-from callboard.keys import RedisKeys
+from callboard.keys import RedisKeys, text
 from callboard.snapshot import CENTRE, centre_snapshot, queue_snapshot
 
 __all__ = ["SnapshotWriter"]
@@ -29,7 +29,8 @@ class SnapshotWriter:
         self.engine = engine
         self.keys = RedisKeys(settings.redis_prefix)
         self.redis = aioredis.from_url(
-            settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10
+            settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
+            health_check_interval=10, decode_responses=True,
         )
         self.failures = 0
 
@@ -54,7 +55,7 @@ class SnapshotWriter:
                     pipe.sadd(self.keys.queues, *[s["queue"] for s in snaps])
                 pipe.set(self.keys.heartbeat, written)
                 if stats:
-                    pipe.hset(self.keys.stats, mapping=stats)
+                    pipe.hset(self.keys.stats, mapping=cast(Mapping[Any, Any], stats))
                 await pipe.execute()
             await self._write_centre(now, written)
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -71,7 +72,7 @@ class SnapshotWriter:
     async def _write_centre(self, now: int, written: int) -> None:
         # The centre is summed from every queue's snapshot in Redis, not only
         # this worker's, so several workers sharing partitions agree on it.
-        names = sorted(n.decode() for n in await self.redis.smembers(self.keys.queues))
+        names = sorted(text(n) for n in await self.redis.smembers(self.keys.queues))
         names = [n for n in names if n != CENTRE]
         if not names:
             return

@@ -13,7 +13,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from redis.exceptions import RedisError
 
 from callboard.config import Settings
-from callboard.keys import RedisKeys
+from callboard.keys import RedisKeys, text
 from callboard.snapshot import CENTRE
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import age_text, tile_view
@@ -31,22 +31,23 @@ class SnapshotReader:
         self.settings = settings
         self.keys = RedisKeys(settings.redis_prefix)
         self.client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=1, socket_connect_timeout=1
+            settings.redis_url, socket_timeout=1, socket_connect_timeout=1, decode_responses=True
         )
 
     def read(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """Snapshots in board order (centre first, then configured queues), and worker stats."""
-        names = {n.decode() for n in self.client.smembers(self.keys.queues)}
+        names = {text(n) for n in self.client.smembers(self.keys.queues)}
         configured = [q.name for q in self.settings.queues]
         order = [CENTRE, *configured, *sorted(names - set(configured))]
         raw = self.client.mget([self.keys.snapshot(n) for n in order])
         snaps = [json.loads(r) for r in raw if r]
-        stats = {k.decode(): int(v) for k, v in self.client.hgetall(self.keys.stats).items()}
+        stats = {text(k): int(v) for k, v in self.client.hgetall(self.keys.stats).items()}
         return snaps, stats
 
 
-def _figure(key: str, text: str, colour: str, queue: str, lang: str, big: bool = False,
+def _figure(key: str, shown: tuple[str, str], queue: str, lang: str, big: bool = False,
             window: str | None = None) -> html.Div:
+    text, colour = shown
     caption = label(key, lang) + (f" · {label(window, lang)}" if window else "")
     return html.Div(
         [html.Div(caption, className="fig-label"),
@@ -68,16 +69,16 @@ def build_tile(snap: dict[str, Any], now_ms: int, settings: Settings, lang: str)
             html.Div([html.Span(name, className="tile-name"), *badges], className="tile-head"),
             html.Div(
                 [
-                    _figure("waiting", *view["waiting"], queue, lang, big=True),
-                    _figure("longest", *view["longest"], queue, lang, big=True),
+                    _figure("waiting", view["waiting"], queue, lang, big=True),
+                    _figure("longest", view["longest"], queue, lang, big=True),
                 ],
                 className="row",
             ),
             html.Div(
                 [
-                    _figure("sl", *view["sl"], queue, lang, window="interval"),
-                    _figure("abandon", *view["abandon"], queue, lang, window="interval"),
-                    _figure("asa", *view["asa"], queue, lang, window="interval"),
+                    _figure("sl", view["sl"], queue, lang, window="interval"),
+                    _figure("abandon", view["abandon"], queue, lang, window="interval"),
+                    _figure("asa", view["asa"], queue, lang, window="interval"),
                 ],
                 className="row",
             ),
@@ -119,7 +120,8 @@ def board_layout() -> html.Div:
             html.Div(id="banner", className="banner hidden"),
             html.Div(id="conn-banner", className="banner hidden"),
             html.Div(
-                [html.Span(id="title", className="title"), html.Span(id="clock", className="clock")],
+                [html.Span(id="title", className="title"),
+                 html.Span(id="clock", className="clock")],
                 className="header",
             ),
             html.Div(id="tiles", className="tiles"),
@@ -135,7 +137,7 @@ def create_app(settings: Settings) -> Dash:
         __name__,
         title="callboard",
         assets_folder=str(ASSETS),
-        update_title=None,  # no "Updating..." flicker in the kiosk tab
+        update_title=None,  # type: ignore[arg-type]  # None: no "Updating..." flicker in a kiosk
         suppress_callback_exceptions=True,
     )
     app.layout = html.Div(
