@@ -32,6 +32,10 @@ LOCAL_BROKER_PROFILE: dict[str, Any] = {
 
 def create_app(settings: Settings) -> faust.App:
     local = settings.broker_profile == "local"
+    if local:
+        from streams.local_broker import apply_local_broker_fixes
+
+        apply_local_broker_fixes()
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,

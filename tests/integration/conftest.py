@@ -127,8 +127,9 @@ class Stack:
             self._admin = KafkaAdminClient(
                 bootstrap_servers=bootstrap_servers(self.env["CALLBOARD_BROKER_URL"]))
         offsets = self._admin.list_group_offsets(self.app_id).get(self.app_id, {})
-        return sum(meta.offset for tp, meta in offsets.items()
-                   if tp.topic == self.topic and meta.offset > 0)
+        total = sum(meta.offset for tp, meta in offsets.items()
+                    if tp.topic == self.topic and meta.offset > 0)
+        return total
 
     def wait_consumed(self, total: int, deadline_s: float = 180) -> None:
         """Wait until the worker committed ``total`` messages, then one full snapshot cycle."""

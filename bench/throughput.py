@@ -1,0 +1,187 @@
+"""Worker throughput and event-to-Redis latency on the local broker.
+
+    .venv/bin/python bench/throughput.py [--events 200000] [--rate 2000] [--seconds 20]
+
+Phase 1 (throughput): a simulated peak (every queue at ten times its peak rate)
+is published to a fresh topic first; then a worker starts and the figure is
+events counted / time from its first to its last batch, read from the worker's
+own stats in Redis.
+
+Phase 2 (latency): a fresh worker with the wall clock; events are published at
+a steady rate stamped with the wall time of sending; for every snapshot change
+notice, latency = snapshot written_ms - newest event time in it. That is the
+age of the newest call on the board at the moment it reaches Redis.
+
+Prints its figures; no thresholds. bench/README.md records runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import redis
+
+from callboard import services
+from callboard.events import dumps
+from producers.kafka_sink import KafkaSink
+from producers.simulator import Simulator, default_queues
+from tests.unit.factories import SHANGHAI, at
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def worker_env(broker: str, redis_url: str, clock: str) -> tuple[dict[str, str], str, str]:
+    run = uuid.uuid4().hex[:8]
+    env = dict(os.environ)
+    env.update(
+        CALLBOARD_BROKER_URL=broker, CALLBOARD_REDIS_URL=redis_url,
+        CALLBOARD_BROKER_PROFILE="local", CALLBOARD_APP_ID=f"bench-{run}",
+        CALLBOARD_EVENTS_TOPIC=f"bench.{run}", CALLBOARD_REDIS_PREFIX=f"bench:{run}",
+        CALLBOARD_CLOCK=clock, PYTHONUNBUFFERED="1",
+    )
+    return env, f"bench.{run}", f"bench:{run}"
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "callboard.cli", "worker"], env=env, cwd=ROOT,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def throughput(broker: str, redis_url: str, n_events: int, logs: Path) -> None:
+    env, topic, prefix = worker_env(broker, redis_url, "event")
+    from callboard.config import load_settings
+    from producers.topics import ensure_topics
+
+    ensure_topics(load_settings(broker_url=broker, events_topic=topic, broker_profile="local"))
+    sim = Simulator(seed=1, start_ms=at(8, 0), duration_ms=30 * 24 * 3_600_000, zone=SHANGHAI,
+                    queues=default_queues(), volume=10, flat=True, trunks=10_000)
+    sink = KafkaSink(broker, topic)
+    t0 = time.monotonic()
+    for i, event in enumerate(sim.events()):
+        if i >= n_events:
+            break
+        sink.send(event)
+    sink.close()
+    produce_s = time.monotonic() - t0
+    print(f"produced {n_events} events in {produce_s:.1f} s ({n_events / produce_s:,.0f}/s, "
+          f"kafka-python, acks=all)")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    worker = start_worker(env, logs / "throughput-worker.log")
+    first = last = None
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline:
+            done = int(client.hget(f"{prefix}:stats", "events_in") or 0)
+            now = time.monotonic()
+            if done and first is None:
+                first = (now, done)
+            if done >= n_events:
+                last = (now, done)
+                break
+            time.sleep(0.05)
+    finally:
+        services.stop(worker)
+    if first is None or last is None:
+        print("throughput: worker did not finish; see", logs / "throughput-worker.log")
+        return
+    span = last[0] - first[0]
+    counted = last[1] - first[1]
+    print(f"worker throughput: {counted / span:,.0f} events/s "
+          f"({counted} events after the first batch in {span:.1f} s)")
+
+
+def latency(broker: str, redis_url: str, rate: int, seconds: int, logs: Path) -> None:
+    env, topic, prefix = worker_env(broker, redis_url, "wall")
+    worker = start_worker(env, logs / "latency-worker.log")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    samples: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not client.get(f"{prefix}:heartbeat"):
+            if time.monotonic() > deadline:
+                print("latency: worker never became ready")
+                return
+            time.sleep(0.1)
+        pubsub = client.pubsub()
+        pubsub.subscribe(f"{prefix}:changes")
+        stop = threading.Event()
+
+        def listen() -> None:
+            reader = redis.Redis.from_url(redis_url, decode_responses=True)
+            while not stop.is_set():
+                message = pubsub.get_message(timeout=0.2)
+                if message and message["type"] == "message" and message["data"] != "ALL":
+                    raw = reader.get(f"{prefix}:snapshot:{message['data']}")
+                    if raw:
+                        snap = json.loads(raw)
+                        if snap.get("last_event_ms"):
+                            samples.append(snap["written_ms"] - snap["last_event_ms"])
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        sink = KafkaSink(broker, topic, linger_ms=1)
+        queues = [q.name for q in default_queues()]
+        interval = 1 / rate
+        start = time.monotonic()
+        sent = 0
+        while time.monotonic() - start < seconds:
+            ts = int(time.time() * 1000)
+            queue = queues[sent % len(queues)]
+            sink.producer.send(topic, key=queue.encode(), value=dumps({
+                "v": 1, "event_id": f"lat-{sent}", "type": "call.offered", "ts_ms": ts,
+                "queue": queue, "source": "bench", "call_id": f"lat-{sent}"}))
+            sent += 1
+            pause = start + sent * interval - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        sink.close()
+        time.sleep(2)
+        stop.set()
+        listener.join()
+    finally:
+        services.stop(worker)
+    if len(samples) < 20:
+        print(f"latency: too few samples ({len(samples)})")
+        return
+    samples.sort()
+    p50 = statistics.median(samples)
+    p99 = samples[int(len(samples) * 0.99) - 1]
+    print(f"event-to-Redis latency at {rate} events/s for {seconds} s: p50 {p50:.0f} ms, "
+          f"p99 {p99:.0f} ms, max {samples[-1]} ms ({len(samples)} snapshot writes)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rate", type=int, default=2_000)
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args()
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                .splitlines() if line.startswith("model name")), platform.processor())
+    print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
+    logs = Path(tempfile.mkdtemp(prefix="callboard-bench-"))
+    bport, rport = services.free_port(), services.free_port()
+    broker = services.start_broker(bport, logs / "broker.log")
+    redis_server = services.start_redis(rport, logs / "redis", logs / "redis.log")
+    try:
+        throughput(f"kafka://127.0.0.1:{bport}", f"redis://127.0.0.1:{rport}/0", args.events, logs)
+        latency(f"kafka://127.0.0.1:{bport}", f"redis://127.0.0.1:{rport}/0", args.rate,
+                args.seconds, logs)
+    finally:
+        services.stop(redis_server)
+        services.stop(broker)
+
+
+if __name__ == "__main__":
+    main()

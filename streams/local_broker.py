@@ -1,0 +1,62 @@
+"""Workarounds for the Tansu broker, applied only with ``broker_profile = "local"``.
+
+Both were found by the restart test (a worker stopped mid-log, a new one
+started on the same group) and are recorded in docs/broker.md:
+
+1. Kafka numbers consumer-group generations from 1; Tansu from 0. aiokafka
+   sends LeaveGroup on shutdown only when ``generation > 0``, so a worker that
+   stops cleanly in its first generation stays a member, and the next worker
+   is handed no partitions. This makes aiokafka leave at generation 0 too.
+2. After such a restart Faust acknowledged every offset twice, and its commit
+   step (``Consumer._new_offset``) takes only the first run of *consecutive*
+   numbers from the acked list: ``[7, 8, 8, 9, 9]`` commits 9 and stops, so the
+   committed offset crept forward one record per commit interval. Counting
+   stayed exact (event ids are deduplicated), but lag never drained and every
+   restart re-read more. Deduplicating the acked list before Faust reads it
+   keeps the commit whole. An offset acknowledged twice is still acknowledged
+   once, so this cannot commit anything that was not processed.
+
+Production (Apache Kafka) does not take these paths.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.group import LeaveGroupRequest
+from faust.transport.consumer import Consumer
+
+__all__ = ["apply_local_broker_fixes"]
+
+log = logging.getLogger(__name__)
+_original_leave = GroupCoordinator._maybe_leave_group
+_original_new_offset = Consumer._new_offset
+
+
+async def _maybe_leave_group(self: Any) -> None:
+    if self.generation == 0 and self._group_instance_id is None:
+        try:
+            await self._send_req(LeaveGroupRequest(self.group_id, self.member_id))
+        except KafkaError as err:
+            log.error("LeaveGroup request failed: %s", err)
+        else:
+            log.info("LeaveGroup at generation 0 succeeded (local broker)")
+        self.reset_generation()
+        return
+    await _original_leave(self)
+
+
+def _new_offset(self: Any, tp: Any) -> int | None:
+    acked = self._acked[tp]
+    if acked:
+        committed = self._committed_offset[tp]
+        acked[:] = sorted({o for o in acked if committed is None or o >= committed})
+    return _original_new_offset(self, tp)
+
+
+def apply_local_broker_fixes() -> None:
+    GroupCoordinator._maybe_leave_group = _maybe_leave_group  # type: ignore[method-assign]
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]
