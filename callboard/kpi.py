@@ -47,25 +47,15 @@ def fold(c: Counters, event: Mapping[str, Any], threshold_ms: int, short_abandon
     if etype == ev.CALL_OFFERED:
         c["entered"] += 1
     elif etype == ev.CALL_ANSWERED:
-        wait = event["wait_ms"]
-        c["answered"] += 1
-        c["wait_answered_ms"] += wait
-        if wait <= threshold_ms:
-            c["answered_in_t"] += 1
-        if wait > c["max_wait_ms"]:
-            c["max_wait_ms"] = wait
+        _left_queue(c, event["wait_ms"], threshold_ms, "answered", "wait_answered_ms",
+                    "answered_in_t")
     elif etype == ev.CALL_ABANDONED:
         wait = event["wait_ms"]
         # short_abandon 0 turns the exclusion off (issue 3); the limit itself is short.
         if short_abandon_ms > 0 and wait <= short_abandon_ms:
             c["short_abandoned"] += 1
             return
-        c["abandoned"] += 1
-        c["wait_abandoned_ms"] += wait
-        if wait <= threshold_ms:
-            c["abandoned_in_t"] += 1
-        if wait > c["max_wait_ms"]:
-            c["max_wait_ms"] = wait
+        _left_queue(c, wait, threshold_ms, "abandoned", "wait_abandoned_ms", "abandoned_in_t")
     elif etype == ev.CALL_ENDED:
         c["ended"] += 1
         c["talk_ms"] += event["talk_ms"]
@@ -77,6 +67,17 @@ def fold(c: Counters, event: Mapping[str, Any], threshold_ms: int, short_abandon
         c["transferred"] += 1
     elif etype == ev.CALL_BLOCKED:
         c["blocked"] += 1
+
+
+def _left_queue(c: Counters, wait: int, threshold_ms: int, count: str, total: str,
+                within: str) -> None:
+    """A call left the queue (answered or abandoned) after ``wait`` ms."""
+    c[count] += 1
+    c[total] += wait
+    if wait <= threshold_ms:
+        c[within] += 1
+    if wait > c["max_wait_ms"]:
+        c["max_wait_ms"] = wait
 
 
 def merge(parts: Iterable[Mapping[str, int]]) -> Counters:
