@@ -7,10 +7,10 @@ is published to a fresh topic first; then a worker starts and the figure is
 events counted / time from its first to its last batch, read from the worker's
 own stats in Redis.
 
-Phase 2 (latency): a fresh worker with the wall clock; events are published at
-a steady rate stamped with the wall time of sending; for every snapshot change
-notice, latency = snapshot written_ms - newest event time in it. That is the
-age of the newest call on the board at the moment it reaches Redis.
+Phase 2 (latency): a fresh worker with the wall clock; simulated peak traffic
+is published at the target rate, each event stamped with the wall time it is
+sent; for every snapshot change notice, latency = snapshot written_ms - newest
+event time in it: the age of the newest event on the board when it reaches Redis.
 
 Prints its figures; no thresholds. bench/README.md records runs.
 """
@@ -28,17 +28,19 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import redis
 
 from callboard import services
-from callboard.events import dumps
 from producers.kafka_sink import KafkaSink
 from producers.simulator import Simulator, default_queues
-from tests.unit.factories import SHANGHAI, at
 
 ROOT = Path(__file__).resolve().parents[1]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+START_MS = int(datetime(2026, 1, 5, 8, 0, tzinfo=SHANGHAI).timestamp() * 1000)
 
 
 def worker_env(broker: str, redis_url: str, clock: str) -> tuple[dict[str, str], str, str]:
@@ -46,7 +48,8 @@ def worker_env(broker: str, redis_url: str, clock: str) -> tuple[dict[str, str],
     env = dict(os.environ)
     env.update(
         CALLBOARD_BROKER_URL=broker, CALLBOARD_REDIS_URL=redis_url,
-        CALLBOARD_BROKER_PROFILE="local", CALLBOARD_APP_ID=f"bench-{run}",
+        CALLBOARD_BROKER_PROFILE=os.environ.get("BENCH_PROFILE", "local"),
+        CALLBOARD_REPLICATION_FACTOR="1", CALLBOARD_APP_ID=f"bench-{run}",
         CALLBOARD_EVENTS_TOPIC=f"bench.{run}", CALLBOARD_REDIS_PREFIX=f"bench:{run}",
         CALLBOARD_CLOCK=clock, PYTHONUNBUFFERED="1",
     )
@@ -64,7 +67,7 @@ def throughput(broker: str, redis_url: str, n_events: int, logs: Path) -> None:
     from producers.topics import ensure_topics
 
     ensure_topics(load_settings(broker_url=broker, events_topic=topic, broker_profile="local"))
-    sim = Simulator(seed=1, start_ms=at(8, 0), duration_ms=30 * 24 * 3_600_000, zone=SHANGHAI,
+    sim = Simulator(seed=1, start_ms=START_MS, duration_ms=30 * 24 * 3_600_000, zone=SHANGHAI,
                     queues=default_queues(), volume=10, flat=True, trunks=10_000)
     sink = KafkaSink(broker, topic)
     t0 = time.monotonic()
@@ -131,20 +134,26 @@ def latency(broker: str, redis_url: str, rate: int, seconds: int, logs: Path) ->
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
         sink = KafkaSink(broker, topic, linger_ms=1)
-        queues = [q.name for q in default_queues()]
-        interval = 1 / rate
-        start = time.monotonic()
+        # Simulated peak traffic, its clock compressed to the target event rate
+        # and re-stamped so that each event's time is the wall time it is sent.
+        events = list(Simulator(seed=2, start_ms=START_MS, duration_ms=48 * 3_600_000,
+                                zone=SHANGHAI, volume=10, flat=True, trunks=10_000).events())
+        natural = len(events) / ((events[-1]["ts_ms"] - events[0]["ts_ms"]) / 1000)
+        squeeze = rate / natural
+        wall0 = time.time() * 1000 + 200
         sent = 0
-        while time.monotonic() - start < seconds:
-            ts = int(time.time() * 1000)
-            queue = queues[sent % len(queues)]
-            sink.producer.send(topic, key=queue.encode(), value=dumps({
-                "v": 1, "event_id": f"lat-{sent}", "type": "call.offered", "ts_ms": ts,
-                "queue": queue, "source": "bench", "call_id": f"lat-{sent}"}))
-            sent += 1
-            pause = start + sent * interval - time.monotonic()
+        for event in events:
+            due_ms = wall0 + (event["ts_ms"] - START_MS) / squeeze
+            if due_ms > wall0 + seconds * 1000:
+                break
+            pause = (due_ms - time.time() * 1000) / 1000
             if pause > 0:
                 time.sleep(pause)
+            event = dict(event, ts_ms=int(due_ms))
+            if "offered_ms" in event:
+                event["offered_ms"] = int(wall0 + (event["offered_ms"] - START_MS) / squeeze)
+            sink.send(event)
+            sent += 1
         sink.close()
         time.sleep(2)
         stop.set()

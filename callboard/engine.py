@@ -3,13 +3,16 @@
 Plain Python over two mutable mappings, so the Faust worker runs it on its
 tables and ``callboard report`` and the tests run it on dicts:
 
-- ``buckets``: ``"QUEUE|minute_start_ms"`` -> ``{"c": counters, "ids": {event_id: 1}}``.
+- ``buckets``: ``"QUEUE|minute_start_ms"`` ->
+  ``{"c": counters, "ids": {event_id: 1}, "done": {call_id: 1}}``.
   An event is counted in the minute its call was offered, and its id is kept in
   that same value, so a counter and the record that it was counted change in
   one write: a replayed or duplicated event can never be counted twice, and no
-  crash can separate the two.
-- ``live``: ``"QUEUE"`` -> calls waiting now, recently finished calls, agents by
-  state and the queue's newest event time.
+  crash can separate the two. ``done`` lists the calls of that minute that have
+  left the queue, so an "offered" that arrives after its own answer does not
+  leave a phantom caller waiting.
+- ``live``: ``"QUEUE"`` -> calls waiting now, agents by state and the queue's
+  newest event time; small, since it holds only what is true now.
 
 A batch touches each key at most once (read, fold in memory, write back once).
 Half hours, days and rolling windows are sums of minute buckets at read time.
@@ -37,7 +40,6 @@ _RANK = {
     ev.CALL_ABANDONED: 2, ev.AGENT_STATE: 3, ev.CALL_TRANSFERRED: 4, ev.CALL_ENDED: 5,
     ev.CALL_WRAPPED_UP: 6, ev.AGENT_LOGOUT: 7,
 }
-_DONE_KEEP_MS = 60 * MINUTE_MS  # how long a finished call blocks a late "offered"
 _LOGGED_OUT_KEEP_MS = 24 * 60 * MINUTE_MS
 
 
@@ -53,7 +55,7 @@ class BatchResult:
 
 
 def _new_live() -> dict[str, Any]:
-    return {"w": {}, "done": {}, "agents": {}, "wm": 0}
+    return {"w": {}, "agents": {}, "wm": 0}
 
 
 class Engine:
@@ -102,7 +104,7 @@ class Engine:
             key = f"{queue}|{minute_start(at)}"
             bucket = buckets.get(key)
             if bucket is None:
-                bucket = self.buckets.get(key) or {"c": kpi.new_counters(), "ids": {}}
+                bucket = self.buckets.get(key) or {"c": kpi.new_counters(), "ids": {}, "done": {}}
                 buckets[key] = bucket
             ids = bucket["ids"]
             if event["event_id"] in ids:
@@ -119,7 +121,7 @@ class Engine:
             if state is None:
                 state = self.live.get(queue) or _new_live()
                 lives[queue] = state
-            _update_live(state, event)
+            _update_live(state, bucket["done"], event)
             result.applied += 1
         for key, bucket in buckets.items():
             self.buckets[key] = bucket
@@ -133,9 +135,6 @@ class Engine:
 
     def _prune(self, state: dict[str, Any]) -> int:
         wm = state["wm"]
-        done = state["done"]
-        for call_id in [c for c, t in done.items() if t < wm - _DONE_KEEP_MS]:
-            del done[call_id]
         agents = state["agents"]
         for agent_id in [
             a for a, (s, t) in agents.items() if s == "logged_out" and t < wm - _LOGGED_OUT_KEEP_MS
@@ -223,7 +222,7 @@ class Engine:
         return self.live.get(queue) or _new_live()
 
 
-def _update_live(state: dict[str, Any], event: Mapping[str, Any]) -> None:
+def _update_live(state: dict[str, Any], done: dict[str, int], event: Mapping[str, Any]) -> None:
     etype = event["type"]
     ts = event["ts_ms"]
     if ts > state["wm"]:
@@ -232,11 +231,11 @@ def _update_live(state: dict[str, Any], event: Mapping[str, Any]) -> None:
         call_id = event["call_id"]
         # An answer or abandon that overtook its own "offered" must not leave
         # a phantom caller waiting forever.
-        if call_id not in state["done"]:
+        if call_id not in done:
             state["w"][call_id] = ts
     elif etype in (ev.CALL_ANSWERED, ev.CALL_ABANDONED):
         state["w"].pop(event["call_id"], None)
-        state["done"][event["call_id"]] = ts
+        done[event["call_id"]] = 1
     elif etype in ev.AGENT_TYPES:
         agents = state["agents"]
         agent_id = event["agent_id"]

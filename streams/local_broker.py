@@ -16,6 +16,12 @@ started on the same group) and are recorded in docs/broker.md:
    keeps the commit whole. An offset acknowledged twice is still acknowledged
    once, so this cannot commit anything that was not processed.
 
+3. Tansu does not answer a waiting fetch when data arrives: it holds it for
+   most of ``fetch_max_wait_ms``, which Faust fixes at 1500 ms. Measured here
+   at 2,000 events/s, a plain aiokafka consumer saw p50 357 ms with 1500 ms,
+   23 ms with 100 ms and 7 ms with 10 ms. The worker's consumer waits at most
+   ``LOCAL_FETCH_MAX_WAIT_MS`` instead (idle cost: a fetch every 20 ms).
+
 Production (Apache Kafka) does not take these paths.
 """
 
@@ -28,12 +34,15 @@ from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.group import LeaveGroupRequest
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 __all__ = ["apply_local_broker_fixes"]
 
 log = logging.getLogger(__name__)
 _original_leave = GroupCoordinator._maybe_leave_group
 _original_new_offset = Consumer._new_offset
+_original_create_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
+LOCAL_FETCH_MAX_WAIT_MS = 20
 
 
 async def _maybe_leave_group(self: Any) -> None:
@@ -57,6 +66,13 @@ def _new_offset(self: Any, tp: Any) -> int | None:
     return _original_new_offset(self, tp)
 
 
+def _create_worker_consumer(self: Any, transport: Any) -> Any:
+    consumer = _original_create_worker_consumer(self, transport)
+    consumer._fetch_max_wait_ms = LOCAL_FETCH_MAX_WAIT_MS  # read when the consumer starts
+    return consumer
+
+
 def apply_local_broker_fixes() -> None:
     GroupCoordinator._maybe_leave_group = _maybe_leave_group  # type: ignore[method-assign]
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
