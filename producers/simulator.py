@@ -47,8 +47,8 @@ class SimQueue:
 
 def default_queues() -> list[SimQueue]:
     return [
-        SimQueue("GEN", agents=16, peak_calls_per_hour=240),
-        SimQueue("BIZ", agents=6, peak_calls_per_hour=80, talk_mean_s=240),
+        SimQueue("GEN", agents=18, peak_calls_per_hour=240),
+        SimQueue("BIZ", agents=8, peak_calls_per_hour=80, talk_mean_s=240),
         SimQueue("EN", agents=4, peak_calls_per_hour=40, talk_mean_s=210, patience_mean_s=120),
         SimQueue("VIP", agents=6, peak_calls_per_hour=70, talk_mean_s=200, patience_mean_s=60),
     ]

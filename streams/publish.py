@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -33,12 +34,19 @@ class SnapshotWriter:
             health_check_interval=10, decode_responses=True,
         )
         self.failures = 0
+        # The agent (after a batch) and the timer both write; one at a time, so
+        # the centre is always summed from the queue snapshots just written.
+        self._lock = asyncio.Lock()
 
     def now_ms(self) -> int:
         wall = int(time.time() * 1000) if self.settings.clock == "wall" else None
         return self.engine.now(wall)
 
     async def write(self, queues: Iterable[str], stats: dict[str, int] | None = None) -> bool:
+        async with self._lock:
+            return await self._write(queues, stats)
+
+    async def _write(self, queues: Iterable[str], stats: dict[str, int] | None) -> bool:
         now = self.now_ms()
         written = int(time.time() * 1000)
         snaps = []

@@ -17,7 +17,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "on_call": ("通话", "On call"),
     "acw": ("话后", "Wrap-up"),
     "not_ready": ("未就绪", "Not ready"),
-    "interval": ("半小时", "½ h"),
+    "interval": ("半小时", "30 min"),
     "today": ("今日", "today"),
     "age": ("数据{age}前", "data {age} old"),
     "stale": ("数据已停止更新", "DATA STALE"),
