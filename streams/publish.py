@@ -33,7 +33,6 @@ class SnapshotWriter:
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
             health_check_interval=10, decode_responses=True,
         )
-        self.failures = 0
         # The agent (after a batch) and the timer both write; one at a time, so
         # the centre is always summed from the queue snapshots just written.
         self._lock = asyncio.Lock()
@@ -72,7 +71,6 @@ class SnapshotWriter:
                 pipe.publish(self.keys.changes, CENTRE)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            self.failures += 1
             log.warning("redis write failed (%s), will retry on the next tick", exc)
             return False
         return True

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,14 @@ import redis
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 from redis.exceptions import RedisError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from callboard import services
 from producers.kafka_sink import bootstrap_servers
@@ -29,19 +36,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_until(predicate: Callable[[], Any], deadline_s: float, what: str) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after the deadline."""
-    end = time.monotonic() + deadline_s
-    last_error: Exception | None = None
-    while time.monotonic() < end:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (KafkaError, RedisError, OSError) as exc:  # a service may still be starting
-            last_error = exc
-        time.sleep(0.2)
+    """Poll ``predicate`` every 0.2 s until it returns something truthy; fail at the deadline.
+
+    Connection errors count as "not yet" (a service may still be starting); any
+    other error fails at once.
+    """
+    retrying = Retrying(
+        stop=stop_after_delay(deadline_s),
+        wait=wait_fixed(0.2),
+        retry=retry_if_result(lambda value: not value)
+        | retry_if_exception_type((KafkaError, RedisError, OSError)),
+        retry_error_callback=lambda state: _timed_out(state, deadline_s, what),
+    )
+    return retrying(predicate)
+
+
+def _timed_out(state: RetryCallState, deadline_s: float, what: str) -> Any:
+    error = state.outcome.exception() if state.outcome else None
     raise AssertionError(f"timed out after {deadline_s} s waiting for {what}"
-                         + (f" (last error: {last_error!r})" if last_error else ""))
+                         + (f" (last error: {error!r})" if error else ""))
 
 
 @pytest.fixture(scope="session")
