@@ -102,7 +102,6 @@ def create_app(settings: Settings) -> faust.App:
     async def _close(app_: faust.App, **_: Any) -> None:
         await writer.close()
 
-    app.callboard_engine = engine  # type: ignore[attr-defined]
     return app
 
 
