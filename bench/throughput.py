@@ -23,7 +23,6 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -57,8 +56,7 @@ def worker_env(broker: str, redis_url: str, clock: str) -> tuple[dict[str, str],
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "callboard.cli", "worker"], env=env, cwd=ROOT,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    return services.spawn(services.callboard_argv("worker"), log, env, ROOT)
 
 
 def throughput(broker: str, redis_url: str, n_events: int, logs: Path) -> None:

@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import FrameType
@@ -56,13 +55,10 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
     )
     if config:
         env["CALLBOARD_CONFIG"] = str(Path(config).resolve())
-    cli = [sys.executable, "-m", "callboard.cli"]
     started: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        log = (state_dir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+    def spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
+        proc = services.spawn(services.callboard_argv(*args), state_dir / f"{name}.log", env)
         started.append((name, proc))
         click.echo(f"  {name:<9} pid {proc.pid}, log {state_dir / f'{name}.log'}")
         return proc
@@ -77,10 +73,10 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
         started.append(("redis", services.start_redis(redis_port, state_dir / "redis",
                                                        state_dir / "redis.log")))
         click.echo(f"  redis     {redis_bin} on 127.0.0.1:{redis_port}")
-        spawn("worker", [*cli, "worker"])
-        spawn("simulate", [*cli, "simulate", "--start", "now", "--duration", "7d",
-                           "--speed", str(speed), "--flat"])
-        board = spawn("board", [*cli, "board"])
+        spawn("worker", "worker")
+        spawn("simulate", "simulate", "--start", "now", "--duration", "7d",
+              "--speed", str(speed), "--flat")
+        board = spawn("board", "board")
         services.wait_for_port(board_port, board, 60, "board")
         click.secho(f"\ncallboard board: http://127.0.0.1:{board_port}/board"
                     f"  (English: ?lang=en)\n", bold=True)

