@@ -4,13 +4,20 @@ Plain Python over two mutable mappings, so the Faust worker runs it on its
 tables and ``callboard report`` and the tests run it on dicts:
 
 - ``buckets``: ``"QUEUE|minute_start_ms"`` ->
-  ``{"c": counters, "ids": {event_id: 1}, "done": {call_id: 1}}``.
+  ``{"c": counters, "ids": {event_id: 1}, "done": {call_id: 1|2}, "a": {agent: [...]},
+  "rep": {call_id: 1}}``.
   An event is counted in the minute its call was offered, and its id is kept in
   that same value, so a counter and the record that it was counted change in
   one write: a replayed or duplicated event can never be counted twice, and no
   crash can separate the two. ``done`` lists the calls of that minute that have
   left the queue, so an "offered" that arrives after its own answer does not
-  leave a phantom caller waiting.
+  leave a phantom caller waiting (2: answered, 1: abandoned). ``a`` holds each
+  agent's counters (kpi.AGENT_FIELDS), ``rep`` the calls already found repeated.
+  Agent time is credited to the minutes in which it was spent, when the
+  agent's next state change closes the span; open spans are added at read time.
+- ``callers``: ``"QUEUE|caller hash"`` -> ``[offered_ms, bucket key, call_id]``,
+  the caller's latest call, for first-call resolution (B16); numbers are
+  stored only as keyed hashes.
 - ``live``: ``"QUEUE"`` -> calls waiting now, agents by state and the queue's
   newest event time; small, since it holds only what is true now.
 
@@ -20,6 +27,7 @@ Half hours, days and rolling windows are sums of minute buckets at read time.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +49,7 @@ _RANK = {
     ev.CALL_WRAPPED_UP: 6, ev.AGENT_LOGOUT: 7,
 }
 _LOGGED_OUT_KEEP_MS = 24 * 60 * MINUTE_MS
+_ANSWERED, _ABANDONED = 2, 1
 
 
 @dataclass
@@ -52,6 +61,7 @@ class BatchResult:
     late: list[dict[str, Any]] = field(default_factory=list)
     lost_waiting: int = 0
     queues: set[str] = field(default_factory=set)
+    minutes: set[tuple[str, int]] = field(default_factory=set)  # (queue, minute) written
 
 
 def _new_live() -> dict[str, Any]:
@@ -70,8 +80,16 @@ class Engine:
         *,
         retention_ms: int | None,
         max_wait_ms: int,
+        callers: MutableMapping[str, Any] | None = None,
+        repeat_window_ms: int = 24 * 3_600_000,
+        caller_key: str = "callboard",
+        scheduled_ms: Callable[[str, int, int], int] | None = None,
     ) -> None:
         self.rules_for = rules_for
+        self.callers: MutableMapping[str, Any] = {} if callers is None else callers
+        self.repeat_window_ms = repeat_window_ms
+        self.caller_key = caller_key.encode()
+        self.scheduled_ms = scheduled_ms
         self.zone = zone
         self.buckets = buckets
         self.live = live
@@ -80,7 +98,7 @@ class Engine:
         self.clock_ms = 0  # newest event time seen: event time never goes back
         # Derived, never stored: sums of closed half hours, dropped when one of
         # their minutes is written. Rebuilt lazily after a restart.
-        self._half_hours: dict[tuple[str, int], kpi.Counters] = {}
+        self._half_hours: dict[tuple[str, int], tuple[kpi.Counters, dict[str, list[int]]]] = {}
         self._hh_of_minute: dict[int, int] = {}
 
     # ------------------------------------------------------------------ writes
@@ -94,44 +112,102 @@ class Engine:
         horizon = newest - self.retention_ms if self.retention_ms is not None else None
         buckets: dict[str, dict[str, Any]] = {}
         lives: dict[str, dict[str, Any]] = {}
-        thresholds: dict[str, tuple[int, int]] = {}
+        limits_of: dict[str, kpi.Limits] = {}
+
+        def bucket_at(key: str) -> dict[str, Any]:
+            bucket = buckets.get(key)
+            if bucket is None:
+                bucket = self.buckets.get(key) or {"c": kpi.new_counters(), "ids": {}, "done": {}}
+                bucket.setdefault("a", {})
+                buckets[key] = bucket
+            return bucket
+
+        def existing_bucket(key: str) -> dict[str, Any] | None:
+            return bucket_at(key) if key in buckets or key in self.buckets else None
+
         for event in events:
             queue = event["queue"]
             at = ev.attribution_ms(event)
             if horizon is not None and at < horizon:
                 result.late.append(dict(event))
                 continue
-            key = f"{queue}|{minute_start(at)}"
-            bucket = buckets.get(key)
-            if bucket is None:
-                bucket = self.buckets.get(key) or {"c": kpi.new_counters(), "ids": {}, "done": {}}
-                buckets[key] = bucket
+            bucket = bucket_at(f"{queue}|{minute_start(at)}")
             ids = bucket["ids"]
             if event["event_id"] in ids:
                 result.duplicates += 1
                 continue
             ids[event["event_id"]] = 1
-            limits = thresholds.get(queue)
+            limits = limits_of.get(queue)
             if limits is None:
-                rules = self.rules_for(queue)
-                limits = (rules.sl_threshold_s * 1000, rules.short_abandon_s * 1000)
-                thresholds[queue] = limits
-            kpi.fold(bucket["c"], event, *limits)
+                limits = limits_of[queue] = self.rules_for(queue).limits()
+            kpi.fold(bucket["c"], event, limits, bucket["a"])
             state = lives.get(queue)
             if state is None:
                 state = self.live.get(queue) or _new_live()
                 lives[queue] = state
+            etype = event["type"]
+            if etype in ev.AGENT_TYPES:
+                self._close_span(queue, state, event, horizon, bucket_at)
+            elif etype == ev.CALL_OFFERED and event.get("caller"):
+                self._note_caller(queue, event, existing_bucket)
             _update_live(state, bucket["done"], event)
             result.applied += 1
         for key, bucket in buckets.items():
             self.buckets[key] = bucket
             self._forget_half_hour(key)
+            queue, _, minute = key.rpartition("|")
+            result.minutes.add((queue, int(minute)))
         for queue, state in lives.items():
             result.lost_waiting += self._prune(state)
             self.live[queue] = state
         result.queues = set(lives)
         self.clock_ms = newest
         return result
+
+    def _close_span(self, queue: str, state: dict[str, Any], event: Mapping[str, Any],
+                    horizon: int | None, bucket_at: Callable[[str], dict[str, Any]]) -> None:
+        """Credit the time since the agent's last state change to the minutes it covers."""
+        current = state["agents"].get(event["agent_id"])
+        if current is None:
+            return
+        agent_state, since = current
+        end = event["ts_ms"]
+        if agent_state not in kpi.AGENT_STATE_FIELD or since >= end:
+            return  # logged out, or an older change arriving late (ignored by the live state too)
+        start = since if horizon is None else max(since, horizon)
+        agent_id = event["agent_id"]
+        while start < end:
+            minute = minute_start(start)
+            upto = min(minute + MINUTE_MS, end)
+            bucket = bucket_at(f"{queue}|{minute}")
+            agent = bucket["a"].get(agent_id)
+            if agent is None:
+                agent = bucket["a"][agent_id] = kpi.new_agent()
+            kpi.add_agent_time(bucket["c"], agent, agent_state, upto - start)
+            start = upto
+
+    def caller_hash(self, caller: str) -> str:
+        return hashlib.blake2b(caller.encode(), key=self.caller_key, digest_size=12).hexdigest()
+
+    def _note_caller(self, queue: str, event: Mapping[str, Any],
+                     bucket_at: Callable[[str], dict[str, Any] | None]) -> None:
+        """B16: a caller back within the window means their answered call was not resolved."""
+        key = f"{queue}|{self.caller_hash(event['caller'])}"
+        offered = event["ts_ms"]
+        previous = self.callers.get(key)
+        if previous is not None:
+            prev_offered, prev_bucket, prev_call = previous
+            if (0 <= offered - prev_offered <= self.repeat_window_ms
+                    and prev_call != event["call_id"]):
+                bucket = bucket_at(prev_bucket)  # None once expired
+                repeated = bucket.setdefault("rep", {}) if bucket is not None else {}
+                if (bucket is not None and bucket["done"].get(prev_call) == _ANSWERED
+                        and prev_call not in repeated):
+                    repeated[prev_call] = 1
+                    bucket["c"]["repeated"] += 1
+            if prev_offered > offered:
+                return  # an older call arriving late does not replace the newer one
+        self.callers[key] = [offered, f"{queue}|{minute_start(offered)}", event["call_id"]]
 
     def _prune(self, state: dict[str, Any]) -> int:
         wm = state["wm"]
@@ -165,6 +241,9 @@ class Engine:
         if len(self._hh_of_minute) > 10_000:
             self._hh_of_minute.clear()
         self._half_hours = {k: v for k, v in self._half_hours.items() if k[1] >= horizon}
+        gone = self.clock_ms - self.repeat_window_ms
+        for key in [k for k, v in list(self.callers.items()) if v[0] < gone]:
+            del self.callers[key]
         return len(old)
 
     # ------------------------------------------------------------------- reads
@@ -179,43 +258,87 @@ class Engine:
         return sorted(self.live.keys())
 
     def counters_between(self, queue: str, start_ms: int, end_ms: int) -> kpi.Counters:
-        """Counters of calls offered in [start_ms, end_ms), by whole minutes."""
+        """Stored counters of the minutes in [start_ms, end_ms): calls offered in them
+        and agent time closed in them (no open spans, no schedule)."""
+        return self._stored_between(queue, start_ms, end_ms)[0]
+
+    def _stored_between(self, queue: str, start_ms: int, end_ms: int
+                        ) -> tuple[kpi.Counters, dict[str, list[int]]]:
         parts = []
+        agents = []
         minute = minute_start(start_ms)
         while minute < end_ms:
             bucket = self.buckets.get(f"{queue}|{minute}")
             if bucket is not None:
                 parts.append(bucket["c"])
+                if bucket.get("a"):
+                    agents.append(bucket["a"])
             minute += MINUTE_MS
-        return kpi.merge(parts)
+        return kpi.merge(parts), kpi.merge_agents(agents)
 
-    def _half_hour(self, queue: str, start_ms: int) -> kpi.Counters:
+    def _half_hour(self, queue: str, start_ms: int) -> tuple[kpi.Counters, dict[str, list[int]]]:
         cached = self._half_hours.get((queue, start_ms))
         if cached is None:
-            cached = self.counters_between(queue, start_ms, start_ms + 30 * MINUTE_MS)
+            cached = self._stored_between(queue, start_ms, start_ms + 30 * MINUTE_MS)
             self._half_hours[(queue, start_ms)] = cached
         return cached
+
+    def window(self, queue: str, start_ms: int, end_ms: int, now_ms: int, *,
+               with_agents: bool = False) -> tuple[kpi.Counters, dict[str, list[int]]]:
+        """Everything a window's KPIs need, for the minutes in [start_ms, end_ms) as of now_ms.
+
+        Calls offered in those minutes; agent time in [start, min(end, now)),
+        including the spans still open now; the schedule's planned time for the
+        same stretch. Closed half hours come from a cache.
+        """
+        parts: list[kpi.Counters] = []
+        agents: list[dict[str, list[int]]] = []
+        at = minute_start(start_ms)
+        while at < end_ms:
+            hh_start, hh_end = half_hour_bounds(at, self.zone)
+            if at == hh_start and hh_end <= end_ms and hh_end <= minute_start(now_ms):
+                counters, per_agent = self._half_hour(queue, hh_start)
+                at = hh_end
+            else:
+                upto = min(hh_end, end_ms)
+                counters, per_agent = self._stored_between(queue, at, upto)
+                at = upto
+            parts.append(counters)
+            if with_agents:
+                agents.append(per_agent)
+        total = kpi.merge(parts)
+        merged = kpi.merge_agents(agents) if with_agents else {}
+        upto = min(end_ms, now_ms)
+        for agent_id, (agent_state, since) in self.live_state(queue)["agents"].items():
+            if agent_state not in kpi.AGENT_STATE_FIELD:
+                continue
+            open_ms = upto - max(since, start_ms)
+            if open_ms > 0:
+                agent = None
+                if with_agents:
+                    agent = merged.get(agent_id)
+                    if agent is None:
+                        agent = merged[agent_id] = kpi.new_agent()
+                kpi.add_agent_time(total, agent, agent_state, open_ms)
+        if self.scheduled_ms is not None and upto > start_ms:
+            total["scheduled_ms"] = self.scheduled_ms(queue, start_ms, upto)
+        return total, merged
 
     def windows(self, queue: str, now_ms: int) -> dict[str, tuple[int, int, kpi.Counters]]:
         """Each board window as (start_ms, end_ms, counters), for calls offered in it."""
         current_minute = minute_start(now_ms)
+        next_minute = current_minute + MINUTE_MS
         out: dict[str, tuple[int, int, kpi.Counters]] = {}
         for minutes in ROLLING_WINDOWS_MIN:
             start = current_minute - (minutes - 1) * MINUTE_MS
             out[f"rolling_{minutes}"] = (
                 now_ms - minutes * MINUTE_MS, now_ms,
-                self.counters_between(queue, start, current_minute + MINUTE_MS),
+                self.window(queue, start, next_minute, now_ms)[0],
             )
         hh_start, hh_end = half_hour_bounds(now_ms, self.zone)
-        current = self.counters_between(queue, hh_start, current_minute + MINUTE_MS)
-        out["interval"] = (hh_start, hh_end, current)
+        out["interval"] = (hh_start, hh_end, self.window(queue, hh_start, next_minute, now_ms)[0])
         day_start, day_end = day_bounds(now_ms, self.zone)
-        closed = []
-        start = day_start
-        while start < hh_start:
-            closed.append(self._half_hour(queue, start))
-            start += 30 * MINUTE_MS
-        out["day"] = (day_start, day_end, kpi.merge([*closed, current]))
+        out["day"] = (day_start, day_end, self.window(queue, day_start, next_minute, now_ms)[0])
         return out
 
     def live_state(self, queue: str) -> Mapping[str, Any]:
@@ -235,7 +358,7 @@ def _update_live(state: dict[str, Any], done: dict[str, int], event: Mapping[str
             state["w"][call_id] = ts
     elif etype in (ev.CALL_ANSWERED, ev.CALL_ABANDONED):
         state["w"].pop(event["call_id"], None)
-        done[event["call_id"]] = 1
+        done[event["call_id"]] = _ANSWERED if etype == ev.CALL_ANSWERED else _ABANDONED
     elif etype in ev.AGENT_TYPES:
         agents = state["agents"]
         agent_id = event["agent_id"]

@@ -6,9 +6,9 @@ from typing import Any
 
 from callboard.config import Settings
 
-__all__ = ["age_text", "colour", "duration_text", "percent_text", "tile_view"]
+__all__ = ["age_text", "colour", "duration_text", "percent_text", "target_colour", "tile_view"]
 
-GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
+GREEN, AMBER, RED, GREY, PLAIN = "green", "amber", "red", "grey", "plain"
 
 
 def percent_text(value: float | None) -> str:
@@ -45,22 +45,29 @@ def colour(kind: str, value: float | None, snap: dict[str, Any], settings: Setti
         if value > 60:
             return RED
         return AMBER if value > snap["sl_threshold_s"] else GREEN
-    if kind == "sl":
-        target = snap["sl_target"]
-        if value >= target:
-            return GREEN
-        return AMBER if value >= target - settings.sl_amber_margin else RED
-    if kind == "abandon":
-        target = snap["abandon_target"]
-        if value <= target:
-            return GREEN
-        return AMBER if value <= 2 * target else RED
-    if kind == "asa":
-        target = snap["asa_target_s"]
-        if value <= target:
-            return GREEN
-        return AMBER if value <= 2 * target else RED
-    raise ValueError(kind)
+    key = _TILE_KPI.get(kind)
+    if key is None:
+        raise ValueError(kind)
+    return target_colour(value, snap.get("targets", {}).get(key), settings.amber_margin)
+
+
+_TILE_KPI = {"sl": "service_level", "abandon": "abandon_rate", "asa": "asa_s"}
+
+
+def target_colour(value: float | None, target: dict[str, float | None] | None,
+                  margin: float) -> str:
+    """Green inside the target range, amber within ``margin`` (a fraction of the
+    bound) outside it, red beyond; grey when undefined, plain when there is no target."""
+    if value is None:
+        return GREY
+    if not target:
+        return PLAIN
+    low, high = target.get("min"), target.get("max")
+    if low is not None and value < low:
+        return AMBER if value >= low * (1 - margin) else RED
+    if high is not None and value > high:
+        return AMBER if value <= high * (1 + margin) else RED
+    return GREEN
 
 
 def tile_view(snap: dict[str, Any], now_ms: int, settings: Settings) -> dict[str, Any]:

@@ -27,13 +27,18 @@ def event(etype: str, ts_ms: int, queue: str = "GEN", **fields: Any) -> dict[str
 
 def call(call_id: str, offered_ms: int, *, queue: str = "GEN", answer_after_s: float | None = None,
          abandon_after_s: float | None = None, talk_s: float | None = None, hold_s: float = 0,
-         acw_s: float | None = None, agent: str = "A1") -> list[dict[str, Any]]:
+         acw_s: float | None = None, agent: str = "A1", ring_s: float | None = None,
+         caller: str | None = None) -> list[dict[str, Any]]:
     """The events of one call's life, in order."""
-    out = [event("call.offered", offered_ms, queue, call_id=call_id)]
+    offered = event("call.offered", offered_ms, queue, call_id=call_id)
+    if caller is not None:
+        offered["caller"] = caller
+    out = [offered]
+    ring = {} if ring_s is None else {"ring_ms": int(ring_s * 1000)}
     if answer_after_s is not None:
         answered = offered_ms + int(answer_after_s * 1000)
         out.append(event("call.answered", answered, queue, call_id=call_id, agent_id=agent,
-                         offered_ms=offered_ms, wait_ms=int(answer_after_s * 1000)))
+                         offered_ms=offered_ms, wait_ms=int(answer_after_s * 1000), **ring))
         if talk_s is not None:
             ended = answered + int((talk_s + hold_s) * 1000)
             out.append(event("call.ended", ended, queue, call_id=call_id, agent_id=agent,
@@ -46,5 +51,5 @@ def call(call_id: str, offered_ms: int, *, queue: str = "GEN", answer_after_s: f
     elif abandon_after_s is not None:
         out.append(event("call.abandoned", offered_ms + int(abandon_after_s * 1000), queue,
                          call_id=call_id, offered_ms=offered_ms,
-                         wait_ms=int(abandon_after_s * 1000)))
+                         wait_ms=int(abandon_after_s * 1000), **ring))
     return out

@@ -169,3 +169,99 @@ def test_every_event_type_has_an_order(etype):
     from callboard.engine import _RANK
 
     assert etype in _RANK
+
+
+def _agent(etype, ts, agent="A1", queue="GEN", **fields):
+    return event(etype, ts, queue, agent_id=agent, **fields)
+
+
+def _agent_day():
+    """A1: login 10:00, call 10:02-10:07, ACW to 10:08, available, not ready 10:10,
+    logout 10:20; A2 logs in 10:25 and is still available."""
+    return [
+        _agent("agent.login", at(10, 0), state="available"),
+        *call("c1", at(10, 1, 58), answer_after_s=2, talk_s=300, acw_s=60, ring_s=2),
+        _agent("agent.state", at(10, 2), state="on_call"),
+        _agent("agent.state", at(10, 7), state="acw"),
+        _agent("agent.state", at(10, 8), state="available"),
+        _agent("agent.state", at(10, 10), state="not_ready", reason="break"),
+        _agent("agent.logout", at(10, 20)),
+        _agent("agent.login", at(10, 25), agent="A2", state="available"),
+    ]
+
+
+def test_agent_time_is_split_by_state_and_open_spans_count_up_to_now():
+    e = engine()
+    e.apply(_agent_day())
+    counters, agents = e.window("GEN", at(10, 0), at(10, 30), at(10, 30), with_agents=True)
+    # A1: available 10:00-10:02 and 10:08-10:10 (4 min), on call 5, ACW 1, not ready 10;
+    # A2: available 10:25-10:30, still open at "now".
+    assert counters["avail_ms"] == (4 + 5) * MIN
+    assert counters["busy_ms"] == 5 * MIN
+    assert counters["acw_time_ms"] == 1 * MIN
+    assert counters["not_ready_ms"] == 10 * MIN
+    assert agents["A1"][:4] == [4 * MIN, 5 * MIN, 1 * MIN, 10 * MIN]
+    assert agents["A2"][:4] == [5 * MIN, 0, 0, 0]
+    # A window ending before A2 logged in has none of A2's time.
+    early, _ = e.window("GEN", at(10, 0), at(10, 15), at(10, 30))
+    assert early["avail_ms"] == 4 * MIN and early["not_ready_ms"] == 5 * MIN
+
+
+def test_agent_time_stays_exact_across_half_hours_and_replays():
+    e = engine()
+    events = [_agent("agent.login", at(9, 50), state="available"),
+              _agent("agent.state", at(10, 40), state="not_ready")]
+    e.apply(events)
+    e.apply(events)  # a replay adds nothing
+    first, _ = e.window("GEN", at(9, 30), at(10, 0), at(11, 0))
+    second, _ = e.window("GEN", at(10, 0), at(10, 30), at(11, 0))
+    third, _ = e.window("GEN", at(10, 30), at(11, 0), at(11, 0))
+    assert [first["avail_ms"], second["avail_ms"], third["avail_ms"]] == [
+        10 * MIN, 30 * MIN, 10 * MIN]
+    assert third["not_ready_ms"] == 20 * MIN  # open from 10:40 to "now", 11:00
+
+
+def test_schedule_gives_adherence_and_attendance():
+    settings = Settings()
+    planned = {"GEN": 2}
+
+    def scheduled(queue, start, end):
+        return planned.get(queue, 0) * (end - start)
+
+    e = Engine(settings.rules_for, SHANGHAI, {}, {}, retention_ms=None, max_wait_ms=1 << 40,
+               scheduled_ms=scheduled)
+    e.apply(_agent_day())
+    w = e.windows("GEN", at(10, 29, 59, ) + 1000)  # now = 10:30:00, half hour 10:30-11:00
+    day = w["day"][2]
+    # Two agents planned 00:00-10:30 of the day: scheduled 2 x 630 min.
+    assert day["scheduled_ms"] == 2 * 630 * MIN
+    assert day["avail_ms"] + day["busy_ms"] + day["acw_time_ms"] == (9 + 5 + 1) * MIN
+
+
+def test_a_repeat_caller_within_the_window_marks_the_answered_call_unresolved():
+    e = engine()
+    events = (
+        call("x1", at(9, 0), answer_after_s=5, caller="13800000001")
+        + call("y1", at(9, 5), answer_after_s=5, caller="13800000002")
+        + call("z1", at(9, 10), abandon_after_s=30, caller="13800000003")
+        + call("z2", at(9, 20), answer_after_s=5, caller="13800000003")  # z1 not answered
+        + call("x2", at(20, 0), answer_after_s=5, caller="13800000001")  # x1 repeated
+        + call("y2", at(9, 6, day=6), answer_after_s=5, caller="13800000002")  # 24 h 1 min
+    )
+    e.apply(events)
+    e.apply(events)  # replayed: still one repeat
+    morning = e.counters_between("GEN", at(9, 0), at(9, 30))
+    assert morning["answered"] == 3 and morning["repeated"] == 1
+    from callboard import kpi
+    assert kpi.derive(morning)["fcr"] == pytest.approx(2 / 3)
+    stored = repr(dict(e.buckets)) + repr(dict(e.callers))
+    assert "13800000001" not in stored  # numbers are kept only hashed
+    assert len(e.callers) == 3
+
+
+def test_repeat_callers_expire_with_the_window():
+    e = engine()
+    e.apply(call("a", at(9, 0), answer_after_s=5, caller="139"))
+    e.apply(call("b", at(9, 1, day=6), answer_after_s=5))
+    e.expire()
+    assert len(e.callers) == 0

@@ -6,7 +6,8 @@ from callboard.config import Settings
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import colour, duration_text, percent_text
 
-SNAP = {"sl_threshold_s": 20, "sl_target": 0.8, "abandon_target": 0.05, "asa_target_s": 20}
+SNAP = {"sl_threshold_s": 20, "targets": {"service_level": {"min": 0.8},
+                                          "abandon_rate": {"max": 0.05}, "asa_s": {"max": 20}}}
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(None, "–"), (0, "0:00"), (59.6, "1:00"),
@@ -25,8 +26,11 @@ def test_percent():
     [
         ("waiting", 5, "green"), ("waiting", 6, "amber"), ("waiting", 10, "amber"),
         ("waiting", 11, "red"),  # the ladder: > 5 step 1, > 10 step 4
-        ("sl", 0.80, "green"), ("sl", 0.75, "amber"), ("sl", 0.69, "red"),
-        ("abandon", 0.05, "green"), ("abandon", 0.08, "amber"), ("abandon", 0.11, "red"),
+        # amber_margin 0.15: amber down to 0.80 * 0.85 = 0.68, up to 0.05 * 1.15 = 0.0575,
+        # up to 20 s * 1.15 = 23 s
+        ("sl", 0.80, "green"), ("sl", 0.68, "amber"), ("sl", 0.67, "red"),
+        ("abandon", 0.05, "green"), ("abandon", 0.057, "amber"), ("abandon", 0.058, "red"),
+        ("asa", 20, "green"), ("asa", 23, "amber"), ("asa", 23.1, "red"),
         ("longest", 20, "green"), ("longest", 21, "amber"), ("longest", 61, "red"),
         ("asa", None, "grey"),
     ],
