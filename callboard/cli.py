@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import replace
 import signal
 import sys
 from collections.abc import Iterator
@@ -86,14 +87,16 @@ def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
 @click.option("--flat", is_flag=True, help="Peak rate all day (ignore the time-of-day profile).")
 @click.option("--trunks", type=int, default=60, show_default=True,
               help="Lines into the centre; more calls than this are blocked.")
+@click.option("--staff", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Multiplier on every queue's agents (at least one each).")
 @click.pass_context
 def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
              start: str | None, out: Path | None, volume: float, flat: bool,
-             trunks: int) -> None:
+             trunks: int, staff: float) -> None:
     """Generate realistic ACD traffic to Kafka or to a JSON-lines file."""
     from callboard.events import dumps
     from producers.pacing import paced
-    from producers.simulator import Simulator
+    from producers.simulator import Simulator, default_queues
 
     settings = _settings(ctx)
     if seed is None:
@@ -103,6 +106,7 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
         seed=seed, start_ms=_start_ms(start, settings, out is not None),
         duration_ms=_duration_ms(duration), zone=settings.zone, volume=volume,
         flat=flat, trunks=trunks,
+        queues=[replace(q, agents=max(1, round(q.agents * staff))) for q in default_queues()],
     )
     if out is not None:
         count = 0
@@ -201,15 +205,30 @@ def board(ctx: click.Context, host: str | None, port: int | None) -> None:
               show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json",
               show_default=True)
+@click.option("--sl-threshold-s", type=click.IntRange(0, 3600), default=None,
+              help="Service-level threshold T for every queue (default: configured).")
+@click.option("--sl-formula", type=click.Choice(
+    ["offered", "answered", "abandons_ignored", "abandons_met"]), default=None,
+              help="Service-level formula for every queue (default: configured).")
+@click.option("--short-abandon-s", type=click.IntRange(0, 600), default=None,
+              help="Short-abandon limit for every queue, 0 = no exclusion (default: configured).")
 @click.pass_context
-def report(ctx: click.Context, events_path: Path, interval: str, fmt: str) -> None:
+def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
+           sl_threshold_s: int | None, sl_formula: str | None,
+           short_abandon_s: int | None) -> None:
     """KPIs per queue and interval from an event file; no services needed."""
     from callboard.report import build_report, read_events, write_report
 
-    settings = _settings(ctx)
+    settings = _settings(ctx).override_all(
+        sl_threshold_s=sl_threshold_s, sl_formula=sl_formula, short_abandon_s=short_abandon_s)
+    try:
+        schedule = settings.load_schedule()
+    except ConfigError as exc:
+        raise click.ClickException(f"bad configuration: {exc}") from exc
     with events_path.open("rb") as fh:
         data = read_events(fh)
-    rows = build_report(data.events, settings, interval)
+    rows = build_report(data.events, settings, interval,
+                        schedule.scheduled_ms if schedule is not None else None)
     write_report(rows, fmt, sys.stdout)
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(data.rejected.items())) or "none"
     click.echo(f"{data.lines} events read, {len(data.events)} valid, rejected: {rejected}",

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from callboard.catalog import CATALOG
 from callboard.kpi import Limits
+from callboard.schedule import Schedule, ScheduleError, load_schedule
 
 __all__ = ["ConfigError", "QueueConfig", "QueueRules", "Settings", "Target", "load_settings"]
 
@@ -224,6 +225,23 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def override_all(self, **values: Any) -> Settings:
+        """These settings with ``values`` for the centre and every queue (report options)."""
+        values = {k: v for k, v in values.items() if v is not None}
+        if not values:
+            return self
+        queues = [q.model_copy(update=values) for q in self.queues]
+        return self.model_copy(update={**values, "queues": queues})
+
+    def load_schedule(self) -> Schedule | None:
+        """The staffing plan, if one is configured; a bad file is a ConfigError."""
+        if self.schedule_file is None:
+            return None
+        try:
+            return load_schedule(self.schedule_file, self.zone)
+        except ScheduleError as exc:
+            raise ConfigError(f"key 'schedule_file': {exc}") from exc
 
     def rules(self) -> dict[str, QueueRules]:
         """Effective per-queue rules, in configured order."""

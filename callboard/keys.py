@@ -18,6 +18,14 @@ class RedisKeys:
     def snapshot(self, queue: str) -> str:
         return f"{self.prefix}:snapshot:{queue}"
 
+    def intervals(self, queue: str) -> str:
+        """Hash: half-hour start (epoch ms) -> that half hour's row (counters and KPIs)."""
+        return f"{self.prefix}:intervals:{queue}"
+
+    def days(self, queue: str) -> str:
+        """Hash: local day start (epoch ms) -> that day's row."""
+        return f"{self.prefix}:days:{queue}"
+
 
 def text(value: bytes | str) -> str:
     """Redis replies as str whatever the client's decode setting (its types do not narrow)."""

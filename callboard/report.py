@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -20,12 +20,11 @@ from callboard.timebuckets import MINUTE_MS, interval_bounds, iso
 __all__ = ["ReportInput", "build_report", "read_events", "write_report"]
 
 INTERVALS = ("30m", "1h", "day", "all")
+# Every figure kpi.derive gives, after the columns that say how they were computed.
 ROW_KEYS = (
     "queue", "interval_start", "interval_end", "sl_formula", "sl_threshold_s",
-    "short_abandon_s", "offered", "answered", "abandoned", "short_abandoned",
-    "answered_within_threshold", "abandoned_within_threshold", "blocked", "transferred",
-    "handled", "service_level", "abandon_rate", "asa_s", "avg_abandon_s", "aht_s",
-    "avg_talk_s", "avg_hold_s", "avg_acw_s", "max_wait_s",
+    "short_abandon_s", "answer_limit_s", "answer_timeout_s", "occupancy_includes_acw",
+    *kpi.derive(kpi.new_counters()),
 )
 
 
@@ -52,7 +51,8 @@ def read_events(lines: Iterable[str | bytes]) -> ReportInput:
     return out
 
 
-def build_report(events: list[dict[str, Any]], settings: Settings, interval: str) -> list[dict]:
+def build_report(events: list[dict[str, Any]], settings: Settings, interval: str,
+                 scheduled_ms: Callable[[str, int, int], int] | None = None) -> list[dict]:
     """One row per queue per interval, plus centre rows (queue "ALL").
 
     Every interval from the first to the last one that holds a call is listed,
@@ -61,8 +61,13 @@ def build_report(events: list[dict[str, Any]], settings: Settings, interval: str
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}")
     zone = settings.zone
-    engine = Engine(settings.rules_for, zone, {}, {}, retention_ms=None, max_wait_ms=1 << 62)
+    engine = Engine(
+        settings.rules_for, zone, {}, {}, retention_ms=None, max_wait_ms=1 << 62,
+        repeat_window_ms=int(settings.repeat_window_h * 3_600_000),
+        caller_key=settings.caller_hash_key, scheduled_ms=scheduled_ms,
+    )
     engine.apply(events)
+    now = engine.clock_ms  # agent spans still open at the end of the file end here
     keys = list(engine.buckets)
     if not keys:
         return []
@@ -76,7 +81,7 @@ def build_report(events: list[dict[str, Any]], settings: Settings, interval: str
     for start, end in spans:
         per_queue = []
         for queue in queues:
-            counters = engine.counters_between(queue, start, end)
+            counters, _ = engine.window(queue, start, end, now)
             per_queue.append(counters)
             rows.append(_row(queue, start, end, counters, settings, zone))
         rows.append(_row(CENTRE, start, end, kpi.merge(per_queue), settings, zone))
@@ -97,7 +102,7 @@ def _row(
     queue: str, start: int, end: int, counters: kpi.Counters, settings: Settings, zone: Any
 ) -> dict[str, Any]:
     rules = settings.rules_for(queue)
-    figures = kpi.derive(counters, rules.sl_formula)
+    figures = kpi.derive(counters, rules.sl_formula, rules.occupancy_includes_acw)
     row = {
         "queue": queue,
         "interval_start": iso(start, zone),
@@ -105,6 +110,9 @@ def _row(
         "sl_formula": rules.sl_formula,
         "sl_threshold_s": rules.sl_threshold_s,
         "short_abandon_s": rules.short_abandon_s,
+        "answer_limit_s": rules.answer_limit_s,
+        "answer_timeout_s": rules.answer_timeout_s,
+        "occupancy_includes_acw": rules.occupancy_includes_acw,
     }
     row.update(figures)
     return {k: row[k] for k in ROW_KEYS}

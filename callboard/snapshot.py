@@ -7,7 +7,7 @@ A snapshot is a JSON document carrying the event time it is valid for
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ WINDOW_NAMES = ("interval", "rolling_15", "rolling_30", "rolling_60", "day")
 
 
 def window_figures(
-    start_ms: int, end_ms: int, counters: Mapping[str, int], sl_formula: str, zone: ZoneInfo
+    start_ms: int, end_ms: int, counters: Mapping[str, int], rules: QueueRules, zone: ZoneInfo
 ) -> dict[str, Any]:
     return {
         "start": iso(start_ms, zone),
@@ -33,7 +33,7 @@ def window_figures(
         "start_ms": start_ms,
         "end_ms": end_ms,
         "counters": dict(counters),
-        **kpi.derive(counters, sl_formula),
+        **kpi.derive(counters, rules.sl_formula, rules.occupancy_includes_acw),
     }
 
 
@@ -48,23 +48,48 @@ def _rules_doc(rules: QueueRules) -> dict[str, Any]:
         "short_abandon_s": rules.short_abandon_s,
         "abandon_target": rules.abandon_target,
         "asa_target_s": rules.asa_target_s,
+        "answer_limit_s": rules.answer_limit_s,
+        "answer_timeout_s": rules.answer_timeout_s,
+        "occupancy_includes_acw": rules.occupancy_includes_acw,
+        "targets": {k: t.model_dump() for k, t in rules.targets.items()},
     }
 
 
-def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int) -> dict[str, Any]:
-    """The live figures and every window of one queue at ``now_ms`` (event time)."""
+def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int,
+                   planned: Callable[[str, int], int | None] | None = None) -> dict[str, Any]:
+    """The live figures, every window and each agent's day of one queue at ``now_ms``."""
     state = engine.live_state(rules.name)
     waiting = state["w"]
     oldest = min(waiting.values()) if waiting else None
-    agents = dict.fromkeys(AGENT_COLUMNS, 0)
+    agents: dict[str, Any] = dict.fromkeys(AGENT_COLUMNS, 0)
     for agent_state, _since in state["agents"].values():
         if agent_state in agents:
             agents[agent_state] += 1
     agents["logged_in"] = sum(agents[c] for c in AGENT_COLUMNS)
     windows = {
-        name: window_figures(start, end, counters, rules.sl_formula, engine.zone)
+        name: window_figures(start, end, counters, rules, engine.zone)
         for name, (start, end, counters) in engine.windows(rules.name, now_ms).items()
     }
+    planned_now = planned(rules.name, now_ms) if planned is not None else None
+    agents["planned"] = planned_now
+    # B14 now: agents signed in / agents planned for this half hour.
+    agents["attendance"] = (round(agents["logged_in"] / planned_now, 6)
+                            if planned_now else None)
+    day_start = windows["day"]["start_ms"]
+    _, per_agent = engine.window(rules.name, day_start, now_ms + 1, now_ms, with_agents=True)
+    states = state["agents"]
+    agent_rows = {
+        agent_id: {
+            "state": states[agent_id][0] if agent_id in states else "logged_out",
+            "since_ms": states[agent_id][1] if agent_id in states else None,
+            **kpi.derive_agent(values, rules.occupancy_includes_acw),
+        }
+        for agent_id, values in sorted(per_agent.items())
+    }
+    for agent_id, (agent_state, since) in states.items():
+        if agent_id not in agent_rows and agent_state != "logged_out":
+            agent_rows[agent_id] = {"state": agent_state, "since_ms": since,
+                                    **kpi.derive_agent(kpi.new_agent())}
     return {
         "schema": SNAPSHOT_SCHEMA,
         "queue": rules.name,
@@ -78,6 +103,7 @@ def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int) -> dict[str, 
             "agents": agents,
         },
         "windows": windows,
+        "agents_day": agent_rows,
     }
 
 
@@ -90,7 +116,8 @@ def centre_snapshot(
     summed counters, so the centre SL weighs every call the same.
     Agents are summed per queue: an agent in two queues counts twice (docs).
     """
-    agents = dict.fromkeys((*AGENT_COLUMNS, "logged_in"), 0)
+    agents: dict[str, Any] = dict.fromkeys((*AGENT_COLUMNS, "logged_in"), 0)
+    planned: int | None = None
     waiting = 0
     oldest: int | None = None
     for part in parts:
@@ -99,8 +126,12 @@ def centre_snapshot(
         if now["oldest_offered_ms"] is not None:
             candidate = now["oldest_offered_ms"]
             oldest = candidate if oldest is None else min(oldest, candidate)
-        for column in agents:
+        for column in (*AGENT_COLUMNS, "logged_in"):
             agents[column] += now["agents"].get(column, 0)
+        if now["agents"].get("planned") is not None:
+            planned = (planned or 0) + now["agents"]["planned"]
+    agents["planned"] = planned
+    agents["attendance"] = round(agents["logged_in"] / planned, 6) if planned else None
     windows = {}
     for name in WINDOW_NAMES:
         present = [p["windows"][name] for p in parts if name in p.get("windows", {})]
@@ -108,7 +139,7 @@ def centre_snapshot(
             continue
         counters = kpi.merge(w["counters"] for w in present)
         windows[name] = window_figures(
-            present[0]["start_ms"], present[0]["end_ms"], counters, centre_rules.sl_formula, zone
+            present[0]["start_ms"], present[0]["end_ms"], counters, centre_rules, zone
         )
     return {
         "schema": SNAPSHOT_SCHEMA,

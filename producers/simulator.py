@@ -59,7 +59,9 @@ class _Call:
     call_id: str
     queue: str
     offered_ms: int
+    caller: str = ""
     assigned: bool = False
+    assigned_ms: int = 0
     gone: bool = False
 
 
@@ -119,6 +121,8 @@ class Simulator:
         self._agents: dict[str, list[_Agent]] = {q: [] for q in self.queues}
         self._in_system = 0
         self._out: list[dict[str, Any]] = []
+        # Recent callers per queue: some call back (B16's repeat calls).
+        self._recent_callers: dict[str, deque[str]] = {q: deque(maxlen=400) for q in self.queues}
 
     # ----------------------------------------------------------------- public
     def events(self) -> Iterator[dict[str, Any]]:
@@ -198,7 +202,16 @@ class Simulator:
         self._emit(ev.AGENT_LOGOUT, now, agent.queue, agent_id=agent.agent_id)
         self._hire(agent.queue, now + self.rng.randint(30_000, 240_000))
 
-    def _on_arrival(self, now: int, queue_name: str, transferred_from: str | None = None) -> None:
+    def _caller(self, queue_name: str) -> str:
+        recent = self._recent_callers[queue_name]
+        if recent and self.rng.random() < 0.12:
+            return recent[self.rng.randrange(len(recent))]
+        caller = f"1{self.rng.randrange(10**10):010d}"
+        recent.append(caller)
+        return caller
+
+    def _on_arrival(self, now: int, queue_name: str, transferred_from: str | None = None,
+                    caller: str | None = None) -> None:
         queue = self.queues[queue_name]
         if transferred_from is None:
             self._schedule(self._next_arrival(queue, now), "arrival", queue_name)
@@ -207,8 +220,9 @@ class Simulator:
             self._emit(ev.CALL_BLOCKED, now, queue_name, call_id=call_id)
             return
         self._in_system += 1
-        call = _Call(call_id, queue_name, now)
-        self._emit(ev.CALL_OFFERED, now, queue_name, call_id=call_id)
+        caller = caller or self._caller(queue_name)
+        call = _Call(call_id, queue_name, now, caller)
+        self._emit(ev.CALL_OFFERED, now, queue_name, call_id=call_id, caller=caller)
         self._waiting[queue_name].append(call)
         if self.rng.random() < 0.05:  # misdials: hang up within 1-5 s (manual line 655)
             patience = self.rng.randint(500, 5_000)
@@ -234,6 +248,7 @@ class Simulator:
             agent = idle.pop(self.rng.randrange(len(idle)))
             call = waiting.popleft()
             call.assigned = True
+            call.assigned_ms = now
             agent.state = "on_call"
             agent.call = call
             ring = self.rng.randint(2_000, 8_000)
@@ -245,7 +260,7 @@ class Simulator:
         self._emit(ev.AGENT_STATE, now, agent.queue, agent_id=agent.agent_id, state="on_call")
         self._emit(ev.CALL_ANSWERED, now, call.queue, call_id=call.call_id,
                    agent_id=agent.agent_id, offered_ms=call.offered_ms,
-                   wait_ms=now - call.offered_ms)
+                   wait_ms=now - call.offered_ms, ring_ms=now - call.assigned_ms)
         queue = self.queues[agent.queue]
         agent.talk_ms = self._lognormal_ms(queue.talk_mean_s)
         agent.hold_ms = (
@@ -262,7 +277,7 @@ class Simulator:
             target = self.rng.choice(others)
             self._emit(ev.CALL_TRANSFERRED, now, call.queue, call_id=call.call_id,
                        agent_id=agent.agent_id, offered_ms=call.offered_ms, to_queue=target)
-            self._schedule(now, "arrival", target, call.queue)
+            self._schedule(now, "arrival", target, call.queue, call.caller)
         self._emit(ev.CALL_ENDED, now, call.queue, call_id=call.call_id,
                    agent_id=agent.agent_id, offered_ms=call.offered_ms,
                    talk_ms=agent.talk_ms, hold_ms=agent.hold_ms)

@@ -67,12 +67,18 @@ def create_app(settings: Settings) -> faust.App:
 
     buckets = table("buckets-v1", "per-queue per-minute KPI counters and counted event ids")
     live = table("live-v1", "per-queue calls waiting and agents by state")
+    callers = table("callers-v1", "per-queue latest call of each hashed caller (B16)")
+    schedule = settings.load_schedule()
     engine = Engine(
         settings.rules_for, settings.zone, buckets, live,
         retention_ms=settings.bucket_retention_h * 3_600_000,
         max_wait_ms=int(settings.max_wait_h * 3_600_000),
+        callers=callers,
+        repeat_window_ms=int(settings.repeat_window_h * 3_600_000),
+        caller_key=settings.caller_hash_key,
+        scheduled_ms=schedule.scheduled_ms if schedule is not None else None,
     )
-    writer = SnapshotWriter(settings, engine)
+    writer = SnapshotWriter(settings, engine, schedule)
 
     async def send_dead_letter(letter: DeadLetter) -> None:
         await dead_letters.send(key=letter.key, value=letter.value)
@@ -85,9 +91,9 @@ def create_app(settings: Settings) -> faust.App:
             settings.batch_max_events, within=settings.batch_within_s
         ):
             raw = [RawEvent(e.value, e.message.partition, e.message.offset) for e in batch]
-            changed = await counter.handle(raw)
-            if changed:
-                await writer.write(changed, dict(counter.stats))
+            result = await counter.handle(raw)
+            if result.queues:
+                await writer.write(result.queues, dict(counter.stats), result.minutes)
 
     @app.timer(settings.snapshot_interval_s)
     async def refresh() -> None:
@@ -96,6 +102,10 @@ def create_app(settings: Settings) -> faust.App:
         # Rolling windows and longest waits move with time, not only with events;
         # the write also proves to the board that the worker is alive.
         counter.stats["expired_buckets"] += engine.expire()
+        # Operators (and the week-long test) see that the tables stay bounded.
+        counter.stats["table.buckets"] = len(buckets)
+        counter.stats["table.callers"] = len(callers)
+        counter.stats["table.live"] = len(live)
         await writer.write(engine.queues(), dict(counter.stats))
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing

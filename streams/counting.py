@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from callboard.engine import Engine
+from callboard.engine import BatchResult, Engine
 from callboard.events import EventError, parse
 
 __all__ = ["DeadLetter", "RawEvent", "BatchCounter"]
@@ -47,8 +47,8 @@ class BatchCounter:
         self.send_dead_letter = send_dead_letter
         self.stats: Counter[str] = Counter()
 
-    async def handle(self, batch: Sequence[RawEvent]) -> set[str]:
-        """Count a batch; returns the queues whose figures changed."""
+    async def handle(self, batch: Sequence[RawEvent]) -> BatchResult:
+        """Count a batch; the result names the queues and minutes it changed."""
         valid: list[dict[str, Any]] = []
         for raw in batch:
             try:
@@ -68,7 +68,7 @@ class BatchCounter:
                 RawEvent(json.dumps(event).encode(), -1, -1), "late",
                 "older than the retention of the windows it belongs to",
             )
-        return result.queues
+        return result
 
     async def _dead_letter(self, raw: RawEvent, reason: str, detail: str) -> None:
         self.stats["dead_letters"] += 1

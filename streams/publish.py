@@ -1,4 +1,10 @@
-"""Hands snapshots to the board through Redis: one JSON value per queue, plus a notice."""
+"""Hands snapshots to the board through Redis: one JSON value per queue, plus a notice.
+
+Also keeps the history the supervisor page charts: one row per queue and half
+hour, and per day, in Redis hashes. A row is rewritten whenever an event lands
+in it (a late wrap-up changes a closed half hour), and the current and previous
+half hours are rewritten on every tick so open agent time reaches them.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,13 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from callboard import kpi
 from callboard.config import Settings
 from callboard.engine import Engine
 from callboard.keys import RedisKeys, text
-from callboard.snapshot import CENTRE, centre_snapshot, queue_snapshot
+from callboard.schedule import Schedule
+from callboard.snapshot import CENTRE, centre_snapshot, queue_snapshot, window_figures
+from callboard.timebuckets import day_bounds, half_hour_bounds
 
 __all__ = ["SnapshotWriter"]
 
@@ -25,9 +34,12 @@ log = logging.getLogger(__name__)
 class SnapshotWriter:
     """Writes queue and centre snapshots; a Redis outage is logged and retried next tick."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, schedule: Schedule | None = None
+                 ) -> None:
         self.settings = settings
         self.engine = engine
+        self.schedule = schedule
+        self._trimmed_hour = 0
         self.keys = RedisKeys(settings.redis_prefix)
         self.redis = aioredis.from_url(
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
@@ -41,16 +53,22 @@ class SnapshotWriter:
         wall = int(time.time() * 1000) if self.settings.clock == "wall" else None
         return self.engine.now(wall)
 
-    async def write(self, queues: Iterable[str], stats: dict[str, int] | None = None) -> bool:
+    async def write(self, queues: Iterable[str], stats: dict[str, int] | None = None,
+                    minutes: Iterable[tuple[str, int]] = ()) -> bool:
         async with self._lock:
-            return await self._write(queues, stats)
+            queues = list(queues)
+            ok = await self._write(queues, stats)
+            if ok:
+                ok = await self._write_history(queues, minutes)
+            return ok
 
     async def _write(self, queues: Iterable[str], stats: dict[str, int] | None) -> bool:
         now = self.now_ms()
         written = int(time.time() * 1000)
+        planned = self.schedule.planned if self.schedule is not None else None
         snaps = []
         for queue in queues:
-            snap = queue_snapshot(self.engine, self.settings.rules_for(queue), now)
+            snap = queue_snapshot(self.engine, self.settings.rules_for(queue), now, planned)
             snap["written_ms"] = written
             snap["last_event_ms"] = self.engine.live_state(queue)["wm"] or None
             snaps.append(snap)
@@ -94,6 +112,89 @@ class SnapshotWriter:
         centre["written_ms"] = written
         centre["last_event_ms"] = max((p.get("last_event_ms") or 0 for p in parts), default=0)
         return centre
+
+    async def _write_history(self, queues: list[str], minutes: Iterable[tuple[str, int]]
+                             ) -> bool:
+        now = self.now_ms()
+        zone = self.settings.zone
+        halves: set[tuple[str, int]] = set()
+        for queue, minute in minutes:
+            halves.add((queue, half_hour_bounds(minute, zone)[0]))
+        current = half_hour_bounds(now, zone)[0]
+        for queue in queues:
+            halves.add((queue, current))
+            halves.add((queue, half_hour_bounds(current - 1, zone)[0]))
+        days = {(q, day_bounds(start, zone)[0]) for q, start in halves}
+        rows: list[tuple[str, str, int, dict[str, Any]]] = []
+        for queue, start in sorted(halves):
+            rows.append(("intervals", queue, start,
+                         self._row(queue, start, half_hour_bounds(start, zone)[1], now)))
+        for queue, start in sorted(days):
+            rows.append(("days", queue, start, self._row(queue, start,
+                                                         day_bounds(start, zone)[1], now)))
+        if not rows:
+            return True
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for kind, queue, start, row in rows:
+                    pipe.hset(self._history_key(kind, queue), str(start), _dumps(row))
+                await pipe.execute()
+            await self._centre_history({(kind, start) for kind, _, start, _ in rows}, now)
+            await self._trim(now)
+        except (RedisError, OSError) as exc:
+            log.warning("redis history write failed (%s), will retry on the next tick", exc)
+            return False
+        return True
+
+    def _history_key(self, kind: str, queue: str) -> str:
+        return self.keys.intervals(queue) if kind == "intervals" else self.keys.days(queue)
+
+    def _row(self, queue: str, start: int, end: int, now: int) -> dict[str, Any]:
+        rules = self.settings.rules_for(queue)
+        counters, _ = self.engine.window(queue, start, end, now)
+        return {"queue": queue, "sl_formula": rules.sl_formula,
+                "sl_threshold_s": rules.sl_threshold_s,
+                **window_figures(start, end, counters, rules, self.settings.zone)}
+
+    async def _centre_history(self, spans: set[tuple[str, int]], now: int) -> None:
+        # Summed from every queue's row in Redis, as the centre snapshot is, so
+        # several workers agree on it.
+        members = sorted({text(n) for n in await self.redis.smembers(self.keys.queues)} - {CENTRE})
+        if not members:
+            return
+        spans_list = sorted(spans)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for kind, start in spans_list:
+                for queue in members:
+                    pipe.hget(self._history_key(kind, queue), str(start))
+            replies = await pipe.execute()
+        rules = self.settings.rules_for(CENTRE)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for i, (kind, start) in enumerate(spans_list):
+                parts = [json.loads(r) for r in replies[i * len(members):(i + 1) * len(members)]
+                         if r]
+                if not parts:
+                    continue
+                counters = kpi.merge(p["counters"] for p in parts)
+                row = {"queue": CENTRE, "sl_formula": rules.sl_formula,
+                       "sl_threshold_s": rules.sl_threshold_s,
+                       **window_figures(start, parts[0]["end_ms"], counters, rules,
+                                        self.settings.zone)}
+                pipe.hset(self._history_key(kind, CENTRE), str(start), _dumps(row))
+            await pipe.execute()
+
+    async def _trim(self, now: int) -> None:
+        hour = now // 3_600_000
+        if hour == self._trimmed_hour:
+            return
+        self._trimmed_hour = hour
+        horizon = now - self.settings.history_days * 86_400_000
+        members = {text(n) for n in await self.redis.smembers(self.keys.queues)} | {CENTRE}
+        for queue in members:
+            for key in (self.keys.intervals(queue), self.keys.days(queue)):
+                old = [f for f in await self.redis.hkeys(key) if int(text(f)) < horizon]
+                if old:
+                    await self.redis.hdel(key, *old)
 
     async def close(self) -> None:
         await self.redis.aclose()

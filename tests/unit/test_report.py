@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
@@ -87,3 +88,82 @@ def test_cli_report(tmp_path, events):
     rows = json.loads(result.stdout)
     assert rows[-1]["queue"] == "ALL" and rows[-1]["offered"] == 4
     assert "rejected: malformed_json 1" in result.stderr
+
+
+def test_cli_options_set_threshold_formula_and_short_abandons_for_every_queue(tmp_path):
+    t0 = at(9, 0)
+    events = (
+        call("a", t0, answer_after_s=8)
+        + call("b", t0 + 1, answer_after_s=12)
+        + call("c", t0 + 2, abandon_after_s=4)
+        + call("d", t0 + 3, queue="VIP", answer_after_s=9)
+    )
+    path = tmp_path / "ev.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    args = ["report", "--events", str(path), "--interval", "day"]
+    default = json.loads(CliRunner().invoke(cli, args).stdout)
+    gen = default[0]
+    # Defaults: T = 20 s, formula "offered", short abandons <= 5 s excluded.
+    assert (gen["sl_formula"], gen["sl_threshold_s"], gen["short_abandon_s"]) == ("offered", 20, 5)
+    assert (gen["offered"], gen["service_level"]) == (2, 1.0)
+    result = CliRunner().invoke(cli, [*args, "--sl-threshold-s", "10", "--sl-formula",
+                                      "answered", "--short-abandon-s", "0"])
+    assert result.exit_code == 0, result.output
+    rows = {r["queue"]: r for r in json.loads(result.stdout)}
+    assert (rows["GEN"]["sl_formula"], rows["GEN"]["sl_threshold_s"]) == ("answered", 10)
+    assert rows["GEN"]["offered"] == 3 and rows["GEN"]["abandoned"] == 1
+    assert rows["GEN"]["service_level"] == pytest.approx(1 / 2)  # a within 10 s of 2 answered
+    assert rows["VIP"]["sl_threshold_s"] == 10 and rows["VIP"]["service_level"] == 1.0
+
+
+def test_report_rows_use_the_schedule_for_adherence_and_attendance(tmp_path):
+    plan = tmp_path / "plan.csv"
+    plan.write_text("queue,day,start,end,agents\nGEN,*,10:00,11:00,2\n")
+    events = [
+        {"v": 1, "event_id": "l1", "type": "agent.login", "ts_ms": at(10, 0), "queue": "GEN",
+         "source": "t", "agent_id": "A1", "state": "available"},
+        {"v": 1, "event_id": "s1", "type": "agent.state", "ts_ms": at(10, 15), "queue": "GEN",
+         "source": "t", "agent_id": "A1", "state": "not_ready"},
+        *call("g1", at(10, 29), answer_after_s=5),  # the file ends at 10:29:05
+    ]
+    path = tmp_path / "ev.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    config = tmp_path / "c.toml"
+    config.write_text(f'schedule_file = "{plan}"\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "report", "--events", str(path)])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)[0]
+    scheduled_min = 2 * (29 + 5 / 60)  # two agents from 10:00 to the end of the file
+    assert row["scheduled_h"] == pytest.approx(scheduled_min / 60, abs=1e-4)
+    assert row["adherence"] == pytest.approx(15 / scheduled_min, abs=1e-5)
+    assert row["attendance"] == pytest.approx((29 + 5 / 60) / scheduled_min, abs=1e-5)
+
+
+def test_every_half_hour_of_a_simulated_day_equals_the_independent_computation(tmp_path):
+    """callboard report (the engine offline) against tests/oracle.py, every KPI key."""
+    from producers.simulator import Simulator
+    from tests import oracle
+
+    settings = Settings()
+    start = at(0, 0, day=7)
+    sim = Simulator(seed=5, start_ms=start, duration_ms=24 * 3_600_000, zone=settings.zone,
+                    trunks=20)
+    path = tmp_path / "day.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in sim.events()))
+    df = oracle.load(path)
+    want = oracle.history(df, int(df["ts_ms"].max()), settings.timezone, {"VIP": 15}, "30min")
+    rows = build_report(read_events(path.read_text().splitlines()).events, settings, "30m")
+    assert len(rows) == len(want) == 48 * 5
+    checked = 0
+    for row in rows:
+        start_ms = int(datetime.fromisoformat(row["interval_start"]).timestamp() * 1000)
+        expected = want[(row["queue"], start_ms)]
+        for key, value in expected.items():
+            assert oracle.close(row[key], value), (row["queue"], row["interval_start"], key)
+            checked += 1
+    assert checked == len(rows) * len(next(iter(want.values())))
+    day = {r["queue"]: r for r in build_report(
+        read_events(path.read_text().splitlines()).events, settings, "day")}
+    # The day must exercise every kind of call the KPIs distinguish.
+    assert min(day["ALL"][k] for k in ("abandoned", "short_abandoned", "blocked", "transferred",
+                                         "repeated", "queued")) > 0

@@ -1,8 +1,7 @@
 """The staffing-plan CSV: what a row means, and errors that name file, line and column."""
 
-from datetime import datetime
-
 import re
+from datetime import datetime
 
 import pytest
 
