@@ -109,7 +109,18 @@ class Engine:
         if not events:
             return result
         newest = max(self.clock_ms, events[-1]["ts_ms"])
-        horizon = newest - self.retention_ms if self.retention_ms is not None else None
+        # Each queue's horizon follows its own newest event: queues live on
+        # different partitions, and one consumed far ahead of another must not
+        # expire the other's windows (a replay reads partitions unevenly).
+        horizons: dict[str, int | None] = {}
+        if self.retention_ms is not None:
+            for event in events:
+                queue = event["queue"]
+                known = horizons.get(queue)
+                if known is None:
+                    state = self.live.get(queue)
+                    known = (state["wm"] if state else 0) - self.retention_ms
+                horizons[queue] = max(known, event["ts_ms"] - self.retention_ms)
         buckets: dict[str, dict[str, Any]] = {}
         lives: dict[str, dict[str, Any]] = {}
         limits_of: dict[str, kpi.Limits] = {}
@@ -128,6 +139,7 @@ class Engine:
         for event in events:
             queue = event["queue"]
             at = ev.attribution_ms(event)
+            horizon = horizons.get(queue)
             if horizon is not None and at < horizon:
                 result.late.append(dict(event))
                 continue
@@ -234,15 +246,23 @@ class Engine:
         """Delete minute buckets older than the retention; returns how many."""
         if self.retention_ms is None:
             return 0
-        horizon = self.clock_ms - self.retention_ms
-        old = [k for k in list(self.buckets.keys()) if int(k.rpartition("|")[2]) < horizon]
+        # Per queue, from the queue's own newest event (see apply).
+        newest = {q: s["wm"] for q, s in list(self.live.items()) if s}
+
+        def older(key: str, ms: int, keep_ms: int) -> bool:
+            queue = key.rpartition("|")[0]
+            return queue in newest and ms < newest[queue] - keep_ms
+
+        old = [k for k in list(self.buckets.keys())
+               if older(k, int(k.rpartition("|")[2]), self.retention_ms)]
         for key in old:
             del self.buckets[key]
         if len(self._hh_of_minute) > 10_000:
             self._hh_of_minute.clear()
-        self._half_hours = {k: v for k, v in self._half_hours.items() if k[1] >= horizon}
-        gone = self.clock_ms - self.repeat_window_ms
-        for key in [k for k, v in list(self.callers.items()) if v[0] < gone]:
+        self._half_hours = {k: v for k, v in self._half_hours.items()
+                            if not older(f"{k[0]}|", k[1], self.retention_ms)}
+        for key in [k for k, v in list(self.callers.items())
+                    if older(k, v[0], self.repeat_window_ms)]:
             del self.callers[key]
         return len(old)
 

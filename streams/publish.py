@@ -29,6 +29,7 @@ from callboard.timebuckets import day_bounds, half_hour_bounds
 __all__ = ["SnapshotWriter"]
 
 log = logging.getLogger(__name__)
+_MAX_FILL_MS = 2 * 86_400_000  # quiet half hours filled in after a gap, at most
 
 
 class SnapshotWriter:
@@ -40,6 +41,7 @@ class SnapshotWriter:
         self.engine = engine
         self.schedule = schedule
         self._trimmed_hour = 0
+        self._last_half: dict[str, int] = {}  # per queue, the newest half hour written
         self.keys = RedisKeys(settings.redis_prefix)
         self.redis = aioredis.from_url(
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
@@ -122,8 +124,15 @@ class SnapshotWriter:
             halves.add((queue, half_hour_bounds(minute, zone)[0]))
         current = half_hour_bounds(now, zone)[0]
         for queue in queues:
-            halves.add((queue, current))
-            halves.add((queue, half_hour_bounds(current - 1, zone)[0]))
+            # Every half hour gets a row, quiet ones too (a chart must not skip a
+            # night); after a restart, or a jump of the event clock, fill the gap.
+            start = self._last_half.get(queue)
+            start = half_hour_bounds(current - 1, zone)[0] if start is None else start
+            start = max(start, current - _MAX_FILL_MS)
+            while start <= current:
+                halves.add((queue, start))
+                start = half_hour_bounds(start, zone)[1]
+            self._last_half[queue] = current
         days = {(q, day_bounds(start, zone)[0]) for q, start in halves}
         rows: list[tuple[str, str, int, dict[str, Any]]] = []
         for queue, start in sorted(halves):

@@ -265,3 +265,16 @@ def test_repeat_callers_expire_with_the_window():
     e.apply(call("b", at(9, 1, day=6), answer_after_s=5))
     e.expire()
     assert len(e.callers) == 0
+
+
+def test_a_queue_read_far_ahead_does_not_expire_another_queues_windows():
+    """Partitions are consumed unevenly: GEN may be days ahead of VIP in a replay."""
+    e = engine(retention_h=48)
+    e.apply(call("g", at(9, 0, day=9), queue="GEN", answer_after_s=5))  # four days later
+    e.expire()
+    result = e.apply(call("v1", at(9, 0), queue="VIP", answer_after_s=5, caller="137")
+                     + call("v2", at(21, 0), queue="VIP", answer_after_s=5, caller="137"))
+    e.expire()
+    assert result.late == []
+    vip = e.counters_between("VIP", at(9, 0), at(9, 30))
+    assert (vip["answered"], vip["repeated"]) == (1, 1)
