@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import replace
 import signal
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any

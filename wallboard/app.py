@@ -12,11 +12,12 @@ import redis
 from dash import Dash, Input, Output, State, dcc, html
 from redis.exceptions import RedisError
 
+from callboard.catalog import by_key
 from callboard.config import Settings
 from callboard.keys import RedisKeys, text
 from callboard.snapshot import CENTRE
 from wallboard.i18n import label, lang_from_query
-from wallboard.present import age_text, tile_view
+from wallboard.present import age_text, kpi_help, tile_view
 
 __all__ = ["create_app", "serve"]
 
@@ -45,14 +46,22 @@ class SnapshotReader:
         return snaps, stats
 
 
+_HELP_KPI = {"sl": "service_level", "abandon": "abandon_rate", "asa": "asa_s"}
+
+
 def _figure(key: str, shown: tuple[str, str], queue: str, lang: str, big: bool = False,
-            window: str | None = None) -> html.Div:
+            window: str | None = None, snap: dict[str, Any] | None = None) -> html.Div:
     text, colour = shown
     caption = label(key, lang) + (f" · {label(window, lang)}" if window else "")
+    help_text = None
+    if key in _HELP_KPI and snap is not None:
+        # The manual's definition, target and monitoring measures, on hover.
+        kpi = by_key(_HELP_KPI[key])
+        help_text = kpi_help(kpi, lang, snap.get("targets", {}).get(kpi.key))
     return html.Div(
         [html.Div(caption, className="fig-label"),
          html.Div(text, id=f"{queue}-{key}", className=f"fig-value led {colour}")],
-        className="figure big" if big else "figure",
+        className="figure big" if big else "figure", title=help_text,
     )
 
 
@@ -76,9 +85,10 @@ def build_tile(snap: dict[str, Any], now_ms: int, settings: Settings, lang: str)
             ),
             html.Div(
                 [
-                    _figure("sl", view["sl"], queue, lang, window="interval"),
-                    _figure("abandon", view["abandon"], queue, lang, window="interval"),
-                    _figure("asa", view["asa"], queue, lang, window="interval"),
+                    _figure("sl", view["sl"], queue, lang, window="interval", snap=snap),
+                    _figure("abandon", view["abandon"], queue, lang, window="interval",
+                            snap=snap),
+                    _figure("asa", view["asa"], queue, lang, window="interval", snap=snap),
                 ],
                 className="row",
             ),
@@ -216,6 +226,10 @@ def create_app(settings: Settings) -> Dash:
 
 
 def serve(settings: Settings) -> None:
+    from wallboard.supervisor import create_supervisor
+
     app = create_app(settings)
-    log.info("board on http://%s:%s/board", settings.board_host, settings.board_port)
+    create_supervisor(settings, app.server)
+    log.info("board on http://%s:%s/board, supervisor page on /supervisor/",
+             settings.board_host, settings.board_port)
     app.run(host=settings.board_host, port=settings.board_port, debug=False)

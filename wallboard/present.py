@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from callboard.catalog import KPI
 from callboard.config import Settings
+from wallboard.i18n import label
 
-__all__ = ["age_text", "colour", "duration_text", "percent_text", "target_colour", "tile_view"]
+__all__ = [
+    "age_text", "colour", "duration_text", "format_kpi", "kpi_help", "percent_text",
+    "target_colour", "tile_view",
+]
 
 GREEN, AMBER, RED, GREY, PLAIN = "green", "amber", "red", "grey", "plain"
 
@@ -96,3 +101,34 @@ def tile_view(snap: dict[str, Any], now_ms: int, settings: Settings) -> dict[str
         "available": str(now["agents"].get("available", 0)),
         "on_call": str(now["agents"].get("on_call", 0)),
     }
+
+
+def format_kpi(kpi: KPI, value: Any) -> str:
+    if value is None:
+        return "–"
+    if kpi.unit == "ratio":
+        return f"{value * 100:.1f}%"
+    if kpi.unit == "s":
+        return duration_text(value)
+    if kpi.unit == "count":
+        return str(int(value))
+    return f"{value:.1f}"
+
+
+def _bound_text(kpi: KPI, bound: float | None) -> str:
+    return "" if bound is None else format_kpi(kpi, bound)
+
+
+def kpi_help(kpi: KPI, lang: str, target: dict[str, float | None] | None) -> str:
+    """The tooltip: code and name, formula, target, the manual's line, what to check."""
+    name = kpi.zh if lang == "zh" else kpi.en
+    lines = [f"{kpi.code} {name}: {kpi.formula}"]
+    if target and (target.get("min") is not None or target.get("max") is not None):
+        low, high = _bound_text(kpi, target.get("min")), _bound_text(kpi, target.get("max"))
+        span = f"{low}–{high}" if low and high else (f">= {low}" if low else f"<= {high}")
+        lines.append(f"{label('target', lang)} {span}")
+    lines.append(label("manual_line", lang, line=kpi.line))
+    check = kpi.check_zh if lang == "zh" else kpi.check_en
+    if check:
+        lines.append(f"{label('check', lang)}: {check}")
+    return "\n".join(lines)

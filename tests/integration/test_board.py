@@ -46,6 +46,8 @@ def snapshot(queue: str, written_ms: int, **figures) -> dict:
         "label_en": figures.get("en", queue), "vip": figures.get("vip", False),
         "sl_formula": "offered", "sl_threshold_s": 20, "sl_target": 0.8,
         "short_abandon_s": 5, "abandon_target": 0.05, "asa_target_s": 20,
+        "targets": {"service_level": {"min": 0.8, "max": None},
+                    "abandon_rate": {"min": None, "max": 0.05}, "asa_s": {"min": None, "max": 20}},
         "as_of_ms": written_ms, "as_of": "2026-01-05T10:15:00+08:00", "written_ms": written_ms,
         "now": {"waiting": figures["waiting"], "oldest_offered_ms": 0,
                 "longest_wait_s": figures["longest"],

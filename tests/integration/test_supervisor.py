@@ -1,0 +1,76 @@
+"""The supervisor page in headless Chromium, on what the real publish code writes to Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from callboard.config import load_settings
+from callboard.engine import Engine
+from streams.publish import SnapshotWriter
+from tests.integration.conftest import wait_until
+from tests.integration.test_board import browser, start_board, text_of  # noqa: F401
+from tests.unit.factories import at, call, event
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+def publish(stack, events) -> None:
+    """Count events with the real engine and write them with the worker's writer."""
+    settings = load_settings(None, redis_url=stack.env["CALLBOARD_REDIS_URL"],
+                             redis_prefix=stack.prefix, clock="event")
+    engine = Engine(settings.rules_for, settings.zone, {}, {}, retention_ms=None,
+                    max_wait_ms=1 << 40)
+    result = engine.apply(events)
+
+    async def write() -> None:
+        writer = SnapshotWriter(settings, engine)
+        assert await writer.write(engine.queues(), {"dead_letters": 0}, result.minutes)
+        await writer.close()
+
+    asyncio.run(write())
+
+
+def test_supervisor_page_shows_every_kpi_with_help_trends_and_agents(stack, browser):  # noqa: F811
+    events = [
+        event("agent.login", at(9, 50), agent_id="A1", state="available"),
+        event("agent.state", at(10, 0, 10), agent_id="A1", state="on_call"),
+        *call("a", at(10, 0), answer_after_s=10),
+        *call("b", at(10, 1), answer_after_s=15),
+        *call("c", at(10, 2), answer_after_s=40),   # later than T = 20 s
+        *call("d", at(10, 3), abandon_after_s=30),
+    ]
+    publish(stack, events)
+    url, _ = start_board(stack)
+    browser.get(f"{url}/supervisor/?lang=en")
+    wait_until(lambda: text_of(browser, "sup-GEN-service_level") == "50.0%", 30,
+               "the GEN row of the KPI table")
+    # Worked by hand: 4 offered, 2 answered within 20 s, 1 abandoned after 30 s.
+    assert text_of(browser, "sup-GEN-abandon_rate") == "25.0%"
+    assert text_of(browser, "sup-GEN-asa_s") == "0:22"  # (10 + 15 + 40) / 3 s
+    assert text_of(browser, "sup-GEN-answer_timeout_rate") == "33.3%"  # only c; 15 s is not late
+    assert text_of(browser, "sup-GEN-attempts") == "4"
+    assert text_of(browser, "sup-ALL-service_level") == "50.0%"
+    assert text_of(browser, "sup-GEN-formula") == "B20 answered in 20s / offered"
+    cell = browser.find_element(By.ID, "sup-GEN-service_level")
+    assert "red" in cell.get_attribute("class")  # 50% is below 80% by more than 15%
+    help_text = cell.get_attribute("title")
+    assert "B20 Service level" in help_text and "manual line 744" in help_text
+    assert "When off target, check: Above target" in help_text
+    assert ">= 80.0%" in help_text
+
+    # The SL trend holds today's half hours from Redis: 09:30 (no calls) and 10:00.
+    def trend():
+        return browser.execute_script(
+            "const g = document.querySelector('#trend-sl .js-plotly-plot');"
+            "return g && g.data ? [g.data[0].x, g.data[0].y] : null;")
+
+    x, y = wait_until(trend, 30, "the SL trend chart")
+    assert x == ["09:30", "10:00"] and y == [None, 50.0]
+    agent_row = wait_until(lambda: text_of(browser, "agent-GEN-A1"), 30, "the agent row")
+    assert agent_row.split()[:4] == ["GEN", "A1", "On", "call"]
+
+    # Nothing writes any more: the page must stop presenting the figures as live.
+    wait_until(lambda: "DATA STALE" in text_of(browser, "sup-banner"), 30, "the stale banner")

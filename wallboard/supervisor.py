@@ -1,0 +1,198 @@
+"""The supervisor page (/supervisor/): every KPI per queue, half-hour trends, agents.
+
+A second Dash app on the board's Flask server. Like the board it reads only
+Redis: the worker's snapshots (live figures, windows, agents) and its
+half-hour history rows. Every figure carries its help (formula, target, the
+manual's line and its monitoring measures) as a tooltip.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, dcc, html
+from flask import Flask
+from redis.exceptions import RedisError
+
+from callboard.catalog import CATALOG
+from callboard.config import Settings
+from callboard.snapshot import CENTRE, WINDOW_NAMES
+from wallboard.app import ASSETS, SnapshotReader
+from wallboard.i18n import label, lang_from_query
+from wallboard.present import age_text, duration_text, format_kpi, kpi_help, target_colour
+
+__all__ = ["create_supervisor"]
+
+log = logging.getLogger(__name__)
+TREND_KEYS = {"trend_sl": "service_level", "trend_asa": "asa_s", "trend_abandon": "abandon_rate"}
+VOLUME_KEYS = ("attempts", "answered", "abandoned", "blocked")
+
+
+class HistoryReader(SnapshotReader):
+    def half_hours(self, queue: str, since_ms: int) -> list[dict[str, Any]]:
+        raw = self.client.hgetall(self.keys.intervals(queue))
+        rows = [json.loads(v) for k, v in raw.items() if int(k) >= since_ms]
+        return sorted(rows, key=lambda r: r["start_ms"])
+
+
+def _table(snaps: list[dict[str, Any]], window: str, lang: str, settings: Settings) -> html.Table:
+    head = [html.Th(label("queue", lang)), html.Th(label("waiting", lang)),
+            html.Th(label("longest", lang)), html.Th(label("formula", lang))]
+    head += [html.Th([html.Div(k.code), html.Div(k.zh if lang == "zh" else k.en)],
+                     title=kpi_help(k, lang, None), className="kpi-head") for k in CATALOG]
+    body = []
+    for snap in snaps:
+        queue = snap["queue"]
+        figures = snap["windows"].get(window, {})
+        targets = snap.get("targets", {})
+        formula = label(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
+        cells = [
+            html.Td(snap["label_zh"] if lang == "zh" else snap["label_en"], className="qname"),
+            html.Td(str(snap["now"]["waiting"]), id=f"sup-{queue}-waiting"),
+            html.Td(duration_text(snap["now"]["longest_wait_s"]), id=f"sup-{queue}-longest"),
+            html.Td(formula, id=f"sup-{queue}-formula", className="formula"),
+        ]
+        for k in CATALOG:
+            value = figures.get(k.key)
+            cells.append(html.Td(
+                format_kpi(k, value), id=f"sup-{queue}-{k.key}",
+                className=target_colour(value, targets.get(k.key), settings.amber_margin),
+                title=kpi_help(k, lang, targets.get(k.key)),
+            ))
+        body.append(html.Tr(cells, id=f"sup-row-{queue}"))
+    return html.Table([html.Thead(html.Tr(head)), html.Tbody(body)], className="kpi-table")
+
+
+def _local(ms: int, settings: Settings) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(settings.zone)
+
+
+def _trend(title: str, rows: list[dict[str, Any]], keys: dict[str, str], settings: Settings,
+           target: float | None = None, percent: bool = False) -> go.Figure:
+    fig = go.Figure()
+    x = [_local(r["start_ms"], settings).strftime("%H:%M") for r in rows]
+    for name, key in keys.items():
+        y = [r.get(key) for r in rows]
+        if percent:
+            y = [None if v is None else v * 100 for v in y]
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines+markers", connectgaps=False))
+    if target is not None:
+        fig.add_hline(y=target * 100 if percent else target, line_dash="dash", line_color="#c33")
+    fig.update_layout(title=title, height=260, margin={"l": 40, "r": 10, "t": 40, "b": 30},
+                      paper_bgcolor="#111", plot_bgcolor="#111", font={"color": "#ddd"},
+                      legend={"orientation": "h"})
+    return fig
+
+
+def _agents(snaps: list[dict[str, Any]], lang: str) -> html.Div:
+    agents = [(s["queue"], agent_id, a) for s in snaps for agent_id, a in
+              s.get("agents_day", {}).items()]
+    if not agents:
+        return html.Div(label("no_data", lang))
+    head = [label(k, lang) for k in ("queue", "agent", "state", "handled")] + [
+        "AHT", "B10", "B12", label("signed_in_h", lang)]
+    rows = []
+    for queue, agent_id, a in agents:
+        rows.append(html.Tr([
+            html.Td(queue), html.Td(agent_id),
+            html.Td(label(a["state"], lang), className=f"state {a['state']}"),
+            html.Td(str(a["handled"])), html.Td(duration_text(a["aht_s"])),
+            html.Td("–" if a["calls_per_agent_hour"] is None else f"{a['calls_per_agent_hour']:.1f}"),
+            html.Td("–" if a["occupancy"] is None else f"{a['occupancy'] * 100:.0f}%"),
+            html.Td(f"{a['signed_in_h']:.2f}"),
+        ], id=f"agent-{queue}-{agent_id}"))
+    return html.Div([html.H3(label("agents_today", lang)),
+                     html.Table([html.Thead(html.Tr([html.Th(h) for h in head])),
+                                 html.Tbody(rows)], className="agent-table")])
+
+
+def create_supervisor(settings: Settings, server: Flask) -> Dash:
+    reader = HistoryReader(settings)
+    app = Dash(__name__, server=server,  # type: ignore[arg-type]  # Flask is accepted
+               url_base_pathname="/supervisor/", title="callboard",
+               assets_folder=str(ASSETS), update_title=None,  # type: ignore[arg-type]
+               suppress_callback_exceptions=True)
+    queues = [CENTRE, *[q.name for q in settings.queues]]
+    app.layout = html.Div([
+        dcc.Location(id="sup-url"),
+        dcc.Interval(id="sup-tick", interval=max(2000, settings.board_refresh_ms)),
+        html.Div(id="sup-banner", className="banner hidden"),
+        html.Div([
+            html.Span(id="sup-title", className="title"),
+            dcc.RadioItems(id="sup-window", options=list(WINDOW_NAMES), value="interval",
+                           inline=True, className="sup-window"),
+            dcc.Dropdown(id="sup-queue", options=queues, value=CENTRE, clearable=False,
+                         className="sup-queue"),
+            html.Span(id="sup-age", className="age"),
+        ], className="sup-header"),
+        html.Div(id="sup-table", className="sup-table"),
+        html.Div([dcc.Graph(id=name, config={"displayModeBar": False})
+                  for name in ("trend-sl", "trend-asa", "trend-abandon", "trend-volume")],
+                 className="sup-charts"),
+        html.Div(id="sup-agents"),
+    ], className="supervisor")
+
+    @app.callback(
+        Output("sup-window", "options"),
+        Input("sup-url", "search"),
+    )
+    def window_names(search: str | None) -> list[dict[str, str]]:
+        lang = lang_from_query(search)
+        return [{"label": label(w, lang), "value": w} for w in WINDOW_NAMES]
+
+    @app.callback(
+        Output("sup-title", "children"), Output("sup-table", "children"),
+        Output("sup-banner", "children"), Output("sup-banner", "className"),
+        Output("sup-age", "children"), Output("trend-sl", "figure"),
+        Output("trend-asa", "figure"), Output("trend-abandon", "figure"),
+        Output("trend-volume", "figure"), Output("sup-agents", "children"),
+        Input("sup-tick", "n_intervals"), Input("sup-url", "search"),
+        Input("sup-window", "value"), Input("sup-queue", "value"),
+    )
+    def refresh(_n: int | None, search: str | None, window: str, queue: str) -> tuple[Any, ...]:
+        lang = lang_from_query(search)
+        title = f"{label('title', lang)} · {label('supervisor', lang)}"
+        now_ms = int(time.time() * 1000)
+        empty = go.Figure()
+        try:
+            snaps, _stats = reader.read()
+            chosen = next((s for s in snaps if s["queue"] == queue), None)
+            since = chosen["windows"]["day"]["start_ms"] if chosen else now_ms
+            rows = reader.half_hours(queue, since)
+        except (RedisError, OSError) as exc:
+            log.warning("cannot read snapshots: %s", exc)
+            return (title, [], label("redis_down", lang), "banner stale", "",
+                    empty, empty, empty, empty, [])
+        oldest = min((s.get("written_ms", 0) for s in snaps), default=0)
+        age = (now_ms - oldest) / 1000
+        stale = not snaps or age > settings.stale_after_s
+        banner = [html.Strong(label("stale", lang)), " ",
+                  label("stale_detail", lang, age=age_text(age, lang))] if snaps and stale else (
+            label("no_data", lang) if not snaps else "")
+        targets = (chosen or {}).get("targets", {})
+        charts = [
+            _trend(label(name, lang), rows, {label(name, lang): key}, settings,
+                   target=(targets.get(key) or {}).get("min") or (targets.get(key) or {}).get("max"),
+                   percent=key != "asa_s")
+            for name, key in TREND_KEYS.items()
+        ]
+        volume = _trend(label("trend_volume", lang), rows,
+                        {_kpi_name(k, lang): k for k in VOLUME_KEYS}, settings)
+        return (title, _table(snaps, window, lang, settings), banner,
+                "banner stale" if stale else "banner hidden",
+                label("age", lang, age=age_text(age, lang)), *charts, volume,
+                _agents([s for s in snaps if queue in (CENTRE, s["queue"])], lang))
+
+    return app
+
+
+def _kpi_name(key: str, lang: str) -> str:
+    names = {"attempts": ("总呼叫", "total"), "answered": ("应答", "answered"),
+             "abandoned": ("放弃", "abandoned"), "blocked": ("阻塞", "blocked")}
+    zh, en = names[key]
+    return zh if lang == "zh" else en
