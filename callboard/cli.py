@@ -21,7 +21,9 @@ __all__ = ["main"]
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     try:
-        return load_settings(ctx.obj["config"], **overrides)
+        settings = load_settings(ctx.obj["config"], **overrides)
+        settings.load_schedule()  # a bad staffing plan stops every process at start-up
+        return settings
     except ConfigError as exc:
         raise click.ClickException(f"bad configuration: {exc}") from exc
 
@@ -221,10 +223,7 @@ def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
 
     settings = _settings(ctx).override_all(
         sl_threshold_s=sl_threshold_s, sl_formula=sl_formula, short_abandon_s=short_abandon_s)
-    try:
-        schedule = settings.load_schedule()
-    except ConfigError as exc:
-        raise click.ClickException(f"bad configuration: {exc}") from exc
+    schedule = settings.load_schedule()
     with events_path.open("rb") as fh:
         data = read_events(fh)
     rows = build_report(data.events, settings, interval,

@@ -56,3 +56,34 @@ def test_unreadable_files(tmp_path):
     broken.write_text("timezone = ")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(broken)
+
+
+def test_a_bad_schedule_stops_start_up_naming_file_line_and_column(tmp_path):
+    from click.testing import CliRunner
+
+    from callboard.cli import cli
+
+    plan = tmp_path / "plan.csv"
+    plan.write_text("queue,day,start,end,agents\nGEN,*,08:00,09:00,x\n")
+    config = tmp_path / "c.toml"
+    config.write_text(f'schedule_file = "{plan}"\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "worker"])
+    assert result.exit_code != 0
+    assert f"key 'schedule_file': {plan}: line 2, column agents" in result.output
+
+
+def test_vip_queues_get_the_stricter_defaults_and_targets_can_be_overridden():
+    settings = load_settings(None, queues=[
+        {"name": "V", "vip": True},
+        {"name": "N", "targets": {"aht_s": {"min": 100, "max": 200}}},
+    ])
+    vip, normal = settings.rules_for("V"), settings.rules_for("N")
+    assert (vip.sl_threshold_s, vip.sl_target) == (15, 0.90)  # manual lines 511-513
+    assert vip.targets["answer_rate"].min == 0.95 and vip.targets["answer_timeout_rate"].max == 0.10
+    assert (normal.sl_threshold_s, normal.targets["answer_rate"].min) == (20, 0.85)
+    assert (normal.targets["aht_s"].min, normal.targets["aht_s"].max) == (100, 200)
+
+
+def test_an_unknown_target_key_is_named():
+    with pytest.raises(ConfigError, match="no KPI named speed"):
+        load_settings(None, targets={"speed": {"max": 1}})

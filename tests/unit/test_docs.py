@@ -15,3 +15,15 @@ def test_every_setting_is_documented():
 def test_every_queue_key_is_documented():
     missing = [name for name in QueueConfig.model_fields if f"`{name}`" not in DOC]
     assert missing == []
+
+
+KPIS = (Path(__file__).resolve().parents[2] / "docs" / "kpis.md").read_text()
+
+
+def test_every_kpi_and_report_key_is_documented():
+    from callboard.catalog import CATALOG
+    from callboard.report import ROW_KEYS
+
+    assert [k.key for k in CATALOG if f"`{k.key}`" not in KPIS] == []
+    assert [k for k in ROW_KEYS if f"`{k}`" not in KPIS] == []
+    assert [k.code for k in CATALOG if f"line {k.line}" not in KPIS] == []
