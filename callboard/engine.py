@@ -15,9 +15,11 @@ tables and ``callboard report`` and the tests run it on dicts:
   agent's counters (kpi.AGENT_FIELDS), ``rep`` the calls already found repeated.
   Agent time is credited to the minutes in which it was spent, when the
   agent's next state change closes the span; open spans are added at read time.
-- ``callers``: ``"QUEUE|caller hash"`` -> ``[offered_ms, bucket key, call_id]``,
-  the caller's latest call, for first-call resolution (B16); numbers are
-  stored only as keyed hashes.
+- ``cl`` in a bucket: the keyed hashes of the callers offered in that minute
+  (``{hash: [call_id, offered_ms]}``), for first-call resolution (B16). The
+  index from a caller to their latest call is derived from these in memory,
+  so a call costs no table write beyond its own minute's; numbers are stored
+  only as keyed hashes.
 - ``live``: ``"QUEUE"`` -> calls waiting now, agents by state and the queue's
   newest event time; small, since it holds only what is true now.
 
@@ -80,13 +82,15 @@ class Engine:
         *,
         retention_ms: int | None,
         max_wait_ms: int,
-        callers: MutableMapping[str, Any] | None = None,
         repeat_window_ms: int = 24 * 3_600_000,
         caller_key: str = "callboard",
         scheduled_ms: Callable[[str, int, int], int] | None = None,
     ) -> None:
         self.rules_for = rules_for
-        self.callers: MutableMapping[str, Any] = {} if callers is None else callers
+        # "QUEUE|hash" -> [offered_ms, bucket key, call_id]: derived from the
+        # buckets' "cl", rebuilt per queue after a restart or a rebalance.
+        self.callers: dict[str, list[Any]] = {}
+        self._indexed: set[str] = set()
         self.repeat_window_ms = repeat_window_ms
         self.caller_key = caller_key.encode()
         self.scheduled_ms = scheduled_ms
@@ -100,11 +104,16 @@ class Engine:
         # their minutes is written. Rebuilt lazily after a restart.
         self._half_hours: dict[tuple[str, int], tuple[kpi.Counters, dict[str, list[int]]]] = {}
         self._hh_of_minute: dict[int, int] = {}
+        # Bucket values read since the last write: one snapshot cycle reads the
+        # same minutes for several windows, and a changelogged table's get is
+        # far slower than a dict's.
+        self._reads: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ writes
     def apply(self, batch: Iterable[Mapping[str, Any]]) -> BatchResult:
         """Count a batch of validated events; every touched key is written once."""
         result = BatchResult()
+        self._reads.clear()
         events = sorted(batch, key=lambda e: (e["ts_ms"], _RANK[e["type"]]))
         if not events:
             return result
@@ -161,7 +170,7 @@ class Engine:
             if etype in ev.AGENT_TYPES:
                 self._close_span(queue, state, event, horizon, bucket_at)
             elif etype == ev.CALL_OFFERED and event.get("caller"):
-                self._note_caller(queue, event, existing_bucket)
+                self._note_caller(queue, event, bucket, existing_bucket)
             _update_live(state, bucket["done"], event)
             result.applied += 1
         for key, bucket in buckets.items():
@@ -201,11 +210,15 @@ class Engine:
     def caller_hash(self, caller: str) -> str:
         return hashlib.blake2b(caller.encode(), key=self.caller_key, digest_size=12).hexdigest()
 
-    def _note_caller(self, queue: str, event: Mapping[str, Any],
+    def _note_caller(self, queue: str, event: Mapping[str, Any], own: dict[str, Any],
                      bucket_at: Callable[[str], dict[str, Any] | None]) -> None:
         """B16: a caller back within the window means their answered call was not resolved."""
-        key = f"{queue}|{self.caller_hash(event['caller'])}"
+        if queue not in self._indexed:
+            self._index_callers(queue)
+        digest = self.caller_hash(event["caller"])
+        key = f"{queue}|{digest}"
         offered = event["ts_ms"]
+        own.setdefault("cl", {})[digest] = [event["call_id"], offered]
         previous = self.callers.get(key)
         if previous is not None:
             prev_offered, prev_bucket, prev_call = previous
@@ -220,6 +233,22 @@ class Engine:
             if prev_offered > offered:
                 return  # an older call arriving late does not replace the newer one
         self.callers[key] = [offered, f"{queue}|{minute_start(offered)}", event["call_id"]]
+
+    def _index_callers(self, queue: str) -> None:
+        prefix = f"{queue}|"
+        for bucket_key in [k for k in list(self.buckets.keys()) if k.startswith(prefix)]:
+            for digest, (call_id, offered) in (self.buckets[bucket_key].get("cl") or {}).items():
+                known = self.callers.get(prefix + digest)
+                if known is None or known[0] < offered:
+                    self.callers[prefix + digest] = [offered, bucket_key, call_id]
+        self._indexed.add(queue)
+
+    def forget_derived(self) -> None:
+        """Drop what is derived from the stores; after a rebalance they may hold other data."""
+        self.callers.clear()
+        self._indexed.clear()
+        self._half_hours.clear()
+        self._reads.clear()
 
     def _prune(self, state: dict[str, Any]) -> int:
         wm = state["wm"]
@@ -246,6 +275,7 @@ class Engine:
         """Delete minute buckets older than the retention; returns how many."""
         if self.retention_ms is None:
             return 0
+        self._reads.clear()
         # Per queue, from the queue's own newest event (see apply).
         newest = {q: s["wm"] for q, s in list(self.live.items()) if s}
 
@@ -287,8 +317,13 @@ class Engine:
         parts = []
         agents = []
         minute = minute_start(start_ms)
+        reads = self._reads
         while minute < end_ms:
-            bucket = self.buckets.get(f"{queue}|{minute}")
+            key = f"{queue}|{minute}"
+            if key in reads:
+                bucket = reads[key]
+            else:
+                bucket = reads[key] = self.buckets.get(key)
             if bucket is not None:
                 parts.append(bucket["c"])
                 if bucket.get("a"):

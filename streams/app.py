@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+import time
 from typing import Any
 
 import faust
@@ -28,6 +30,15 @@ LOCAL_BROKER_PROFILE: dict[str, Any] = {
     "broker_rebalance_timeout": 3.0,
     "producer_max_batch_size": 1,
 }
+
+
+class _Pending:
+    """Queues and minutes counted but not yet written to Redis."""
+
+    def __init__(self) -> None:
+        self.queues: set[str] = set()
+        self.minutes: set[tuple[str, int]] = set()
+        self.dirty = asyncio.Event()
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -67,13 +78,11 @@ def create_app(settings: Settings) -> faust.App:
 
     buckets = table("buckets-v1", "per-queue per-minute KPI counters and counted event ids")
     live = table("live-v1", "per-queue calls waiting and agents by state")
-    callers = table("callers-v1", "per-queue latest call of each hashed caller (B16)")
     schedule = settings.load_schedule()
     engine = Engine(
         settings.rules_for, settings.zone, buckets, live,
         retention_ms=settings.bucket_retention_h * 3_600_000,
         max_wait_ms=int(settings.max_wait_h * 3_600_000),
-        callers=callers,
         repeat_window_ms=int(settings.repeat_window_h * 3_600_000),
         caller_key=settings.caller_hash_key,
         scheduled_ms=schedule.scheduled_ms if schedule is not None else None,
@@ -84,6 +93,7 @@ def create_app(settings: Settings) -> faust.App:
         await dead_letters.send(key=letter.key, value=letter.value)
 
     counter = BatchCounter(engine, partition_of, settings.events_topic, send_dead_letter)
+    pending = _Pending()
 
     @app.agent(events_topic, name=f"{settings.app_id}-count")
     async def count(stream: faust.StreamT) -> None:
@@ -93,7 +103,24 @@ def create_app(settings: Settings) -> faust.App:
             raw = [RawEvent(e.value, e.message.partition, e.message.offset) for e in batch]
             result = await counter.handle(raw)
             if result.queues:
-                await writer.write(result.queues, dict(counter.stats), result.minutes)
+                pending.queues |= result.queues
+                pending.minutes |= result.minutes
+                pending.dirty.set()
+
+    # Counting never waits for Redis: the publisher writes what changed as soon
+    # as its previous write is done, so under load one write covers many batches.
+    @app.task
+    async def publish() -> None:
+        while True:
+            await pending.dirty.wait()
+            pending.dirty.clear()
+            queues, minutes = pending.queues, pending.minutes
+            pending.queues, pending.minutes = set(), set()
+            if not await writer.write(queues, dict(counter.stats), minutes):
+                pending.queues |= queues  # Redis is down: keep them for the next try
+                pending.minutes |= minutes
+
+    last_expiry = [0.0]
 
     @app.timer(settings.snapshot_interval_s)
     async def refresh() -> None:
@@ -101,12 +128,19 @@ def create_app(settings: Settings) -> faust.App:
             return  # half-recovered tables would show numbers that are too low
         # Rolling windows and longest waits move with time, not only with events;
         # the write also proves to the board that the worker is alive.
-        counter.stats["expired_buckets"] += engine.expire()
+        # Expiry scans every key: once per 30 s is plenty for minute buckets.
+        if time.monotonic() - last_expiry[0] >= 30:
+            last_expiry[0] = time.monotonic()
+            counter.stats["expired_buckets"] += engine.expire()
         # Operators (and the week-long test) see that the tables stay bounded.
         counter.stats["table.buckets"] = len(buckets)
-        counter.stats["table.callers"] = len(callers)
+        counter.stats["callers_indexed"] = len(engine.callers)
         counter.stats["table.live"] = len(live)
         await writer.write(engine.queues(), dict(counter.stats))
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's signal typing
+    async def _revoked(app_: faust.App, revoked: Any, **_: Any) -> None:
+        engine.forget_derived()  # another worker may count these queues now
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing
     async def _close(app_: faust.App, **_: Any) -> None:

@@ -71,7 +71,7 @@ def test_a_week_equals_pandas_for_every_interval_and_the_tables_stay_bounded(sta
     def bounded() -> dict | None:
         stats = stack.stats()
         ok = (stats.get("table.buckets", bound + 1) <= bound
-              and stats.get("table.callers", callers + 1) <= callers)
+              and stats.get("callers_indexed", callers + 1) <= callers)
         return stats if ok else None
 
     stats = wait_until(bounded, 30, f"the tables to shrink to {bound} buckets, {callers} "

@@ -257,6 +257,11 @@ def test_a_repeat_caller_within_the_window_marks_the_answered_call_unresolved():
     stored = repr(dict(e.buckets)) + repr(dict(e.callers))
     assert "13800000001" not in stored  # numbers are kept only hashed
     assert len(e.callers) == 3
+    # A restarted worker rebuilds the index from the buckets and still finds repeats.
+    restarted = Engine(Settings().rules_for, SHANGHAI, e.buckets, e.live,
+                       retention_ms=48 * 3_600_000, max_wait_ms=4 * 3_600_000)
+    restarted.apply(call("y3", at(10, 0, day=6), answer_after_s=5, caller="13800000002"))
+    assert restarted.counters_between("GEN", at(9, 0, day=6), at(9, 30, day=6))["repeated"] == 1
 
 
 def test_repeat_callers_expire_with_the_window():
