@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import signal
@@ -91,10 +92,13 @@ def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
               help="Lines into the centre; more calls than this are blocked.")
 @click.option("--staff", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="Multiplier on every queue's agents (at least one each).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "asterisk-queue-log"]),
+              default="jsonl", show_default=True,
+              help="With --out: schema-v1 events, or the calls as an Asterisk queue_log.")
 @click.pass_context
 def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
              start: str | None, out: Path | None, volume: float, flat: bool,
-             trunks: int, staff: float) -> None:
+             trunks: int, staff: float, fmt: str) -> None:
     """Generate realistic ACD traffic to Kafka or to a JSON-lines file."""
     from callboard.events import dumps
     from producers.pacing import paced
@@ -113,10 +117,17 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
     if out is not None:
         count = 0
         with out.open("wb") as fh:
-            for event in sim.events():
-                fh.write(dumps(event) + b"\n")
-                count += 1
-        click.echo(f"wrote {count} events to {out}", err=True)
+            if fmt == "asterisk-queue-log":
+                from producers.asterisk_log import queue_log_lines
+
+                for line in queue_log_lines(sim.events()):
+                    fh.write(line.encode() + b"\n")
+                    count += 1
+            else:
+                for event in sim.events():
+                    fh.write(dumps(event) + b"\n")
+                    count += 1
+        click.echo(f"wrote {count} {'lines' if fmt != 'jsonl' else 'events'} to {out}", err=True)
         return
     from producers.kafka_sink import KafkaSink
     from producers.topics import ensure_topics
@@ -232,6 +243,55 @@ def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(data.rejected.items())) or "none"
     click.echo(f"{data.lines} events read, {len(data.events)} valid, rejected: {rejected}",
                err=True)
+
+
+@cli.group()
+def convert() -> None:
+    """Convert an ACD's own log to event schema v1 (JSON lines)."""
+
+
+@convert.command("asterisk")
+@click.argument("queue_log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Events file to write (JSON lines), for report and replay.")
+def convert_asterisk(queue_log: Path, out: Path) -> None:
+    """An Asterisk queue_log, whole (docs/asterisk.md). Prints a summary of every line kind."""
+    from callboard.events import dumps
+    from producers.asterisk import Converter, convert_lines
+
+    conv = Converter()
+    count = 0
+    with queue_log.open("rb") as src, out.open("wb") as dst:
+        for event in convert_lines(src, conv):
+            dst.write(dumps(event) + b"\n")
+            count += 1
+    for reason, line in conv.rejected_lines[:20]:
+        click.echo(f"rejected ({reason}): {line[:200]}", err=True)
+    click.echo(json.dumps({"events": count, **conv.summary()}, indent=1), err=True)
+
+
+@cli.group()
+def ingest() -> None:
+    """Follow an ACD's own log and publish its events to Kafka."""
+
+
+@ingest.command("asterisk")
+@click.argument("queue_log", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--follow", is_flag=True, help="Keep reading as the file grows (tail -F).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Position file (default: QUEUE_LOG.callboard-position).")
+@click.option("--poll-s", type=float, default=0.2, show_default=True)
+@click.pass_context
+def ingest_asterisk(ctx: click.Context, queue_log: Path, follow: bool, state_path: Path | None,
+                    poll_s: float) -> None:
+    """Publish an Asterisk queue_log's events to the events topic, resuming where it stopped."""
+    from producers.ingest import ingest_queue_log
+
+    settings = _settings(ctx)
+    signal.signal(signal.SIGTERM, _interrupt)
+    ingest_queue_log(settings, queue_log,
+                     state_path or queue_log.with_name(queue_log.name + ".callboard-position"),
+                     follow=follow, poll_s=poll_s)
 
 
 @cli.command()
