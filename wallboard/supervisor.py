@@ -12,12 +12,14 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
-from flask import Flask
 from redis.exceptions import RedisError
+
+if TYPE_CHECKING:
+    from flask import Flask  # Dash's own server
 
 from callboard.catalog import CATALOG
 from callboard.config import Settings
