@@ -245,6 +245,89 @@ def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
                err=True)
 
 
+ALERT_COLUMNS = ("queue", "step", "direction", "event_time", "waiting", "mode", "name_zh",
+                 "name_en", "action_zh", "action_en", "staff_group", "seats", "seats_needed")
+
+
+@cli.command()
+@click.option("--events", "events_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json",
+              show_default=True)
+@click.pass_context
+def alerts(ctx: click.Context, events_path: Path, fmt: str) -> None:
+    """Every surge-ladder step change an event file fires (docs/escalation.md)."""
+    import csv
+
+    from alerts.runner import LadderSet, transition_docs
+    from callboard.engine import Engine
+    from callboard.report import read_events
+
+    settings = _settings(ctx)
+    with events_path.open("rb") as fh:
+        data = read_events(fh)
+    engine = Engine(settings.rules_for, settings.zone, {}, {}, retention_ms=None,
+                    max_wait_ms=int(settings.max_wait_h * 3_600_000))
+    ladders = LadderSet(settings)
+    result = engine.apply(data.events)
+    transitions = ladders.feed(result.waiting)
+    transitions += ladders.advance(engine.clock_ms)
+    docs = transition_docs(settings, engine, ladders, transitions)
+    rows = [{**{k: d[k] for k in ("queue", "step", "direction", "event_time", "waiting", "mode")},
+             **{k: d["rung"][k] for k in ("name_zh", "name_en", "action_zh", "action_en",
+                                          "staff_group", "seats")},
+             "seats_needed": (d["seats_needed"] or {}).get("agents")} for d in docs]
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        writer = csv.DictWriter(sys.stdout, fieldnames=ALERT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+
+
+@cli.command()
+@click.option("--calls", type=click.FloatRange(min=0), required=True,
+              help="Calls arriving in the interval.")
+@click.option("--interval-s", type=click.FloatRange(min=0, min_open=True), default=1800,
+              show_default=True)
+@click.option("--aht-s", type=click.FloatRange(min=0, min_open=True), required=True)
+@click.option("--target-s", type=click.FloatRange(min=0), default=20, show_default=True)
+@click.option("--service-level", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.8, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def erlang(calls: float, interval_s: float, aht_s: float, target_s: float,
+           service_level: float, as_json: bool) -> None:
+    """Agents needed (Erlang C) for a call volume, AHT and service-level target."""
+    from alerts.erlang import agents_needed
+
+    result = agents_needed(calls, interval_s, aht_s, target_s, service_level)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        click.echo(f"{result.agents} agents: service level {result.service_level:.1%} in "
+                   f"{target_s:g} s, ASA {result.asa_s:.1f} s, occupancy {result.occupancy:.1%},"
+                   f" P(wait) {result.wait_probability:.1%} ({result.traffic_erlangs:.2f} erlangs)")
+
+
+@cli.command()
+@click.pass_context
+def notify(ctx: click.Context) -> None:
+    """Deliver surge-ladder alerts (webhook, e-mail) and escalate unacknowledged ones."""
+    from alerts.notify import run_notifier
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    run_notifier(_settings(ctx))
+
+
+@cli.command("hash-password")
+@click.password_option()
+def hash_password(password: str) -> None:
+    """A password hash for the console's users file ([users] name = "<hash>")."""
+    from werkzeug.security import generate_password_hash
+
+    click.echo(generate_password_hash(password))
+
+
 @cli.group()
 def convert() -> None:
     """Convert an ACD's own log to event schema v1 (JSON lines)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -86,6 +87,66 @@ def _default_queues() -> list[QueueConfig]:
         QueueConfig(name="EN", label_zh="英语服务", label_en="English"),
         QueueConfig(name="VIP", label_zh="贵宾专线", label_en="VIP", vip=True),
     ]
+
+
+class StepConfig(BaseModel):
+    """One rung of the surge ladder (docs/escalation.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name_zh: str
+    name_en: str
+    action_zh: str
+    action_en: str
+    staff_group: str
+    seats: str
+    above: int = Field(ge=0)
+    for_s: int = Field(ge=0)
+    needs_seats_figure: bool = False
+
+
+class Recipient(BaseModel):
+    """Who is told, at which level, through which channels."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    level: int = Field(default=0, ge=0)   # 0 first; unacknowledged alerts climb a level
+    queues: list[str] = Field(default_factory=list)  # empty: every queue
+    webhook_url: str | None = None
+    email: str | None = None
+
+
+class EscalationConfig(BaseModel):
+    """The manual's surge ladder (lines 139-150) and who hears about it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Ladder groups: name -> queues whose callers waiting are summed. Empty: one
+    # ladder per configured queue. A group's queues must be counted by one worker.
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    steps: list[StepConfig] | None = None          # None: the manual's six steps
+    night_step: StepConfig | None = None           # None: the manual's night rule
+    holiday_steps: list[StepConfig] | None = None  # None: call in the 5-7 reserve seats
+    clear_at_or_below: int = Field(default=5, ge=0)  # line 146
+    clear_for_s: int = Field(default=300, ge=0)
+    cooldown_s: int = Field(default=120, ge=0)
+    night_start: str = Field(default="22:00", pattern=r"^\d\d:\d\d$")
+    night_end: str = Field(default="08:00", pattern=r"^\d\d:\d\d$")
+    holidays: list[date] = Field(default_factory=list)
+    recipients: list[Recipient] = Field(default_factory=list)
+    ack_timeout_min: float = Field(default=5.0, gt=0)
+    webhook_secret: str | None = None       # HMAC key; required once a webhook is configured
+    smtp_url: str | None = None             # smtp://host:port
+    smtp_from: str = "callboard@localhost"
+    users_file: Path | None = None          # TOML: [users] name = "<werkzeug password hash>"
+    max_alert_age_s: int = Field(default=900, ge=0)  # older alerts (a replay) are not sent; 0: all
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> EscalationConfig:
+        if any(r.webhook_url for r in self.recipients) and not self.webhook_secret:
+            raise ValueError("webhook_secret is required when a recipient has a webhook_url")
+        return self
 
 
 class QueueRules(BaseModel):
@@ -165,6 +226,8 @@ class Settings(BaseSettings):
     # B1 and B14: planned agents per queue and half hour (docs/kpis.md#schedule).
     schedule_file: Path | None = None
     history_days: int = Field(default=35, ge=1)  # half-hour and day rows kept in Redis
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    alerts_topic: str = "alerts.v1"
 
     _check_targets = field_validator("targets")(_known_targets)
 

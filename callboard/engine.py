@@ -64,6 +64,9 @@ class BatchResult:
     lost_waiting: int = 0
     queues: set[str] = field(default_factory=set)
     minutes: set[tuple[str, int]] = field(default_factory=set)  # (queue, minute) written
+    # (queue, event time, callers waiting) at each change, in event-time order per
+    # queue: what the surge ladder runs on.
+    waiting: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def _new_live() -> dict[str, Any]:
@@ -171,7 +174,10 @@ class Engine:
                 self._close_span(queue, state, event, horizon, bucket_at)
             elif etype == ev.CALL_OFFERED and event.get("caller"):
                 self._note_caller(queue, event, bucket, existing_bucket)
+            before = len(state["w"])
             _update_live(state, bucket["done"], event)
+            if len(state["w"]) != before:
+                result.waiting.append((queue, event["ts_ms"], len(state["w"])))
             result.applied += 1
         for key, bucket in buckets.items():
             self.buckets[key] = bucket
@@ -179,7 +185,10 @@ class Engine:
             queue, _, minute = key.rpartition("|")
             result.minutes.add((queue, int(minute)))
         for queue, state in lives.items():
-            result.lost_waiting += self._prune(state)
+            lost = self._prune(state)
+            if lost:
+                result.lost_waiting += lost
+                result.waiting.append((queue, state["wm"], len(state["w"])))
             self.live[queue] = state
         result.queues = set(lives)
         self.clock_ms = newest

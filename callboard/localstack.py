@@ -74,6 +74,7 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
                                                        state_dir / "redis.log")))
         click.echo(f"  redis     {redis_bin} on 127.0.0.1:{redis_port}")
         spawn("worker", "worker")
+        spawn("notify", "notify")  # open alerts for the console; sends only to configured people
         spawn("simulate", "simulate", "--start", "now", "--duration", "7d",
               "--speed", str(speed), "--flat")
         board = spawn("board", "board")

@@ -29,6 +29,7 @@ def ensure_topics(settings: Settings) -> None:
     wanted = [
         NewTopic(settings.events_topic, settings.topic_partitions, replication),
         NewTopic(settings.dead_letter_topic, 1, replication),
+        NewTopic(settings.alerts_topic, 1, replication),  # one partition: alerts in order
     ]
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url))
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import time
@@ -10,6 +11,8 @@ from typing import Any
 
 import faust
 
+from alerts.ladder import Ladder
+from alerts.runner import LadderSet, transition_docs
 from callboard.config import Settings
 from callboard.engine import Engine
 from streams.counting import BatchCounter, DeadLetter, RawEvent
@@ -30,6 +33,11 @@ LOCAL_BROKER_PROFILE: dict[str, Any] = {
     "broker_rebalance_timeout": 3.0,
     "producer_max_batch_size": 1,
 }
+
+
+def _ladder_key(ladders: LadderSet, group: str) -> str:
+    # The group's first queue leads the key, so its state lives on that queue's partition.
+    return f"{ladders.groups[group][0]}|ladder|{group}"
 
 
 class _Pending:
@@ -87,13 +95,38 @@ def create_app(settings: Settings) -> faust.App:
         caller_key=settings.caller_hash_key,
         scheduled_ms=schedule.scheduled_ms if schedule is not None else None,
     )
-    writer = SnapshotWriter(settings, engine, schedule)
+    ladder_table = table("ladders-v1", "per-group surge-ladder state (alerts/ladder.py)")
+    ladders = LadderSet(settings)
+    alerts_topic = app.topic(settings.alerts_topic, key_serializer="raw",
+                             value_serializer="raw", partitions=1)
+    writer = SnapshotWriter(settings, engine, schedule, ladders)
 
     async def send_dead_letter(letter: DeadLetter) -> None:
         await dead_letters.send(key=letter.key, value=letter.value)
 
     counter = BatchCounter(engine, partition_of, settings.events_topic, send_dead_letter)
     pending = _Pending()
+    restored = [False]
+
+    def restore_ladders() -> None:
+        # After recovery: each group's ladder from its table, waiting from the live table.
+        if restored[0]:
+            return
+        restored[0] = True
+        for group in ladders.groups:
+            state = ladder_table.get(_ladder_key(ladders, group))
+            if state:
+                ladders.ladders[group] = Ladder.restore(ladders.rules, settings.zone, state)
+        for queue in engine.queues():
+            ladders.waiting[queue] = len(engine.live_state(queue)["w"])
+
+    async def raise_alerts(transitions: list[tuple[str, Any]]) -> None:
+        for doc in transition_docs(settings, engine, ladders, transitions):
+            counter.stats[f"alerts.{doc['direction']}"] += 1
+            await alerts_topic.send(key=doc["queue"].encode(),
+                                    value=json.dumps(doc, ensure_ascii=False).encode())
+            log.warning("surge ladder %s: step %s %s at %s (waiting %s)", doc["queue"],
+                        doc["step"], doc["direction"], doc["event_time"], doc["waiting"])
 
     @app.agent(events_topic, name=f"{settings.app_id}-count")
     async def count(stream: faust.StreamT) -> None:
@@ -102,6 +135,15 @@ def create_app(settings: Settings) -> faust.App:
         ):
             raw = [RawEvent(e.value, e.message.partition, e.message.offset) for e in batch]
             result = await counter.handle(raw)
+            if result.applied:
+                # Waiting changes at their event times, then event time moving on:
+                # deadlines in between fire at their own times, however batched.
+                restore_ladders()
+                changed = ladders.feed(result.waiting) + ladders.advance(engine.clock_ms)
+                await raise_alerts(changed)
+                groups = {g for q, _, _ in result.waiting for g in ladders.group_of.get(q, ())}
+                for group in groups | {g for g, _ in changed}:
+                    ladder_table[_ladder_key(ladders, group)] = ladders.ladders[group].state()
             if result.queues:
                 pending.queues |= result.queues
                 pending.minutes |= result.minutes
@@ -135,6 +177,15 @@ def create_app(settings: Settings) -> faust.App:
         # Operators (and the week-long test) see that the tables stay bounded.
         counter.stats["table.buckets"] = len(buckets)
         counter.stats["callers_indexed"] = len(engine.callers)
+        if settings.clock == "wall":
+            # Deadlines fall due while no event arrives (a stuck queue); they
+            # fire at their own time, so a replay of the log fires them identically.
+            restore_ladders()
+            due = ladders.advance(engine.now(int(time.time() * 1000)))
+            if due:
+                await raise_alerts(due)
+                for group, _ in due:
+                    ladder_table[_ladder_key(ladders, group)] = ladders.ladders[group].state()
         counter.stats["table.live"] = len(live)
         await writer.write(engine.queues(), dict(counter.stats))
 

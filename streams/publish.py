@@ -18,6 +18,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from alerts.runner import LadderSet, seats_needed
 from callboard import kpi
 from callboard.config import Settings
 from callboard.engine import Engine
@@ -35,11 +36,12 @@ _MAX_FILL_MS = 2 * 86_400_000  # quiet half hours filled in after a gap, at most
 class SnapshotWriter:
     """Writes queue and centre snapshots; a Redis outage is logged and retried next tick."""
 
-    def __init__(self, settings: Settings, engine: Engine, schedule: Schedule | None = None
-                 ) -> None:
+    def __init__(self, settings: Settings, engine: Engine, schedule: Schedule | None = None,
+                 ladders: LadderSet | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.schedule = schedule
+        self.ladders = ladders
         self._trimmed_hour = 0
         self._last_half: dict[str, int] = {}  # per queue, the newest half hour written
         self.keys = RedisKeys(settings.redis_prefix)
@@ -70,7 +72,13 @@ class SnapshotWriter:
         planned = self.schedule.planned if self.schedule is not None else None
         snaps = []
         for queue in queues:
-            snap = queue_snapshot(self.engine, self.settings.rules_for(queue), now, planned)
+            rules = self.settings.rules_for(queue)
+            snap = queue_snapshot(self.engine, rules, now, planned)
+            # Seats needed now (Erlang C, rolling 15 minutes) against agents signed in.
+            snap["now"]["seats_needed"] = seats_needed(
+                snap["windows"]["rolling_15"], rules.sl_threshold_s, rules.sl_target,
+                snap["windows"]["day"].get("aht_s"))
+            snap["now"]["escalation"] = self._escalation(queue)
             snap["written_ms"] = written
             snap["last_event_ms"] = self.engine.live_state(queue)["wm"] or None
             snaps.append(snap)
@@ -114,6 +122,19 @@ class SnapshotWriter:
         centre["written_ms"] = written
         centre["last_event_ms"] = max((p.get("last_event_ms") or 0 for p in parts), default=0)
         return centre
+
+    def _escalation(self, queue: str) -> dict[str, Any] | None:
+        if self.ladders is None:
+            return None
+        for group in self.ladders.group_of.get(queue, ()):
+            ladder = self.ladders.ladders[group]
+            if ladder.step:
+                rung = self.ladders.rules.ladder(ladder.mode)[ladder.step - 1]
+                return {"group": group, "step": ladder.step, "mode": ladder.mode,
+                        "since_ms": ladder.changed_ms, "name_zh": rung.name_zh,
+                        "name_en": rung.name_en, "action_zh": rung.action_zh,
+                        "action_en": rung.action_en}
+        return None
 
     async def _write_history(self, queues: list[str], minutes: Iterable[tuple[str, int]]
                              ) -> bool:

@@ -129,6 +129,8 @@ def board_layout() -> html.Div:
         [
             html.Div(id="banner", className="banner hidden"),
             html.Div(id="conn-banner", className="banner hidden"),
+            # The surge ladder: a strip above the tiles, never over the numbers.
+            html.Div(id="esc-banner", className="esc-banner hidden"),
             html.Div(
                 [html.Span(id="title", className="title"),
                  html.Span(id="clock", className="clock")],
@@ -168,6 +170,8 @@ def create_app(settings: Settings) -> Dash:
         Output("clock", "children"),
         Output("footer", "children"),
         Output("last-ok", "data"),
+        Output("esc-banner", "children"),
+        Output("esc-banner", "className"),
         Input("tick", "n_intervals"),
         Input("url", "search"),
     )
@@ -179,7 +183,8 @@ def create_app(settings: Settings) -> Dash:
             snaps, stats = reader.read()
         except (RedisError, OSError) as exc:
             log.warning("cannot read snapshots: %s", exc)
-            return ([], label("redis_down", lang), "banner stale", title, "", "", now_ms)
+            return ([], label("redis_down", lang), "banner stale", title, "", "", now_ms, [],
+                    "esc-banner hidden")
         tiles = [build_tile(s, now_ms, settings, lang) for s in snaps]
         if not snaps:
             tiles = [html.Div(label("no_data", lang), className="tile empty")]
@@ -197,7 +202,15 @@ def create_app(settings: Settings) -> Dash:
         clock = f"{label('as_of', lang)} {centre['as_of'][11:19]}" if centre else ""
         rejected = stats.get("dead_letters", 0)
         footer = f"{label('dead_letters', lang)}: {rejected}"
-        return tiles, banner, banner_class, title, clock, footer, now_ms
+        steps = [(s["queue"], s["now"]["escalation"]) for s in snaps
+                 if s["queue"] != CENTRE and s["now"].get("escalation")]
+        esc = [html.Div(
+            f"{queue} · {label('step', lang, n=e['step'])} · "
+            f"{e['name_zh'] if lang == 'zh' else e['name_en']} — "
+            f"{e['action_zh'] if lang == 'zh' else e['action_en']}",
+            id=f"esc-{queue}", className="esc-line") for queue, e in steps]
+        esc_class = "esc-banner" + (" hidden" if not esc else "")
+        return tiles, banner, banner_class, title, clock, footer, now_ms, esc, esc_class
 
     # When the board's own server stops answering, Dash leaves the last tiles on
     # screen; these run in the browser and put up a banner instead.
@@ -226,10 +239,12 @@ def create_app(settings: Settings) -> Dash:
 
 
 def serve(settings: Settings) -> None:
+    from wallboard.console import register_console
     from wallboard.supervisor import create_supervisor
 
     app = create_app(settings)
     create_supervisor(settings, app.server)
+    register_console(app.server, settings)
     log.info("board on http://%s:%s/board, supervisor page on /supervisor/",
              settings.board_host, settings.board_port)
     app.run(host=settings.board_host, port=settings.board_port, debug=False)

@@ -29,6 +29,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "vip": ("贵宾", "VIP"),
     "centre": ("全中心", "Whole centre"),
     "dead_letters": ("异常事件", "rejected events"),
+    "step": ("第{n}步", "step {n}"),
     "supervisor": ("值班长视图", "Supervisor view"),
     "window": ("时段", "Window"),
     "rolling_15": ("近15分钟", "last 15 min"),

@@ -94,6 +94,7 @@ class Stack:
             CALLBOARD_APP_ID=self.app_id,
             CALLBOARD_EVENTS_TOPIC=self.topic,
             CALLBOARD_DEAD_LETTER_TOPIC=f"{self.topic}.deadletter",
+            CALLBOARD_ALERTS_TOPIC=f"alerts.{run}",
             CALLBOARD_REDIS_PREFIX=self.prefix,
             CALLBOARD_CLOCK="event",
             CALLBOARD_TOPIC_PARTITIONS="3",

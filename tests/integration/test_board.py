@@ -183,3 +183,26 @@ def test_board_says_when_its_own_server_is_gone(stack, browser):
                    "the browser-side banner")
     finally:
         worker.stop()
+
+
+def test_the_surge_ladder_shows_above_the_tiles_without_hiding_them(stack, browser):
+    gen = snapshot("GEN", 0, waiting=8, longest=400, sl=0.5, abandon=0.1, asa=40.0,
+                   sl_day=0.7, abandon_day=0.05, available=0, on_call=6)
+    gen["now"]["escalation"] = {"group": "GEN", "step": 2, "mode": "day", "since_ms": 0,
+                                "name_zh": "呼出台席签入", "name_en": "Outbound seats sign in",
+                                "action_zh": "调整2-3个呼出台席加入呼入台席",
+                                "action_en": "Move 2-3 outbound seats onto inbound"}
+    worker = FakeWorker(stack, [gen])
+    worker.start()
+    try:
+        url, _ = start_board(stack)
+        browser.get(f"{url}/board?lang=en")
+        wait_until(lambda: "step 2" in text_of(browser, "esc-GEN"), 30, "the ladder strip")
+        assert text_of(browser, "esc-GEN") == (
+            "GEN · step 2 · Outbound seats sign in — Move 2-3 outbound seats onto inbound")
+        assert text_of(browser, "GEN-waiting") == "8"  # the numbers stay on screen
+        strip = browser.find_element(By.ID, "esc-banner").rect
+        tile = browser.find_element(By.ID, "tile-GEN").rect
+        assert strip["y"] + strip["height"] <= tile["y"]  # above the tiles, not over them
+    finally:
+        worker.stop()

@@ -41,7 +41,7 @@ def test_up_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path):
         assert f"http://127.0.0.1:{board_port}/board" in text
         pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
         ports = [int(p) for p in re.findall(r"on 127\.0\.0\.1:(\d+)", text)]
-        assert len(pids) == 3 and len(ports) == 2  # worker, simulator, board; broker, redis
+        assert len(pids) == 4 and len(ports) == 2  # worker, notifier, simulator, board; broker, redis
         with urllib.request.urlopen(f"http://127.0.0.1:{board_port}/board", timeout=10) as page:
             assert page.status == 200
         client = redis.Redis(port=ports[1], decode_responses=True)

@@ -40,7 +40,7 @@ def compose_config(tmp_path) -> dict:
 def test_compose_is_valid_and_durable(tmp_path):
     config = compose_config(tmp_path)
     services = config["services"]
-    assert {"kafka-1", "kafka-2", "kafka-3", "redis", "worker", "board"} <= set(services)
+    assert {"kafka-1", "kafka-2", "kafka-3", "redis", "worker", "board", "notify"} <= set(services)
     for name in ("kafka-1", "kafka-2", "kafka-3"):
         env = services[name]["environment"]
         assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3"

@@ -1,0 +1,140 @@
+"""Runs one ladder per queue group over the engine's waiting changes; no I/O.
+
+The worker, ``callboard alerts`` (offline) and the tests share it, so a replayed
+log fires the same steps at the same event times as the live run did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alerts.erlang import agents_needed
+from alerts.ladder import Ladder, LadderRules, Step, Transition, default_rules
+from callboard.config import Settings, StepConfig
+from callboard.timebuckets import iso
+
+__all__ = ["LadderSet", "alert_doc", "ladder_rules", "seats_needed"]
+
+
+def _step(cfg: StepConfig) -> Step:
+    return Step(**cfg.model_dump())
+
+
+def ladder_rules(settings: Settings) -> LadderRules:
+    esc = settings.escalation
+    base = default_rules(esc.holidays)
+    return LadderRules(
+        steps=tuple(_step(s) for s in esc.steps) if esc.steps else base.steps,
+        night_step=_step(esc.night_step) if esc.night_step else base.night_step,
+        holiday_steps=(tuple(_step(s) for s in esc.holiday_steps)
+                       if esc.holiday_steps is not None else base.holiday_steps),
+        clear_at_or_below=esc.clear_at_or_below,
+        clear_for_s=esc.clear_for_s,
+        cooldown_s=esc.cooldown_s,
+        night_start=time.fromisoformat(esc.night_start),
+        night_end=time.fromisoformat(esc.night_end),
+        holidays=frozenset(esc.holidays),
+    )
+
+
+def groups_of(settings: Settings) -> dict[str, list[str]]:
+    groups = settings.escalation.groups
+    return dict(groups) if groups else {q.name: [q.name] for q in settings.queues}
+
+
+class LadderSet:
+    """Every group's ladder; ``states`` round-trips through a table or a file."""
+
+    def __init__(self, settings: Settings, states: Mapping[str, Any] | None = None) -> None:
+        self.rules = ladder_rules(settings)
+        self.zone: ZoneInfo = settings.zone
+        self.groups = groups_of(settings)
+        self.group_of: dict[str, list[str]] = {}
+        for group, queues in self.groups.items():
+            for queue in queues:
+                self.group_of.setdefault(queue, []).append(group)
+        states = states or {}
+        self.ladders = {g: Ladder.restore(self.rules, self.zone, states.get(g))
+                        for g in self.groups}
+        self.waiting: dict[str, int] = dict(states.get("_waiting") or {})
+
+    def feed(self, changes: Iterable[tuple[str, int, int]]) -> list[tuple[str, Transition]]:
+        out: list[tuple[str, Transition]] = []
+        for queue, at_ms, count in changes:
+            self.waiting[queue] = count
+            for group in self.group_of.get(queue, ()):
+                total = sum(self.waiting.get(q, 0) for q in self.groups[group])
+                out += [(group, t) for t in self.ladders[group].observe(at_ms, total)]
+        return out
+
+    def advance(self, now_ms: int) -> list[tuple[str, Transition]]:
+        return [(g, t) for g, ladder in self.ladders.items() for t in ladder.advance(now_ms)]
+
+    def states(self) -> dict[str, Any]:
+        return {**{g: ladder.state() for g, ladder in self.ladders.items()},
+                "_waiting": dict(self.waiting)}
+
+
+def seats_needed(figures: Mapping[str, Any], threshold_s: float, target: float,
+                 fallback_aht_s: float | None = None) -> dict[str, Any] | None:
+    """Agents needed now (Erlang C) from a window's offered calls and AHT (the
+    rolling 15 minutes), or None when there is no traffic to size for."""
+    offered = figures.get("offered") or 0
+    aht = figures.get("aht_s") or fallback_aht_s
+    if not offered or not aht:
+        return None
+    result = agents_needed(offered, 900, aht, threshold_s, target)
+    return {"agents": result.agents, "service_level": round(result.service_level, 4),
+            "asa_s": round(result.asa_s, 1), "calls_15min": offered, "aht_s": aht}
+
+
+def alert_doc(group: str, t: Transition, zone: ZoneInfo,
+              seats: dict[str, Any] | None = None, staffed: int | None = None) -> dict[str, Any]:
+    """The alert event (topic alerts.v1, Redis): what changed, why, and what to do."""
+    rung = t.rung
+    return {
+        "alert_id": f"{group}:{t.at_ms}:{t.direction}:{t.step}",
+        "queue": group,
+        "step": t.step,
+        "direction": t.direction,
+        "event_time": iso(t.at_ms, zone),
+        "event_ms": t.at_ms,
+        "waiting": t.waiting,
+        "mode": t.mode,
+        "rung": {"name_zh": rung.name_zh, "name_en": rung.name_en, "action_zh": rung.action_zh,
+                 "action_en": rung.action_en, "staff_group": rung.staff_group,
+                 "seats": rung.seats},
+        "seats_needed": seats if rung.needs_seats_figure and t.direction == "up" else None,
+        "staffed": staffed,
+    }
+
+
+def group_figures(engine: Any, queues: list[str], at_ms: int) -> dict[str, Any]:
+    """The rolling 15 minutes before ``at_ms`` of a group's queues, KPIs derived."""
+    from callboard import kpi
+    from callboard.timebuckets import MINUTE_MS, minute_start
+
+    start = minute_start(at_ms) - 14 * MINUTE_MS
+    parts = [engine.window(q, start, minute_start(at_ms) + MINUTE_MS, at_ms)[0] for q in queues]
+    return kpi.derive(kpi.merge(parts))
+
+
+def transition_docs(settings: Settings, engine: Any, ladders: LadderSet,
+                    transitions: list[tuple[str, Transition]]) -> list[dict[str, Any]]:
+    """Alert documents for transitions, with seats needed for the steps that ask for it."""
+    docs = []
+    for group, t in transitions:
+        queues = ladders.groups[group]
+        seats = staffed = None
+        if t.rung.needs_seats_figure and t.direction == "up":
+            rules = settings.rules_for(queues[0])
+            figures = group_figures(engine, queues, t.at_ms)
+            seats = seats_needed(figures, rules.sl_threshold_s, rules.sl_target)
+            staffed = sum(
+                1 for q in queues for s, _ in engine.live_state(q)["agents"].values()
+                if s != "logged_out")
+        docs.append(alert_doc(group, t, settings.zone, seats, staffed))
+    return docs
