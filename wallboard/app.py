@@ -158,6 +158,7 @@ def create_app(settings: Settings) -> Dash:
             dcc.Interval(id="tick", interval=settings.board_refresh_ms),
             dcc.Store(id="last-ok"),
             dcc.Store(id="seen-ok"),
+            dcc.Store(id="esc-seen"),
             board_layout(),
         ]
     )
@@ -234,6 +235,26 @@ def create_app(settings: Settings) -> Dash:
         Input("tick", "n_intervals"),
         State("seen-ok", "data"),
         State("url", "search"),
+    )
+    # Optional sound (?sound=1): a short tone when a ladder step appears. A kiosk
+    # Chromium needs --autoplay-policy=no-user-gesture-required for it.
+    app.clientside_callback(
+        """function(lines, search, seen) {
+            const count = Array.isArray(lines) ? lines.length : (lines ? 1 : 0);
+            if ((search || '').indexOf('sound=1') >= 0 && count > (seen || 0)) {
+                try {
+                    const ctx = new (window.AudioContext || window.webkitAudioContext)();
+                    const osc = ctx.createOscillator();
+                    osc.frequency.value = 880; osc.connect(ctx.destination);
+                    osc.start(); osc.stop(ctx.currentTime + 0.4);
+                } catch (e) {}
+            }
+            return count;
+        }""",
+        Output("esc-seen", "data"),
+        Input("esc-banner", "children"),
+        State("url", "search"),
+        State("esc-seen", "data"),
     )
     return app
 

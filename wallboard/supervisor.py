@@ -44,7 +44,8 @@ class HistoryReader(SnapshotReader):
 
 def _table(snaps: list[dict[str, Any]], window: str, lang: str, settings: Settings) -> html.Table:
     head = [html.Th(label("queue", lang)), html.Th(label("waiting", lang)),
-            html.Th(label("longest", lang)), html.Th(label("formula", lang))]
+            html.Th(label("longest", lang)), html.Th(label("seats_needed", lang)),
+            html.Th(label("formula", lang))]
     head += [html.Th([html.Div(k.code), html.Div(k.zh if lang == "zh" else k.en)],
                      title=kpi_help(k, lang, None), className="kpi-head") for k in CATALOG]
     body = []
@@ -57,6 +58,8 @@ def _table(snaps: list[dict[str, Any]], window: str, lang: str, settings: Settin
             html.Td(snap["label_zh"] if lang == "zh" else snap["label_en"], className="qname"),
             html.Td(str(snap["now"]["waiting"]), id=f"sup-{queue}-waiting"),
             html.Td(duration_text(snap["now"]["longest_wait_s"]), id=f"sup-{queue}-longest"),
+            html.Td(_seats(snap["now"]), id=f"sup-{queue}-seats",
+                    title=label("seats_help", lang)),
             html.Td(formula, id=f"sup-{queue}-formula", className="formula"),
         ]
         for k in CATALOG:
@@ -68,6 +71,12 @@ def _table(snaps: list[dict[str, Any]], window: str, lang: str, settings: Settin
             ))
         body.append(html.Tr(cells, id=f"sup-row-{queue}"))
     return html.Table([html.Thead(html.Tr(head)), html.Tbody(body)], className="kpi-table")
+
+
+def _seats(now: dict[str, Any]) -> str:
+    needed = now.get("seats_needed")
+    staffed = now.get("agents", {}).get("logged_in", 0)
+    return "–" if not needed else f"{needed['agents']} / {staffed}"
 
 
 def _local(ms: int, settings: Settings) -> datetime:
