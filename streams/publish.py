@@ -148,7 +148,14 @@ class SnapshotWriter:
             # Every half hour gets a row, quiet ones too (a chart must not skip a
             # night); after a restart, or a jump of the event clock, fill the gap.
             start = self._last_half.get(queue)
-            start = half_hour_bounds(current - 1, zone)[0] if start is None else start
+            if start is None:
+                # First write of this process: from the oldest half hour these
+                # events touched (never an empty row before the first data).
+                touched = [hh for q, hh in halves if q == queue]
+                if not touched:
+                    halves.add((queue, current))  # a tick before any event: no gap to fill
+                    continue
+                start = min([*touched, current])
             start = max(start, current - _MAX_FILL_MS)
             while start <= current:
                 halves.add((queue, start))
