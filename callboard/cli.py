@@ -225,12 +225,14 @@ def board(ctx: click.Context, host: str | None, port: int | None) -> None:
               help="Service-level formula for every queue (default: configured).")
 @click.option("--short-abandon-s", type=click.IntRange(0, 600), default=None,
               help="Short-abandon limit for every queue, 0 = no exclusion (default: configured).")
+@click.option("--by-agent", is_flag=True,
+              help="One row per queue, agent and interval (handled, AHT, B10, B12, hours).")
 @click.pass_context
 def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
            sl_threshold_s: int | None, sl_formula: str | None,
-           short_abandon_s: int | None) -> None:
+           short_abandon_s: int | None, by_agent: bool) -> None:
     """KPIs per queue and interval from an event file; no services needed."""
-    from callboard.report import build_report, read_events, write_report
+    from callboard.report import AGENT_ROW_KEYS, ROW_KEYS, build_report, read_events, write_report
 
     settings = _settings(ctx).override_all(
         sl_threshold_s=sl_threshold_s, sl_formula=sl_formula, short_abandon_s=short_abandon_s)
@@ -238,8 +240,8 @@ def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
     with events_path.open("rb") as fh:
         data = read_events(fh)
     rows = build_report(data.events, settings, interval,
-                        schedule.scheduled_ms if schedule is not None else None)
-    write_report(rows, fmt, sys.stdout)
+                        schedule.scheduled_ms if schedule is not None else None, by_agent)
+    write_report(rows, fmt, sys.stdout, AGENT_ROW_KEYS if by_agent else ROW_KEYS)
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(data.rejected.items())) or "none"
     click.echo(f"{data.lines} events read, {len(data.events)} valid, rejected: {rejected}",
                err=True)

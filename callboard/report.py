@@ -17,7 +17,8 @@ from callboard.events import EventError, parse
 from callboard.snapshot import CENTRE
 from callboard.timebuckets import MINUTE_MS, interval_bounds, iso
 
-__all__ = ["ReportInput", "build_report", "read_events", "write_report"]
+__all__ = ["AGENT_ROW_KEYS", "ROW_KEYS", "ReportInput", "build_report", "read_events",
+           "write_report"]
 
 INTERVALS = ("30m", "1h", "day", "all")
 # Every figure kpi.derive gives, after the columns that say how they were computed.
@@ -51,12 +52,21 @@ def read_events(lines: Iterable[str | bytes]) -> ReportInput:
     return out
 
 
+AGENT_ROW_KEYS = (
+    "queue", "agent_id", "interval_start", "interval_end",
+    *kpi.derive_agent(kpi.new_agent()),
+)
+
+
 def build_report(events: list[dict[str, Any]], settings: Settings, interval: str,
-                 scheduled_ms: Callable[[str, int, int], int] | None = None) -> list[dict]:
+                 scheduled_ms: Callable[[str, int, int], int] | None = None,
+                 by_agent: bool = False) -> list[dict]:
     """One row per queue per interval, plus centre rows (queue "ALL").
 
     Every interval from the first to the last one that holds a call is listed,
-    empty ones included, so a chart of the rows has no silent gaps.
+    empty ones included, so a chart of the rows has no silent gaps. With
+    ``by_agent``: one row per queue, agent and interval the agent worked in
+    instead (keys AGENT_ROW_KEYS).
     """
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}")
@@ -81,10 +91,18 @@ def build_report(events: list[dict[str, Any]], settings: Settings, interval: str
     for start, end in spans:
         per_queue = []
         for queue in queues:
-            counters, _ = engine.window(queue, start, end, now)
+            counters, agents = engine.window(queue, start, end, now, with_agents=by_agent)
             per_queue.append(counters)
-            rows.append(_row(queue, start, end, counters, settings, zone))
-        rows.append(_row(CENTRE, start, end, kpi.merge(per_queue), settings, zone))
+            if by_agent:
+                acw = settings.rules_for(queue).occupancy_includes_acw
+                rows += [{"queue": queue, "agent_id": agent_id,
+                          "interval_start": iso(start, zone), "interval_end": iso(end, zone),
+                          **kpi.derive_agent(values, acw)}
+                         for agent_id, values in sorted(agents.items())]
+            else:
+                rows.append(_row(queue, start, end, counters, settings, zone))
+        if not by_agent:
+            rows.append(_row(CENTRE, start, end, kpi.merge(per_queue), settings, zone))
     return rows
 
 
@@ -118,13 +136,14 @@ def _row(
     return {k: row[k] for k in ROW_KEYS}
 
 
-def write_report(rows: list[dict[str, Any]], fmt: str, out: IO[str]) -> None:
+def write_report(rows: list[dict[str, Any]], fmt: str, out: IO[str],
+                 keys: tuple[str, ...] = ROW_KEYS) -> None:
     if fmt == "json":
         json.dump(rows, out, ensure_ascii=False, indent=1)
         out.write("\n")
     elif fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=ROW_KEYS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: "" if v is None else v for k, v in row.items()})

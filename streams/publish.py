@@ -120,6 +120,10 @@ class SnapshotWriter:
         parts.sort(key=lambda p: p["queue"])
         centre = centre_snapshot(parts, self.settings.rules_for(CENTRE), now, self.settings.zone)
         centre["written_ms"] = written
+        # The centre needs what its queues need: each queue is sized for its own calls.
+        needs = [p["now"].get("seats_needed") for p in parts]
+        centre["now"]["seats_needed"] = (
+            {"agents": sum(n["agents"] for n in needs if n)} if any(needs) else None)
         centre["last_event_ms"] = max((p.get("last_event_ms") or 0 for p in parts), default=0)
         return centre
 

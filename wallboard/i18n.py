@@ -29,6 +29,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "vip": ("贵宾", "VIP"),
     "centre": ("全中心", "Whole centre"),
     "dead_letters": ("异常事件", "rejected events"),
+    "seats_short": ("需/在岗", "need/staffed"),
     "seats_needed": ("所需台数/在岗", "Seats needed / staffed"),
     "seats_help": ("按近15分钟呼入量和平均处理时长以Erlang C计算达到服务水平目标所需的坐席数",
                    "Erlang C: agents needed to meet the SL target at the last 15 minutes' "

@@ -59,6 +59,15 @@ def colour(kind: str, value: float | None, snap: dict[str, Any], settings: Setti
 _TILE_KPI = {"sl": "service_level", "abandon": "abandon_rate", "asa": "asa_s"}
 
 
+def _seats_view(now: dict[str, Any]) -> tuple[str, str]:
+    """Seats needed now (Erlang C) / agents signed in; red when short."""
+    needed = now.get("seats_needed")
+    if not needed:
+        return "–", GREY
+    staffed = now["agents"].get("logged_in", 0)
+    return f"{needed['agents']}/{staffed}", RED if needed["agents"] > staffed else GREEN
+
+
 def target_colour(value: float | None, target: dict[str, float | None] | None,
                   margin: float) -> str:
     """Green inside the target range, amber within ``margin`` (a fraction of the
@@ -98,6 +107,7 @@ def tile_view(snap: dict[str, Any], now_ms: int, settings: Settings) -> dict[str
                         colour("abandon", day.get("abandon_rate"), snap, settings)),
         "asa": (duration_text(interval.get("asa_s")),
                 colour("asa", interval.get("asa_s"), snap, settings)),
+        "seats": _seats_view(now),
         "available": str(now["agents"].get("available", 0)),
         "on_call": str(now["agents"].get("on_call", 0)),
     }

@@ -192,6 +192,9 @@ def test_the_surge_ladder_shows_above_the_tiles_without_hiding_them(stack, brows
                                 "name_zh": "呼出台席签入", "name_en": "Outbound seats sign in",
                                 "action_zh": "调整2-3个呼出台席加入呼入台席",
                                 "action_en": "Move 2-3 outbound seats onto inbound"}
+    gen["now"]["agents"]["logged_in"] = 6
+    gen["now"]["seats_needed"] = {"agents": 9, "service_level": 0.81, "asa_s": 12.0,
+                                  "calls_15min": 40, "aht_s": 200.0}
     worker = FakeWorker(stack, [gen])
     worker.start()
     try:
@@ -201,6 +204,8 @@ def test_the_surge_ladder_shows_above_the_tiles_without_hiding_them(stack, brows
         assert text_of(browser, "esc-GEN") == (
             "GEN · step 2 · Outbound seats sign in — Move 2-3 outbound seats onto inbound")
         assert text_of(browser, "GEN-waiting") == "8"  # the numbers stay on screen
+        assert text_of(browser, "GEN-seats") == "9/6"  # Erlang C: 9 needed, 6 signed in
+        assert "red" in browser.find_element(By.ID, "GEN-seats").get_attribute("class")
         strip = browser.find_element(By.ID, "esc-banner").rect
         tile = browser.find_element(By.ID, "tile-GEN").rect
         assert strip["y"] + strip["height"] <= tile["y"]  # above the tiles, not over them

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from callboard.cli import cli
 from callboard.config import Settings
-from callboard.report import ROW_KEYS, build_report, read_events, write_report
+from callboard.report import AGENT_ROW_KEYS, ROW_KEYS, build_report, read_events, write_report
 from tests.unit.factories import at, call
 
 
@@ -167,3 +167,34 @@ def test_every_half_hour_of_a_simulated_day_equals_the_independent_computation(t
     # The day must exercise every kind of call the KPIs distinguish.
     assert min(day["ALL"][k] for k in ("abandoned", "short_abandoned", "blocked", "transferred",
                                          "repeated", "queued")) > 0
+
+
+def test_agent_rows_per_interval_worked_by_hand():
+    """A1 signs in at 10:00, takes a call 10:05-10:10 (talk 240 s + hold 60 s) with
+    60 s of ACW, is available again at 10:11 and signs out at 10:40."""
+    def agent(etype, ts, **f):
+        return {"v": 1, "event_id": f"{etype}-{ts}", "type": etype, "ts_ms": ts,
+                "queue": "GEN", "source": "t", "agent_id": "A1", **f}
+
+    events = [
+        agent("agent.login", at(10, 0), state="available"),
+        *call("c1", at(10, 4, 50), answer_after_s=10, talk_s=240, hold_s=60, acw_s=60),
+        agent("agent.state", at(10, 5), state="on_call"),
+        agent("agent.state", at(10, 10), state="acw"),
+        agent("agent.state", at(10, 11), state="available"),
+        agent("agent.logout", at(10, 40)),
+    ]
+    rows = build_report(events, Settings(), "30m", by_agent=True)
+    by = {r["interval_start"][11:16]: r for r in rows}
+    first, second = by["10:00"], by["10:30"]
+    assert (first["queue"], first["agent_id"], first["handled"]) == ("GEN", "A1", 1)
+    assert first["aht_s"] == pytest.approx(240 + 60 + 60)
+    # 10:00-10:30: available 5 + 19 min, on call 5, ACW 1 -> occupancy 5 / (5 + 24)
+    assert first["occupancy"] == pytest.approx(5 / 29, abs=1e-5)
+    assert first["signed_in_h"] == pytest.approx(0.5)
+    assert first["calls_per_agent_hour"] == pytest.approx(2.0)
+    assert (second["handled"], second["signed_in_h"]) == (0, pytest.approx(10 / 60, abs=1e-4))
+    assert second["occupancy"] == 0.0
+    out = io.StringIO()
+    write_report(rows, "csv", out, AGENT_ROW_KEYS)
+    assert out.getvalue().splitlines()[0].startswith("queue,agent_id,interval_start")
