@@ -31,29 +31,21 @@ import requests
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
 from callboard.config import Recipient, Settings
+from callboard.keys import RedisKeys
 
-__all__ = ["AlertKeys", "Notifier", "audit", "sign"]
+__all__ = ["Notifier", "acknowledge", "audit", "sign"]
 
 log = logging.getLogger(__name__)
-
-
-class AlertKeys:
-    def __init__(self, prefix: str) -> None:
-        self.open = f"{prefix}:alerts:open"        # hash: queue -> open alert
-        self.log = f"{prefix}:alerts:log"          # list: every alert, newest first
-        self.audit = f"{prefix}:alerts:audit"      # stream: the audit trail
-        self.stats = f"{prefix}:alerts:stats"      # hash: sent / failed per channel
-        self.sent = f"{prefix}:alerts:sent"        # prefix of the once-only markers
 
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def audit(client: redis.Redis, keys: AlertKeys, **fields: Any) -> None:
+def audit(client: redis.Redis, keys: RedisKeys, **fields: Any) -> None:
     entry = {k: "" if v is None else str(v) for k, v in fields.items()}
     entry["at_ms"] = str(int(time.time() * 1000))
-    client.xadd(keys.audit, entry, maxlen=100_000, approximate=True)  # type: ignore[arg-type]
+    client.xadd(keys.alerts_audit, entry, maxlen=100_000, approximate=True)  # type: ignore[arg-type]
 
 
 def _subject(alert: dict[str, Any]) -> str:
@@ -84,7 +76,7 @@ class Notifier:
                  clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.esc = settings.escalation
-        self.keys = AlertKeys(settings.redis_prefix)
+        self.keys = RedisKeys(settings.redis_prefix)
         self.redis = client or redis.Redis.from_url(settings.redis_url, decode_responses=True)
         self.clock = clock
         self.retry = dict(stop=stop_after_attempt(4),
@@ -102,20 +94,18 @@ class Notifier:
     def handle(self, alert: dict[str, Any]) -> None:
         """One alert from the topic: record it, update the open alert, tell level 0."""
         now_ms = int(self.clock() * 1000)
-        self.redis.lpush(self.keys.log, json.dumps(alert, ensure_ascii=False))
-        self.redis.ltrim(self.keys.log, 0, 9999)
+        self.redis.lpush(self.keys.alerts_log, json.dumps(alert, ensure_ascii=False))
+        self.redis.ltrim(self.keys.alerts_log, 0, 9999)
         queue = alert["queue"]
-        raw = self.redis.hget(self.keys.open, queue)
+        raw = self.redis.hget(self.keys.alerts_open, queue)
         current = json.loads(raw) if raw else None
         if alert["direction"] == "up":
             started = dict((current or {}).get("started", {}))
             started[str(alert["step"])] = alert["event_ms"]
+            # A further step is news: it starts unacknowledged at level 0 again.
             opened = {**alert, "level": 0, "notified_ms": now_ms, "acked_by": None,
                       "acked_ms": None, "started": started}
-            if current and current.get("acked_by"):
-                # A further step is news: it needs acknowledging again.
-                opened["acked_by"] = None
-            self.redis.hset(self.keys.open, queue, json.dumps(opened, ensure_ascii=False))
+            self.redis.hset(self.keys.alerts_open, queue, json.dumps(opened, ensure_ascii=False))
         else:
             if current:
                 began = current.get("started", {}).get(str(alert["step"] + 1))
@@ -124,12 +114,12 @@ class Notifier:
                           step=alert["step"] + 1,
                           duration_s=round((alert["event_ms"] - began) / 1000, 1))
             if alert["step"] == 0:
-                self.redis.hdel(self.keys.open, queue)
+                self.redis.hdel(self.keys.alerts_open, queue)
                 audit(self.redis, self.keys, what="cleared", queue=queue)
             elif current:
                 current.update({k: alert[k] for k in ("step", "rung", "waiting", "event_time",
                                                      "event_ms", "direction")})
-                self.redis.hset(self.keys.open, queue, json.dumps(current, ensure_ascii=False))
+                self.redis.hset(self.keys.alerts_open, queue, json.dumps(current, ensure_ascii=False))
         age_s = (now_ms - alert["event_ms"]) / 1000
         if self.esc.max_alert_age_s and age_s > self.esc.max_alert_age_s:
             audit(self.redis, self.keys, what="not_sent_old", queue=queue, step=alert["step"],
@@ -148,7 +138,7 @@ class Notifier:
 
     def _once(self, alert: dict[str, Any], recipient: Recipient, channel: str, level: int,
               send: Callable[[], None]) -> None:
-        marker = f"{self.keys.sent}:{alert['alert_id']}:{level}:{recipient.name}:{channel}"
+        marker = f"{self.keys.alerts_sent}:{alert['alert_id']}:{level}:{recipient.name}:{channel}"
         if not self.redis.set(marker, 1, nx=True, ex=30 * 86400):
             return  # already told: no duplicate notifications
         try:
@@ -156,13 +146,13 @@ class Notifier:
                 with attempt:
                     send()
         except Exception as exc:  # every channel failure is shown, none is fatal
-            self.redis.hincrby(self.keys.stats, f"failed.{channel}", 1)
+            self.redis.hincrby(self.keys.alerts_stats, f"failed.{channel}", 1)
             audit(self.redis, self.keys, what="notify_failed", queue=alert["queue"],
                   step=alert["step"], direction=alert["direction"], channel=channel,
                   recipient=recipient.name, level=level, error=repr(exc)[:300])
             log.warning("could not notify %s by %s: %s", recipient.name, channel, exc)
             return
-        self.redis.hincrby(self.keys.stats, f"sent.{channel}", 1)
+        self.redis.hincrby(self.keys.alerts_stats, f"sent.{channel}", 1)
         audit(self.redis, self.keys, what="notified", queue=alert["queue"], step=alert["step"],
               direction=alert["direction"], channel=channel, recipient=recipient.name,
               level=level, alert_id=alert["alert_id"])
@@ -191,9 +181,9 @@ class Notifier:
     def escalate_unacknowledged(self) -> int:
         """Open alerts nobody acknowledged in time climb one level; returns how many."""
         now_ms = int(self.clock() * 1000)
-        self.redis.hset(self.keys.stats, "last_check_ms", now_ms)
+        self.redis.hset(self.keys.alerts_stats, "last_check_ms", now_ms)
         climbed = 0
-        for queue, raw in self.redis.hgetall(self.keys.open).items():
+        for queue, raw in self.redis.hgetall(self.keys.alerts_open).items():
             alert = json.loads(raw)
             if alert.get("acked_by") or alert["level"] >= self.max_level():
                 continue
@@ -201,7 +191,7 @@ class Notifier:
                 continue
             alert["level"] += 1
             alert["notified_ms"] = now_ms
-            self.redis.hset(self.keys.open, queue, json.dumps(alert, ensure_ascii=False))
+            self.redis.hset(self.keys.alerts_open, queue, json.dumps(alert, ensure_ascii=False))
             audit(self.redis, self.keys, what="escalated", queue=queue, step=alert["step"],
                   level=alert["level"])
             self.tell(alert, alert["level"])
@@ -209,14 +199,14 @@ class Notifier:
         return climbed
 
 
-def acknowledge(client: redis.Redis, keys: AlertKeys, queue: str, user: str) -> bool:
-    raw = client.hget(keys.open, queue)
+def acknowledge(client: redis.Redis, keys: RedisKeys, queue: str, user: str) -> bool:
+    raw = client.hget(keys.alerts_open, queue)
     if not raw:
         return False
     alert = json.loads(raw)
     alert["acked_by"] = user
     alert["acked_ms"] = int(time.time() * 1000)
-    client.hset(keys.open, queue, json.dumps(alert, ensure_ascii=False))
+    client.hset(keys.alerts_open, queue, json.dumps(alert, ensure_ascii=False))
     audit(client, keys, what="acknowledged", queue=queue, step=alert["step"], user=user,
           after_s=round((alert["acked_ms"] - alert["notified_ms"]) / 1000, 1))
     return True

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 from alerts.erlang import agents_needed
 from alerts.ladder import Ladder, LadderRules, Step, Transition, default_rules
+from callboard import kpi
 from callboard.config import Settings, StepConfig
-from callboard.timebuckets import iso
+from callboard.timebuckets import MINUTE_MS, iso, minute_start
 
 __all__ = ["LadderSet", "alert_doc", "ladder_rules", "seats_needed"]
 
@@ -46,9 +47,9 @@ def groups_of(settings: Settings) -> dict[str, list[str]]:
 
 
 class LadderSet:
-    """Every group's ladder; ``states`` round-trips through a table or a file."""
+    """Every group's ladder (each one's ``state()`` is what the worker changelogs)."""
 
-    def __init__(self, settings: Settings, states: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.rules = ladder_rules(settings)
         self.zone: ZoneInfo = settings.zone
         self.groups = groups_of(settings)
@@ -56,10 +57,8 @@ class LadderSet:
         for group, queues in self.groups.items():
             for queue in queues:
                 self.group_of.setdefault(queue, []).append(group)
-        states = states or {}
-        self.ladders = {g: Ladder.restore(self.rules, self.zone, states.get(g))
-                        for g in self.groups}
-        self.waiting: dict[str, int] = dict(states.get("_waiting") or {})
+        self.ladders = {g: Ladder(self.rules, self.zone) for g in self.groups}
+        self.waiting: dict[str, int] = {}  # per queue; the worker refills it from its live table
 
     def feed(self, changes: Iterable[tuple[str, int, int]]) -> list[tuple[str, Transition]]:
         out: list[tuple[str, Transition]] = []
@@ -72,10 +71,6 @@ class LadderSet:
 
     def advance(self, now_ms: int) -> list[tuple[str, Transition]]:
         return [(g, t) for g, ladder in self.ladders.items() for t in ladder.advance(now_ms)]
-
-    def states(self) -> dict[str, Any]:
-        return {**{g: ladder.state() for g, ladder in self.ladders.items()},
-                "_waiting": dict(self.waiting)}
 
 
 def seats_needed(figures: Mapping[str, Any], threshold_s: float, target: float,
@@ -114,9 +109,6 @@ def alert_doc(group: str, t: Transition, zone: ZoneInfo,
 
 def group_figures(engine: Any, queues: list[str], at_ms: int) -> dict[str, Any]:
     """The rolling 15 minutes before ``at_ms`` of a group's queues, KPIs derived."""
-    from callboard import kpi
-    from callboard.timebuckets import MINUTE_MS, minute_start
-
     start = minute_start(at_ms) - 14 * MINUTE_MS
     parts = [engine.window(q, start, minute_start(at_ms) + MINUTE_MS, at_ms)[0] for q in queues]
     return kpi.derive(kpi.merge(parts))

@@ -388,8 +388,14 @@ class Engine:
             total["scheduled_ms"] = self.scheduled_ms(queue, start_ms, upto)
         return total, merged
 
-    def windows(self, queue: str, now_ms: int) -> dict[str, tuple[int, int, kpi.Counters]]:
-        """Each board window as (start_ms, end_ms, counters), for calls offered in it."""
+    def windows(self, queue: str, now_ms: int,
+                day_agents: dict[str, list[int]] | None = None,
+                ) -> dict[str, tuple[int, int, kpi.Counters]]:
+        """Each board window as (start_ms, end_ms, counters), for calls offered in it.
+
+        ``day_agents``, when given, is filled with each agent's counters for the
+        day, from the same pass over the day's minutes.
+        """
         current_minute = minute_start(now_ms)
         next_minute = current_minute + MINUTE_MS
         out: dict[str, tuple[int, int, kpi.Counters]] = {}
@@ -402,7 +408,11 @@ class Engine:
         hh_start, hh_end = half_hour_bounds(now_ms, self.zone)
         out["interval"] = (hh_start, hh_end, self.window(queue, hh_start, next_minute, now_ms)[0])
         day_start, day_end = day_bounds(now_ms, self.zone)
-        out["day"] = (day_start, day_end, self.window(queue, day_start, next_minute, now_ms)[0])
+        day, agents = self.window(queue, day_start, next_minute, now_ms,
+                                  with_agents=day_agents is not None)
+        out["day"] = (day_start, day_end, day)
+        if day_agents is not None:
+            day_agents.update(agents)
         return out
 
     def live_state(self, queue: str) -> Mapping[str, Any]:

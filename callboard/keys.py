@@ -14,9 +14,19 @@ class RedisKeys:
         self.changes = f"{prefix}:changes"  # pub/sub: the queue whose snapshot changed
         self.stats = f"{prefix}:stats"  # hash: worker counters (dead letters by reason...)
         self.heartbeat = f"{prefix}:heartbeat"  # wall ms of the worker's last write
+        # The surge ladder's alerts (alerts/notify.py, the console):
+        self.alerts_open = f"{prefix}:alerts:open"    # hash: queue -> open alert
+        self.alerts_log = f"{prefix}:alerts:log"      # list: every alert, newest first
+        self.alerts_audit = f"{prefix}:alerts:audit"  # stream: the audit trail
+        self.alerts_stats = f"{prefix}:alerts:stats"  # hash: sent / failed per channel
+        self.alerts_sent = f"{prefix}:alerts:sent"    # prefix of the once-only markers
 
     def snapshot(self, queue: str) -> str:
         return f"{self.prefix}:snapshot:{queue}"
+
+    def ingest(self, source: str, name: str) -> str:
+        """Hash: line counts of a followed ACD log (``callboard ingest``)."""
+        return f"{self.prefix}:ingest:{source}:{name}"
 
     def intervals(self, queue: str) -> str:
         """Hash: half-hour start (epoch ms) -> that half hour's row (counters and KPIs)."""

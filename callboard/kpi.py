@@ -121,9 +121,10 @@ def fold(c: Counters, event: Mapping[str, Any], limits: Limits,
         if ring is not None:
             c["rung"] += 1
             c["rings"] += math.ceil(ring / limits.ring_cycle_ms) if limits.ring_cycle_ms else 0
-        if _queue_time(event) > 0:
+        queue_ms = _queue_time(event)
+        if queue_ms > 0:
             c["queued_answered"] += 1
-            c["queue_answered_ms"] += _queue_time(event)
+            c["queue_answered_ms"] += queue_ms
         if agent is not None:
             agent[_AF["answered"]] += 1
     elif etype == ev.CALL_ABANDONED:

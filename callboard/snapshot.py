@@ -66,17 +66,16 @@ def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int,
         if agent_state in agents:
             agents[agent_state] += 1
     agents["logged_in"] = sum(agents[c] for c in AGENT_COLUMNS)
+    per_agent: dict[str, list[int]] = {}
     windows = {
         name: window_figures(start, end, counters, rules, engine.zone)
-        for name, (start, end, counters) in engine.windows(rules.name, now_ms).items()
+        for name, (start, end, counters) in engine.windows(rules.name, now_ms, per_agent).items()
     }
     planned_now = planned(rules.name, now_ms) if planned is not None else None
     agents["planned"] = planned_now
     # B14 now: agents signed in / agents planned for this half hour.
     agents["attendance"] = (round(agents["logged_in"] / planned_now, 6)
                             if planned_now else None)
-    day_start = windows["day"]["start_ms"]
-    _, per_agent = engine.window(rules.name, day_start, now_ms + 1, now_ms, with_agents=True)
     states = state["agents"]
     agent_rows = {
         agent_id: {

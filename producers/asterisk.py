@@ -81,12 +81,13 @@ def _usable(name: str) -> bool:
     return 0 < len(name) <= 120 and name.upper() != "NONE"
 
 
-def _seconds(text: str) -> int | None:
+def _seconds(text: str, unit: int = 1) -> int | None:
+    """A duration field (in seconds, or ms with ``unit=1000``), None unless 0..24 h."""
     try:
         value = int(text.strip())
     except ValueError:
         return None
-    return value if 0 <= value <= _MAX_WAIT_FIELD_S else None
+    return value if 0 <= value <= _MAX_WAIT_FIELD_S * unit else None
 
 
 @dataclass
@@ -325,7 +326,7 @@ class Converter:
             return out
         if verb == "RINGCANCELED":
             ringing = self.calls.get(callid)
-            ring = _ms(data[0]) if data else None
+            ring = _seconds(data[0], unit=1000) if data else None  # logged in ms
             if ringing is not None and ring is not None:
                 ringing.ring_ms = ring  # the caller hung up while this agent's phone rang
             self._skip("RINGCANCELED")
@@ -373,14 +374,6 @@ class Converter:
         More than 2 s apart is counted (the field is still used)."""
         if abs((ts - call.offered_ms) / 1000 - field_s) > 2:
             self.counts["wait_mismatch"] += 1
-
-
-def _ms(text: str) -> int | None:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        return None
-    return value if 0 <= value <= _MAX_WAIT_FIELD_S * 1000 else None
 
 
 def convert_lines(lines: Iterable[str | bytes], converter: Converter | None = None,

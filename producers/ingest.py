@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,8 +32,7 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
     events = KafkaSink(settings.broker_url, settings.events_topic)
     letters = KafkaSink(settings.broker_url, settings.dead_letter_topic)
     stats = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
-    stats_key = f"{RedisKeys(settings.redis_prefix).prefix}:ingest:asterisk:{path.name}"
-    stopped = threading.Event()
+    stats_key = RedisKeys(settings.redis_prefix).ingest("asterisk", path.name)
     last_log = [time.monotonic()]
 
     def deliver(lines: list[bytes]) -> None:
@@ -62,7 +60,8 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
 
     try:
         if follow:
-            follower.run(deliver, stopped.is_set, lambda: stopped.wait(poll_s))
+            # Runs until SIGINT/SIGTERM (KeyboardInterrupt, below).
+            follower.run(deliver, lambda: False, lambda: time.sleep(poll_s))
         else:
             lines = follower.read_lines()
             if lines:

@@ -120,13 +120,21 @@ def create_app(settings: Settings) -> faust.App:
         for queue in engine.queues():
             ladders.waiting[queue] = len(engine.live_state(queue)["w"])
 
-    async def raise_alerts(transitions: list[tuple[str, Any]]) -> None:
-        for doc in transition_docs(settings, engine, ladders, transitions):
+    async def run_ladders(waiting: list[tuple[str, int, int]], now_ms: int) -> None:
+        """Waiting changes at their event times, then time moving on to ``now_ms``:
+        deadlines in between fire at their own times, however batched. Step changes
+        go to the alerts topic; each ladder that moved is changelogged."""
+        restore_ladders()
+        changed = ladders.feed(waiting) + ladders.advance(now_ms)
+        for doc in transition_docs(settings, engine, ladders, changed):
             counter.stats[f"alerts.{doc['direction']}"] += 1
             await alerts_topic.send(key=doc["queue"].encode(),
                                     value=json.dumps(doc, ensure_ascii=False).encode())
             log.warning("surge ladder %s: step %s %s at %s (waiting %s)", doc["queue"],
                         doc["step"], doc["direction"], doc["event_time"], doc["waiting"])
+        groups = {g for q, _, _ in waiting for g in ladders.group_of.get(q, ())}
+        for group in groups | {g for g, _ in changed}:
+            ladder_table[_ladder_key(ladders, group)] = ladders.ladders[group].state()
 
     @app.agent(events_topic, name=f"{settings.app_id}-count")
     async def count(stream: faust.StreamT) -> None:
@@ -136,14 +144,7 @@ def create_app(settings: Settings) -> faust.App:
             raw = [RawEvent(e.value, e.message.partition, e.message.offset) for e in batch]
             result = await counter.handle(raw)
             if result.applied:
-                # Waiting changes at their event times, then event time moving on:
-                # deadlines in between fire at their own times, however batched.
-                restore_ladders()
-                changed = ladders.feed(result.waiting) + ladders.advance(engine.clock_ms)
-                await raise_alerts(changed)
-                groups = {g for q, _, _ in result.waiting for g in ladders.group_of.get(q, ())}
-                for group in groups | {g for g, _ in changed}:
-                    ladder_table[_ladder_key(ladders, group)] = ladders.ladders[group].state()
+                await run_ladders(result.waiting, engine.clock_ms)
             if result.queues:
                 pending.queues |= result.queues
                 pending.minutes |= result.minutes
@@ -176,22 +177,18 @@ def create_app(settings: Settings) -> faust.App:
             counter.stats["expired_buckets"] += engine.expire()
         # Operators (and the week-long test) see that the tables stay bounded.
         counter.stats["table.buckets"] = len(buckets)
+        counter.stats["table.live"] = len(live)
         counter.stats["callers_indexed"] = len(engine.callers)
         if settings.clock == "wall":
             # Deadlines fall due while no event arrives (a stuck queue); they
             # fire at their own time, so a replay of the log fires them identically.
-            restore_ladders()
-            due = ladders.advance(engine.now(int(time.time() * 1000)))
-            if due:
-                await raise_alerts(due)
-                for group, _ in due:
-                    ladder_table[_ladder_key(ladders, group)] = ladders.ladders[group].state()
-        counter.stats["table.live"] = len(live)
+            await run_ladders([], engine.now(int(time.time() * 1000)))
         await writer.write(engine.queues(), dict(counter.stats))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's signal typing
     async def _revoked(app_: faust.App, revoked: Any, **_: Any) -> None:
         engine.forget_derived()  # another worker may count these queues now
+        restored[0] = False  # ... and move their ladders: read them back from the table
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing
     async def _close(app_: faust.App, **_: Any) -> None:

@@ -17,8 +17,9 @@ import redis
 from flask import Flask, Response, redirect, request
 from werkzeug.security import check_password_hash
 
-from alerts.notify import AlertKeys, acknowledge
+from alerts.notify import acknowledge
 from callboard.config import Settings
+from callboard.keys import RedisKeys
 
 __all__ = ["register_console"]
 
@@ -33,7 +34,7 @@ def _users(settings: Settings) -> dict[str, str]:
 
 def register_console(server: Flask, settings: Settings) -> None:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2)
-    keys = AlertKeys(settings.redis_prefix)
+    keys = RedisKeys(settings.redis_prefix)
     users = _users(settings)
 
     def user() -> str | None:
@@ -52,7 +53,7 @@ def register_console(server: Flask, settings: Settings) -> None:
         name = user()
         if name is None:
             return challenge()
-        opened = cast(dict[str, str], client.hgetall(keys.open))
+        opened = cast(dict[str, str], client.hgetall(keys.alerts_open))
         alerts = [json.loads(v) for v in opened.values()]
         rows = []
         for a in sorted(alerts, key=lambda a: a["queue"]):
@@ -66,7 +67,7 @@ def register_console(server: Flask, settings: Settings) -> None:
                 f'{html.escape(rung["name_en"])}</td><td>{html.escape(rung["action_zh"])}<br>'
                 f'{html.escape(rung["action_en"])}</td><td>{a["waiting"]}</td>'
                 f'<td>{html.escape(a["event_time"])}</td><td>{a["level"]}</td><td>{acked}</td></tr>')
-        trail = cast(list[tuple[str, dict[str, str]]], client.xrevrange(keys.audit, count=30))
+        trail = cast(list[tuple[str, dict[str, str]]], client.xrevrange(keys.alerts_audit, count=30))
         audit_rows = "".join(
             f"<tr><td>{time.strftime('%H:%M:%S', time.localtime(int(f['at_ms']) / 1000))}</td>"
             f"<td>{html.escape(' '.join(f'{k}={v}' for k, v in f.items() if k != 'at_ms' and v))}"

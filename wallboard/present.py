@@ -10,7 +10,7 @@ from wallboard.i18n import label
 
 __all__ = [
     "age_text", "colour", "duration_text", "format_kpi", "kpi_help", "percent_text",
-    "target_colour", "tile_view",
+    "seats_view", "target_colour", "tile_view",
 ]
 
 GREEN, AMBER, RED, GREY, PLAIN = "green", "amber", "red", "grey", "plain"
@@ -59,7 +59,7 @@ def colour(kind: str, value: float | None, snap: dict[str, Any], settings: Setti
 _TILE_KPI = {"sl": "service_level", "abandon": "abandon_rate", "asa": "asa_s"}
 
 
-def _seats_view(now: dict[str, Any]) -> tuple[str, str]:
+def seats_view(now: dict[str, Any]) -> tuple[str, str]:
     """Seats needed now (Erlang C) / agents signed in; red when short."""
     needed = now.get("seats_needed")
     if not needed:
@@ -107,7 +107,7 @@ def tile_view(snap: dict[str, Any], now_ms: int, settings: Settings) -> dict[str
                         colour("abandon", day.get("abandon_rate"), snap, settings)),
         "asa": (duration_text(interval.get("asa_s")),
                 colour("asa", interval.get("asa_s"), snap, settings)),
-        "seats": _seats_view(now),
+        "seats": seats_view(now),
         "available": str(now["agents"].get("available", 0)),
         "on_call": str(now["agents"].get("on_call", 0)),
     }

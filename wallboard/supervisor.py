@@ -18,15 +18,22 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from redis.exceptions import RedisError
 
-if TYPE_CHECKING:
-    from flask import Flask  # Dash's own server
-
 from callboard.catalog import CATALOG
 from callboard.config import Settings
 from callboard.snapshot import CENTRE, WINDOW_NAMES
 from wallboard.app import ASSETS, SnapshotReader
 from wallboard.i18n import label, lang_from_query
-from wallboard.present import age_text, duration_text, format_kpi, kpi_help, target_colour
+from wallboard.present import (
+    age_text,
+    duration_text,
+    format_kpi,
+    kpi_help,
+    seats_view,
+    target_colour,
+)
+
+if TYPE_CHECKING:
+    from flask import Flask  # Dash's own server
 
 __all__ = ["create_supervisor"]
 
@@ -54,11 +61,12 @@ def _table(snaps: list[dict[str, Any]], window: str, lang: str, settings: Settin
         figures = snap["windows"].get(window, {})
         targets = snap.get("targets", {})
         formula = label(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
+        seats, seats_colour = seats_view(snap["now"])
         cells = [
             html.Td(snap["label_zh"] if lang == "zh" else snap["label_en"], className="qname"),
             html.Td(str(snap["now"]["waiting"]), id=f"sup-{queue}-waiting"),
             html.Td(duration_text(snap["now"]["longest_wait_s"]), id=f"sup-{queue}-longest"),
-            html.Td(_seats(snap["now"]), id=f"sup-{queue}-seats",
+            html.Td(seats, id=f"sup-{queue}-seats", className=seats_colour,
                     title=label("seats_help", lang)),
             html.Td(formula, id=f"sup-{queue}-formula", className="formula"),
         ]
@@ -71,12 +79,6 @@ def _table(snaps: list[dict[str, Any]], window: str, lang: str, settings: Settin
             ))
         body.append(html.Tr(cells, id=f"sup-row-{queue}"))
     return html.Table([html.Thead(html.Tr(head)), html.Tbody(body)], className="kpi-table")
-
-
-def _seats(now: dict[str, Any]) -> str:
-    needed = now.get("seats_needed")
-    staffed = now.get("agents", {}).get("logged_in", 0)
-    return "–" if not needed else f"{needed['agents']} / {staffed}"
 
 
 def _local(ms: int, settings: Settings) -> datetime:
