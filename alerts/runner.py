@@ -6,7 +6,7 @@ log fires the same steps at the same event times as the live run did.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,12 +47,12 @@ def groups_of(settings: Settings) -> dict[str, list[str]]:
 
 
 class LadderSet:
-    """Every group's ladder (each one's ``state()`` is what the worker changelogs)."""
+    """Every group's ladder (each one's ``state()`` goes into the pipeline's checkpoint)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.rules = ladder_rules(settings)
-        self.zone: ZoneInfo = settings.zone
-        self.groups = groups_of(settings)
+    def __init__(self, rules: LadderRules, zone: ZoneInfo, groups: dict[str, list[str]]) -> None:
+        self.rules = rules
+        self.zone: ZoneInfo = zone
+        self.groups = groups
         self.group_of: dict[str, list[str]] = {}
         for group, queues in self.groups.items():
             for queue in queues:
@@ -71,6 +71,27 @@ class LadderSet:
 
     def advance(self, now_ms: int) -> list[tuple[str, Transition]]:
         return [(g, t) for g, ladder in self.ladders.items() for t in ladder.advance(now_ms)]
+
+    def advance_each(self, time_of: Callable[[str], int | None]) -> list[tuple[str, Transition]]:
+        """Let each group's time pass to the oldest clock of its queues (``time_of``;
+        None for a queue with no events yet): a queue read ahead of another on
+        another partition must not age the other's callers."""
+        out: list[tuple[str, Transition]] = []
+        for group, ladder in self.ladders.items():
+            clocks = [c for c in map(time_of, self.groups[group]) if c is not None]
+            if clocks:
+                out += [(group, t) for t in ladder.advance(min(clocks))]
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {"ladders": {g: lad.state() for g, lad in self.ladders.items()},
+                "waiting": dict(self.waiting)}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        for group, saved in state.get("ladders", {}).items():
+            if group in self.ladders:
+                self.ladders[group] = Ladder.restore(self.rules, self.zone, saved)
+        self.waiting.update(state.get("waiting", {}))
 
 
 def seats_needed(figures: Mapping[str, Any], threshold_s: float, target: float,
@@ -114,7 +135,7 @@ def group_figures(engine: Any, queues: list[str], at_ms: int) -> dict[str, Any]:
     return kpi.derive(kpi.merge(parts))
 
 
-def transition_docs(settings: Settings, engine: Any, ladders: LadderSet,
+def transition_docs(rules_for: Callable[[str], Any], engine: Any, ladders: LadderSet,
                     transitions: list[tuple[str, Transition]]) -> list[dict[str, Any]]:
     """Alert documents for transitions, with seats needed for the steps that ask for it."""
     docs = []
@@ -122,11 +143,11 @@ def transition_docs(settings: Settings, engine: Any, ladders: LadderSet,
         queues = ladders.groups[group]
         seats = staffed = None
         if t.rung.needs_seats_figure and t.direction == "up":
-            rules = settings.rules_for(queues[0])
+            rules = rules_for(queues[0])
             figures = group_figures(engine, queues, t.at_ms)
             seats = seats_needed(figures, rules.sl_threshold_s, rules.sl_target)
             staffed = sum(
                 1 for q in queues for s, _ in engine.live_state(q)["agents"].values()
                 if s != "logged_out")
-        docs.append(alert_doc(group, t, settings.zone, seats, staffed))
+        docs.append(alert_doc(group, t, ladders.zone, seats, staffed))
     return docs

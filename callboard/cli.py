@@ -232,19 +232,37 @@ def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
            sl_threshold_s: int | None, sl_formula: str | None,
            short_abandon_s: int | None, by_agent: bool) -> None:
     """KPIs per queue and interval from an event file; no services needed."""
-    from callboard.report import AGENT_ROW_KEYS, ROW_KEYS, build_report, read_events, write_report
+    from callboard.report import AGENT_ROW_KEYS, ROW_KEYS, report_rows, write_report
 
     settings = _settings(ctx).override_all(
         sl_threshold_s=sl_threshold_s, sl_formula=sl_formula, short_abandon_s=short_abandon_s)
-    schedule = settings.load_schedule()
-    with events_path.open("rb") as fh:
-        data = read_events(fh)
-    rows = build_report(data.events, settings, interval,
-                        schedule.scheduled_ms if schedule is not None else None, by_agent)
+    pipeline, _ = _fold_file(events_path, settings)
+    rows = report_rows(pipeline.engine, settings, interval, by_agent)
     write_report(rows, fmt, sys.stdout, AGENT_ROW_KEYS if by_agent else ROW_KEYS)
-    rejected = ", ".join(f"{k} {v}" for k, v in sorted(data.rejected.items())) or "none"
-    click.echo(f"{data.lines} events read, {len(data.events)} valid, rejected: {rejected}",
-               err=True)
+    _print_rejects(pipeline)
+
+
+def _fold_file(path: Path, settings: Settings) -> tuple[Any, Any]:
+    """A file through the pipeline the worker runs, as if it were one partition."""
+    import time
+
+    from callboard.assemble import pipeline_rules
+    from callboard.pipeline import Pipeline, Record
+
+    pipeline = Pipeline(pipeline_rules(settings, offline=True))
+    with path.open("rb") as fh:
+        records = [Record(line.rstrip(b"\r\n")) for line in fh if line.strip()]
+    result = pipeline.feed(records, wall_ms=int(time.time() * 1000))
+    result.alerts += pipeline.finish()
+    return pipeline, result
+
+
+def _print_rejects(pipeline: Any) -> None:
+    stats = pipeline.stats
+    rejected = ", ".join(f"{k.removeprefix('dead_letter.')} {v}" for k, v in sorted(stats.items())
+                         if k.startswith("dead_letter.")) or "none"
+    click.echo(f"{stats['events_in']} events read, {stats['events_counted']} counted, "
+               f"{stats['duplicates']} duplicates, rejected: {rejected}", err=True)
 
 
 ALERT_COLUMNS = ("queue", "step", "direction", "event_time", "waiting", "mode", "name_zh",
@@ -261,20 +279,9 @@ def alerts(ctx: click.Context, events_path: Path, fmt: str) -> None:
     """Every surge-ladder step change an event file fires (docs/escalation.md)."""
     import csv
 
-    from alerts.runner import LadderSet, transition_docs
-    from callboard.engine import Engine
-    from callboard.report import read_events
-
     settings = _settings(ctx)
-    with events_path.open("rb") as fh:
-        data = read_events(fh)
-    engine = Engine(settings.rules_for, settings.zone, {}, {}, retention_ms=None,
-                    max_wait_ms=int(settings.max_wait_h * 3_600_000))
-    ladders = LadderSet(settings)
-    result = engine.apply(data.events)
-    transitions = ladders.feed(result.waiting)
-    transitions += ladders.advance(engine.clock_ms)
-    docs = transition_docs(settings, engine, ladders, transitions)
+    pipeline, result = _fold_file(events_path, settings)
+    docs = result.alerts
     rows = [{**{k: d[k] for k in ("queue", "step", "direction", "event_time", "waiting", "mode")},
              **{k: d["rung"][k] for k in ("name_zh", "name_en", "action_zh", "action_en",
                                           "staff_group", "seats")},
@@ -286,6 +293,7 @@ def alerts(ctx: click.Context, events_path: Path, fmt: str) -> None:
         writer.writeheader()
         writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
 
+    _print_rejects(pipeline)
 
 @cli.command()
 @click.option("--calls", type=click.FloatRange(min=0), required=True,

@@ -240,6 +240,13 @@ class Settings(BaseSettings):
     snapshot_interval_s: float = Field(default=1.0, gt=0)
     bucket_retention_h: int = Field(default=48, ge=25)  # covers the whole local day so far
     max_wait_h: float = Field(default=4.0, gt=0)  # a "waiting" call older than this was lost
+    # Live input: an event stamped further ahead of the wall clock is set aside as
+    # "future" (a wrong ACD clock must not move a queue's time, nor fire its ladder).
+    max_future_s: float = Field(default=60.0, gt=0)
+    # The worker's state is checkpointed whole after this many records or seconds
+    # (whichever comes first); a restart re-reads at most that much of the source.
+    checkpoint_every_events: int = Field(default=20_000, ge=1)
+    checkpoint_every_s: float = Field(default=60.0, gt=0)
 
     # --- the board
     board_host: str = "127.0.0.1"

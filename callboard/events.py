@@ -8,6 +8,7 @@ library because the worker runs it on every event and it must stay cheap.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ __all__ = [
     "CALL_TYPES",
     "SCHEMA_VERSION",
     "EventError",
+    "MAX_EVENT_BYTES",
     "attribution_ms",
     "dumps",
     "parse",
@@ -66,6 +68,17 @@ _DURATIONS = ("wait_ms", "talk_ms", "hold_ms", "acw_ms", "ring_ms")
 _MIN_TS_MS = 946_684_800_000
 _MAX_TS_MS = 4_102_444_800_000
 _MAX_ID = 128
+# Ids become Redis keys, topic keys and HTML: a queue name follows the config's
+# own pattern, other ids may be anything printable but stay short.
+QUEUE_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A real event is a few hundred bytes; anything this large is not one, and
+# decoding it (or a deeply nested one) would cost the worker more than the event.
+MAX_EVENT_BYTES = 16_384
+_MAX_DEPTH = 8
+# No duration is longer than a week, no hold longer than a day: bigger values are
+# unit mistakes or garbage, and unbounded ints overflow JSON floats downstream.
+_MAX_DURATION_MS = 7 * 86_400_000
 
 
 class EventError(ValueError):
@@ -78,14 +91,37 @@ class EventError(ValueError):
 
 
 def parse(raw: bytes | str) -> dict[str, Any]:
-    """Decode and validate one wire event; raises EventError."""
+    """Decode and validate one wire event; raises EventError, never anything else."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise EventError("too_large", f"{len(raw)} bytes, at most {MAX_EVENT_BYTES}")
+    if _too_deep(raw):
+        raise EventError("too_deep", f"nested deeper than {_MAX_DEPTH}")
     try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+        obj = json.loads(raw, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise EventError("malformed_json", str(exc)[:200]) from exc
     if not isinstance(obj, dict):
         raise EventError("not_an_object", f"got {type(obj).__name__}")
     return validate(obj)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number an event may carry")
+
+
+def _too_deep(raw: bytes | str) -> bool:
+    """Bracket depth above the limit (strings may hold brackets: then it over-counts,
+    which only matters for events nobody sends)."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    depth = 0
+    for byte in data.translate(None, _NOT_BRACKETS):
+        depth += 1 if byte in b"[{" else -1
+        if depth > _MAX_DEPTH:
+            return True
+    return False
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def validate(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,17 +145,22 @@ def validate(obj: Mapping[str, Any]) -> dict[str, Any]:
         value = obj.get(name)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise EventError("bad_field", f"{name!r} must be {kind.__name__}")
-    for name in ("event_id", "queue", "call_id", "agent_id", "source"):
+    for name in ("event_id", "queue", "call_id", "agent_id", "source", "caller", "to_queue",
+                 "reason"):
         value = obj.get(name)
-        if value is not None and not 0 < len(value) <= _MAX_ID:
-            raise EventError("bad_field", f"{name!r} must be 1-{_MAX_ID} characters")
+        if value is not None and (not 0 < len(value) <= _MAX_ID or _CONTROL.search(value)):
+            raise EventError("bad_field", f"{name!r} must be 1-{_MAX_ID} printable characters")
+    for name in ("queue", "to_queue"):
+        value = obj.get(name)
+        if value is not None and not QUEUE_PATTERN.fullmatch(value):
+            raise EventError("bad_field", f"{name!r} must match {QUEUE_PATTERN.pattern}")
     ts = obj["ts_ms"]
     if not _MIN_TS_MS <= ts <= _MAX_TS_MS:
         raise EventError("bad_time", f"ts_ms={ts} is not epoch milliseconds in 2000-2100")
     for name in _DURATIONS:
         value = obj.get(name)
-        if value is not None and value < 0:
-            raise EventError("bad_field", f"{name!r} is negative")
+        if value is not None and not 0 <= value <= _MAX_DURATION_MS:
+            raise EventError("bad_field", f"{name!r}={value!r:.40} is not 0 ms to 7 days")
     offered = obj.get("offered_ms")
     if offered is not None and not _MIN_TS_MS <= offered <= ts:
         raise EventError("bad_time", f"offered_ms={offered} is after ts_ms={ts} or implausible")

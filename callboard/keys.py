@@ -13,6 +13,7 @@ class RedisKeys:
         self.queues = f"{prefix}:queues"  # set of queue names with a snapshot
         self.changes = f"{prefix}:changes"  # pub/sub: the queue whose snapshot changed
         self.stats = f"{prefix}:stats"  # hash: worker counters (dead letters by reason...)
+        self.shards = f"{prefix}:shards"  # set: partitions whose counters are kept below
         self.heartbeat = f"{prefix}:heartbeat"  # wall ms of the worker's last write
         # The surge ladder's alerts (alerts/notify.py, the console):
         self.alerts_open = f"{prefix}:alerts:open"    # hash: queue -> open alert
@@ -23,6 +24,10 @@ class RedisKeys:
 
     def snapshot(self, queue: str) -> str:
         return f"{self.prefix}:snapshot:{queue}"
+
+    def shard_stats(self, partition: int) -> str:
+        """Hash: one partition's counters, as of its last counted batch (survive restarts)."""
+        return f"{self.prefix}:stats:p{partition}"
 
     def ingest(self, source: str, name: str) -> str:
         """Hash: line counts of a followed ACD log (``callboard ingest``)."""

@@ -7,18 +7,20 @@ import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from callboard import kpi
+from callboard.assemble import pipeline_rules
 from callboard.config import Settings
 from callboard.engine import Engine
 from callboard.events import EventError, parse
+from callboard.pipeline import Pipeline
 from callboard.snapshot import CENTRE
 from callboard.timebuckets import MINUTE_MS, interval_bounds, iso
 
 __all__ = ["AGENT_ROW_KEYS", "ROW_KEYS", "ReportInput", "build_report", "read_events",
-           "write_report"]
+           "report_rows", "write_report"]
 
 INTERVALS = ("30m", "1h", "day", "all")
 # Every figure kpi.derive gives, after the columns that say how they were computed.
@@ -61,6 +63,15 @@ AGENT_ROW_KEYS = (
 def build_report(events: list[dict[str, Any]], settings: Settings, interval: str,
                  scheduled_ms: Callable[[str, int, int], int] | None = None,
                  by_agent: bool = False) -> list[dict]:
+    """The report of validated events (see ``report_rows``)."""
+    rules = replace(pipeline_rules(settings, offline=True), scheduled_ms=scheduled_ms)
+    pipeline = Pipeline(rules)
+    pipeline.feed_events(events)
+    return report_rows(pipeline.engine, settings, interval, by_agent)
+
+
+def report_rows(engine: Engine, settings: Settings, interval: str,
+                by_agent: bool = False) -> list[dict]:
     """One row per queue per interval, plus centre rows (queue "ALL").
 
     Every interval from the first to the last one that holds a call is listed,
@@ -71,12 +82,6 @@ def build_report(events: list[dict[str, Any]], settings: Settings, interval: str
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}")
     zone = settings.zone
-    engine = Engine(
-        settings.rules_for, zone, {}, {}, retention_ms=None, max_wait_ms=1 << 62,
-        repeat_window_ms=int(settings.repeat_window_h * 3_600_000),
-        caller_key=settings.caller_hash_key, scheduled_ms=scheduled_ms,
-    )
-    engine.apply(events)
     now = engine.clock_ms  # agent spans still open at the end of the file end here
     keys = list(engine.buckets)
     if not keys:

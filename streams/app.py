@@ -1,4 +1,12 @@
-"""The Faust worker: topics, tables, the counting agent and the snapshot timer."""
+"""The Faust worker: feeds each partition's records to its pipeline, writes what comes out.
+
+All counting happens in callboard/pipeline.py. This module only moves records
+in and results out: dead letters and alerts to their topics, snapshots to
+Redis, and each partition's whole state to the checkpoint table. After a
+restart or a rebalance a partition's pipeline is restored from its checkpoint
+and the events topic is read again from the offset the checkpoint covers, so
+the state is the one an uninterrupted run would have (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +18,15 @@ import time
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from alerts.ladder import Ladder
-from alerts.runner import LadderSet, transition_docs
+from callboard.assemble import pipeline_rules
 from callboard.config import Settings
-from callboard.engine import Engine
-from streams.counting import BatchCounter, DeadLetter, RawEvent
+from callboard.pipeline import FeedResult, Pipeline, PipelineRules, Record
+from producers.kafka_sink import bootstrap_servers
 from streams.publish import SnapshotWriter
-from streams.tables import QueueKeyedTable
+from streams.source import read_partition
+from streams.tables import CheckpointTable, load_checkpoint, save_checkpoint
 
 __all__ = ["create_app", "run_worker"]
 
@@ -33,11 +42,9 @@ LOCAL_BROKER_PROFILE: dict[str, Any] = {
     "broker_rebalance_timeout": 3.0,
     "producer_max_batch_size": 1,
 }
-
-
-def _ladder_key(ladders: LadderSet, group: str) -> str:
-    # The group's first queue leads the key, so its state lives on that queue's partition.
-    return f"{ladders.groups[group][0]}|ladder|{group}"
+# In live mode a ladder's time follows the wall clock once its partition is
+# read to the end, less this much for events still on their way.
+_LIVE_GRACE_MS = 1000
 
 
 class _Pending:
@@ -47,6 +54,86 @@ class _Pending:
         self.queues: set[str] = set()
         self.minutes: set[tuple[str, int]] = set()
         self.dirty = asyncio.Event()
+
+    def add(self, result: FeedResult) -> None:
+        if result.queues:
+            self.queues |= result.queues
+            self.minutes |= result.minutes
+            self.dirty.set()
+
+
+class Shards:
+    """This worker's partitions: each one's pipeline, restored and brought up to date."""
+
+    def __init__(self, settings: Settings, rules: PipelineRules, table: CheckpointTable) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.table = table
+        self.pipelines: dict[int, Pipeline] = {}
+        self._since_checkpoint: dict[int, tuple[int, float]] = {}  # records, monotonic time
+        self._lock = asyncio.Lock()
+        self.restores = 0  # partitions restored by this process (operators' figure)
+
+    def __call__(self) -> dict[int, Pipeline]:
+        return self.pipelines
+
+    async def get(self, partition: int, on_result: Any) -> Pipeline:
+        pipeline = self.pipelines.get(partition)
+        if pipeline is None:
+            async with self._lock:
+                pipeline = self.pipelines.get(partition)
+                if pipeline is None:
+                    pipeline = await self._restore(partition, on_result)
+                    self.pipelines[partition] = pipeline
+        return pipeline
+
+    async def _restore(self, partition: int, on_result: Any) -> Pipeline:
+        started = time.monotonic()
+        saved = load_checkpoint(self.table, partition)
+        pipeline = Pipeline(self.rules)
+        if saved is not None:
+            try:
+                pipeline = Pipeline.decode(self.rules, saved[0])
+            except (ValueError, KeyError) as exc:
+                log.error("checkpoint of partition %s unreadable (%s): counting it again",
+                          partition, exc)
+        start = pipeline.offsets.get(partition, -1) + 1
+        reread = 0
+        async for records in read_partition(bootstrap_servers(self.settings.broker_url),
+                                            self.settings.events_topic, partition, start):
+            reread += len(records)
+            await on_result(pipeline, pipeline.feed(records, self._wall()))
+        self._since_checkpoint[partition] = (reread, time.monotonic())
+        log.info("partition %s: restored at offset %s, re-read %s records in %.1f s", partition,
+                 start - 1, reread, time.monotonic() - started)
+        self.restores += 1
+        return pipeline
+
+    def _wall(self) -> int | None:
+        return int(time.time() * 1000) if self.settings.clock == "wall" else None
+
+    def counted(self, partition: int, records: int) -> None:
+        count, since = self._since_checkpoint.get(partition, (0, time.monotonic()))
+        self._since_checkpoint[partition] = (count + records, since)
+
+    def checkpoint_due(self) -> list[int]:
+        now = time.monotonic()
+        return [p for p, (count, since) in self._since_checkpoint.items()
+                if p in self.pipelines and count and (
+                    count >= self.settings.checkpoint_every_events
+                    or now - since >= self.settings.checkpoint_every_s)]
+
+    def checkpoint(self, partition: int) -> int:
+        pipeline = self.pipelines[partition]
+        written = save_checkpoint(self.table, partition, pipeline.encode(),
+                                  pipeline.offsets.get(partition, -1))
+        self._since_checkpoint[partition] = (0, time.monotonic())
+        return written
+
+    def drop(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            self.pipelines.pop(partition, None)
+            self._since_checkpoint.pop(partition, None)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -61,7 +148,7 @@ def create_app(settings: Settings) -> faust.App:
         store="memory://",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=1 if local else settings.replication_factor,
-        producer_acks=-1,  # acks=all: a counted batch is committed only once its changelog is safe
+        producer_acks=-1,  # acks=all
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         **(LOCAL_BROKER_PROFILE if local else {}),
@@ -70,85 +157,65 @@ def create_app(settings: Settings) -> faust.App:
         settings.events_topic, key_serializer="raw", value_serializer="raw",
         partitions=settings.topic_partitions,
     )
-    dead_letters = app.topic(
-        settings.dead_letter_topic, key_serializer="raw", value_serializer="raw",
-        partitions=1,
-    )
-    partition_of: dict[str, int] = {}
-
-    def table(name: str, help_text: str) -> QueueKeyedTable:
-        return app.tables.add(  # type: ignore[return-value]  # add() returns its argument
-            QueueKeyedTable(
-                app, name=name, default=None, partitions=settings.topic_partitions,
-                partition_of=partition_of, help=help_text, beacon=app.tables.beacon,
-            )
-        )
-
-    buckets = table("buckets-v1", "per-queue per-minute KPI counters and counted event ids")
-    live = table("live-v1", "per-queue calls waiting and agents by state")
-    schedule = settings.load_schedule()
-    engine = Engine(
-        settings.rules_for, settings.zone, buckets, live,
-        retention_ms=settings.bucket_retention_h * 3_600_000,
-        max_wait_ms=int(settings.max_wait_h * 3_600_000),
-        repeat_window_ms=int(settings.repeat_window_h * 3_600_000),
-        caller_key=settings.caller_hash_key,
-        scheduled_ms=schedule.scheduled_ms if schedule is not None else None,
-    )
-    ladder_table = table("ladders-v1", "per-group surge-ladder state (alerts/ladder.py)")
-    ladders = LadderSet(settings)
+    dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw",
+                             value_serializer="raw", partitions=1)
     alerts_topic = app.topic(settings.alerts_topic, key_serializer="raw",
                              value_serializer="raw", partitions=1)
-    writer = SnapshotWriter(settings, engine, schedule, ladders)
-
-    async def send_dead_letter(letter: DeadLetter) -> None:
-        await dead_letters.send(key=letter.key, value=letter.value)
-
-    counter = BatchCounter(engine, partition_of, settings.events_topic, send_dead_letter)
+    table = app.tables.add(CheckpointTable(  # type: ignore[arg-type]
+        app, name="checkpoints-v2", default=None, partitions=settings.topic_partitions,
+        key_type=str,
+        help="each partition's whole pipeline state (callboard/pipeline.py)",
+        beacon=app.tables.beacon,
+    ))
+    shards = Shards(settings, pipeline_rules(settings), table)  # type: ignore[arg-type]
+    writer = SnapshotWriter(settings, shards, settings.load_schedule())
     pending = _Pending()
-    restored = [False]
+    produced: set[str] = set()  # alert ids already on the alerts topic
+    produced_loaded = asyncio.Event()
+    worker_stats: dict[str, int] = {}
 
-    def restore_ladders() -> None:
-        # After recovery: each group's ladder from its table, waiting from the live table.
-        if restored[0]:
+    async def emit(pipeline: Pipeline, result: FeedResult) -> None:
+        """Dead letters and alerts to their topics; snapshot work to the publisher."""
+        seen = int(time.time() * 1000)
+        for letter in result.dead:
+            log.warning("dead-lettered event at %s[%s]@%s: %s: %s", settings.events_topic,
+                        letter.record.partition, letter.record.offset, letter.reason,
+                        letter.detail[:200])
+            body = json.dumps(letter.doc(settings.events_topic, seen), ensure_ascii=False)
+            await dead_letters.send(key=letter.reason.encode(), value=body.encode())
+        for doc in result.alerts:
+            await send_alert(doc)
+        pending.add(result)
+
+    async def send_alert(doc: dict[str, Any]) -> None:
+        # A state re-read after a restart fires the same alerts again, with the
+        # same ids: each goes to the topic once.
+        await produced_loaded.wait()
+        if doc["alert_id"] in produced:
             return
-        restored[0] = True
-        for group in ladders.groups:
-            state = ladder_table.get(_ladder_key(ladders, group))
-            if state:
-                ladders.ladders[group] = Ladder.restore(ladders.rules, settings.zone, state)
-        for queue in engine.queues():
-            ladders.waiting[queue] = len(engine.live_state(queue)["w"])
-
-    async def run_ladders(waiting: list[tuple[str, int, int]], now_ms: int) -> None:
-        """Waiting changes at their event times, then time moving on to ``now_ms``:
-        deadlines in between fire at their own times, however batched. Step changes
-        go to the alerts topic; each ladder that moved is changelogged."""
-        restore_ladders()
-        changed = ladders.feed(waiting) + ladders.advance(now_ms)
-        for doc in transition_docs(settings, engine, ladders, changed):
-            counter.stats[f"alerts.{doc['direction']}"] += 1
-            await alerts_topic.send(key=doc["queue"].encode(),
-                                    value=json.dumps(doc, ensure_ascii=False).encode())
-            log.warning("surge ladder %s: step %s %s at %s (waiting %s)", doc["queue"],
-                        doc["step"], doc["direction"], doc["event_time"], doc["waiting"])
-        groups = {g for q, _, _ in waiting for g in ladders.group_of.get(q, ())}
-        for group in groups | {g for g, _ in changed}:
-            ladder_table[_ladder_key(ladders, group)] = ladders.ladders[group].state()
+        produced.add(doc["alert_id"])
+        await alerts_topic.send(key=doc["queue"].encode(),
+                                value=json.dumps(doc, ensure_ascii=False).encode())
+        log.warning("surge ladder %s: step %s %s at %s (waiting %s)", doc["queue"],
+                    doc["step"], doc["direction"], doc["event_time"], doc["waiting"])
 
     @app.agent(events_topic, name=f"{settings.app_id}-count")
     async def count(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(  # type: ignore[attr-defined]  # not in StreamT
             settings.batch_max_events, within=settings.batch_within_s
         ):
-            raw = [RawEvent(e.value, e.message.partition, e.message.offset) for e in batch]
-            result = await counter.handle(raw)
-            if result.applied:
-                await run_ladders(result.waiting, engine.clock_ms)
-            if result.queues:
-                pending.queues |= result.queues
-                pending.minutes |= result.minutes
-                pending.dirty.set()
+            by_partition: dict[int, list[Record]] = {}
+            for e in batch:
+                by_partition.setdefault(e.message.partition, []).append(
+                    Record(e.value or b"", e.message.partition, e.message.offset))
+            wall = shards._wall()
+            for partition, records in by_partition.items():
+                pipeline = await shards.get(partition, emit)
+                await emit(pipeline, pipeline.feed(records, wall))
+                shards.counted(partition, len(records))
+            for partition in shards.checkpoint_due():
+                worker_stats["checkpoint_bytes"] = (
+                    worker_stats.get("checkpoint_bytes", 0) + shards.checkpoint(partition))
 
     # Counting never waits for Redis: the publisher writes what changed as soon
     # as its previous write is done, so under load one write covers many batches.
@@ -159,9 +226,14 @@ def create_app(settings: Settings) -> faust.App:
             pending.dirty.clear()
             queues, minutes = pending.queues, pending.minutes
             pending.queues, pending.minutes = set(), set()
-            if not await writer.write(queues, dict(counter.stats), minutes):
+            if not await writer.write(queues, dict(worker_stats), minutes):
                 pending.queues |= queues  # Redis is down: keep them for the next try
                 pending.minutes |= minutes
+
+    @app.task
+    async def load_produced_alerts() -> None:
+        produced.update(await _alert_ids(settings))
+        produced_loaded.set()
 
     last_expiry = [0.0]
 
@@ -169,32 +241,72 @@ def create_app(settings: Settings) -> faust.App:
     async def refresh() -> None:
         if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
             return  # half-recovered tables would show numbers that are too low
-        # Rolling windows and longest waits move with time, not only with events;
-        # the write also proves to the board that the worker is alive.
-        # Expiry scans every key: once per 30 s is plenty for minute buckets.
+        assigned = {tp.partition for tp in app.consumer.assignment()
+                    if tp.topic == settings.events_topic}
+        for partition in sorted(assigned - set(shards.pipelines)):
+            await shards.get(partition, emit)  # a quiet partition still shows its queues
         if time.monotonic() - last_expiry[0] >= 30:
             last_expiry[0] = time.monotonic()
-            counter.stats["expired_buckets"] += engine.expire()
-        # Operators (and the week-long test) see that the tables stay bounded.
-        counter.stats["table.buckets"] = len(buckets)
-        counter.stats["table.live"] = len(live)
-        counter.stats["callers_indexed"] = len(engine.callers)
+            for pipeline in shards.pipelines.values():
+                pipeline.expire()
+        worker_stats["restores"] = shards.restores
+        worker_stats["table.buckets"] = sum(len(p.engine.buckets) for p in shards().values())
+        worker_stats["table.live"] = sum(len(p.engine.live) for p in shards().values())
         if settings.clock == "wall":
-            # Deadlines fall due while no event arrives (a stuck queue); they
-            # fire at their own time, so a replay of the log fires them identically.
-            await run_ladders([], engine.now(int(time.time() * 1000)))
-        await writer.write(engine.queues(), dict(counter.stats))
+            # Deadlines fall due while no event arrives (a stuck queue), but only
+            # once the partition is read to its end: a lagging one is not "now".
+            now = int(time.time() * 1000) - _LIVE_GRACE_MS
+            for partition, pipeline in list(shards.pipelines.items()):
+                tp = TopicPartition(settings.events_topic, partition)
+                highwater = app.consumer.highwater(tp)  # type: ignore[arg-type]
+                if highwater is not None and pipeline.offsets.get(partition, -1) + 1 >= highwater:
+                    for doc in pipeline.advance(now):
+                        await send_alert(doc)
+        await writer.write(_all_queues(shards), dict(worker_stats))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's signal typing
     async def _revoked(app_: faust.App, revoked: Any, **_: Any) -> None:
-        engine.forget_derived()  # another worker may count these queues now
-        restored[0] = False  # ... and move their ladders: read them back from the table
+        # Another worker may count these now; if they come back, they are
+        # restored from their checkpoints and the source.
+        shards.drop({tp.partition for tp in revoked if tp.topic == settings.events_topic})
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing
     async def _close(app_: faust.App, **_: Any) -> None:
         await writer.close()
 
     return app
+
+
+def _all_queues(shards: Shards) -> list[str]:
+    return sorted({q for p in shards().values() for q in p.queues()})
+
+
+async def _alert_ids(settings: Settings) -> set[str]:
+    """Ids of the alerts already on the alerts topic (few: step changes only)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url),
+                                group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50)
+    ids: set[str] = set()
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the metadata partitions_for_topic reads
+        partitions = consumer.partitions_for_topic(settings.alerts_topic) or {0}
+        tps = [TopicPartition(settings.alerts_topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while True:
+            batch = await consumer.getmany(*tps, timeout_ms=500)
+            for messages in batch.values():
+                for message in messages:
+                    try:
+                        ids.add(json.loads(message.value or b"{}")["alert_id"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+            highwaters = [consumer.highwater(tp) for tp in tps]
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(h is not None and p >= h for h, p in zip(highwaters, positions, strict=True)):
+                return ids
+    finally:
+        await consumer.stop()
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:

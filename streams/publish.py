@@ -12,17 +12,18 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from alerts.runner import LadderSet, seats_needed
+from alerts.runner import seats_needed
 from callboard import kpi
 from callboard.config import Settings
-from callboard.engine import Engine
 from callboard.keys import RedisKeys, text
+from callboard.pipeline import Pipeline
 from callboard.schedule import Schedule
 from callboard.snapshot import CENTRE, centre_snapshot, queue_snapshot, window_figures
 from callboard.timebuckets import day_bounds, half_hour_bounds
@@ -36,12 +37,11 @@ _MAX_FILL_MS = 2 * 86_400_000  # quiet half hours filled in after a gap, at most
 class SnapshotWriter:
     """Writes queue and centre snapshots; a Redis outage is logged and retried next tick."""
 
-    def __init__(self, settings: Settings, engine: Engine, schedule: Schedule | None = None,
-                 ladders: LadderSet | None = None) -> None:
+    def __init__(self, settings: Settings, shards: Callable[[], Mapping[int, Pipeline]],
+                 schedule: Schedule | None = None) -> None:
         self.settings = settings
-        self.engine = engine
+        self.shards = shards  # partition -> the pipeline counting its queues
         self.schedule = schedule
-        self.ladders = ladders
         self._trimmed_hour = 0
         self._last_half: dict[str, int] = {}  # per queue, the newest half hour written
         self.keys = RedisKeys(settings.redis_prefix)
@@ -54,8 +54,14 @@ class SnapshotWriter:
         self._lock = asyncio.Lock()
 
     def now_ms(self) -> int:
-        wall = int(time.time() * 1000) if self.settings.clock == "wall" else None
-        return self.engine.now(wall)
+        clock = max((p.engine.now() for p in self.shards().values()), default=0)
+        return max(clock, int(time.time() * 1000)) if self.settings.clock == "wall" else clock
+
+    def _owner(self, queue: str) -> Pipeline | None:
+        for pipeline in self.shards().values():
+            if queue in pipeline.engine.live:
+                return pipeline
+        return None
 
     async def write(self, queues: Iterable[str], stats: dict[str, int] | None = None,
                     minutes: Iterable[tuple[str, int]] = ()) -> bool:
@@ -72,15 +78,18 @@ class SnapshotWriter:
         planned = self.schedule.planned if self.schedule is not None else None
         snaps = []
         for queue in queues:
+            owner = self._owner(queue)
+            if owner is None:
+                continue  # its partition moved to another worker
             rules = self.settings.rules_for(queue)
-            snap = queue_snapshot(self.engine, rules, now, planned)
+            snap = queue_snapshot(owner.engine, rules, now, planned)
             # Seats needed now (Erlang C, rolling 15 minutes) against agents signed in.
             snap["now"]["seats_needed"] = seats_needed(
                 snap["windows"]["rolling_15"], rules.sl_threshold_s, rules.sl_target,
                 snap["windows"]["day"].get("aht_s"))
-            snap["now"]["escalation"] = self._escalation(queue)
+            snap["now"]["escalation"] = owner.escalation(queue)
             snap["written_ms"] = written
-            snap["last_event_ms"] = self.engine.live_state(queue)["wm"] or None
+            snap["last_event_ms"] = owner.engine.live_state(queue)["wm"] or None
             snaps.append(snap)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -89,9 +98,13 @@ class SnapshotWriter:
                 if snaps:
                     pipe.sadd(self.keys.queues, *[s["queue"] for s in snaps])
                 pipe.set(self.keys.heartbeat, written)
-                if stats:
-                    pipe.hset(self.keys.stats, mapping=cast(Mapping[Any, Any], stats))
+                for partition, pipeline in self.shards().items():
+                    if pipeline.stats:
+                        pipe.hset(self.keys.shard_stats(partition),
+                                  mapping=cast(Mapping[Any, Any], dict(pipeline.stats)))
+                        pipe.sadd(self.keys.shards, str(partition))
                 await pipe.execute()
+            await self._write_stats(stats or {})
             centre = await self._centre(snaps, now, written)
             async with self.redis.pipeline(transaction=False) as pipe:
                 if centre is not None:
@@ -104,6 +117,20 @@ class SnapshotWriter:
             log.warning("redis write failed (%s), will retry on the next tick", exc)
             return False
         return True
+
+    async def _write_stats(self, worker: dict[str, int]) -> None:
+        # Counted with the records, so they survive restarts: the totals are the
+        # sums of every partition's counters, whichever worker counts it now.
+        shards = sorted(text(p) for p in await self.redis.smembers(self.keys.shards))
+        totals: Counter[str] = Counter()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in shards:
+                pipe.hgetall(self.keys.shard_stats(int(partition)))
+            for reply in await pipe.execute():
+                totals.update({text(k): int(v) for k, v in reply.items()})
+        totals.update(worker)
+        if totals:
+            await self.redis.hset(self.keys.stats, mapping=cast(Mapping[Any, Any], dict(totals)))
 
     async def _centre(self, own: list[dict[str, Any]], now: int, written: int
                       ) -> dict[str, Any] | None:
@@ -126,19 +153,6 @@ class SnapshotWriter:
             {"agents": sum(n["agents"] for n in needs if n)} if any(needs) else None)
         centre["last_event_ms"] = max((p.get("last_event_ms") or 0 for p in parts), default=0)
         return centre
-
-    def _escalation(self, queue: str) -> dict[str, Any] | None:
-        if self.ladders is None:
-            return None
-        for group in self.ladders.group_of.get(queue, ()):
-            ladder = self.ladders.ladders[group]
-            if ladder.step:
-                rung = self.ladders.rules.ladder(ladder.mode)[ladder.step - 1]
-                return {"group": group, "step": ladder.step, "mode": ladder.mode,
-                        "since_ms": ladder.changed_ms, "name_zh": rung.name_zh,
-                        "name_en": rung.name_en, "action_zh": rung.action_zh,
-                        "action_en": rung.action_en}
-        return None
 
     async def _write_history(self, queues: list[str], minutes: Iterable[tuple[str, int]]
                              ) -> bool:
@@ -167,12 +181,12 @@ class SnapshotWriter:
             self._last_half[queue] = current
         days = {(q, day_bounds(start, zone)[0]) for q, start in halves}
         rows: list[tuple[str, str, int, dict[str, Any]]] = []
-        for queue, start in sorted(halves):
-            rows.append(("intervals", queue, start,
-                         self._row(queue, start, half_hour_bounds(start, zone)[1], now)))
-        for queue, start in sorted(days):
-            rows.append(("days", queue, start, self._row(queue, start,
-                                                         day_bounds(start, zone)[1], now)))
+        for kind, spans, end_of in (("intervals", halves, half_hour_bounds),
+                                    ("days", days, day_bounds)):
+            for queue, start in sorted(spans):
+                row = self._row(queue, start, end_of(start, zone)[1], now)
+                if row is not None:
+                    rows.append((kind, queue, start, row))
         if not rows:
             return True
         try:
@@ -190,9 +204,12 @@ class SnapshotWriter:
     def _history_key(self, kind: str, queue: str) -> str:
         return self.keys.intervals(queue) if kind == "intervals" else self.keys.days(queue)
 
-    def _row(self, queue: str, start: int, end: int, now: int) -> dict[str, Any]:
+    def _row(self, queue: str, start: int, end: int, now: int) -> dict[str, Any] | None:
         rules = self.settings.rules_for(queue)
-        counters, _ = self.engine.window(queue, start, end, now)
+        owner = self._owner(queue)
+        if owner is None:
+            return None
+        counters, _ = owner.engine.window(queue, start, end, now)
         return {"queue": queue, "sl_formula": rules.sl_formula,
                 "sl_threshold_s": rules.sl_threshold_s,
                 **window_figures(start, end, counters, rules, self.settings.zone)}

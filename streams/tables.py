@@ -1,37 +1,65 @@
-"""Faust tables whose keys start with the queue name ("QUEUE|...")."""
+"""The checkpoint table: each partition's pipeline state, changelogged to that partition."""
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import base64
+import logging
+import zlib
 from typing import Any
 
 import faust
-from kafka.partitioner.default import murmur2
 
-__all__ = ["QueueKeyedTable", "queue_partition"]
+__all__ = ["CheckpointTable", "load_checkpoint", "save_checkpoint"]
 
-
-def queue_partition(queue: str, partitions: int) -> int:
-    """The partition a producer keyed by queue name writes to (Kafka's default partitioner)."""
-    return (murmur2(queue.encode()) & 0x7FFFFFFF) % partitions
+log = logging.getLogger(__name__)
+# Kafka's default largest message is 1 MB; parts stay well below it.
+PART_BYTES = 256 * 1024
 
 
-class QueueKeyedTable(faust.Table):
-    """A table that writes each key's changelog to its queue's source partition.
+class CheckpointTable(faust.Table):
+    """Keys ``"P|..."``: the value's changelog goes to partition P of the changelog.
 
-    Faust normally takes the changelog partition from the event being
-    processed, which a batch (``take_events``) spanning partitions, or a timer
-    expiring old keys, does not have. The queue in the key decides instead, so
-    recovery puts every key back on the worker that owns that queue's events.
+    Faust takes the changelog partition from the event being processed, which a
+    batch spanning partitions, or a timer, does not have; the key decides
+    instead, so recovery puts each checkpoint on the worker that owns P.
     """
 
-    def __init__(self, *args: Any, partition_of: MutableMapping[str, int], **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._partition_of = partition_of
-
     def partition_for_key(self, key: Any) -> int | None:
-        queue = str(key).split("|", 1)[0]
-        partition = self._partition_of.get(queue)
-        if partition is None:
-            partition = queue_partition(queue, self.partitions or 1)
-        return partition
+        return int(str(key).split("|", 1)[0])
+
+
+def save_checkpoint(table: CheckpointTable, partition: int, blob: bytes, offset: int) -> int:
+    """Write ``blob`` in parts to the slot the last head does not name, then the head.
+
+    Two slots: a checkpoint cut short (kill -9, or the local broker losing a
+    changelog's tail on recovery) leaves the previous head and its slot whole.
+    Returns the bytes written.
+    """
+    head = _head(table, partition)
+    slot = 1 - head["slot"] if head else 0
+    parts = [blob[i:i + PART_BYTES] for i in range(0, len(blob), PART_BYTES)] or [b""]
+    for i, part in enumerate(parts):
+        # As text: the table's codec is JSON (base64 costs a third; the blob is compressed).
+        table[f"{partition}|{slot}|{i}"] = base64.b64encode(part).decode()
+    table[f"{partition}|head"] = {"slot": slot, "parts": len(parts), "offset": offset,
+                                  "crc": zlib.crc32(blob)}
+    return len(blob)
+
+
+def load_checkpoint(table: CheckpointTable, partition: int) -> tuple[bytes, int] | None:
+    """The newest whole checkpoint of ``partition`` and the offset it covers, if any."""
+    head = _head(table, partition)
+    if head is None:
+        return None
+    parts = [table.get(f"{partition}|{head['slot']}|{i}") for i in range(head["parts"])]
+    blob = b"".join(base64.b64decode(p) for p in parts if p is not None)
+    if None in parts or zlib.crc32(blob) != head["crc"]:
+        log.error("checkpoint of partition %s is damaged: counting it again from the source",
+                  partition)
+        return None
+    return blob, head["offset"]
+
+
+def _head(table: CheckpointTable, partition: int) -> dict[str, Any] | None:
+    head = table.get(f"{partition}|head")
+    return dict(head) if head else None

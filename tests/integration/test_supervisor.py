@@ -7,8 +7,9 @@ import asyncio
 import pytest
 from selenium.webdriver.common.by import By
 
+from callboard.assemble import pipeline_rules
 from callboard.config import load_settings
-from callboard.engine import Engine
+from callboard.pipeline import Pipeline
 from streams.publish import SnapshotWriter
 from tests.integration.conftest import wait_until
 from tests.integration.test_board import browser, start_board, text_of  # noqa: F401
@@ -18,16 +19,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 def publish(stack, events) -> None:
-    """Count events with the real engine and write them with the worker's writer."""
+    """Count events with the real pipeline and write them with the worker's writer."""
     settings = load_settings(None, redis_url=stack.env["CALLBOARD_REDIS_URL"],
                              redis_prefix=stack.prefix, clock="event")
-    engine = Engine(settings.rules_for, settings.zone, {}, {}, retention_ms=None,
-                    max_wait_ms=1 << 40)
-    result = engine.apply(events)
+    pipeline = Pipeline(pipeline_rules(settings, offline=True))
+    result = pipeline.feed_events(events)
 
     async def write() -> None:
-        writer = SnapshotWriter(settings, engine)
-        assert await writer.write(engine.queues(), {"dead_letters": 0}, result.minutes)
+        writer = SnapshotWriter(settings, lambda: {0: pipeline})
+        assert await writer.write(pipeline.queues(), {}, result.minutes)
         await writer.close()
 
     asyncio.run(write())

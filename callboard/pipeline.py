@@ -1,0 +1,255 @@
+"""The one counting pipeline: records in (in source order), figures and alerts out.
+
+The live worker feeds it batches, ``callboard report`` / ``callboard alerts``
+and the tests feed it a whole file, and all of them get the same state, because
+everything the figures depend on lives here and is a function of the records
+alone:
+
+- each record is parsed, bounded and either counted or dead-lettered on its own,
+  so one bad record never costs another;
+- records at or below the offset already folded for their partition are
+  skipped, so re-reading the source after a restart counts nothing twice;
+- the surge ladders move on each queue's own event time, never on another
+  partition's;
+- the operator's counters (``stats``) are folded with the records, so they come
+  back with the state after a restart.
+
+The state encodes to one checkpoint (``encode``/``decode``) that covers the
+source up to ``offsets``: restoring it and re-reading the source from there
+gives the same state as never having stopped (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alerts.ladder import LadderRules
+from alerts.runner import LadderSet, transition_docs
+from callboard.engine import DIGEST_BYTES, Engine
+from callboard.events import EventError, parse
+
+__all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules", "Record"]
+
+CHECKPOINT_SCHEMA = 1
+_DEAD_LETTER_VALUE_BYTES = 4096  # a dead letter carries at most this much of the original
+
+
+@dataclass(frozen=True)
+class Record:
+    """One message of the events topic (or one line of a file: partition 0, offset -1)."""
+
+    value: bytes
+    partition: int = 0
+    offset: int = -1
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record set aside, with why; ``doc()`` is what goes to the dead-letter topic."""
+
+    reason: str
+    detail: str
+    record: Record
+
+    def doc(self, source_topic: str, seen_ms: int) -> dict[str, Any]:
+        value = self.record.value
+        body: dict[str, Any] = {
+            "reason": self.reason, "detail": self.detail, "topic": source_topic,
+            "partition": self.record.partition, "offset": self.record.offset,
+            "seen_ms": seen_ms, "bytes": len(value),
+        }
+        if len(value) > _DEAD_LETTER_VALUE_BYTES:
+            # Too large to forward whole: keep the head and a hash of the original.
+            body["sha256"] = hashlib.sha256(value).hexdigest()
+            body["truncated"] = True
+            value = value[:_DEAD_LETTER_VALUE_BYTES]
+        body["value"] = value.decode("utf-8", errors="replace")
+        return body
+
+
+@dataclass(frozen=True)
+class PipelineRules:
+    """Everything the pipeline needs from the configuration, built once at the edge."""
+
+    rules_for: Callable[[str], Any]
+    zone: ZoneInfo
+    ladder_rules: LadderRules
+    ladder_groups: dict[str, list[str]]
+    retention_ms: int | None
+    max_wait_ms: int
+    repeat_window_ms: int
+    caller_key: str
+    scheduled_ms: Callable[[str, int, int], int] | None = None
+    # Live input only: an event stamped further ahead of the wall clock than
+    # this is dead-lettered as "future" (it would move its queue's clock).
+    max_future_ms: int = 60_000
+
+
+@dataclass
+class FeedResult:
+    """What one feed did: for the edge to send, write and count."""
+
+    counted: int = 0
+    dead: list[DeadLetter] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    queues: set[str] = field(default_factory=set)
+    minutes: set[tuple[str, int]] = field(default_factory=set)
+
+
+class Pipeline:
+    """One shard's state (the queues of one partition, or every queue offline)."""
+
+    def __init__(self, rules: PipelineRules) -> None:
+        self.rules = rules
+        self.engine = Engine(
+            rules.rules_for, rules.zone, {}, {}, retention_ms=rules.retention_ms,
+            max_wait_ms=rules.max_wait_ms, repeat_window_ms=rules.repeat_window_ms,
+            caller_key=rules.caller_key, scheduled_ms=rules.scheduled_ms,
+        )
+        self.ladders = LadderSet(rules.ladder_rules, rules.zone, rules.ladder_groups)
+        self.stats: Counter[str] = Counter()
+        self.offsets: dict[int, int] = {}  # partition -> last offset folded
+
+    # ------------------------------------------------------------------ input
+    def feed(self, records: Iterable[Record], wall_ms: int | None = None) -> FeedResult:
+        """Fold records in source order; ``wall_ms`` (live input) enables the future check."""
+        out = FeedResult()
+        valid: list[dict[str, Any]] = []
+        for record in records:
+            if record.offset >= 0:
+                if record.offset <= self.offsets.get(record.partition, -1):
+                    continue  # already in this state: a re-read after a restart
+                self.offsets[record.partition] = record.offset
+            self.stats["events_in"] += 1
+            try:
+                event = parse(record.value)
+            except EventError as exc:
+                self._dead(out, exc.reason, exc.detail, record)
+                continue
+            if wall_ms is not None and event["ts_ms"] > wall_ms + self.rules.max_future_ms:
+                self._dead(out, "future", f"ts_ms {event['ts_ms']} is more than "
+                           f"{self.rules.max_future_ms} ms ahead of the wall clock", record)
+                continue
+            valid.append(event)
+        self._count(valid, out)
+        return out
+
+    def feed_events(self, events: list[dict[str, Any]]) -> FeedResult:
+        """Fold events that are already validated (tests, the report's callers)."""
+        out = FeedResult()
+        self.stats["events_in"] += len(events)
+        self._count(events, out)
+        return out
+
+    def expire(self) -> int:
+        """Drop minute buckets past the retention; changes no figure (they are late)."""
+        expired = self.engine.expire()
+        self.stats["expired_buckets"] += expired
+        return expired
+
+    def _count(self, events: list[dict[str, Any]], out: FeedResult) -> None:
+        result = self.engine.apply(events)
+        self.stats["events_counted"] += result.applied
+        self.stats["duplicates"] += result.duplicates
+        self.stats["lost_waiting"] += result.lost_waiting
+        for event in result.late:
+            self._dead(out, "late", "older than the retention of the windows it belongs to",
+                       Record(json.dumps(event).encode(), -1, -1))
+        out.counted += result.applied
+        out.queues |= result.queues
+        out.minutes |= result.minutes
+        if result.waiting:
+            changed = self.ladders.feed(result.waiting)
+            changed += self.ladders.advance_each(self.queue_clock)
+            out.alerts += self._alerts(changed)
+
+    def advance(self, now_ms: int) -> list[dict[str, Any]]:
+        """Let time pass to ``now_ms`` for every ladder (live, once the input is caught
+        up): a stuck queue's deadlines fall due while no event arrives."""
+        return self._alerts(self.ladders.advance(now_ms))
+
+    def finish(self) -> list[dict[str, Any]]:
+        """End of a file: each ladder's time runs to its queues' last event."""
+        return self._alerts(self.ladders.advance_each(self.queue_clock))
+
+    def _alerts(self, changed: list[Any]) -> list[dict[str, Any]]:
+        docs = transition_docs(self.rules.rules_for, self.engine, self.ladders, changed)
+        for doc in docs:
+            self.stats[f"alerts.{doc['direction']}"] += 1
+        return docs
+
+    def _dead(self, out: FeedResult, reason: str, detail: str, record: Record) -> None:
+        self.stats["dead_letters"] += 1
+        self.stats[f"dead_letter.{reason}"] += 1
+        out.dead.append(DeadLetter(reason, detail, record))
+
+    # ------------------------------------------------------------------ reads
+    def queue_clock(self, queue: str) -> int | None:
+        state = self.engine.live.get(queue)
+        return state["wm"] if state else None
+
+    def queues(self) -> list[str]:
+        return self.engine.queues()
+
+    def escalation(self, queue: str) -> dict[str, Any] | None:
+        """The step in force for the queue's ladder, for its snapshot."""
+        ladders = self.ladders
+        for group in ladders.group_of.get(queue, ()):
+            ladder = ladders.ladders[group]
+            if ladder.step:
+                rung = ladders.rules.ladder(ladder.mode)[ladder.step - 1]
+                return {"group": group, "step": ladder.step, "mode": ladder.mode,
+                        "since_ms": ladder.changed_ms, "name_zh": rung.name_zh,
+                        "name_en": rung.name_en, "action_zh": rung.action_zh,
+                        "action_en": rung.action_en}
+        return None
+
+    # ------------------------------------------------------------ checkpoint
+    def encode(self) -> bytes:
+        """The whole state as one compressed document."""
+        buckets = {
+            key: {**bucket, "ids": base64.b64encode(b"".join(sorted(bucket["ids"]))).decode()}
+            for key, bucket in self.engine.buckets.items()
+        }
+        doc = {
+            "schema": CHECKPOINT_SCHEMA,
+            "offsets": {str(p): o for p, o in self.offsets.items()},
+            "stats": dict(self.stats),
+            "buckets": buckets,
+            "live": self.engine.live,
+            "ladders": self.ladders.state(),
+        }
+        return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
+
+    @classmethod
+    def decode(cls, rules: PipelineRules, blob: bytes) -> Pipeline:
+        doc = json.loads(zlib.decompress(blob))
+        if doc.get("schema") != CHECKPOINT_SCHEMA:
+            raise ValueError(f"checkpoint schema {doc.get('schema')!r}, this build reads "
+                             f"{CHECKPOINT_SCHEMA}")
+        pipeline = cls(rules)
+        pipeline.offsets = {int(p): o for p, o in doc["offsets"].items()}
+        pipeline.stats.update(doc["stats"])
+        for key, bucket in doc["buckets"].items():
+            raw = base64.b64decode(bucket["ids"])
+            bucket["ids"] = {raw[i:i + DIGEST_BYTES] for i in range(0, len(raw), DIGEST_BYTES)}
+            pipeline.engine.buckets[key] = bucket
+        pipeline.engine.live.update(doc["live"])
+        pipeline.ladders.restore(doc["ladders"])
+        return pipeline
+
+
+def fold_file(rules: PipelineRules, lines: Sequence[bytes]) -> tuple[Pipeline, FeedResult]:
+    """A whole file through one pipeline, ladders run to the end: the offline reference."""
+    pipeline = Pipeline(rules)
+    result = pipeline.feed(Record(line) for line in lines)
+    result.alerts += pipeline.finish()
+    return pipeline, result

@@ -1,0 +1,42 @@
+"""Reading a stretch of the events topic directly, to bring a restored state up to date."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from callboard.pipeline import Record
+
+__all__ = ["read_partition"]
+
+log = logging.getLogger(__name__)
+
+
+async def read_partition(bootstrap: list[str], topic: str, partition: int, start: int,
+                         max_records: int = 2000) -> AsyncIterator[list[Record]]:
+    """Records of one partition from ``start`` to the high watermark seen on the first
+    fetch, in batches. The high watermark is taken from fetch responses: the local
+    broker answers ListOffsets (end offsets) wrongly (docs/broker.md)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, fetch_max_wait_ms=50)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        target: int | None = None
+        while True:
+            batch = await consumer.getmany(tp, timeout_ms=500, max_records=max_records)
+            if target is None:
+                target = consumer.highwater(tp)
+            messages = batch.get(tp, [])
+            if messages:
+                yield [Record(m.value or b"", partition, m.offset) for m in messages
+                       if target is None or m.offset < target]
+            position = await consumer.position(tp)
+            if target is not None and position >= target:
+                return
+    finally:
+        await consumer.stop()
