@@ -1,0 +1,179 @@
+"""The live worker equals the offline computation under kill -9, full-speed input and
+poison records: every figure, every half-hour row, every alert, every counter."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from callboard.assemble import pipeline_rules
+from callboard.config import load_settings
+from callboard.pipeline import fold_file
+from callboard.snapshot import CENTRE, centre_snapshot, queue_snapshot
+from producers.kafka_sink import bootstrap_servers
+from tests.integration.conftest import Stack, wait_until
+
+pytestmark = pytest.mark.integration
+
+SURGE = ("--seed", "7", "--duration", "1h", "--start", "2026-01-05T09:00", "--volume", "2.5")
+
+
+def surge_log(stack: Stack, path: Path) -> list[bytes]:
+    stack.cli("simulate", *SURGE, "--out", str(path))
+    return path.read_bytes().splitlines()
+
+
+def offline(stack: Stack, lines: list[bytes]):
+    settings = load_settings(None)
+    pipeline, result = fold_file(pipeline_rules(settings, offline=True), lines)
+    return settings, pipeline, result
+
+
+def events_in(stack: Stack) -> int:
+    return stack.stats().get("events_in", 0)
+
+
+def published_alerts(stack: Stack) -> list[dict]:
+    consumer = KafkaConsumer(
+        stack.env["CALLBOARD_ALERTS_TOPIC"],
+        bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]),
+        auto_offset_reset="earliest", consumer_timeout_ms=1500)
+    try:
+        return [json.loads(m.value) for m in consumer]
+    finally:
+        consumer.close()
+
+
+def assert_live_equals_offline(stack: Stack, lines: list[bytes], log: Path) -> None:
+    settings, reference, result = offline(stack, lines)
+    now = reference.engine.clock_ms
+    wait_until(lambda: (stack.snapshot(CENTRE) or {}).get("as_of_ms") == now, 60,
+               "the centre snapshot at the log's last event")
+    parts = []
+    for queue in reference.queues():
+        want = queue_snapshot(reference.engine, settings.rules_for(queue), now)
+        parts.append(want)
+        got = stack.snapshot(queue)
+        assert got is not None, queue
+        assert got["as_of_ms"] == now
+        for key in ("windows", "agents_day"):
+            assert got[key] == want[key], (queue, key)
+        assert got["now"]["waiting"] == want["now"]["waiting"], queue
+        assert got["now"]["longest_wait_s"] == want["now"]["longest_wait_s"], queue
+        assert got["now"]["agents"] == want["now"]["agents"], queue
+        assert got["now"]["escalation"] == reference.escalation(queue), queue
+        # Every half-hour row the board charts equals the offline counters.
+        rows = {int(k): json.loads(v) for k, v in
+                stack.redis.hgetall(f"{stack.prefix}:intervals:{queue}").items()}
+        assert rows, queue
+        for start, row in rows.items():
+            counters = reference.engine.window(queue, start, row["end_ms"], now)[0]
+            assert {k: row["counters"][k] for k in counters if k != "scheduled_ms"} == {
+                k: v for k, v in counters.items() if k != "scheduled_ms"} or start > now, (
+                queue, start)
+    centre = stack.snapshot(CENTRE)
+    want_centre = centre_snapshot(parts, settings.rules_for(CENTRE), now, settings.zone)
+    assert centre["windows"] == want_centre["windows"]
+    assert centre["now"]["waiting"] == want_centre["now"]["waiting"]
+    # The same alerts as `callboard alerts` on the file, each on the topic once.
+    cli = json.loads(stack.cli("alerts", "--events", str(log)).stdout)
+    assert cli, "the surge log fires no alert: the comparison would be empty"
+    assert [(a["queue"], a["step"], a["direction"], a["event_time"]) for a in cli] == [
+        (a["queue"], a["step"], a["direction"], a["event_time"]) for a in result.alerts]
+
+    def all_alerts() -> list[dict]:
+        got = published_alerts(stack)
+        return got if len(got) >= len(cli) else []
+
+    topic = wait_until(all_alerts, 60, f"{len(cli)} alerts on the alerts topic")
+    assert sorted(a["alert_id"] for a in topic) == sorted(a["alert_id"] for a in result.alerts)
+    # The operator's counters come back with the state: nothing counted twice or lost.
+    stats = stack.stats()
+    for key in ("events_in", "events_counted", "duplicates", "dead_letters"):
+        assert stats.get(key, 0) == reference.stats.get(key, 0), key
+
+
+def test_kill_9_at_random_points_changes_no_figure_and_no_alert(stack, tmp_path):
+    stack.env["CALLBOARD_CHECKPOINT_EVERY_EVENTS"] = "400"
+    log = tmp_path / "surge.jsonl"
+    lines = surge_log(stack, log)
+    # Paced so that the kills land while the hour is being counted (~45 s).
+    feeder = stack.start("replay", str(log), "--speed", "80", name="feeder")
+    rng = random.Random(9)
+    worker = stack.start("worker", name="worker-0")
+    kills = 0
+    for kill in range(6):
+        target = min(len(lines) - 1, events_in(stack) + rng.randint(150, 700))
+        wait_until(lambda t=target: events_in(stack) >= t, 90, f"{target} records counted")
+        worker.kill()  # SIGKILL: no flush, no commit, no goodbye
+        worker.wait()
+        kills += 1
+        worker = stack.start("worker", name=f"worker-{kill + 1}")
+    assert kills >= 5
+    wait_until(lambda: feeder.poll() is not None, 120, "the feeder to publish the hour")
+    wait_until(lambda: events_in(stack) == len(lines), 120, "every record counted once")
+    assert "restored at offset" in stack.log_tail(f"worker-{kills}", 400)
+    assert_live_equals_offline(stack, lines, log)
+
+
+def test_full_speed_over_four_partitions_fires_exactly_the_offline_alerts(stack, tmp_path):
+    stack.env["CALLBOARD_TOPIC_PARTITIONS"] = "4"
+    log = tmp_path / "surge.jsonl"
+    lines = surge_log(stack, log)
+    stack.cli("replay", str(log))  # all of it before the worker starts: read as fast as it goes
+    stack.start("worker", name="worker")
+    wait_until(lambda: events_in(stack) == len(lines), 120, "every record counted")
+    assert_live_equals_offline(stack, lines, log)
+
+
+def test_poison_records_are_set_aside_and_the_rest_of_the_queue_counts(stack, tmp_path):
+    valid = [json.loads(line) for line in surge_log(stack, tmp_path / "s.jsonl")[:300]]
+    gen = [e for e in valid if e["queue"] == "GEN"]
+    template = dict(gen[0], event_id="poison")
+    poison = [
+        json.dumps(dict(template, queue="客服")).encode(),
+        json.dumps(dict(template, queue="<script>")).encode(),
+        b"[" * 100_000 + b"]" * 100_000,
+        b"\x00not json" * 110_000,
+        json.dumps(dict(template, type="call.abandoned", offered_ms=template["ts_ms"],
+                        call_id="p", wait_ms=10**400)).encode(),
+        json.dumps(dict(template, ts_ms=4_070_908_800_000)).encode(),
+    ]
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]),
+        max_request_size=4_000_000)
+    stack.start("worker", name="worker")
+    try:
+        # Each poison record lands on GEN's partition between GEN's valid events.
+        for i, event in enumerate(gen):
+            producer.send(stack.topic, key=b"GEN", value=json.dumps(event).encode())
+            if i < len(poison):
+                producer.send(stack.topic, key=b"GEN", value=poison[i])
+        producer.flush()
+    finally:
+        producer.close()
+    total = len(gen) + min(len(gen), len(poison))
+    wait_until(lambda: events_in(stack) == total, 90, f"{total} records read")
+    stats = stack.stats()
+    assert stats["events_counted"] == len(gen)
+    assert stats["dead_letters"] == len(poison)
+    assert stats["dead_letter.bad_field"] == 3
+    assert stats["dead_letter.too_large"] == 2
+    assert stats["dead_letter.future"] == 1
+    assert "Traceback" not in stack.log_tail("worker", 2000)  # never restarted, never crashed
+    letters = KafkaConsumer(
+        f"{stack.topic}.deadletter",
+        bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]),
+        auto_offset_reset="earliest", consumer_timeout_ms=1500)
+    try:
+        docs = [json.loads(m.value) for m in letters]
+    finally:
+        letters.close()
+    assert sorted(d["reason"] for d in docs) == sorted(
+        ["bad_field"] * 3 + ["too_large"] * 2 + ["future"])
+    big = [d for d in docs if d.get("truncated")]
+    assert len(big) == 2 and all(len(d["value"]) <= 4096 and d["sha256"] for d in big)

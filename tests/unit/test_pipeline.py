@@ -1,0 +1,204 @@
+"""The pipeline is a function of the records: any batching, interleaving of partitions,
+checkpoint/restore and re-read gives what one pass over the whole file gives."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kafka.partitioner.default import murmur2
+
+from callboard.assemble import pipeline_rules
+from callboard.config import Settings
+from callboard.events import dumps
+from callboard.pipeline import Pipeline, Record, fold_file
+from callboard.snapshot import queue_snapshot
+from callboard.timebuckets import half_hour_bounds
+from producers.simulator import Simulator
+from tests.unit.factories import SHANGHAI, at, call, event
+
+PARTITIONS = 4
+SETTINGS = Settings()
+LIVE = pipeline_rules(SETTINGS)
+
+
+def _surge_day() -> list[bytes]:
+    """An hour at 2.5x the usual volume: GEN climbs to step 4 (checked below)."""
+    sim = Simulator(seed=7, start_ms=at(9, 0), duration_ms=3_600_000, zone=SHANGHAI, volume=2.5)
+    return [dumps(e) for e in sim.events()]
+
+
+DAY = _surge_day()
+REFERENCE, REFERENCE_RESULT = fold_file(pipeline_rules(SETTINGS, offline=True), DAY)
+
+
+def _by_partition(lines: list[bytes]) -> dict[int, list[Record]]:
+    """As the producers key them: by queue, Kafka's default partitioner."""
+    out: dict[int, list[Record]] = {p: [] for p in range(PARTITIONS)}
+    for line in lines:
+        queue = json.loads(line)["queue"].encode()
+        p = (murmur2(queue) & 0x7FFFFFFF) % PARTITIONS
+        out[p].append(Record(line, p, len(out[p])))
+    return out
+
+
+def test_the_reference_day_has_a_surge_to_compare():
+    steps = [(a["queue"], a["step"], a["direction"]) for a in REFERENCE_RESULT.alerts]
+    assert steps[:4] == [("GEN", 1, "up"), ("GEN", 2, "up"), ("GEN", 3, "up"), ("GEN", 4, "up")]
+
+
+def _run_live(rng: random.Random) -> tuple[dict[int, Pipeline], dict[str, dict]]:
+    """Partitions read unevenly in random batches; shards killed at random points and
+    restored from their last checkpoint, the source re-read from an earlier offset."""
+    records = _by_partition(DAY)
+    shards = {p: Pipeline(LIVE) for p in records}
+    saved: dict[int, bytes] = {p: shards[p].encode() for p in records}
+    cursor = dict.fromkeys(records, 0)
+    alerts: dict[str, dict] = {}
+    restores = steps = 0
+    while any(cursor[p] < len(records[p]) for p in records):
+        p = rng.choice([p for p in records if cursor[p] < len(records[p])])
+        size = rng.choice([1, 5, 20, 100, 400])
+        batch = records[p][cursor[p]:cursor[p] + size]
+        cursor[p] += len(batch)
+        for doc in shards[p].feed(batch).alerts:
+            alerts.setdefault(doc["alert_id"], doc)
+        steps += 1
+        if rng.random() < 0.15:
+            saved[p] = shards[p].encode()
+        elif steps % 6 == 0:
+            # kill -9: the state since the last checkpoint is gone. The worker re-reads
+            # the source from the checkpoint's offset on (streams/source.py); records
+            # it had already folded before the checkpoint may come again (Faust's
+            # committed offset lags), and must count nothing.
+            shards[p] = Pipeline.decode(LIVE, saved[p])
+            restores += 1
+            covered = shards[p].offsets.get(p, -1) + 1
+            cursor[p] = rng.randint(max(0, covered - 500), covered)
+    assert restores >= 5  # the run did exercise restarts
+    return shards, alerts
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=2**32))
+def test_any_batching_interleaving_and_restart_gives_the_reference_figures(seed):
+    shards, alerts = _run_live(random.Random(seed))
+    assert [alerts[a["alert_id"]] for a in REFERENCE_RESULT.alerts] == REFERENCE_RESULT.alerts
+    assert len(alerts) == len(REFERENCE_RESULT.alerts)
+    now = REFERENCE.engine.clock_ms
+    assert max(s.engine.clock_ms for s in shards.values()) == now
+    for queue in REFERENCE.queues():
+        owner = next(s for s in shards.values() if queue in s.engine.live)
+        rules = SETTINGS.rules_for(queue)
+        assert queue_snapshot(owner.engine, rules, now) == queue_snapshot(
+            REFERENCE.engine, rules, now), queue
+        start = half_hour_bounds(at(9, 0), SHANGHAI)[0]
+        while start < now:
+            assert owner.engine.counters_between(queue, start, start + 1_800_000) == (
+                REFERENCE.engine.counters_between(queue, start, start + 1_800_000))
+            start += 1_800_000
+        assert owner.escalation(queue) == REFERENCE.escalation(queue)
+    for key in ("events_in", "events_counted", "duplicates", "dead_letters"):
+        assert sum(s.stats[key] for s in shards.values()) == REFERENCE.stats[key], key
+
+
+def test_a_partition_read_ahead_does_not_age_another_queues_callers():
+    # BIZ has 6 callers waiting from 10:00; GEN's partition is read an hour ahead.
+    # Before BIZ's own events reach 10:05 its ladder must not move.
+    biz = [event("call.offered", at(10, 0, i), "BIZ", call_id=f"b{i}") for i in range(6)]
+    gen = [e for i in range(30) for e in call(f"g{i}", at(10, 2 * i), answer_after_s=3)]
+    pipeline = Pipeline(LIVE)
+    pipeline.feed_events(biz)
+    assert pipeline.feed_events(gen).alerts == []
+    assert pipeline.escalation("BIZ") is None
+    late = pipeline.feed_events([event("call.offered", at(10, 5, 30), "BIZ", call_id="b9")])
+    assert [(a["queue"], a["step"], a["event_ms"]) for a in late.alerts] == [
+        ("BIZ", 1, at(10, 5, 5))]  # > 5 waiting from the sixth caller's 10:00:05, for 5 min
+
+
+POISON = {
+    "queue_not_an_id": (lambda e: {**e, "queue": "客服"}, "bad_field"),
+    "script_queue": (lambda e: {**e, "queue": "<script>"}, "bad_field"),
+    "wait_beyond_int": (lambda e: {**e, "type": "call.abandoned", "offered_ms": e["ts_ms"],
+                                   "wait_ms": 10**400}, "bad_field"),
+    "from_2099": (lambda e: {**e, "ts_ms": 4_070_908_800_000}, "future"),
+    "ten_minutes_ahead": (lambda e: {**e, "ts_ms": e["ts_ms"] + 600_000}, "future"),
+}
+
+
+@pytest.mark.parametrize("name", [*POISON, "nested", "megabyte", "nan"])
+def test_a_poison_record_is_set_aside_alone(name):
+    wall = at(10, 0)
+    good = [event("call.offered", at(9, 59, i), call_id=f"c{i}") for i in range(5)]
+    if name == "nested":
+        bad, reason = b"[" * 100_000 + b"]" * 100_000, "too_large"
+    elif name == "megabyte":
+        bad, reason = b"\x00garbage" * 130_000, "too_large"
+    elif name == "nan":
+        bad, reason = dumps({**good[0], "event_id": "x", "ts_ms": 1}).replace(
+            b'"ts_ms":1', b'"ts_ms":NaN'), "malformed_json"
+    else:
+        change, reason = POISON[name]
+        bad = json.dumps(change({**good[0], "event_id": "x"})).encode()
+    records = [Record(dumps(e), 0, i) for i, e in enumerate(good[:2])]
+    records += [Record(bad, 0, 2)]
+    records += [Record(dumps(e), 0, 3 + i) for i, e in enumerate(good[2:])]
+    pipeline = Pipeline(LIVE)
+    result = pipeline.feed(records, wall_ms=wall)
+    assert result.counted == 5
+    assert [(d.reason, d.record.offset) for d in result.dead] == [(reason, 2)]
+    assert pipeline.stats["events_in"] == 6
+    assert pipeline.stats[f"dead_letter.{reason}"] == 1
+    assert len(pipeline.engine.live_state("GEN")["w"]) == 5
+    assert pipeline.queue_clock("GEN") == at(9, 59, 4)  # the clock is the valid events'
+    doc = result.dead[0].doc("acd.events.v1", wall)
+    assert len(json.dumps(doc)) < 10_000  # a dead letter always fits a message
+    if len(bad) > 4096:
+        import hashlib
+
+        assert doc["truncated"] and doc["sha256"] == hashlib.sha256(bad).hexdigest()
+
+
+def test_events_ahead_of_the_wall_clock_are_kept_when_no_wall_clock_is_given():
+    # A file (report, tests) has no "now" of its own but the one the CLI passes.
+    ahead = event("call.offered", at(10, 10), call_id="c")
+    assert Pipeline(LIVE).feed([Record(dumps(ahead))]).counted == 1
+    assert Pipeline(LIVE).feed([Record(dumps(ahead))], wall_ms=at(10, 0)).counted == 0
+
+
+def test_a_checkpoint_restores_everything_that_matters():
+    pipeline = Pipeline(LIVE)
+    half = _by_partition(DAY)
+    records = [r for rs in half.values() for r in rs[: len(rs) // 2]]
+    pipeline.feed(records)
+    restored = Pipeline.decode(LIVE, pipeline.encode())
+    assert restored.offsets == pipeline.offsets
+    assert restored.stats == pipeline.stats
+    assert restored.ladders.state() == pipeline.ladders.state()
+    now = pipeline.engine.clock_ms
+    for queue in pipeline.queues():
+        rules = SETTINGS.rules_for(queue)
+        assert queue_snapshot(restored.engine, rules, now) == queue_snapshot(
+            pipeline.engine, rules, now)
+    # A re-read of what the checkpoint covers counts nothing.
+    again = restored.feed(records)
+    assert again.counted == 0 and restored.stats == pipeline.stats
+
+
+def test_a_checkpoint_of_another_schema_is_refused():
+    blob = Pipeline(LIVE).encode()
+    import zlib
+
+    doc = json.loads(zlib.decompress(blob))
+    doc["schema"] = 99
+    with pytest.raises(ValueError, match="schema"):
+        Pipeline.decode(LIVE, zlib.compress(json.dumps(doc).encode()))
+
+
+def test_report_and_live_rules_differ_only_in_retention():
+    offline = pipeline_rules(SETTINGS, offline=True)
+    assert replace(offline, retention_ms=LIVE.retention_ms) == LIVE
