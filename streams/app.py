@@ -83,11 +83,13 @@ class Shards:
             async with self._lock:
                 pipeline = self.pipelines.get(partition)
                 if pipeline is None:
-                    pipeline = await self._restore(partition, on_result)
+                    pipeline, changed = await self._restore(partition, on_result)
                     self.pipelines[partition] = pipeline
+                    # Only now, whole, do its queues and half hours go to the board.
+                    await on_result(pipeline, changed)
         return pipeline
 
-    async def _restore(self, partition: int, on_result: Any) -> Pipeline:
+    async def _restore(self, partition: int, on_result: Any) -> tuple[Pipeline, FeedResult]:
         started = time.monotonic()
         saved = load_checkpoint(self.table, partition)
         pipeline = Pipeline(self.rules)
@@ -99,15 +101,20 @@ class Shards:
                           partition, exc)
         start = pipeline.offsets.get(partition, -1) + 1
         reread = 0
+        changed = FeedResult(queues=set(pipeline.queues()))
         async for records in read_partition(bootstrap_servers(self.settings.broker_url),
                                             self.settings.events_topic, partition, start):
             reread += len(records)
-            await on_result(pipeline, pipeline.feed(records, self._wall()))
+            result = pipeline.feed(records, self._wall())
+            changed.queues |= result.queues
+            changed.minutes |= result.minutes
+            result.queues, result.minutes = set(), set()
+            await on_result(pipeline, result)  # dead letters and alerts go out now
         self._since_checkpoint[partition] = (reread, time.monotonic())
         log.info("partition %s: restored at offset %s, re-read %s records in %.1f s", partition,
                  start - 1, reread, time.monotonic() - started)
         self.restores += 1
-        return pipeline
+        return pipeline, changed
 
     @staticmethod
     def _wall() -> int:
@@ -255,6 +262,7 @@ def create_app(settings: Settings) -> faust.App:
         worker_stats["restores"] = shards.restores
         worker_stats["table.buckets"] = sum(len(p.engine.buckets) for p in shards().values())
         worker_stats["table.live"] = sum(len(p.engine.live) for p in shards().values())
+        worker_stats["callers_indexed"] = sum(len(p.engine.callers) for p in shards().values())
         if settings.clock == "wall":
             # Deadlines fall due while no event arrives (a stuck queue), but only
             # once the partition is read to its end: a lagging one is not "now".

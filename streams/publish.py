@@ -163,6 +163,8 @@ class SnapshotWriter:
             halves.add((queue, half_hour_bounds(minute, zone)[0]))
         current = half_hour_bounds(now, zone)[0]
         for queue in queues:
+            if self._owner(queue) is None:
+                continue  # not (or no longer, or not yet wholly) counted here
             # Every half hour gets a row, quiet ones too (a chart must not skip a
             # night); after a restart, or a jump of the event clock, fill the gap.
             start = self._last_half.get(queue)

@@ -28,7 +28,7 @@ async def read_partition(bootstrap: list[str], topic: str, partition: int, start
         consumer.seek(tp, start)
         target: int | None = None
         while True:
-            batch = await consumer.getmany(tp, timeout_ms=500, max_records=max_records)
+            batch = await consumer.getmany(tp, timeout_ms=100, max_records=max_records)
             if target is None:
                 target = consumer.highwater(tp)
             messages = batch.get(tp, [])

@@ -13,6 +13,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from callboard import services
 from tests.integration.conftest import Stack, wait_until
@@ -101,12 +102,21 @@ def start_board(stack: Stack, **env: str) -> tuple[str, object]:
     return f"http://127.0.0.1:{port}", proc
 
 
-def text_of(browser, element_id: str) -> str:
-    """The element's text, or "" while Dash has not rendered (or is re-rendering) it."""
-    try:
-        return browser.find_element(By.ID, element_id).text
-    except (NoSuchElementException, StaleElementReferenceException):
-        return ""
+def text_of(browser, element_id: str, settle_s: float = 5) -> str:
+    """The element's text once Dash has rendered it; "" if it has not within ``settle_s``.
+
+    A figure is never blank once rendered ("–" when undefined), so a blank text
+    means a render in progress: waiting for it is a condition, not a sleep.
+    """
+    def read() -> str:
+        try:
+            return browser.find_element(By.ID, element_id).text
+        except (NoSuchElementException, StaleElementReferenceException):
+            return ""
+
+    return Retrying(stop=stop_after_delay(settle_s), wait=wait_fixed(0.05),
+                    retry=retry_if_result(lambda text: not text),
+                    retry_error_callback=lambda state: "")(read)
 
 
 def test_board_shows_redis_figures_then_flags_them_stale(stack, browser):

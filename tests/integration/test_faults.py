@@ -51,8 +51,9 @@ def published_alerts(stack: Stack) -> list[dict]:
 def assert_live_equals_offline(stack: Stack, lines: list[bytes], log: Path) -> None:
     settings, reference, result = offline(stack, lines)
     now = reference.engine.clock_ms
-    wait_until(lambda: (stack.snapshot(CENTRE) or {}).get("as_of_ms") == now, 60,
-               "the centre snapshot at the log's last event")
+    wait_until(lambda: all((stack.snapshot(q) or {}).get("as_of_ms") == now
+                           for q in [*reference.queues(), CENTRE]), 60,
+               "every snapshot at the log's last event")
     parts = []
     for queue in reference.queues():
         want = queue_snapshot(reference.engine, settings.rules_for(queue), now)
@@ -132,6 +133,7 @@ def test_full_speed_over_four_partitions_fires_exactly_the_offline_alerts(stack,
 
 def test_poison_records_are_set_aside_and_the_rest_of_the_queue_counts(stack, tmp_path):
     valid = [json.loads(line) for line in surge_log(stack, tmp_path / "s.jsonl")[:300]]
+    (tmp_path / "empty.jsonl").write_text("")
     gen = [e for e in valid if e["queue"] == "GEN"]
     template = dict(gen[0], event_id="poison")
     poison = [
@@ -146,6 +148,7 @@ def test_poison_records_are_set_aside_and_the_rest_of_the_queue_counts(stack, tm
     producer = KafkaProducer(
         bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]),
         max_request_size=4_000_000)
+    stack.cli("replay", str(tmp_path / "empty.jsonl"))  # creates the topics, as the worker does
     stack.start("worker", name="worker")
     try:
         # Each poison record lands on GEN's partition between GEN's valid events.
