@@ -13,3 +13,4 @@ lint:
 	@scripts/bootstrap.sh test
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports

@@ -30,22 +30,17 @@ import redis
 import requests
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
+from callboard.alertstore import audit
 from callboard.config import Recipient, Settings
 from callboard.keys import RedisKeys
 
-__all__ = ["Notifier", "acknowledge", "audit", "sign"]
+__all__ = ["Notifier", "sign"]
 
 log = logging.getLogger(__name__)
 
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def audit(client: redis.Redis, keys: RedisKeys, **fields: Any) -> None:
-    entry = {k: "" if v is None else str(v) for k, v in fields.items()}
-    entry["at_ms"] = str(int(time.time() * 1000))
-    client.xadd(keys.alerts_audit, entry, maxlen=100_000, approximate=True)  # type: ignore[arg-type]
 
 
 def _subject(alert: dict[str, Any]) -> str:
@@ -199,24 +194,11 @@ class Notifier:
         return climbed
 
 
-def acknowledge(client: redis.Redis, keys: RedisKeys, queue: str, user: str) -> bool:
-    raw = client.hget(keys.alerts_open, queue)
-    if not raw:
-        return False
-    alert = json.loads(raw)
-    alert["acked_by"] = user
-    alert["acked_ms"] = int(time.time() * 1000)
-    client.hset(keys.alerts_open, queue, json.dumps(alert, ensure_ascii=False))
-    audit(client, keys, what="acknowledged", queue=queue, step=alert["step"], user=user,
-          after_s=round((alert["acked_ms"] - alert["notified_ms"]) / 1000, 1))
-    return True
-
-
 def run_notifier(settings: Settings) -> None:
     """Consume alerts.v1 until SIGINT/SIGTERM; escalate unacknowledged alerts meanwhile."""
     from kafka import KafkaConsumer
 
-    from producers.kafka_sink import bootstrap_servers
+    from callboard.topics import bootstrap_servers
 
     notifier = Notifier(settings)
     consumer = KafkaConsumer(

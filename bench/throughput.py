@@ -62,7 +62,7 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 def throughput(broker: str, redis_url: str, n_events: int, logs: Path) -> None:
     env, topic, prefix = worker_env(broker, redis_url, "event")
     from callboard.config import load_settings
-    from producers.topics import ensure_topics
+    from callboard.topics import ensure_topics
 
     ensure_topics(load_settings(broker_url=broker, events_topic=topic, broker_profile="local"))
     sim = Simulator(seed=1, start_ms=START_MS, duration_ms=30 * 24 * 3_600_000, zone=SHANGHAI,

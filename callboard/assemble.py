@@ -1,12 +1,18 @@
-"""Settings become the pipeline's plain rules here, at the edge, once per process."""
+"""Settings become the core's plain rules here, at the edge, once per process."""
 
 from __future__ import annotations
 
-from alerts.runner import groups_of, ladder_rules
-from callboard.config import Settings
-from callboard.pipeline import PipelineRules
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import time
+from typing import Any
 
-__all__ = ["pipeline_rules"]
+from callboard.config import Settings, StepConfig
+from callboard.core.ladder import LadderRules, Step, default_rules
+from callboard.core.pipeline import Pipeline, PipelineRules
+from callboard.core.report import report_rows
+
+__all__ = ["build_report", "groups_of", "ladder_rules", "pipeline_rules"]
 
 
 def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRules:
@@ -15,6 +21,7 @@ def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRule
     return PipelineRules(
         rules_for=settings.rules_for,
         zone=settings.zone,
+        queue_order=tuple(q.name for q in settings.queues),
         ladder_rules=ladder_rules(settings),
         ladder_groups=groups_of(settings),
         retention_ms=None if offline else settings.bucket_retention_h * 3_600_000,
@@ -24,3 +31,40 @@ def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRule
         scheduled_ms=schedule.scheduled_ms if schedule is not None else None,
         max_future_ms=int(settings.max_future_s * 1000),
     )
+
+
+def _step(cfg: StepConfig) -> Step:
+    return Step(**cfg.model_dump())
+
+
+def ladder_rules(settings: Settings) -> LadderRules:
+    """The configured surge ladder, the manual's (lines 139-150) where not configured."""
+    esc = settings.escalation
+    base = default_rules(esc.holidays)
+    return LadderRules(
+        steps=tuple(_step(s) for s in esc.steps) if esc.steps else base.steps,
+        night_step=_step(esc.night_step) if esc.night_step else base.night_step,
+        holiday_steps=(tuple(_step(s) for s in esc.holiday_steps)
+                       if esc.holiday_steps is not None else base.holiday_steps),
+        clear_at_or_below=esc.clear_at_or_below,
+        clear_for_s=esc.clear_for_s,
+        cooldown_s=esc.cooldown_s,
+        night_start=time.fromisoformat(esc.night_start),
+        night_end=time.fromisoformat(esc.night_end),
+        holidays=frozenset(esc.holidays),
+    )
+
+
+def groups_of(settings: Settings) -> dict[str, list[str]]:
+    groups = settings.escalation.groups
+    return dict(groups) if groups else {q.name: [q.name] for q in settings.queues}
+
+
+def build_report(events: list[dict[str, Any]], settings: Settings, interval: str,
+                 scheduled_ms: Callable[[str, int, int], int] | None = None,
+                 by_agent: bool = False) -> list[dict]:
+    """The report rows of validated events (tests and callers holding events, not a file)."""
+    rules = replace(pipeline_rules(settings, offline=True), scheduled_ms=scheduled_ms)
+    pipeline = Pipeline(rules)
+    pipeline.feed_events(events)
+    return report_rows(pipeline, interval, by_agent)

@@ -100,7 +100,7 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
              start: str | None, out: Path | None, volume: float, flat: bool,
              trunks: int, staff: float, fmt: str) -> None:
     """Generate realistic ACD traffic to Kafka or to a JSON-lines file."""
-    from callboard.events import dumps
+    from callboard.core.events import dumps
     from producers.pacing import paced
     from producers.simulator import Simulator, default_queues
 
@@ -129,8 +129,8 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
                     count += 1
         click.echo(f"wrote {count} {'lines' if fmt != 'jsonl' else 'events'} to {out}", err=True)
         return
+    from callboard.topics import ensure_topics
     from producers.kafka_sink import KafkaSink
-    from producers.topics import ensure_topics
 
     ensure_topics(settings)
     sink = KafkaSink(settings.broker_url, settings.events_topic)
@@ -159,9 +159,9 @@ def replay(ctx: click.Context, events_path: Path, speed: float) -> None:
     """
     import json
 
+    from callboard.topics import ensure_topics
     from producers.kafka_sink import KafkaSink
     from producers.pacing import paced
-    from producers.topics import ensure_topics
 
     settings = _settings(ctx)
     ensure_topics(settings)
@@ -232,12 +232,12 @@ def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
            sl_threshold_s: int | None, sl_formula: str | None,
            short_abandon_s: int | None, by_agent: bool) -> None:
     """KPIs per queue and interval from an event file; no services needed."""
-    from callboard.report import AGENT_ROW_KEYS, ROW_KEYS, report_rows, write_report
+    from callboard.core.report import AGENT_ROW_KEYS, ROW_KEYS, report_rows, write_report
 
     settings = _settings(ctx).override_all(
         sl_threshold_s=sl_threshold_s, sl_formula=sl_formula, short_abandon_s=short_abandon_s)
     pipeline, _ = _fold_file(events_path, settings)
-    rows = report_rows(pipeline.engine, settings, interval, by_agent)
+    rows = report_rows(pipeline, interval, by_agent)
     write_report(rows, fmt, sys.stdout, AGENT_ROW_KEYS if by_agent else ROW_KEYS)
     _print_rejects(pipeline)
 
@@ -247,7 +247,7 @@ def _fold_file(path: Path, settings: Settings) -> tuple[Any, Any]:
     import time
 
     from callboard.assemble import pipeline_rules
-    from callboard.pipeline import Pipeline, Record
+    from callboard.core.pipeline import Pipeline, Record
 
     pipeline = Pipeline(pipeline_rules(settings, offline=True))
     with path.open("rb") as fh:
@@ -308,7 +308,7 @@ def alerts(ctx: click.Context, events_path: Path, fmt: str) -> None:
 def erlang(calls: float, interval_s: float, aht_s: float, target_s: float,
            service_level: float, as_json: bool) -> None:
     """Agents needed (Erlang C) for a call volume, AHT and service-level target."""
-    from alerts.erlang import agents_needed
+    from callboard.core.erlang import agents_needed
 
     result = agents_needed(calls, interval_s, aht_s, target_s, service_level)
     if as_json:
@@ -349,7 +349,7 @@ def convert() -> None:
               help="Events file to write (JSON lines), for report and replay.")
 def convert_asterisk(queue_log: Path, out: Path) -> None:
     """An Asterisk queue_log, whole (docs/asterisk.md). Prints a summary of every line kind."""
-    from callboard.events import dumps
+    from callboard.core.events import dumps
     from producers.asterisk import Converter, convert_lines
 
     conv = Converter()

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from callboard.catalog import CATALOG
-from callboard.kpi import Limits
-from callboard.schedule import Schedule, ScheduleError, load_schedule
+from callboard.core.catalog import CATALOG
+from callboard.core.rules import Bound, QueueRules
+from callboard.core.schedule import Schedule, ScheduleError, load_schedule
 
 __all__ = ["ConfigError", "QueueConfig", "QueueRules", "Settings", "Target", "load_settings"]
 
@@ -147,37 +147,6 @@ class EscalationConfig(BaseModel):
         if any(r.webhook_url for r in self.recipients) and not self.webhook_secret:
             raise ValueError("webhook_secret is required when a recipient has a webhook_url")
         return self
-
-
-class QueueRules(BaseModel):
-    """A queue's effective thresholds and targets, centre defaults filled in."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    label_zh: str
-    label_en: str
-    vip: bool
-    sl_threshold_s: int
-    sl_target: float
-    sl_formula: SlFormula
-    short_abandon_s: int
-    abandon_target: float
-    asa_target_s: float
-    answer_limit_s: int
-    answer_timeout_s: int
-    ring_cycle_s: float
-    occupancy_includes_acw: bool
-    targets: dict[str, Target]
-
-    def limits(self) -> Limits:
-        return Limits(
-            threshold_ms=self.sl_threshold_s * 1000,
-            short_abandon_ms=self.short_abandon_s * 1000,
-            answer_limit_ms=self.answer_limit_s * 1000,
-            answer_timeout_ms=self.answer_timeout_s * 1000,
-            ring_cycle_ms=int(self.ring_cycle_s * 1000),
-        )
 
 
 class Settings(BaseSettings):
@@ -331,17 +300,17 @@ class Settings(BaseSettings):
         asa_target = _pick(q.asa_target_s, self.asa_target_s)
         # Lowest first: the manual (VIP line's where it has one), the shorthand
         # keys, the centre's targets table, the queue's own.
-        targets: dict[str, Target] = {}
+        targets: dict[str, Bound] = {}
         for k in CATALOG:
             low = k.vip_min if q.vip and k.vip_min is not None else k.target_min
             high = k.vip_max if q.vip and k.vip_max is not None else k.target_max
             if low is not None or high is not None:
-                targets[k.key] = Target(min=low, max=high)
-        targets["service_level"] = Target(min=sl_target)
-        targets["abandon_rate"] = Target(max=abandon_target)
-        targets["asa_s"] = Target(max=asa_target)
-        targets.update(self.targets)
-        targets.update(q.targets)
+                targets[k.key] = Bound(min=low, max=high)
+        targets["service_level"] = Bound(min=sl_target)
+        targets["abandon_rate"] = Bound(max=abandon_target)
+        targets["asa_s"] = Bound(max=asa_target)
+        for configured in (self.targets, q.targets):
+            targets.update({key: Bound(t.min, t.max) for key, t in configured.items()})
         return QueueRules(
             name=q.name,
             label_zh=q.label_zh or q.name,

@@ -14,10 +14,10 @@ from redis.exceptions import RedisError
 
 from callboard.config import Settings
 from callboard.keys import RedisKeys
+from callboard.topics import ensure_topics
 from producers.asterisk import Converter
 from producers.follow import Follower
 from producers.kafka_sink import KafkaSink
-from producers.topics import ensure_topics
 
 __all__ = ["ingest_queue_log"]
 

@@ -7,21 +7,10 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from callboard.events import dumps
+from callboard.core.events import dumps
+from callboard.topics import bootstrap_servers
 
-__all__ = ["KafkaSink", "bootstrap_servers"]
-
-
-def bootstrap_servers(broker_url: str) -> list[str]:
-    """``kafka://h1:9092;h2:9092`` (Faust's form) or ``h1:9092,h2:9092`` -> host:port list."""
-    hosts = []
-    for part in broker_url.replace(";", ",").split(","):
-        part = part.strip()
-        if part.startswith("kafka://"):
-            part = part[len("kafka://"):]
-        if part:
-            hosts.append(part)
-    return hosts
+__all__ = ["KafkaSink"]
 
 
 class KafkaSink:

@@ -22,8 +22,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from callboard.assemble import pipeline_rules
 from callboard.config import Settings
-from callboard.pipeline import FeedResult, Pipeline, PipelineRules, Record
-from producers.kafka_sink import bootstrap_servers
+from callboard.core.pipeline import FeedResult, Pipeline, PipelineRules, Record
+from callboard.topics import bootstrap_servers
 from streams.publish import SnapshotWriter
 from streams.source import read_partition
 from streams.tables import CheckpointTable, load_checkpoint, save_checkpoint
@@ -322,7 +322,7 @@ async def _alert_ids(settings: Settings) -> set[str]:
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run the worker in this process until SIGINT/SIGTERM."""
-    from producers.topics import ensure_topics
+    from callboard.topics import ensure_topics
 
     ensure_topics(settings)
     app = create_app(settings)

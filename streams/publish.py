@@ -19,14 +19,14 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from alerts.runner import seats_needed
-from callboard import kpi
 from callboard.config import Settings
+from callboard.core import kpi
+from callboard.core.ladders import seats_needed
+from callboard.core.pipeline import Pipeline
+from callboard.core.schedule import Schedule
+from callboard.core.snapshot import CENTRE, centre_snapshot, queue_snapshot, window_figures
+from callboard.core.timebuckets import day_bounds, half_hour_bounds
 from callboard.keys import RedisKeys, text
-from callboard.pipeline import Pipeline
-from callboard.schedule import Schedule
-from callboard.snapshot import CENTRE, centre_snapshot, queue_snapshot, window_figures
-from callboard.timebuckets import day_bounds, half_hour_bounds
 
 __all__ = ["SnapshotWriter"]
 

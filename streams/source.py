@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from callboard.pipeline import Record
+from callboard.core.pipeline import Record
 
 __all__ = ["read_partition"]
 

@@ -5,47 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
-import redis
 from dash import Dash, Input, Output, State, dcc, html
 from redis.exceptions import RedisError
 
-from callboard.catalog import by_key
 from callboard.config import Settings
-from callboard.keys import RedisKeys, text
-from callboard.snapshot import CENTRE
+from callboard.core.catalog import by_key
+from callboard.core.snapshot import CENTRE
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import age_text, kpi_help, tile_view
+from wallboard.reader import ASSETS, SnapshotReader
 
 __all__ = ["create_app", "serve"]
 
 log = logging.getLogger(__name__)
-ASSETS = Path(__file__).parent / "assets"
-
-
-class SnapshotReader:
-    """One Redis connection pool per board process; reads every snapshot in one MGET."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.keys = RedisKeys(settings.redis_prefix)
-        self.client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=1, socket_connect_timeout=1, decode_responses=True
-        )
-
-    def read(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
-        """Snapshots in board order (centre first, then configured queues), and worker stats."""
-        names = {text(n) for n in self.client.smembers(self.keys.queues)}
-        configured = [q.name for q in self.settings.queues]
-        order = [CENTRE, *configured, *sorted(names - set(configured))]
-        raw = self.client.mget([self.keys.snapshot(n) for n in order])
-        snaps = [json.loads(r) for r in raw if r]
-        stats = {text(k): int(v) for k, v in self.client.hgetall(self.keys.stats).items()}
-        return snaps, stats
-
-
 _HELP_KPI = {"sl": "service_level", "abandon": "abandon_rate", "asa": "asa_s"}
 
 

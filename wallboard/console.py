@@ -17,7 +17,7 @@ import redis
 from flask import Flask, Response, redirect, request
 from werkzeug.security import check_password_hash
 
-from alerts.notify import acknowledge
+from callboard.alertstore import acknowledge
 from callboard.config import Settings
 from callboard.keys import RedisKeys
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from callboard.catalog import KPI
 from callboard.config import Settings
+from callboard.core.catalog import KPI
 from wallboard.i18n import label
 
 __all__ = [

@@ -18,10 +18,9 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from redis.exceptions import RedisError
 
-from callboard.catalog import CATALOG
 from callboard.config import Settings
-from callboard.snapshot import CENTRE, WINDOW_NAMES
-from wallboard.app import ASSETS, SnapshotReader
+from callboard.core.catalog import CATALOG
+from callboard.core.snapshot import CENTRE, WINDOW_NAMES
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import (
     age_text,
@@ -31,6 +30,7 @@ from wallboard.present import (
     seats_view,
     target_colour,
 )
+from wallboard.reader import ASSETS, SnapshotReader
 
 if TYPE_CHECKING:
     from flask import Flask  # Dash's own server

@@ -29,7 +29,7 @@ from tenacity import (
 )
 
 from callboard import services
-from producers.kafka_sink import bootstrap_servers
+from callboard.topics import bootstrap_servers
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,9 +12,9 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from callboard.assemble import pipeline_rules
 from callboard.config import load_settings
-from callboard.pipeline import fold_file
-from callboard.snapshot import CENTRE, centre_snapshot, queue_snapshot
-from producers.kafka_sink import bootstrap_servers
+from callboard.core.pipeline import fold_file
+from callboard.core.snapshot import CENTRE, centre_snapshot, queue_snapshot
+from callboard.topics import bootstrap_servers
 from tests.integration.conftest import Stack, wait_until
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 
 from callboard.assemble import pipeline_rules
 from callboard.config import load_settings
-from callboard.pipeline import Pipeline
+from callboard.core.pipeline import Pipeline
 from streams.publish import SnapshotWriter
 from tests.integration.conftest import wait_until
 from tests.integration.test_board import browser, start_board, text_of  # noqa: F401

@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callboard import kpi
-from callboard.config import QueueRules
-from callboard.engine import Engine
-from callboard.timebuckets import iso
+from callboard.core import kpi
+from callboard.core.engine import Engine
+from callboard.core.rules import QueueRules
+from callboard.core.timebuckets import iso
 
 __all__ = ["CENTRE", "SNAPSHOT_SCHEMA", "centre_snapshot", "queue_snapshot", "window_figures"]
 
@@ -51,7 +51,7 @@ def _rules_doc(rules: QueueRules) -> dict[str, Any]:
         "answer_limit_s": rules.answer_limit_s,
         "answer_timeout_s": rules.answer_timeout_s,
         "occupancy_includes_acw": rules.occupancy_includes_acw,
-        "targets": {k: t.model_dump() for k, t in rules.targets.items()},
+        "targets": {k: {"min": t.min, "max": t.max} for k, t in rules.targets.items()},
     }
 
 

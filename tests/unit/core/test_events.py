@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from callboard import events as ev
+from callboard.core import events as ev
 from tests.unit.factories import at, call, event
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+from callboard.assemble import build_report
 from callboard.config import Settings
-from callboard.report import build_report
 from producers.asterisk import Converter, convert_lines
 from producers.asterisk_log import queue_log_lines
 from producers.simulator import Simulator

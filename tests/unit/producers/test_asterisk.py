@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callboard import events as ev
-from callboard import kpi
+from callboard.assemble import build_report
 from callboard.config import Settings
-from callboard.report import build_report
+from callboard.core import events as ev
+from callboard.core import kpi
 from producers.asterisk import Converter, agent_id, convert_lines
 
 T0 = 1767578400  # 2026-01-05 10:00:00 +08:00

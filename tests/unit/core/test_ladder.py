@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from alerts.ladder import Ladder, default_rules
+from callboard.core.ladder import Ladder, default_rules
 from tests.unit.factories import SHANGHAI, at
 
 T0 = at(10, 0)

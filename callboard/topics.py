@@ -1,4 +1,5 @@
-"""Creates callboard's topics if missing, so no client auto-creates them wrong."""
+"""Where the broker is and callboard's topics, created if missing so no client auto-creates
+them wrong. Shared by every process that talks to Kafka."""
 
 from __future__ import annotations
 
@@ -9,11 +10,22 @@ from kafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from callboard.config import Settings
-from producers.kafka_sink import bootstrap_servers
 
-__all__ = ["ensure_topics"]
+__all__ = ["bootstrap_servers", "ensure_topics"]
 
 log = logging.getLogger(__name__)
+
+
+def bootstrap_servers(broker_url: str) -> list[str]:
+    """``kafka://h1:9092;h2:9092`` (Faust's form) or ``h1:9092,h2:9092`` -> host:port list."""
+    hosts = []
+    for part in broker_url.replace(";", ",").split(","):
+        part = part.strip()
+        if part.startswith("kafka://"):
+            part = part[len("kafka://"):]
+        if part:
+            hosts.append(part)
+    return hosts
 
 
 @retry(retry=retry_if_exception_type(KafkaConnectionError), stop=stop_after_delay(60),

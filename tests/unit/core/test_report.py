@@ -8,9 +8,10 @@ from datetime import datetime
 import pytest
 from click.testing import CliRunner
 
+from callboard.assemble import build_report
 from callboard.cli import cli
 from callboard.config import Settings
-from callboard.report import AGENT_ROW_KEYS, ROW_KEYS, build_report, read_events, write_report
+from callboard.core.report import AGENT_ROW_KEYS, ROW_KEYS, read_events, write_report
 from tests.unit.factories import at, call
 
 

@@ -3,8 +3,8 @@
 import pytest
 
 from callboard.config import Settings
-from callboard.engine import Engine
-from callboard.snapshot import centre_snapshot, queue_snapshot
+from callboard.core.engine import Engine
+from callboard.core.snapshot import centre_snapshot, queue_snapshot
 from tests.unit.factories import SHANGHAI, at, call, event
 
 

@@ -4,8 +4,8 @@ from collections import Counter
 
 from click.testing import CliRunner
 
-from callboard import events as ev
 from callboard.cli import cli
+from callboard.core import events as ev
 from producers.simulator import SimQueue, Simulator
 from tests.unit.factories import SHANGHAI, at
 

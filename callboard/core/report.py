@@ -6,21 +6,20 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
-from callboard import kpi
-from callboard.assemble import pipeline_rules
-from callboard.config import Settings
-from callboard.engine import Engine
-from callboard.events import EventError, parse
-from callboard.pipeline import Pipeline
-from callboard.snapshot import CENTRE
-from callboard.timebuckets import MINUTE_MS, interval_bounds, iso
+from callboard.core import kpi
+from callboard.core.events import EventError, parse
+from callboard.core.pipeline import Pipeline
+from callboard.core.rules import QueueRules
+from callboard.core.snapshot import CENTRE
+from callboard.core.timebuckets import MINUTE_MS, interval_bounds, iso
 
-__all__ = ["AGENT_ROW_KEYS", "ROW_KEYS", "ReportInput", "build_report", "read_events",
-           "report_rows", "write_report"]
+__all__ = ["AGENT_ROW_KEYS", "ROW_KEYS", "ReportInput", "read_events", "report_rows",
+           "write_report"]
 
 INTERVALS = ("30m", "1h", "day", "all")
 # Every figure kpi.derive gives, after the columns that say how they were computed.
@@ -60,18 +59,7 @@ AGENT_ROW_KEYS = (
 )
 
 
-def build_report(events: list[dict[str, Any]], settings: Settings, interval: str,
-                 scheduled_ms: Callable[[str, int, int], int] | None = None,
-                 by_agent: bool = False) -> list[dict]:
-    """The report of validated events (see ``report_rows``)."""
-    rules = replace(pipeline_rules(settings, offline=True), scheduled_ms=scheduled_ms)
-    pipeline = Pipeline(rules)
-    pipeline.feed_events(events)
-    return report_rows(pipeline.engine, settings, interval, by_agent)
-
-
-def report_rows(engine: Engine, settings: Settings, interval: str,
-                by_agent: bool = False) -> list[dict]:
+def report_rows(pipeline: Pipeline, interval: str, by_agent: bool = False) -> list[dict]:
     """One row per queue per interval, plus centre rows (queue "ALL").
 
     Every interval from the first to the last one that holds a call is listed,
@@ -81,17 +69,19 @@ def report_rows(engine: Engine, settings: Settings, interval: str,
     """
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}")
-    zone = settings.zone
+    rules = pipeline.rules
+    engine = pipeline.engine
+    zone = rules.zone
     now = engine.clock_ms  # agent spans still open at the end of the file end here
     keys = list(engine.buckets)
     if not keys:
         return []
     minutes = [int(k.rpartition("|")[2]) for k in keys]
     first, last = min(minutes), max(minutes) + MINUTE_MS
-    configured = [q for q in settings.rules() if any(k.startswith(f"{q}|") for k in keys)]
+    configured = [q for q in rules.queue_order if any(k.startswith(f"{q}|") for k in keys)]
     seen = sorted({k.rpartition("|")[0] for k in keys} - set(configured))
     queues = configured + seen
-    spans = list(_spans(first, last, interval, settings))
+    spans = list(_spans(first, last, interval, zone))
     rows: list[dict[str, Any]] = []
     for start, end in spans:
         per_queue = []
@@ -99,32 +89,31 @@ def report_rows(engine: Engine, settings: Settings, interval: str,
             counters, agents = engine.window(queue, start, end, now, with_agents=by_agent)
             per_queue.append(counters)
             if by_agent:
-                acw = settings.rules_for(queue).occupancy_includes_acw
+                acw = rules.rules_for(queue).occupancy_includes_acw
                 rows += [{"queue": queue, "agent_id": agent_id,
                           "interval_start": iso(start, zone), "interval_end": iso(end, zone),
                           **kpi.derive_agent(values, acw)}
                          for agent_id, values in sorted(agents.items())]
             else:
-                rows.append(_row(queue, start, end, counters, settings, zone))
+                rows.append(_row(rules.rules_for(queue), start, end, counters, zone))
         if not by_agent:
-            rows.append(_row(CENTRE, start, end, kpi.merge(per_queue), settings, zone))
+            rows.append(_row(rules.rules_for(CENTRE), start, end, kpi.merge(per_queue), zone))
     return rows
 
 
-def _spans(first: int, last: int, interval: str, settings: Settings) -> Iterator[tuple[int, int]]:
+def _spans(first: int, last: int, interval: str, zone: ZoneInfo) -> Iterator[tuple[int, int]]:
     if interval == "all":
         yield first, last
         return
-    start, end = interval_bounds(first, interval, settings.zone)
+    start, end = interval_bounds(first, interval, zone)
     while start < last:
         yield start, end
-        start, end = interval_bounds(end, interval, settings.zone)
+        start, end = interval_bounds(end, interval, zone)
 
 
-def _row(
-    queue: str, start: int, end: int, counters: kpi.Counters, settings: Settings, zone: Any
-) -> dict[str, Any]:
-    rules = settings.rules_for(queue)
+def _row(rules: QueueRules, start: int, end: int, counters: kpi.Counters, zone: ZoneInfo
+         ) -> dict[str, Any]:
+    queue = rules.name
     figures = kpi.derive(counters, rules.sl_formula, rules.occupancy_includes_acw)
     row = {
         "queue": queue,

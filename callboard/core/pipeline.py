@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.ladder import LadderRules
-from alerts.runner import LadderSet, transition_docs
-from callboard.engine import DIGEST_BYTES, Engine
-from callboard.events import EventError, parse
+from callboard.core.engine import DIGEST_BYTES, Engine
+from callboard.core.events import EventError, parse
+from callboard.core.ladder import LadderRules
+from callboard.core.ladders import LadderSet, transition_docs
+from callboard.core.rules import QueueRules
 
 __all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules", "Record"]
 
@@ -79,7 +80,7 @@ class DeadLetter:
 class PipelineRules:
     """Everything the pipeline needs from the configuration, built once at the edge."""
 
-    rules_for: Callable[[str], Any]
+    rules_for: Callable[[str], QueueRules]
     zone: ZoneInfo
     ladder_rules: LadderRules
     ladder_groups: dict[str, list[str]]
@@ -91,6 +92,7 @@ class PipelineRules:
     # Live input only: an event stamped further ahead of the wall clock than
     # this is dead-lettered as "future" (it would move its queue's clock).
     max_future_ms: int = 60_000
+    queue_order: tuple[str, ...] = ()  # configured queues, in the order reports list them
 
 
 @dataclass

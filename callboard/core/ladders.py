@@ -7,43 +7,15 @@ log fires the same steps at the same event times as the live run did.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.erlang import agents_needed
-from alerts.ladder import Ladder, LadderRules, Step, Transition, default_rules
-from callboard import kpi
-from callboard.config import Settings, StepConfig
-from callboard.timebuckets import MINUTE_MS, iso, minute_start
+from callboard.core import kpi
+from callboard.core.erlang import agents_needed
+from callboard.core.ladder import Ladder, LadderRules, Transition
+from callboard.core.timebuckets import MINUTE_MS, iso, minute_start
 
-__all__ = ["LadderSet", "alert_doc", "ladder_rules", "seats_needed"]
-
-
-def _step(cfg: StepConfig) -> Step:
-    return Step(**cfg.model_dump())
-
-
-def ladder_rules(settings: Settings) -> LadderRules:
-    esc = settings.escalation
-    base = default_rules(esc.holidays)
-    return LadderRules(
-        steps=tuple(_step(s) for s in esc.steps) if esc.steps else base.steps,
-        night_step=_step(esc.night_step) if esc.night_step else base.night_step,
-        holiday_steps=(tuple(_step(s) for s in esc.holiday_steps)
-                       if esc.holiday_steps is not None else base.holiday_steps),
-        clear_at_or_below=esc.clear_at_or_below,
-        clear_for_s=esc.clear_for_s,
-        cooldown_s=esc.cooldown_s,
-        night_start=time.fromisoformat(esc.night_start),
-        night_end=time.fromisoformat(esc.night_end),
-        holidays=frozenset(esc.holidays),
-    )
-
-
-def groups_of(settings: Settings) -> dict[str, list[str]]:
-    groups = settings.escalation.groups
-    return dict(groups) if groups else {q.name: [q.name] for q in settings.queues}
+__all__ = ["LadderSet", "alert_doc", "seats_needed", "transition_docs"]
 
 
 class LadderSet:

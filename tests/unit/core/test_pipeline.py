@@ -14,10 +14,10 @@ from kafka.partitioner.default import murmur2
 
 from callboard.assemble import pipeline_rules
 from callboard.config import Settings
-from callboard.events import dumps
-from callboard.pipeline import Pipeline, Record, fold_file
-from callboard.snapshot import queue_snapshot
-from callboard.timebuckets import half_hour_bounds
+from callboard.core.events import dumps
+from callboard.core.pipeline import Pipeline, Record, fold_file
+from callboard.core.snapshot import queue_snapshot
+from callboard.core.timebuckets import half_hour_bounds
 from producers.simulator import Simulator
 from tests.unit.factories import SHANGHAI, at, call, event
 

@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callboard import events as ev
-from callboard import kpi
-from callboard.config import QueueRules
-from callboard.timebuckets import MINUTE_MS, day_bounds, half_hour_bounds, minute_start
+from callboard.core import events as ev
+from callboard.core import kpi
+from callboard.core.rules import QueueRules
+from callboard.core.timebuckets import MINUTE_MS, day_bounds, half_hour_bounds, minute_start
 
 __all__ = ["BatchResult", "Engine", "ROLLING_WINDOWS_MIN", "event_digest"]
 

@@ -4,9 +4,9 @@ import random
 
 import pytest
 
-from callboard import events as ev
 from callboard.config import Settings
-from callboard.engine import Engine
+from callboard.core import events as ev
+from callboard.core.engine import Engine
 from tests.unit.factories import SHANGHAI, at, call, event
 
 MIN = 60_000
@@ -166,7 +166,7 @@ def test_clock_recovers_from_live_state_after_restart():
 
 @pytest.mark.parametrize("etype", sorted(ev.CALL_TYPES | ev.AGENT_TYPES))
 def test_every_event_type_has_an_order(etype):
-    from callboard.engine import _RANK
+    from callboard.core.engine import _RANK
 
     assert etype in _RANK
 
@@ -252,7 +252,7 @@ def test_a_repeat_caller_within_the_window_marks_the_answered_call_unresolved():
     e.apply(events)  # replayed: still one repeat
     morning = e.counters_between("GEN", at(9, 0), at(9, 30))
     assert morning["answered"] == 3 and morning["repeated"] == 1
-    from callboard import kpi
+    from callboard.core import kpi
     assert kpi.derive(morning)["fcr"] == pytest.approx(2 / 3)
     stored = repr(dict(e.buckets)) + repr(dict(e.callers))
     assert "13800000001" not in stored  # numbers are kept only hashed
