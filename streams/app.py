@@ -239,13 +239,13 @@ def create_app(settings: Settings) -> faust.App:
             if not await writer.write(queues, dict(worker_stats), minutes):
                 pending.queues |= queues  # Redis is down: keep them for the next try
                 pending.minutes |= minutes
+            elif not pending.minutes:
+                writer.expire()  # every counted minute has its row: old buckets may go
 
     @app.task
     async def load_produced_alerts() -> None:
         produced.update(await _alert_ids(settings))
         produced_loaded.set()
-
-    last_expiry = [0.0]
 
     @app.timer(settings.snapshot_interval_s)
     async def refresh() -> None:
@@ -255,10 +255,6 @@ def create_app(settings: Settings) -> faust.App:
                     if tp.topic == settings.events_topic}
         for partition in sorted(assigned - set(shards.pipelines)):
             await shards.get(partition, emit)  # a quiet partition still shows its queues
-        if time.monotonic() - last_expiry[0] >= 30:
-            last_expiry[0] = time.monotonic()
-            for pipeline in shards.pipelines.values():
-                pipeline.expire()
         worker_stats["restores"] = shards.restores
         worker_stats["table.buckets"] = sum(len(p.engine.buckets) for p in shards().values())
         worker_stats["table.live"] = sum(len(p.engine.live) for p in shards().values())
@@ -273,7 +269,11 @@ def create_app(settings: Settings) -> faust.App:
                 if highwater is not None and pipeline.offsets.get(partition, -1) + 1 >= highwater:
                     for doc in pipeline.advance(now):
                         await send_alert(doc)
-        await writer.write(_all_queues(shards), dict(worker_stats))
+        # Rolling windows and longest waits move with time, not only with events,
+        # and the write proves the worker alive: every queue, through the one
+        # writer, so rows of minutes still pending are written before expiry.
+        pending.queues |= set(_all_queues(shards))
+        pending.dirty.set()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's signal typing
     async def _revoked(app_: faust.App, revoked: Any, **_: Any) -> None:

@@ -32,6 +32,7 @@ __all__ = ["SnapshotWriter"]
 
 log = logging.getLogger(__name__)
 _MAX_FILL_MS = 2 * 86_400_000  # quiet half hours filled in after a gap, at most
+_EXPIRE_EVERY_S = 30  # expiry scans every key: every 30 s is plenty for minute buckets
 
 
 class SnapshotWriter:
@@ -44,6 +45,8 @@ class SnapshotWriter:
         self.schedule = schedule
         self._trimmed_hour = 0
         self._last_half: dict[str, int] = {}  # per queue, the newest half hour written
+        self._expired_before: dict[str, int] = {}  # per queue, minutes before it are gone
+        self._last_expiry = 0.0
         self.keys = RedisKeys(settings.redis_prefix)
         self.redis = aioredis.from_url(
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
@@ -182,6 +185,10 @@ class SnapshotWriter:
                 start = half_hour_bounds(start, zone)[1]
             self._last_half[queue] = current
         days = {(q, day_bounds(start, zone)[0]) for q, start in halves}
+        # A span reaching back past the minutes expired so far can no longer be
+        # summed: its row stays as it was written while its minutes were kept.
+        halves = {(q, t) for q, t in halves if t >= self._expired_before.get(q, t)}
+        days = {(q, t) for q, t in days if t >= self._expired_before.get(q, t)}
         rows: list[tuple[str, str, int, dict[str, Any]]] = []
         for kind, spans, end_of in (("intervals", halves, half_hour_bounds),
                                     ("days", days, day_bounds)):
@@ -202,6 +209,21 @@ class SnapshotWriter:
             log.warning("redis history write failed (%s), will retry on the next tick", exc)
             return False
         return True
+
+    def expire(self) -> None:
+        """Drop minute buckets past the retention. The worker calls it only when the
+        rows of every minute counted so far are written (a fast replay crosses the
+        retention in seconds); rows before the cut are left as they were written."""
+        if time.monotonic() - self._last_expiry < _EXPIRE_EVERY_S:
+            return
+        self._last_expiry = time.monotonic()
+        retention_ms = self.settings.bucket_retention_h * 3_600_000
+        for pipeline in self.shards().values():
+            for queue in pipeline.queues():
+                clock = pipeline.queue_clock(queue)
+                if clock:
+                    self._expired_before[queue] = clock - retention_ms
+            pipeline.expire()
 
     def _history_key(self, kind: str, queue: str) -> str:
         return self.keys.intervals(queue) if kind == "intervals" else self.keys.days(queue)

@@ -1,0 +1,49 @@
+"""A bare Faust agent that only counts: the floor the worker is measured against.
+
+Run by bench/pipeline.py as its own process, on the same broker and topic as the
+worker, with the same broker profile. Writes ``{"events": n, "first": t, "last": t}``
+(monotonic seconds of its first and last batch) to Redis key BENCH_KEY when it
+has read BENCH_EVENTS records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import faust
+import redis
+
+from streams.app import LOCAL_BROKER_PROFILE
+
+local = os.environ.get("BENCH_PROFILE", "local") == "local"
+if local:
+    from streams.local_broker import apply_local_broker_fixes
+
+    apply_local_broker_fixes()
+app = faust.App(os.environ["BENCH_APP_ID"], broker=os.environ["BENCH_BROKER"], store="memory://",
+                topic_replication_factor=1, consumer_auto_offset_reset="earliest",
+                web_enabled=False, **(LOCAL_BROKER_PROFILE if local else {}))
+topic = app.topic(os.environ["BENCH_TOPIC"], key_serializer="raw", value_serializer="raw")
+target = int(os.environ["BENCH_EVENTS"])
+client = redis.Redis.from_url(os.environ["BENCH_REDIS"])
+
+
+@app.agent(topic)
+async def count(stream: faust.StreamT) -> None:
+    seen = 0
+    first = 0.0
+    async for batch in stream.take_events(5000, within=0.05):  # type: ignore[attr-defined]
+        if not seen:
+            first = time.monotonic()
+        seen += len(batch)
+        if seen >= target:
+            client.set(os.environ["BENCH_KEY"], json.dumps(
+                {"events": seen, "first": first, "last": time.monotonic()}))
+
+
+if __name__ == "__main__":
+    sys.argv = ["bare-faust", "worker", "--without-web", "--loglevel", "warning"]
+    app.main()

@@ -1,0 +1,275 @@
+"""The worker's own cost against Faust's floor, its changelog bytes, and its recovery.
+
+    .venv/bin/python bench/pipeline.py [--events 200000] [--profiles local,production]
+                                       [--recovery-events 360000]
+
+Starts its own Tansu broker and redis-server on free ports. For each broker
+profile, on one broker and one topic of ``--events`` records of a simulated
+peak (4 partitions):
+
+1. a plain aiokafka loop (no group) feeding each partition's records to the
+   same ``Pipeline`` the worker runs, in process;
+2. a bare Faust agent that only counts (bench/bare_faust.py);
+3. the worker (``callboard worker``), from its own counters in Redis;
+
+and prints events/s, the ratios worker/bare Faust and worker/aiokafka, and the
+worker's checkpoint changelog bytes per record.
+
+Recovery: ``--recovery-events`` records spanning one hour of event time (100/s
+for an hour by default) are counted by a worker, which is then killed with
+SIGKILL; a new worker is started and a probe record published; printed: the
+seconds from the new worker's start to the probe being counted.
+
+Prints its figures; no thresholds. bench/README.md records runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import redis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
+
+from callboard import services
+from callboard.assemble import pipeline_rules
+from callboard.config import load_settings
+from callboard.core.events import dumps
+from callboard.core.pipeline import Pipeline, Record
+from callboard.topics import bootstrap_servers, ensure_topics
+from producers.kafka_sink import KafkaSink
+from producers.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parents[1]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+START_MS = int(datetime(2026, 1, 5, 8, 0, tzinfo=SHANGHAI).timestamp() * 1000)
+PARTITIONS = 4
+
+
+def publish(broker: str, topic: str, events: list[dict]) -> None:
+    ensure_topics(load_settings(broker_url=broker, events_topic=topic, broker_profile="local",
+                                topic_partitions=PARTITIONS))
+    sink = KafkaSink(broker, topic)
+    t0 = time.monotonic()
+    for event in events:
+        sink.send(event)
+    sink.close()
+    took = time.monotonic() - t0
+    print(f"  produced {len(events):,} records in {took:.1f} s ({len(events) / took:,.0f}/s)")
+
+
+def peak(n: int, seed: int = 1) -> list[dict]:
+    sim = Simulator(seed=seed, start_ms=START_MS, duration_ms=30 * 24 * 3_600_000, zone=SHANGHAI,
+                    volume=10, flat=True, trunks=10_000)
+    out = []
+    for event in sim.events():
+        out.append(event)
+        if len(out) >= n:
+            break
+    return out
+
+
+def an_hour_at(rate: int, n: int) -> list[dict]:
+    """``n`` records of a peak, their times squeezed into n / rate seconds."""
+    events = peak(n, seed=3)
+    span = events[-1]["ts_ms"] - events[0]["ts_ms"]
+    squeeze = span / (n / rate * 1000)
+
+    def at(ms: int) -> int:
+        return START_MS + int((ms - START_MS) / squeeze)
+
+    return [dict(e, ts_ms=at(e["ts_ms"]), **({"offered_ms": at(e["offered_ms"])}
+                                              if "offered_ms" in e else {})) for e in events]
+
+
+async def aiokafka_loop(broker: str, topic: str, n: int) -> float:
+    rules = pipeline_rules(load_settings(None))
+    shards: dict[int, Pipeline] = {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker), group_id=None,
+                                enable_auto_commit=False, fetch_max_wait_ms=10,
+                                max_partition_fetch_bytes=4 << 20)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen, first = 0, 0.0
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for tp, messages in batch.items():
+                if not seen:
+                    first = time.monotonic()
+                shard = shards.setdefault(tp.partition, Pipeline(rules))
+                shard.feed([Record(m.value or b"", tp.partition, m.offset) for m in messages],
+                           int(time.time() * 1000))
+                seen += len(messages)
+        return seen / (time.monotonic() - first)
+    finally:
+        await consumer.stop()
+
+
+def env_for(broker: str, redis_url: str, profile: str, topic: str) -> tuple[dict[str, str], str]:
+    app_id = f"bench-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ)
+    env.update(CALLBOARD_BROKER_URL=broker, CALLBOARD_REDIS_URL=redis_url,
+               CALLBOARD_BROKER_PROFILE=profile, CALLBOARD_REPLICATION_FACTOR="1",
+               CALLBOARD_APP_ID=app_id, CALLBOARD_EVENTS_TOPIC=topic,
+               CALLBOARD_TOPIC_PARTITIONS=str(PARTITIONS), CALLBOARD_REDIS_PREFIX=app_id,
+               CALLBOARD_CLOCK="event", BENCH_PROFILE=profile, PYTHONUNBUFFERED="1")
+    return env, app_id
+
+
+def wait_for(predicate, deadline_s: float, poll_s: float = 0.05):  # noqa: ANN001, ANN201
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    return None
+
+
+def bare_faust(broker: str, redis_url: str, profile: str, topic: str, n: int, logs: Path
+               ) -> float | None:
+    env, app_id = env_for(broker, redis_url, profile, topic)
+    key = f"{app_id}:done"
+    env.update(BENCH_APP_ID=app_id, BENCH_BROKER=broker, BENCH_TOPIC=topic, BENCH_EVENTS=str(n),
+               BENCH_REDIS=redis_url, BENCH_KEY=key)
+    proc = services.spawn([str(ROOT / ".venv/bin/python"), str(ROOT / "bench/bare_faust.py")],
+                          logs / f"bare-{profile}.log", env, ROOT)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        raw = wait_for(lambda: client.get(key), 600)
+    finally:
+        services.stop(proc)
+    if not raw:
+        return None
+    done = json.loads(raw)
+    return done["events"] / (done["last"] - done["first"])
+
+
+def counted(client: redis.Redis, prefix: str) -> int:
+    return int(client.hget(f"{prefix}:stats", "events_in") or 0)
+
+
+def worker(broker: str, redis_url: str, profile: str, topic: str, n: int, logs: Path
+           ) -> tuple[float | None, float | None]:
+    env, app_id = env_for(broker, redis_url, profile, topic)
+    client = redis.Redis.from_url(redis_url)
+    proc = services.spawn(services.callboard_argv("worker"), logs / f"worker-{profile}.log",
+                          env, ROOT)
+    try:
+        first = wait_for(lambda: counted(client, app_id) and time.monotonic(), 600, 0.02)
+        start_count = counted(client, app_id)
+        done = wait_for(lambda: counted(client, app_id) >= n and time.monotonic(), 900, 0.02)
+    finally:
+        services.stop(proc)
+    if not first or not done:
+        return None, None
+    rate = (n - start_count) / (done - first)
+    return rate, changelog_bytes(broker, f"{app_id}-checkpoints-v2-changelog") / n
+
+
+def changelog_bytes(broker: str, topic: str) -> int:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap_servers(broker),
+                             auto_offset_reset="earliest", consumer_timeout_ms=2000,
+                             fetch_max_bytes=64 << 20, max_partition_fetch_bytes=16 << 20)
+    try:
+        return sum(len(m.value or b"") + len(m.key or b"") for m in consumer)
+    finally:
+        consumer.close()
+
+
+def recovery(broker: str, redis_url: str, n: int, logs: Path) -> None:
+    topic = f"bench.{uuid.uuid4().hex[:8]}"
+    events = an_hour_at(100, n)
+    publish(broker, topic, events)
+    env, app_id = env_for(broker, redis_url, "local", topic)
+    client = redis.Redis.from_url(redis_url)
+    first = services.spawn(services.callboard_argv("worker"), logs / "recovery-1.log", env, ROOT)
+    t0 = time.monotonic()
+    if not wait_for(lambda: counted(client, app_id) >= n, 1800, 0.1):
+        print("  recovery: the first worker did not count the hour; see", logs)
+        services.stop(first)
+        return
+    print(f"  counted {n:,} records (an hour at 100/s) in {time.monotonic() - t0:.0f} s")
+    time.sleep(3)  # let it commit and checkpoint as a worker in service would have
+    first.kill()
+    first.wait()
+    bytes_per = changelog_bytes(broker, f"{app_id}-checkpoints-v2-changelog") / n
+    probe = dict(events[-1], event_id="probe-1", type="call.offered", call_id="probe",
+                 ts_ms=events[-1]["ts_ms"] + 1000)
+    for key in ("agent_id", "state", "offered_ms", "wait_ms", "talk_ms", "hold_ms", "acw_ms"):
+        probe.pop(key, None)
+    started = time.monotonic()
+    second = services.spawn(services.callboard_argv("worker"), logs / "recovery-2.log", env,
+                            ROOT)
+    try:
+        sink = KafkaSink(broker, topic)
+        sink.send_raw(probe["queue"].encode(), dumps(probe))
+        sink.close()
+        ok = wait_for(lambda: counted(client, app_id) >= n + 1, 900, 0.05)
+    finally:
+        services.stop(second)
+    restored = [line for line in (logs / "recovery-2.log").read_text().splitlines()
+                if "restored at offset" in line]
+    if ok:
+        print(f"  kill -9, restart: counting again after {time.monotonic() - started:.1f} s "
+              f"(checkpoint changelog {bytes_per:,.0f} bytes/record)")
+    else:
+        print("  recovery: the restarted worker never counted the probe; see", logs)
+    for line in restored:
+        print("   ", line.split("] ", 3)[-1].strip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--profiles", default="local,production")
+    parser.add_argument("--recovery-events", type=int, default=360_000)
+    args = parser.parse_args()
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                .splitlines() if line.startswith("model name")), platform.processor())
+    print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
+    logs = Path(tempfile.mkdtemp(prefix="callboard-bench-"))
+    bport, rport = services.free_port(), services.free_port()
+    broker_proc = services.start_broker(bport, logs / "broker.log")
+    redis_proc = services.start_redis(rport, logs / "redis", logs / "redis.log")
+    broker, redis_url = f"kafka://127.0.0.1:{bport}", f"redis://127.0.0.1:{rport}/0"
+    try:
+        topic = f"bench.{uuid.uuid4().hex[:8]}"
+        publish(broker, topic, peak(args.events))
+        plain = asyncio.run(aiokafka_loop(broker, topic, args.events))
+        print(f"  plain aiokafka loop + the same pipeline, in process: {plain:,.0f} events/s")
+        for profile in args.profiles.split(","):
+            bare = bare_faust(broker, redis_url, profile, topic, args.events, logs)
+            rate, per_record = worker(broker, redis_url, profile, topic, args.events, logs)
+            if bare is None or rate is None:
+                print(f"  {profile}: a run did not finish; logs in {logs}")
+                continue
+            print(f"  {profile} profile: bare Faust agent {bare:,.0f} events/s, worker "
+                  f"{rate:,.0f} events/s: worker/bare Faust {rate / bare:.2f}, "
+                  f"worker/aiokafka {rate / plain:.2f}; checkpoint changelog "
+                  f"{per_record:,.0f} bytes/record")
+        if args.recovery_events:
+            recovery(broker, redis_url, args.recovery_events, logs)
+    except subprocess.SubprocessError as exc:
+        print("bench failed:", exc, "logs in", logs)
+    finally:
+        services.stop(redis_proc)
+        services.stop(broker_proc)
+
+
+if __name__ == "__main__":
+    main()
