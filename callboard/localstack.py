@@ -73,7 +73,10 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
         started.append(("redis", services.start_redis(redis_port, state_dir / "redis",
                                                        state_dir / "redis.log")))
         click.echo(f"  redis     {redis_bin} on 127.0.0.1:{redis_port}")
-        spawn("worker", "worker")
+        # Simulated time faster than real time runs ahead of the wall clock: that
+        # is a replay on the event clock, not live input (live, events stamped
+        # ahead of the wall clock are set aside as "future").
+        spawn("worker", "worker", *(("--clock", "event") if speed != 1 else ()))
         spawn("notify", "notify")  # open alerts for the console; sends only to configured people
         spawn("simulate", "simulate", "--start", "now", "--duration", "7d",
               "--speed", str(speed), "--flat")

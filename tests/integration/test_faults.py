@@ -148,6 +148,7 @@ def test_poison_records_are_set_aside_and_the_rest_of_the_queue_counts(stack, tm
     producer = KafkaProducer(
         bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]),
         max_request_size=4_000_000)
+    stack.env["CALLBOARD_CLOCK"] = "wall"  # live: the "future" check is on
     stack.cli("replay", str(tmp_path / "empty.jsonl"))  # creates the topics, as the worker does
     stack.start("worker", name="worker")
     try:

@@ -1,0 +1,36 @@
+"""`callboard report` and `callboard alerts` on a seeded day, byte for byte as the build
+before the one-pipeline restructuring (54d0320) printed them."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from callboard.cli import cli
+
+GOLDEN = Path(__file__).resolve().parents[2] / "golden"
+DAY = ("simulate", "--seed", "5", "--duration", "24h", "--start", "2026-01-05T00:00",
+       "--volume", "3")
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("golden") / "day.jsonl"
+    result = CliRunner().invoke(cli, [*DAY, "--out", str(path)], env={"CALLBOARD_CONFIG": ""})
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.mark.parametrize(("args", "golden"), [
+    (("report", "--interval", "1h"), "report-seed5-day-1h.json.gz"),
+    (("alerts",), "alerts-seed5-day.json.gz"),
+])
+def test_offline_output_is_unchanged_byte_for_byte(day, args, golden):
+    result = CliRunner().invoke(cli, [args[0], "--events", str(day), *args[1:]],
+                                env={"CALLBOARD_CONFIG": ""})
+    assert result.exit_code == 0, result.output
+    want = gzip.decompress((GOLDEN / golden).read_bytes()).decode()
+    assert result.stdout == want
