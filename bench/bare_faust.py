@@ -45,5 +45,5 @@ async def count(stream: faust.StreamT) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv = ["bare-faust", "worker", "--without-web", "--loglevel", "warning"]
+    sys.argv = ["bare-faust", "worker", "--without-web", "--loglevel", "warn"]
     app.main()

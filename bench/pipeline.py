@@ -10,7 +10,10 @@ peak (4 partitions):
 1. a plain aiokafka loop (no group) feeding each partition's records to the
    same ``Pipeline`` the worker runs, in process;
 2. a bare Faust agent that only counts (bench/bare_faust.py);
-3. the worker (``callboard worker``), from its own counters in Redis;
+3. the worker (``callboard worker``), from its own counters in Redis; a worker
+   started on a backlog reads it in its restore (plain aiokafka), so a second
+   run starts the worker on an empty topic and feeds it as fast as the
+   producer goes, every record then coming through Faust;
 
 and prints events/s, the ratios worker/bare Faust and worker/aiokafka, and the
 worker's checkpoint changelog bytes per record.
@@ -150,10 +153,10 @@ def bare_faust(broker: str, redis_url: str, profile: str, topic: str, n: int, lo
                           logs / f"bare-{profile}.log", env, ROOT)
     client = redis.Redis.from_url(redis_url)
     try:
-        raw = wait_for(lambda: client.get(key), 600)
+        raw = wait_for(lambda: client.get(key) or proc.poll() is not None, 600)
     finally:
         services.stop(proc)
-    if not raw:
+    if not isinstance(raw, bytes):
         return None
     done = json.loads(raw)
     return done["events"] / (done["last"] - done["first"])
@@ -170,15 +173,46 @@ def worker(broker: str, redis_url: str, profile: str, topic: str, n: int, logs: 
     proc = services.spawn(services.callboard_argv("worker"), logs / f"worker-{profile}.log",
                           env, ROOT)
     try:
-        first = wait_for(lambda: counted(client, app_id) and time.monotonic(), 600, 0.02)
+        first = wait_for(lambda: (counted(client, app_id) and time.monotonic())
+                         or proc.poll() is not None, 600, 0.02)
         start_count = counted(client, app_id)
         done = wait_for(lambda: counted(client, app_id) >= n and time.monotonic(), 900, 0.02)
     finally:
         services.stop(proc)
-    if not first or not done:
+    if not isinstance(first, float) or not done:
         return None, None
     rate = (n - start_count) / (done - first)
     return rate, changelog_bytes(broker, f"{app_id}-checkpoints-v2-changelog") / n
+
+
+def worker_live(broker: str, redis_url: str, profile: str, n: int, logs: Path) -> None:
+    """The worker's Faust path: started on an empty topic, then fed as fast as the
+    producer goes (the producer's rate is this figure's ceiling)."""
+    topic = f"bench.{uuid.uuid4().hex[:8]}"
+    events = peak(n, seed=2)
+    ensure_topics(load_settings(broker_url=broker, events_topic=topic, broker_profile="local",
+                                topic_partitions=PARTITIONS))
+    env, app_id = env_for(broker, redis_url, profile, topic)
+    client = redis.Redis.from_url(redis_url)
+    proc = services.spawn(services.callboard_argv("worker"), logs / f"live-{profile}.log",
+                          env, ROOT)
+    try:
+        if not wait_for(lambda: client.get(f"{app_id}:heartbeat"), 120):
+            print(f"  {profile} live: the worker never became ready; see", logs)
+            return
+        t0 = time.monotonic()
+        sink = KafkaSink(broker, topic)
+        for event in events:
+            sink.send(event)
+        sink.close()
+        produced = time.monotonic() - t0
+        done = wait_for(lambda: counted(client, app_id) >= n and time.monotonic(), 900, 0.02)
+    finally:
+        services.stop(proc)
+    if isinstance(done, float):
+        print(f"  {profile} profile, live path (Faust delivers every record): {n:,} records "
+              f"counted {done - t0:.1f} s after the first was sent "
+              f"({n / (done - t0):,.0f} events/s; the producer alone took {produced:.1f} s)")
 
 
 def changelog_bytes(broker: str, topic: str) -> int:
@@ -258,10 +292,12 @@ def main() -> None:
             if bare is None or rate is None:
                 print(f"  {profile}: a run did not finish; logs in {logs}")
                 continue
-            print(f"  {profile} profile: bare Faust agent {bare:,.0f} events/s, worker "
-                  f"{rate:,.0f} events/s: worker/bare Faust {rate / bare:.2f}, "
+            print(f"  {profile} profile, a backlog: bare Faust agent {bare:,.0f} events/s, "
+                  f"worker {rate:,.0f} events/s (a backlog is read by its restore, "
+                  f"not through Faust): worker/bare Faust {rate / bare:.2f}, "
                   f"worker/aiokafka {rate / plain:.2f}; checkpoint changelog "
                   f"{per_record:,.0f} bytes/record")
+            worker_live(broker, redis_url, profile, args.events, logs)
         if args.recovery_events:
             recovery(broker, redis_url, args.recovery_events, logs)
     except subprocess.SubprocessError as exc:

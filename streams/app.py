@@ -45,6 +45,7 @@ LOCAL_BROKER_PROFILE: dict[str, Any] = {
 # In live mode a ladder's time follows the wall clock once its partition is
 # read to the end, less this much for events still on their way.
 _LIVE_GRACE_MS = 1000
+_PUBLISH_PAUSE_S = 0.2
 
 
 class _Pending:
@@ -240,6 +241,9 @@ def create_app(settings: Settings) -> faust.App:
                 pending.minutes |= minutes
             elif not pending.minutes:
                 writer.expire()  # every counted minute has its row: old buckets may go
+            # Under load, one write per pause covers many batches instead of
+            # recomputing every window after each one (the board polls at 1 Hz).
+            await asyncio.sleep(_PUBLISH_PAUSE_S)
 
     @app.task
     async def load_produced_alerts() -> None:
