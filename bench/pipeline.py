@@ -32,9 +32,7 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import subprocess
-import tempfile
 import time
 import uuid
 from datetime import datetime
@@ -43,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from common import local_services, print_machine  # bench/common.py, beside this script
 from kafka import KafkaConsumer
 
 from callboard import services
@@ -273,14 +272,12 @@ def main() -> None:
     parser.add_argument("--profiles", default="local,production")
     parser.add_argument("--recovery-events", type=int, default=360_000)
     args = parser.parse_args()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                .splitlines() if line.startswith("model name")), platform.processor())
-    print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
-    logs = Path(tempfile.mkdtemp(prefix="callboard-bench-"))
-    bport, rport = services.free_port(), services.free_port()
-    broker_proc = services.start_broker(bport, logs / "broker.log")
-    redis_proc = services.start_redis(rport, logs / "redis", logs / "redis.log")
-    broker, redis_url = f"kafka://127.0.0.1:{bport}", f"redis://127.0.0.1:{rport}/0"
+    print_machine()
+    with local_services() as (broker, redis_url, logs):
+        run(broker, redis_url, logs, args)
+
+
+def run(broker: str, redis_url: str, logs: Path, args: argparse.Namespace) -> None:
     try:
         topic = f"bench.{uuid.uuid4().hex[:8]}"
         publish(broker, topic, peak(args.events))
@@ -302,9 +299,6 @@ def main() -> None:
             recovery(broker, redis_url, args.recovery_events, logs)
     except subprocess.SubprocessError as exc:
         print("bench failed:", exc, "logs in", logs)
-    finally:
-        services.stop(redis_proc)
-        services.stop(broker_proc)
 
 
 if __name__ == "__main__":

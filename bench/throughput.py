@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -32,6 +30,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import redis
+from common import local_services, print_machine  # bench/common.py, beside this script
 
 from callboard import services
 from producers.kafka_sink import KafkaSink
@@ -174,21 +173,10 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2_000)
     parser.add_argument("--seconds", type=int, default=20)
     args = parser.parse_args()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                .splitlines() if line.startswith("model name")), platform.processor())
-    print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
-    logs = Path(tempfile.mkdtemp(prefix="callboard-bench-"))
-    bport, rport = services.free_port(), services.free_port()
-    broker = services.start_broker(bport, logs / "broker.log")
-    redis_server = services.start_redis(rport, logs / "redis", logs / "redis.log")
-    try:
-        throughput(f"kafka://127.0.0.1:{bport}", f"redis://127.0.0.1:{rport}/0", args.events, logs)
-        latency(f"kafka://127.0.0.1:{bport}", f"redis://127.0.0.1:{rport}/0", args.rate,
-                args.seconds, logs)
-    finally:
-        services.stop(redis_server)
-        services.stop(broker)
-
+    print_machine()
+    with local_services() as (broker, redis_url, logs):
+        throughput(broker, redis_url, args.events, logs)
+        latency(broker, redis_url, args.rate, args.seconds, logs)
 
 if __name__ == "__main__":
     main()

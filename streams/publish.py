@@ -21,10 +21,9 @@ from redis.exceptions import RedisError
 
 from callboard.config import Settings
 from callboard.core import kpi
-from callboard.core.ladders import seats_needed
 from callboard.core.pipeline import Pipeline
 from callboard.core.schedule import Schedule
-from callboard.core.snapshot import CENTRE, centre_snapshot, queue_snapshot, window_figures
+from callboard.core.snapshot import CENTRE, centre_snapshot, window_figures
 from callboard.core.timebuckets import day_bounds, half_hour_bounds
 from callboard.keys import RedisKeys, text
 
@@ -84,15 +83,8 @@ class SnapshotWriter:
             owner = self._owner(queue)
             if owner is None:
                 continue  # its partition moved to another worker
-            rules = self.settings.rules_for(queue)
-            snap = queue_snapshot(owner.engine, rules, now, planned)
-            # Seats needed now (Erlang C, rolling 15 minutes) against agents signed in.
-            snap["now"]["seats_needed"] = seats_needed(
-                snap["windows"]["rolling_15"], rules.sl_threshold_s, rules.sl_target,
-                snap["windows"]["day"].get("aht_s"))
-            snap["now"]["escalation"] = owner.escalation(queue)
+            snap = owner.snapshot(queue, now, planned)
             snap["written_ms"] = written
-            snap["last_event_ms"] = owner.engine.live_state(queue)["wm"] or None
             snaps.append(snap)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -150,11 +142,6 @@ class SnapshotWriter:
         parts.sort(key=lambda p: p["queue"])
         centre = centre_snapshot(parts, self.settings.rules_for(CENTRE), now, self.settings.zone)
         centre["written_ms"] = written
-        # The centre needs what its queues need: each queue is sized for its own calls.
-        needs = [p["now"].get("seats_needed") for p in parts]
-        centre["now"]["seats_needed"] = (
-            {"agents": sum(n["agents"] for n in needs if n)} if any(needs) else None)
-        centre["last_event_ms"] = max((p.get("last_event_ms") or 0 for p in parts), default=0)
         return centre
 
     async def _write_history(self, queues: list[str], minutes: Iterable[tuple[str, int]]

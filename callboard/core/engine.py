@@ -129,80 +129,70 @@ class Engine:
         if not events:
             return result
         newest = max(self.clock_ms, events[-1]["ts_ms"])
-        # Each queue's horizon follows its own newest event: queues live on
-        # different partitions, and one consumed far ahead of another must not
-        # expire the other's windows (a replay reads partitions unevenly).
+        horizons = self._horizons(events)
+        touched = _Touched(self)
+        for event in events:
+            self._apply_one(event, horizons.get(event["queue"]), touched, result)
+        self._commit(touched, result)
+        self.clock_ms = newest
+        return result
+
+    def _horizons(self, events: list[Mapping[str, Any]]) -> dict[str, int | None]:
+        """Per queue, the oldest time still counted. Each queue's horizon follows its
+        own newest event: one queue read far ahead of another must not expire the
+        other's windows (a replay reads partitions unevenly)."""
         horizons: dict[str, int | None] = {}
-        if self.retention_ms is not None:
-            for event in events:
-                queue = event["queue"]
-                known = horizons.get(queue)
-                if known is None:
-                    state = self.live.get(queue)
-                    known = (state["wm"] if state else 0) - self.retention_ms
-                horizons[queue] = max(known, event["ts_ms"] - self.retention_ms)
-        buckets: dict[str, dict[str, Any]] = {}
-        lives: dict[str, dict[str, Any]] = {}
-        limits_of: dict[str, kpi.Limits] = {}
-
-        def bucket_at(key: str) -> dict[str, Any]:
-            bucket = buckets.get(key)
-            if bucket is None:
-                bucket = self.buckets.get(key) or {"c": kpi.new_counters(), "ids": set(),
-                                                   "done": {}}
-                bucket.setdefault("a", {})
-                buckets[key] = bucket
-            return bucket
-
-        def existing_bucket(key: str) -> dict[str, Any] | None:
-            return bucket_at(key) if key in buckets or key in self.buckets else None
-
+        if self.retention_ms is None:
+            return horizons
         for event in events:
             queue = event["queue"]
-            at = ev.attribution_ms(event)
-            horizon = horizons.get(queue)
-            if horizon is not None and at < horizon:
-                result.late.append(dict(event))
-                continue
-            bucket = bucket_at(f"{queue}|{minute_start(at)}")
-            ids = bucket["ids"]
-            digest = event_digest(event["event_id"])
-            if digest in ids:
-                result.duplicates += 1
-                continue
-            ids.add(digest)
-            limits = limits_of.get(queue)
-            if limits is None:
-                limits = limits_of[queue] = self.rules_for(queue).limits()
-            kpi.fold(bucket["c"], event, limits, bucket["a"])
-            state = lives.get(queue)
-            if state is None:
-                state = self.live.get(queue) or _new_live()
-                lives[queue] = state
-            etype = event["type"]
-            if etype in ev.AGENT_TYPES:
-                self._close_span(queue, state, event, horizon, bucket_at)
-            elif etype == ev.CALL_OFFERED and event.get("caller"):
-                self._note_caller(queue, event, bucket, existing_bucket)
-            before = len(state["w"])
-            _update_live(state, bucket["done"], event)
-            if len(state["w"]) != before:
-                result.waiting.append((queue, event["ts_ms"], len(state["w"])))
-            result.applied += 1
-        for key, bucket in buckets.items():
+            known = horizons.get(queue)
+            if known is None:
+                state = self.live.get(queue)
+                known = (state["wm"] if state else 0) - self.retention_ms
+            horizons[queue] = max(known, event["ts_ms"] - self.retention_ms)
+        return horizons
+
+    def _apply_one(self, event: Mapping[str, Any], horizon: int | None, touched: _Touched,
+                   result: BatchResult) -> None:
+        queue = event["queue"]
+        at = ev.attribution_ms(event)
+        if horizon is not None and at < horizon:
+            result.late.append(dict(event))
+            return
+        bucket = touched.bucket(f"{queue}|{minute_start(at)}")
+        digest = event_digest(event["event_id"])
+        if digest in bucket["ids"]:
+            result.duplicates += 1
+            return
+        bucket["ids"].add(digest)
+        kpi.fold(bucket["c"], event, touched.limits(queue), bucket["a"])
+        state = touched.live(queue)
+        etype = event["type"]
+        if etype in ev.AGENT_TYPES:
+            self._close_span(queue, state, event, horizon, touched.bucket)
+        elif etype == ev.CALL_OFFERED and event.get("caller"):
+            self._note_caller(queue, event, bucket, touched.existing_bucket)
+        before = len(state["w"])
+        _update_live(state, bucket["done"], event)
+        if len(state["w"]) != before:
+            result.waiting.append((queue, event["ts_ms"], len(state["w"])))
+        result.applied += 1
+
+    def _commit(self, touched: _Touched, result: BatchResult) -> None:
+        """Write every touched key back once; prune what is no longer true."""
+        for key, bucket in touched.buckets.items():
             self.buckets[key] = bucket
             self._forget_half_hour(key)
             queue, _, minute = key.rpartition("|")
             result.minutes.add((queue, int(minute)))
-        for queue, state in lives.items():
+        for queue, state in touched.lives.items():
             lost = self._prune(state)
             if lost:
                 result.lost_waiting += lost
                 result.waiting.append((queue, state["wm"], len(state["w"])))
             self.live[queue] = state
-        result.queues = set(lives)
-        self.clock_ms = newest
-        return result
+        result.queues = set(touched.lives)
 
     def _close_span(self, queue: str, state: dict[str, Any], event: Mapping[str, Any],
                     horizon: int | None, bucket_at: Callable[[str], dict[str, Any]]) -> None:
@@ -427,6 +417,40 @@ class Engine:
 
     def live_state(self, queue: str) -> Mapping[str, Any]:
         return self.live.get(queue) or _new_live()
+
+
+class _Touched:
+    """The keys one batch reads and changes, each read once and written back once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.buckets: dict[str, dict[str, Any]] = {}
+        self.lives: dict[str, dict[str, Any]] = {}
+        self._limits: dict[str, kpi.Limits] = {}
+
+    def bucket(self, key: str) -> dict[str, Any]:
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.engine.buckets.get(key) or {"c": kpi.new_counters(), "ids": set(),
+                                                      "done": {}}
+            bucket.setdefault("a", {})
+            self.buckets[key] = bucket
+        return bucket
+
+    def existing_bucket(self, key: str) -> dict[str, Any] | None:
+        return self.bucket(key) if key in self.buckets or key in self.engine.buckets else None
+
+    def live(self, queue: str) -> dict[str, Any]:
+        state = self.lives.get(queue)
+        if state is None:
+            state = self.lives[queue] = self.engine.live.get(queue) or _new_live()
+        return state
+
+    def limits(self, queue: str) -> kpi.Limits:
+        limits = self._limits.get(queue)
+        if limits is None:
+            limits = self._limits[queue] = self.engine.rules_for(queue).limits()
+        return limits
 
 
 def _update_live(state: dict[str, Any], done: dict[str, int], event: Mapping[str, Any]) -> None:

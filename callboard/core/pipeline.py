@@ -36,6 +36,7 @@ from callboard.core.events import EventError, parse
 from callboard.core.ladder import LadderRules
 from callboard.core.ladders import LadderSet, transition_docs
 from callboard.core.rules import QueueRules
+from callboard.core.snapshot import queue_snapshot
 
 __all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules", "Record"]
 
@@ -213,6 +214,13 @@ class Pipeline:
                         "name_en": rung.name_en, "action_zh": rung.action_zh,
                         "action_en": rung.action_en}
         return None
+
+    def snapshot(self, queue: str, now_ms: int,
+                 planned: Callable[[str, int], int | None] | None = None) -> dict[str, Any]:
+        """The queue's board snapshot at ``now_ms``: figures, seats needed, ladder step."""
+        snap = queue_snapshot(self.engine, self.rules.rules_for(queue), now_ms, planned)
+        snap["now"]["escalation"] = self.escalation(queue)
+        return snap
 
     # ------------------------------------------------------------ checkpoint
     def encode(self) -> bytes:

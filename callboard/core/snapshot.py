@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from callboard.core import kpi
 from callboard.core.engine import Engine
+from callboard.core.ladders import seats_needed
 from callboard.core.rules import QueueRules
 from callboard.core.timebuckets import iso
 
@@ -95,11 +96,15 @@ def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int,
         **_rules_doc(rules),
         "as_of_ms": now_ms,
         "as_of": iso(now_ms, engine.zone),
+        "last_event_ms": state["wm"] or None,
         "now": {
             "waiting": len(waiting),
             "oldest_offered_ms": oldest,
             "longest_wait_s": round(max(0, now_ms - oldest) / 1000, 3) if oldest else 0.0,
             "agents": agents,
+            # Seats needed now (Erlang C on the rolling 15 minutes) against agents signed in.
+            "seats_needed": seats_needed(windows["rolling_15"], rules.sl_threshold_s,
+                                         rules.sl_target, windows["day"].get("aht_s")),
         },
         "windows": windows,
         "agents_day": agent_rows,
@@ -140,6 +145,8 @@ def centre_snapshot(
         windows[name] = window_figures(
             present[0]["start_ms"], present[0]["end_ms"], counters, centre_rules, zone
         )
+    # The centre needs what its queues need: each queue is sized for its own calls.
+    needs = [p["now"].get("seats_needed") for p in parts]
     return {
         "schema": SNAPSHOT_SCHEMA,
         "queue": CENTRE,
@@ -154,6 +161,9 @@ def centre_snapshot(
             "oldest_offered_ms": oldest,
             "longest_wait_s": round(max(0, now_ms - oldest) / 1000, 3) if oldest else 0.0,
             "agents": agents,
+            "seats_needed": ({"agents": sum(n["agents"] for n in needs if n)}
+                             if any(needs) else None),
         },
         "windows": windows,
+        "last_event_ms": max((p.get("last_event_ms") or 0 for p in parts), default=0),
     }
