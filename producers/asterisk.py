@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,19 @@ def _seconds(text: str, unit: int = 1) -> int | None:
     except ValueError:
         return None
     return value if 0 <= value <= _MAX_WAIT_FIELD_S * unit else None
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One queue_log line's fields, as the verb handlers read them."""
+
+    verb: str
+    ts: int
+    callid: str
+    queue: str
+    agent: str | None
+    data: list[str]
+    line: str
 
 
 @dataclass
@@ -249,94 +262,102 @@ class Converter:
     def _convert(self, verb: str, ts: int, callid: str, queue: str, member: str,
                  data: list[str], line: str) -> list[dict[str, Any]] | None:
         agent = agent_id(member) if member and member.upper() != "NONE" else None
-        agent = agent or None
-        out: list[dict[str, Any]] = []
-        if verb == "ENTERQUEUE":
-            if callid in self.calls:
-                # Seen already (repaired from a later line, or a line out of order).
-                self._skip("late_enterqueue")
-                return None
-            given = data[1].strip() if len(data) > 1 else ""
-            caller = given if given and given.lower() not in ("unknown", "anonymous") else None
-            call = self._open(callid, queue, ts, caller)
-            out.append(self._event(ev.CALL_OFFERED, ts, queue, self._call_key(call, "offered"),
-                                   call_id=call.call_id, caller=caller))
-            return out
-        if verb == "CONNECT":
-            hold = _seconds(data[0])
-            if hold is None or agent is None:
-                return self._reject("bad_field", line) or None
-            call = self._known(callid, queue, ts, hold * 1000, out)
-            if call.answered:
-                self._skip("duplicate_connect")
-                return None
-            self._check_wait(call, ts, hold)
-            ring = _seconds(data[2]) if len(data) > 2 else None
-            call.answered, call.agent, call.wait_ms = True, agent, hold * 1000
-            out.append(self._agent_event(ev.AGENT_STATE, ts, queue, agent, line, 1,
-                                         state="on_call"))
-            out.append(self._event(ev.CALL_ANSWERED, ts, queue, self._call_key(call, "answered"),
-                                   call_id=call.call_id, agent_id=agent,
-                                   offered_ms=min(call.offered_ms, ts), wait_ms=hold * 1000,
-                                   ring_ms=None if ring is None else ring * 1000))
-            return out
-        if verb in ("COMPLETECALLER", "COMPLETEAGENT", "ATTENDEDTRANSFER", "BLINDTRANSFER",
-                    "TRANSFER"):
-            talk_field = data[1] if verb.startswith("COMPLETE") else data[3]
-            talk = _seconds(talk_field)
-            if talk is None:
-                return self._reject("bad_field", line) or None
-            found = self.calls.get(callid)
-            if found is None or not found.answered:
-                return self._reject("orphan", line) or None
-            call = found
-            agent = call.agent or agent
-            if agent is None:
-                return self._reject("bad_field", line) or None
-            if verb.endswith("TRANSFER"):
-                # BLINDTRANSFER and TRANSFER name the extension; ATTENDEDTRANSFER the method.
-                target = data[0].strip() or None if verb != "ATTENDEDTRANSFER" else None
-                out.append(self._event(ev.CALL_TRANSFERRED, ts, call.queue,
-                                       self._call_key(call, "transferred"),
-                                       call_id=call.call_id, agent_id=agent,
-                                       offered_ms=min(call.offered_ms, ts),
-                                       to_queue=target[:128] if target else None))
-            # queue_log's call time is the whole connected time; hold is not logged.
-            out.append(self._event(ev.CALL_ENDED, ts, call.queue, self._call_key(call, "ended"),
-                                   call_id=call.call_id, agent_id=agent,
-                                   offered_ms=min(call.offered_ms, ts), talk_ms=talk * 1000,
-                                   hold_ms=0))
-            out.append(self._agent_event(ev.AGENT_STATE, ts, call.queue, agent, line, 1,
-                                         state="available"))
-            self._close(callid)
-            return out
+        q = _Line(verb, ts, callid, queue, agent or None, data, line)
         if verb in _EXIT_REASONS:
-            wait = _seconds(data[-1] if verb != "EXITWITHKEY" else data[3])
-            if wait is None:
-                return self._reject("bad_field", line) or None
-            call = self._known(callid, queue, ts, wait * 1000, out)
-            if call.answered:
-                return self._reject("orphan", line) or None
-            self._check_wait(call, ts, wait)
-            out.append(self._event(ev.CALL_ABANDONED, ts, call.queue,
-                                   self._call_key(call, "abandoned"), call_id=call.call_id,
-                                   offered_ms=min(call.offered_ms, ts), wait_ms=wait * 1000,
-                                   ring_ms=call.ring_ms, reason=_EXIT_REASONS[verb]))
-            self._close(callid)
-            return out
-        if verb == "RINGCANCELED":
-            ringing = self.calls.get(callid)
-            ring = _seconds(data[0], unit=1000) if data else None  # logged in ms
-            if ringing is not None and ring is not None:
-                ringing.ring_ms = ring  # the caller hung up while this agent's phone rang
-            self._skip("RINGCANCELED")
-            return None
-        if verb == "RINGNOANSWER":
-            self._skip("RINGNOANSWER")  # the call stays queued; nothing to count
-            return None
-        if agent is None:
+            return self._exit(q)
+        handler = _CALL_HANDLERS.get(verb)
+        if handler is not None:
+            return handler(self, q)
+        if q.agent is None:
             return self._reject("bad_field", line) or None
-        return self._agent_verb(verb, ts, queue, agent, data, line)
+        return self._agent_verb(verb, ts, queue, q.agent, data, line)
+
+    def _enter(self, q: _Line) -> list[dict[str, Any]] | None:
+        if q.callid in self.calls:
+            # Seen already (repaired from a later line, or a line out of order).
+            self._skip("late_enterqueue")
+            return None
+        given = q.data[1].strip() if len(q.data) > 1 else ""
+        caller = given if given and given.lower() not in ("unknown", "anonymous") else None
+        call = self._open(q.callid, q.queue, q.ts, caller)
+        return [self._event(ev.CALL_OFFERED, q.ts, q.queue, self._call_key(call, "offered"),
+                            call_id=call.call_id, caller=caller)]
+
+    def _connect(self, q: _Line) -> list[dict[str, Any]] | None:
+        hold = _seconds(q.data[0])
+        if hold is None or q.agent is None:
+            return self._reject("bad_field", q.line) or None
+        out: list[dict[str, Any]] = []
+        call = self._known(q.callid, q.queue, q.ts, hold * 1000, out)
+        if call.answered:
+            self._skip("duplicate_connect")
+            return None
+        self._check_wait(call, q.ts, hold)
+        ring = _seconds(q.data[2]) if len(q.data) > 2 else None
+        call.answered, call.agent, call.wait_ms = True, q.agent, hold * 1000
+        out.append(self._agent_event(ev.AGENT_STATE, q.ts, q.queue, q.agent, q.line, 1,
+                                     state="on_call"))
+        out.append(self._event(ev.CALL_ANSWERED, q.ts, q.queue, self._call_key(call, "answered"),
+                               call_id=call.call_id, agent_id=q.agent,
+                               offered_ms=min(call.offered_ms, q.ts), wait_ms=hold * 1000,
+                               ring_ms=None if ring is None else ring * 1000))
+        return out
+
+    def _complete(self, q: _Line) -> list[dict[str, Any]] | None:
+        """COMPLETECALLER/-AGENT and the transfers: the conversation is over."""
+        talk = _seconds(q.data[1] if q.verb.startswith("COMPLETE") else q.data[3])
+        if talk is None:
+            return self._reject("bad_field", q.line) or None
+        call = self.calls.get(q.callid)
+        if call is None or not call.answered:
+            return self._reject("orphan", q.line) or None
+        agent = call.agent or q.agent
+        if agent is None:
+            return self._reject("bad_field", q.line) or None
+        out: list[dict[str, Any]] = []
+        offered = min(call.offered_ms, q.ts)
+        if q.verb.endswith("TRANSFER"):
+            # BLINDTRANSFER and TRANSFER name the extension; ATTENDEDTRANSFER the method.
+            target = q.data[0].strip() or None if q.verb != "ATTENDEDTRANSFER" else None
+            out.append(self._event(ev.CALL_TRANSFERRED, q.ts, call.queue,
+                                   self._call_key(call, "transferred"),
+                                   call_id=call.call_id, agent_id=agent, offered_ms=offered,
+                                   to_queue=target[:128] if target else None))
+        # queue_log's call time is the whole connected time; hold is not logged.
+        out.append(self._event(ev.CALL_ENDED, q.ts, call.queue, self._call_key(call, "ended"),
+                               call_id=call.call_id, agent_id=agent, offered_ms=offered,
+                               talk_ms=talk * 1000, hold_ms=0))
+        out.append(self._agent_event(ev.AGENT_STATE, q.ts, call.queue, agent, q.line, 1,
+                                     state="available"))
+        self._close(q.callid)
+        return out
+
+    def _exit(self, q: _Line) -> list[dict[str, Any]] | None:
+        """The caller left the queue unanswered (hung up, timed out, pressed a key...)."""
+        wait = _seconds(q.data[-1] if q.verb != "EXITWITHKEY" else q.data[3])
+        if wait is None:
+            return self._reject("bad_field", q.line) or None
+        out: list[dict[str, Any]] = []
+        call = self._known(q.callid, q.queue, q.ts, wait * 1000, out)
+        if call.answered:
+            return self._reject("orphan", q.line) or None
+        self._check_wait(call, q.ts, wait)
+        out.append(self._event(ev.CALL_ABANDONED, q.ts, call.queue,
+                               self._call_key(call, "abandoned"), call_id=call.call_id,
+                               offered_ms=min(call.offered_ms, q.ts), wait_ms=wait * 1000,
+                               ring_ms=call.ring_ms, reason=_EXIT_REASONS[q.verb]))
+        self._close(q.callid)
+        return out
+
+    def _ring_canceled(self, q: _Line) -> None:
+        ringing = self.calls.get(q.callid)
+        ring = _seconds(q.data[0], unit=1000) if q.data else None  # logged in ms
+        if ringing is not None and ring is not None:
+            ringing.ring_ms = ring  # the caller hung up while this agent's phone rang
+        self._skip("RINGCANCELED")
+
+    def _ring_no_answer(self, q: _Line) -> None:
+        self._skip("RINGNOANSWER")  # the call stays queued; nothing to count
 
     def _agent_verb(self, verb: str, ts: int, queue: str, agent: str, data: list[str],
                     line: str) -> list[dict[str, Any]] | None:
@@ -399,3 +420,16 @@ def convert_lines(lines: Iterable[str | bytes], converter: Converter | None = No
     for raw in items:
         yield from conv.feed(raw)
     conv.finish()
+
+
+_CALL_HANDLERS: dict[str, Callable[[Converter, _Line], list[dict[str, Any]] | None]] = {
+    "ENTERQUEUE": Converter._enter,
+    "CONNECT": Converter._connect,
+    "COMPLETECALLER": Converter._complete,
+    "COMPLETEAGENT": Converter._complete,
+    "ATTENDEDTRANSFER": Converter._complete,
+    "BLINDTRANSFER": Converter._complete,
+    "TRANSFER": Converter._complete,
+    "RINGCANCELED": Converter._ring_canceled,
+    "RINGNOANSWER": Converter._ring_no_answer,
+}

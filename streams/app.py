@@ -146,13 +146,13 @@ class Shards:
             self._since_checkpoint.pop(partition, None)
 
 
-def create_app(settings: Settings) -> faust.App:
+def _faust_app(settings: Settings) -> faust.App:
     local = settings.broker_profile == "local"
     if local:
         from streams.local_broker import apply_local_broker_fixes
 
         apply_local_broker_fixes()
-    app = faust.App(
+    return faust.App(
         settings.app_id,
         broker=settings.broker_url,
         store="memory://",
@@ -163,131 +163,148 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=False,
         **(LOCAL_BROKER_PROFILE if local else {}),
     )
-    events_topic = app.topic(
-        settings.events_topic, key_serializer="raw", value_serializer="raw",
-        partitions=settings.topic_partitions,
-    )
-    dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw",
-                             value_serializer="raw", partitions=1)
-    alerts_topic = app.topic(settings.alerts_topic, key_serializer="raw",
-                             value_serializer="raw", partitions=1)
-    table = app.tables.add(CheckpointTable(  # type: ignore[arg-type]
-        app, name="checkpoints-v2", default=None, partitions=settings.topic_partitions,
-        key_type=str,
-        help="each partition's whole pipeline state (callboard/pipeline.py)",
-        beacon=app.tables.beacon,
-    ))
-    shards = Shards(settings, pipeline_rules(settings), table)  # type: ignore[arg-type]
-    writer = SnapshotWriter(settings, shards, settings.load_schedule())
-    pending = _Pending()
-    produced: set[str] = set()  # alert ids already on the alerts topic
-    produced_loaded = asyncio.Event()
-    worker_stats: dict[str, int] = {}
 
-    async def emit(pipeline: Pipeline, result: FeedResult) -> None:
+
+class Worker:
+    """The worker's moving parts; ``create_app`` hands its methods to Faust."""
+
+    def __init__(self, settings: Settings, app: faust.App) -> None:
+        self.settings = settings
+        self.app = app
+
+        def raw_topic(name: str, partitions: int) -> Any:
+            return app.topic(name, key_serializer="raw", value_serializer="raw",
+                             partitions=partitions)
+
+        self.events_topic = raw_topic(settings.events_topic, settings.topic_partitions)
+        self.dead_letters = raw_topic(settings.dead_letter_topic, 1)
+        self.alerts_topic = raw_topic(settings.alerts_topic, 1)
+        table = app.tables.add(CheckpointTable(  # type: ignore[arg-type]
+            app, name="checkpoints-v2", default=None, partitions=settings.topic_partitions,
+            key_type=str, help="each partition's whole pipeline state (callboard/core/pipeline.py)",
+            beacon=app.tables.beacon,
+        ))
+        self.shards = Shards(settings, pipeline_rules(settings), table)  # type: ignore[arg-type]
+        self.writer = SnapshotWriter(settings, self.shards, settings.load_schedule())
+        self.pending = _Pending()
+        self.produced: set[str] = set()  # alert ids already on the alerts topic
+        self.produced_loaded = asyncio.Event()
+        self.stats: dict[str, int] = {}  # this process's own figures (restores, table sizes)
+
+    async def emit(self, pipeline: Pipeline, result: FeedResult) -> None:
         """Dead letters and alerts to their topics; snapshot work to the publisher."""
         seen = int(time.time() * 1000)
         for letter in result.dead:
-            log.warning("dead-lettered event at %s[%s]@%s: %s: %s", settings.events_topic,
+            log.warning("dead-lettered event at %s[%s]@%s: %s: %s", self.settings.events_topic,
                         letter.record.partition, letter.record.offset, letter.reason,
                         letter.detail[:200])
-            body = json.dumps(letter.doc(settings.events_topic, seen), ensure_ascii=False)
-            await dead_letters.send(key=letter.reason.encode(), value=body.encode())
+            body = json.dumps(letter.doc(self.settings.events_topic, seen), ensure_ascii=False)
+            await self.dead_letters.send(key=letter.reason.encode(), value=body.encode())
         for doc in result.alerts:
-            await send_alert(doc)
-        pending.add(result)
+            await self.send_alert(doc)
+        self.pending.add(result)
 
-    async def send_alert(doc: dict[str, Any]) -> None:
+    async def send_alert(self, doc: dict[str, Any]) -> None:
         # A state re-read after a restart fires the same alerts again, with the
         # same ids: each goes to the topic once.
-        await produced_loaded.wait()
-        if doc["alert_id"] in produced:
+        await self.produced_loaded.wait()
+        if doc["alert_id"] in self.produced:
             return
-        produced.add(doc["alert_id"])
-        await alerts_topic.send(key=doc["queue"].encode(),
-                                value=json.dumps(doc, ensure_ascii=False).encode())
+        self.produced.add(doc["alert_id"])
+        await self.alerts_topic.send(key=doc["queue"].encode(),
+                                     value=json.dumps(doc, ensure_ascii=False).encode())
         log.warning("surge ladder %s: step %s %s at %s (waiting %s)", doc["queue"],
                     doc["step"], doc["direction"], doc["event_time"], doc["waiting"])
 
-    @app.agent(events_topic, name=f"{settings.app_id}-count")
-    async def count(stream: faust.StreamT) -> None:
+    async def count(self, stream: faust.StreamT) -> None:
+        """The agent: each batch's records, by partition, through their pipelines."""
         async for batch in stream.take_events(  # type: ignore[attr-defined]  # not in StreamT
-            settings.batch_max_events, within=settings.batch_within_s
+            self.settings.batch_max_events, within=self.settings.batch_within_s
         ):
             by_partition: dict[int, list[Record]] = {}
             for e in batch:
                 by_partition.setdefault(e.message.partition, []).append(
                     Record(e.value or b"", e.message.partition, e.message.offset))
-            wall = shards._wall()
+            wall = self.shards._wall()
             for partition, records in by_partition.items():
-                pipeline = await shards.get(partition, emit)
-                await emit(pipeline, pipeline.feed(records, wall))
-                shards.counted(partition, len(records))
-            for partition in shards.checkpoint_due():
-                worker_stats["checkpoint_bytes"] = (
-                    worker_stats.get("checkpoint_bytes", 0) + shards.checkpoint(partition))
+                pipeline = await self.shards.get(partition, self.emit)
+                await self.emit(pipeline, pipeline.feed(records, wall))
+                self.shards.counted(partition, len(records))
+            for partition in self.shards.checkpoint_due():
+                self.stats["checkpoint_bytes"] = (
+                    self.stats.get("checkpoint_bytes", 0) + self.shards.checkpoint(partition))
 
-    # Counting never waits for Redis: the publisher writes what changed as soon
-    # as its previous write is done, so under load one write covers many batches.
-    @app.task
-    async def publish() -> None:
+    async def publish(self) -> None:
+        """Counting never waits for Redis: what changed is written as soon as the
+        previous write is done, so under load one write covers many batches."""
+        pending = self.pending
         while True:
             await pending.dirty.wait()
             pending.dirty.clear()
             queues, minutes = pending.queues, pending.minutes
             pending.queues, pending.minutes = set(), set()
-            if not await writer.write(queues, dict(worker_stats), minutes):
+            if not await self.writer.write(queues, dict(self.stats), minutes):
                 pending.queues |= queues  # Redis is down: keep them for the next try
                 pending.minutes |= minutes
             elif not pending.minutes:
-                writer.expire()  # every counted minute has its row: old buckets may go
+                self.writer.expire()  # every counted minute has its row: old buckets may go
             # Under load, one write per pause covers many batches instead of
             # recomputing every window after each one (the board polls at 1 Hz).
             await asyncio.sleep(_PUBLISH_PAUSE_S)
 
-    @app.task
-    async def load_produced_alerts() -> None:
-        produced.update(await _alert_ids(settings))
-        produced_loaded.set()
+    async def load_produced_alerts(self) -> None:
+        self.produced.update(await _alert_ids(self.settings))
+        self.produced_loaded.set()
 
-    @app.timer(settings.snapshot_interval_s)
-    async def refresh() -> None:
-        if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+    async def refresh(self) -> None:
+        """Every snapshot interval: quiet partitions restored, ladders advanced on the
+        wall clock, every queue written again (windows slide, the write says alive)."""
+        if not self.app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
             return  # half-recovered tables would show numbers that are too low
-        assigned = {tp.partition for tp in app.consumer.assignment()
-                    if tp.topic == settings.events_topic}
-        for partition in sorted(assigned - set(shards.pipelines)):
-            await shards.get(partition, emit)  # a quiet partition still shows its queues
-        worker_stats["restores"] = shards.restores
-        worker_stats["table.buckets"] = sum(len(p.engine.buckets) for p in shards().values())
-        worker_stats["table.live"] = sum(len(p.engine.live) for p in shards().values())
-        worker_stats["callers_indexed"] = sum(len(p.engine.callers) for p in shards().values())
-        if settings.clock == "wall":
-            # Deadlines fall due while no event arrives (a stuck queue), but only
-            # once the partition is read to its end: a lagging one is not "now".
-            now = int(time.time() * 1000) - _LIVE_GRACE_MS
-            for partition, pipeline in list(shards.pipelines.items()):
-                tp = TopicPartition(settings.events_topic, partition)
-                highwater = app.consumer.highwater(tp)  # type: ignore[arg-type]
-                if highwater is not None and pipeline.offsets.get(partition, -1) + 1 >= highwater:
-                    for doc in pipeline.advance(now):
-                        await send_alert(doc)
-        # Rolling windows and longest waits move with time, not only with events,
-        # and the write proves the worker alive: every queue, through the one
-        # writer, so rows of minutes still pending are written before expiry.
-        pending.queues |= set(_all_queues(shards))
-        pending.dirty.set()
+        assigned = {tp.partition for tp in self.app.consumer.assignment()
+                    if tp.topic == self.settings.events_topic}
+        for partition in sorted(assigned - set(self.shards.pipelines)):
+            await self.shards.get(partition, self.emit)  # a quiet partition still shows
+        pipelines = self.shards().values()
+        self.stats["restores"] = self.shards.restores
+        self.stats["table.buckets"] = sum(len(p.engine.buckets) for p in pipelines)
+        self.stats["table.live"] = sum(len(p.engine.live) for p in pipelines)
+        self.stats["callers_indexed"] = sum(len(p.engine.callers) for p in pipelines)
+        if self.settings.clock == "wall":
+            await self._advance_ladders()
+        self.pending.queues |= set(_all_queues(self.shards))
+        self.pending.dirty.set()
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's signal typing
-    async def _revoked(app_: faust.App, revoked: Any, **_: Any) -> None:
+    async def _advance_ladders(self) -> None:
+        # Deadlines fall due while no event arrives (a stuck queue), but only
+        # once the partition is read to its end: a lagging one is not "now".
+        now = int(time.time() * 1000) - _LIVE_GRACE_MS
+        for partition, pipeline in list(self.shards.pipelines.items()):
+            tp = TopicPartition(self.settings.events_topic, partition)
+            highwater = self.app.consumer.highwater(tp)  # type: ignore[arg-type]
+            if highwater is not None and pipeline.offsets.get(partition, -1) + 1 >= highwater:
+                for doc in pipeline.advance(now):
+                    await self.send_alert(doc)
+
+    async def revoked(self, app_: faust.App, revoked: Any, **_: Any) -> None:
         # Another worker may count these now; if they come back, they are
         # restored from their checkpoints and the source.
-        shards.drop({tp.partition for tp in revoked if tp.topic == settings.events_topic})
+        self.shards.drop({tp.partition for tp in revoked
+                          if tp.topic == self.settings.events_topic})
 
-    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing
-    async def _close(app_: faust.App, **_: Any) -> None:
-        await writer.close()
+    async def close(self, app_: faust.App, **_: Any) -> None:
+        await self.writer.close()
 
+
+def create_app(settings: Settings) -> faust.App:
+    app = _faust_app(settings)
+    worker = Worker(settings, app)
+    app.agent(worker.events_topic, name=f"{settings.app_id}-count")(worker.count)
+    app.task(worker.publish)
+    app.task(worker.load_produced_alerts)
+    app.timer(settings.snapshot_interval_s)(worker.refresh)
+    app.on_partitions_revoked.connect(worker.revoked)  # type: ignore[arg-type]
+    app.on_before_shutdown.connect(worker.close)  # type: ignore[arg-type]
     return app
 
 

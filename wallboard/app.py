@@ -154,42 +154,57 @@ def create_app(settings: Settings) -> Dash:
         Input("url", "search"),
     )
     def refresh(_n: int | None, search: str | None) -> tuple[Any, ...]:
-        lang = lang_from_query(search)
-        now_ms = int(time.time() * 1000)
-        title = label("title", lang)
-        try:
-            snaps, stats = reader.read()
-        except (RedisError, OSError) as exc:
-            log.warning("cannot read snapshots: %s", exc)
-            return ([], label("redis_down", lang), "banner stale", title, "", "", now_ms, [],
-                    "esc-banner hidden")
-        tiles = [build_tile(s, now_ms, settings, lang) for s in snaps]
-        if not snaps:
-            tiles = [html.Div(label("no_data", lang), className="tile empty")]
-        oldest = min((s.get("written_ms", 0) for s in snaps), default=0)
-        stale_age = (now_ms - oldest) / 1000
-        if not snaps or stale_age > settings.stale_after_s:
-            # Any stale tile raises the page banner: a wall display is read from
-            # across the room, where a dimmed tile alone is easy to miss.
-            detail = label("stale_detail", lang, age=age_text(stale_age, lang)) if snaps else ""
-            banner: Any = [html.Strong(label("stale", lang)), " ", detail]
-            banner_class = "banner stale"
-        else:
-            banner, banner_class = "", "banner hidden"
-        centre = next((s for s in snaps if s["queue"] == CENTRE), None)
-        clock = f"{label('as_of', lang)} {centre['as_of'][11:19]}" if centre else ""
-        rejected = stats.get("dead_letters", 0)
-        footer = f"{label('dead_letters', lang)}: {rejected}"
-        steps = [(s["queue"], s["now"]["escalation"]) for s in snaps
-                 if s["queue"] != CENTRE and s["now"].get("escalation")]
-        esc = [html.Div(
-            f"{queue} · {label('step', lang, n=e['step'])} · "
-            f"{e['name_zh'] if lang == 'zh' else e['name_en']} — "
-            f"{e['action_zh'] if lang == 'zh' else e['action_en']}",
-            id=f"esc-{queue}", className="esc-line") for queue, e in steps]
-        esc_class = "esc-banner" + (" hidden" if not esc else "")
-        return tiles, banner, banner_class, title, clock, footer, now_ms, esc, esc_class
+        return board_view(reader, settings, lang_from_query(search), int(time.time() * 1000))
 
+    _browser_callbacks(app, settings)
+    return app
+
+
+def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: int
+               ) -> tuple[Any, ...]:
+    """Tiles, banners, title, clock, footer and ladder lines for one tick."""
+    title = label("title", lang)
+    try:
+        snaps, stats = reader.read()
+    except (RedisError, OSError) as exc:
+        log.warning("cannot read snapshots: %s", exc)
+        return ([], label("redis_down", lang), "banner stale", title, "", "", now_ms, [],
+                "esc-banner hidden")
+    tiles = [build_tile(s, now_ms, settings, lang) for s in snaps]
+    if not snaps:
+        tiles = [html.Div(label("no_data", lang), className="tile empty")]
+    banner, banner_class = _stale_banner(snaps, now_ms, settings, lang)
+    centre = next((s for s in snaps if s["queue"] == CENTRE), None)
+    clock = f"{label('as_of', lang)} {centre['as_of'][11:19]}" if centre else ""
+    footer = f"{label('dead_letters', lang)}: {stats.get('dead_letters', 0)}"
+    esc = _ladder_lines(snaps, lang)
+    esc_class = "esc-banner" + (" hidden" if not esc else "")
+    return tiles, banner, banner_class, title, clock, footer, now_ms, esc, esc_class
+
+
+def _stale_banner(snaps: list[dict[str, Any]], now_ms: int, settings: Settings, lang: str
+                  ) -> tuple[Any, str]:
+    oldest = min((s.get("written_ms", 0) for s in snaps), default=0)
+    stale_age = (now_ms - oldest) / 1000
+    if snaps and stale_age <= settings.stale_after_s:
+        return "", "banner hidden"
+    # Any stale tile raises the page banner: a wall display is read from
+    # across the room, where a dimmed tile alone is easy to miss.
+    detail = label("stale_detail", lang, age=age_text(stale_age, lang)) if snaps else ""
+    return [html.Strong(label("stale", lang)), " ", detail], "banner stale"
+
+
+def _ladder_lines(snaps: list[dict[str, Any]], lang: str) -> list[html.Div]:
+    steps = [(s["queue"], s["now"]["escalation"]) for s in snaps
+             if s["queue"] != CENTRE and s["now"].get("escalation")]
+    return [html.Div(
+        f"{queue} · {label('step', lang, n=e['step'])} · "
+        f"{e['name_zh'] if lang == 'zh' else e['name_en']} — "
+        f"{e['action_zh'] if lang == 'zh' else e['action_en']}",
+        id=f"esc-{queue}", className="esc-line") for queue, e in steps]
+
+
+def _browser_callbacks(app: Dash, settings: Settings) -> None:
     # When the board's own server stops answering, Dash leaves the last tiles on
     # screen; these run in the browser and put up a banner instead.
     app.clientside_callback(
@@ -233,7 +248,6 @@ def create_app(settings: Settings) -> Dash:
         State("url", "search"),
         State("esc-seen", "data"),
     )
-    return app
 
 
 def serve(settings: Settings) -> None:

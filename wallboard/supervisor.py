@@ -130,25 +130,7 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
                url_base_pathname="/supervisor/", title="callboard",
                assets_folder=str(ASSETS), update_title=None,  # type: ignore[arg-type]
                suppress_callback_exceptions=True)
-    queues = [CENTRE, *[q.name for q in settings.queues]]
-    app.layout = html.Div([
-        dcc.Location(id="sup-url"),
-        dcc.Interval(id="sup-tick", interval=max(2000, settings.board_refresh_ms)),
-        html.Div(id="sup-banner", className="banner hidden"),
-        html.Div([
-            html.Span(id="sup-title", className="title"),
-            dcc.RadioItems(id="sup-window", options=list(WINDOW_NAMES), value="interval",
-                           inline=True, className="sup-window"),
-            dcc.Dropdown(id="sup-queue", options=queues, value=CENTRE, clearable=False,
-                         className="sup-queue"),
-            html.Span(id="sup-age", className="age"),
-        ], className="sup-header"),
-        html.Div(id="sup-table", className="sup-table"),
-        html.Div([dcc.Graph(id=name, config={"displayModeBar": False})
-                  for name in ("trend-sl", "trend-asa", "trend-abandon", "trend-volume")],
-                 className="sup-charts"),
-        html.Div(id="sup-agents"),
-    ], className="supervisor")
+    app.layout = supervisor_layout(settings)
 
     @app.callback(
         Output("sup-window", "options"),
@@ -168,40 +150,67 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
         Input("sup-window", "value"), Input("sup-queue", "value"),
     )
     def refresh(_n: int | None, search: str | None, window: str, queue: str) -> tuple[Any, ...]:
-        lang = lang_from_query(search)
-        title = f"{label('title', lang)} · {label('supervisor', lang)}"
-        now_ms = int(time.time() * 1000)
-        empty = go.Figure()
-        try:
-            snaps, _stats = reader.read()
-            chosen = next((s for s in snaps if s["queue"] == queue), None)
-            since = chosen["windows"]["day"]["start_ms"] if chosen else now_ms
-            rows = reader.half_hours(queue, since)
-        except (RedisError, OSError) as exc:
-            log.warning("cannot read snapshots: %s", exc)
-            return (title, [], label("redis_down", lang), "banner stale", "",
-                    empty, empty, empty, empty, [])
-        oldest = min((s.get("written_ms", 0) for s in snaps), default=0)
-        age = (now_ms - oldest) / 1000
-        stale = not snaps or age > settings.stale_after_s
-        banner = [html.Strong(label("stale", lang)), " ",
-                  label("stale_detail", lang, age=age_text(age, lang))] if snaps and stale else (
-            label("no_data", lang) if not snaps else "")
-        targets = (chosen or {}).get("targets", {})
-        charts = [
-            _trend(label(name, lang), rows, {label(name, lang): key}, settings,
-                   target=(targets.get(key) or {}).get("min") or (targets.get(key) or {}).get("max"),
-                   percent=key != "asa_s")
-            for name, key in TREND_KEYS.items()
-        ]
-        volume = _trend(label("trend_volume", lang), rows,
-                        {_kpi_name(k, lang): k for k in VOLUME_KEYS}, settings)
-        return (title, _table(snaps, window, lang, settings), banner,
-                "banner stale" if stale else "banner hidden",
-                label("age", lang, age=age_text(age, lang)), *charts, volume,
-                _agents([s for s in snaps if queue in (CENTRE, s["queue"])], lang))
+        return supervisor_view(reader, settings, lang_from_query(search), window, queue)
 
     return app
+
+
+def supervisor_layout(settings: Settings) -> html.Div:
+    queues = [CENTRE, *[q.name for q in settings.queues]]
+    return html.Div([
+        dcc.Location(id="sup-url"),
+        dcc.Interval(id="sup-tick", interval=max(2000, settings.board_refresh_ms)),
+        html.Div(id="sup-banner", className="banner hidden"),
+        html.Div([
+            html.Span(id="sup-title", className="title"),
+            dcc.RadioItems(id="sup-window", options=list(WINDOW_NAMES), value="interval",
+                           inline=True, className="sup-window"),
+            dcc.Dropdown(id="sup-queue", options=queues, value=CENTRE, clearable=False,
+                         className="sup-queue"),
+            html.Span(id="sup-age", className="age"),
+        ], className="sup-header"),
+        html.Div(id="sup-table", className="sup-table"),
+        html.Div([dcc.Graph(id=name, config={"displayModeBar": False})
+                  for name in ("trend-sl", "trend-asa", "trend-abandon", "trend-volume")],
+                 className="sup-charts"),
+        html.Div(id="sup-agents"),
+    ], className="supervisor")
+
+
+def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window: str,
+                    queue: str) -> tuple[Any, ...]:
+    """Title, KPI table, banner, age, four trend charts and the agents, for one tick."""
+    title = f"{label('title', lang)} · {label('supervisor', lang)}"
+    now_ms = int(time.time() * 1000)
+    empty = go.Figure()
+    try:
+        snaps, _stats = reader.read()
+        chosen = next((s for s in snaps if s["queue"] == queue), None)
+        since = chosen["windows"]["day"]["start_ms"] if chosen else now_ms
+        rows = reader.half_hours(queue, since)
+    except (RedisError, OSError) as exc:
+        log.warning("cannot read snapshots: %s", exc)
+        return (title, [], label("redis_down", lang), "banner stale", "",
+                empty, empty, empty, empty, [])
+    oldest = min((s.get("written_ms", 0) for s in snaps), default=0)
+    age = (now_ms - oldest) / 1000
+    stale = not snaps or age > settings.stale_after_s
+    banner = [html.Strong(label("stale", lang)), " ",
+              label("stale_detail", lang, age=age_text(age, lang))] if snaps and stale else (
+        label("no_data", lang) if not snaps else "")
+    targets = (chosen or {}).get("targets", {})
+    charts = [
+        _trend(label(name, lang), rows, {label(name, lang): key}, settings,
+               target=(targets.get(key) or {}).get("min") or (targets.get(key) or {}).get("max"),
+               percent=key != "asa_s")
+        for name, key in TREND_KEYS.items()
+    ]
+    volume = _trend(label("trend_volume", lang), rows,
+                    {_kpi_name(k, lang): k for k in VOLUME_KEYS}, settings)
+    return (title, _table(snaps, window, lang, settings), banner,
+            "banner stale" if stale else "banner hidden",
+            label("age", lang, age=age_text(age, lang)), *charts, volume,
+            _agents([s for s in snaps if queue in (CENTRE, s["queue"])], lang))
 
 
 def _kpi_name(key: str, lang: str) -> str:
