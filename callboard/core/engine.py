@@ -252,13 +252,6 @@ class Engine:
                     self.callers[prefix + digest] = [offered, bucket_key, call_id]
         self._indexed.add(queue)
 
-    def forget_derived(self) -> None:
-        """Drop what is derived from the stores; after a rebalance they may hold other data."""
-        self.callers.clear()
-        self._indexed.clear()
-        self._half_hours.clear()
-        self._reads.clear()
-
     def _prune(self, state: dict[str, Any]) -> int:
         wm = state["wm"]
         agents = state["agents"]
