@@ -243,18 +243,14 @@ def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
 
 
 def _fold_file(path: Path, settings: Settings) -> tuple[Any, Any]:
-    """A file through the pipeline the worker runs, as if it were one partition."""
+    """A file through the pipeline the worker runs (callboard.core.pipeline.fold_file)."""
     import time
 
     from callboard.assemble import pipeline_rules
-    from callboard.core.pipeline import Pipeline, Record
+    from callboard.core.pipeline import fold_file
 
-    pipeline = Pipeline(pipeline_rules(settings, offline=True))
     with path.open("rb") as fh:
-        records = [Record(line.rstrip(b"\r\n")) for line in fh if line.strip()]
-    result = pipeline.feed(records, wall_ms=int(time.time() * 1000))
-    result.alerts += pipeline.finish()
-    return pipeline, result
+        return fold_file(pipeline_rules(settings, offline=True), fh, int(time.time() * 1000))
 
 
 def _print_rejects(pipeline: Any) -> None:

@@ -106,7 +106,7 @@ class Shards:
         async for records in read_partition(bootstrap_servers(self.settings.broker_url),
                                             self.settings.events_topic, partition, start):
             reread += len(records)
-            result = pipeline.feed(records, self._wall())
+            result = pipeline.feed(records, self.wall_ms())
             changed.queues |= result.queues
             changed.minutes |= result.minutes
             result.queues, result.minutes = set(), set()
@@ -117,7 +117,7 @@ class Shards:
         self.restores += 1
         return pipeline, changed
 
-    def _wall(self) -> int | None:
+    def wall_ms(self) -> int | None:
         # The "future" check, live only: a compressed-time demo or a replay on the
         # event clock may legitimately run ahead of the wall clock.
         return int(time.time() * 1000) if self.settings.clock == "wall" else None
@@ -225,7 +225,7 @@ class Worker:
             for e in batch:
                 by_partition.setdefault(e.message.partition, []).append(
                     Record(e.value or b"", e.message.partition, e.message.offset))
-            wall = self.shards._wall()
+            wall = self.shards.wall_ms()
             for partition, records in by_partition.items():
                 pipeline = await self.shards.get(partition, self.emit)
                 await self.emit(pipeline, pipeline.feed(records, wall))
@@ -253,8 +253,13 @@ class Worker:
             await asyncio.sleep(_PUBLISH_PAUSE_S)
 
     async def load_produced_alerts(self) -> None:
-        self.produced.update(await _alert_ids(self.settings))
-        self.produced_loaded.set()
+        try:
+            self.produced.update(await _alert_ids(self.settings))
+        except Exception:  # noqa: BLE001  # a failed read must not hold every alert back
+            log.exception("could not read the alerts already sent: a step fired again after "
+                          "this restart may be sent twice (the notifier sends each id once)")
+        finally:
+            self.produced_loaded.set()
 
     async def refresh(self) -> None:
         """Every snapshot interval: quiet partitions restored, ladders advanced on the

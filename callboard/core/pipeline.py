@@ -26,7 +26,7 @@ import hashlib
 import json
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -257,9 +257,13 @@ class Pipeline:
         return pipeline
 
 
-def fold_file(rules: PipelineRules, lines: Sequence[bytes]) -> tuple[Pipeline, FeedResult]:
-    """A whole file through one pipeline, ladders run to the end: the offline reference."""
+def fold_file(rules: PipelineRules, lines: Iterable[bytes], wall_ms: int | None = None
+              ) -> tuple[Pipeline, FeedResult]:
+    """A whole file through one pipeline, as if it were one partition, ladders run to its
+    end: the offline reference. Blank lines are not records; ``wall_ms`` turns on the
+    "future" check (a recording holds nothing from after it is read)."""
     pipeline = Pipeline(rules)
-    result = pipeline.feed(Record(line) for line in lines)
+    records = (Record(line.rstrip(b"\r\n")) for line in lines if line.strip())
+    result = pipeline.feed(records, wall_ms)
     result.alerts += pipeline.finish()
     return pipeline, result
