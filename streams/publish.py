@@ -1,9 +1,8 @@
 """Hands snapshots to the board through Redis: one JSON value per queue, plus a notice.
 
-Also keeps the history the supervisor page charts: one row per queue and half
-hour, and per day, in Redis hashes. A row is rewritten whenever an event lands
-in it (a late wrap-up changes a closed half hour), and the current and previous
-half hours are rewritten on every tick so open agent time reaches them.
+Also stores the history the supervisor page charts: one row per queue and half
+hour, and per day, in Redis hashes; which rows are due after a batch, and what
+they hold, the core decides (callboard/core/history.py).
 """
 
 from __future__ import annotations
@@ -21,16 +20,15 @@ from redis.exceptions import RedisError
 
 from callboard.config import Settings
 from callboard.core import kpi
+from callboard.core.history import HALF_HOURS, HistoryCursor, history_row
 from callboard.core.pipeline import Pipeline
 from callboard.core.schedule import Schedule
-from callboard.core.snapshot import CENTRE, centre_snapshot, window_figures
-from callboard.core.timebuckets import day_bounds, half_hour_bounds
+from callboard.core.snapshot import CENTRE, centre_snapshot
 from callboard.keys import RedisKeys, text
 
 __all__ = ["SnapshotWriter"]
 
 log = logging.getLogger(__name__)
-_MAX_FILL_MS = 2 * 86_400_000  # quiet half hours filled in after a gap, at most
 _EXPIRE_EVERY_S = 30  # expiry scans every key: every 30 s is plenty for minute buckets
 
 
@@ -43,8 +41,7 @@ class SnapshotWriter:
         self.shards = shards  # partition -> the pipeline counting its queues
         self.schedule = schedule
         self._trimmed_hour = 0
-        self._last_half: dict[str, int] = {}  # per queue, the newest half hour written
-        self._expired_before: dict[str, int] = {}  # per queue, minutes before it are gone
+        self.cursor = HistoryCursor(settings.zone)
         self._last_expiry = 0.0
         self.keys = RedisKeys(settings.redis_prefix)
         self.redis = aioredis.from_url(
@@ -146,51 +143,27 @@ class SnapshotWriter:
 
     async def _write_history(self, queues: list[str], minutes: Iterable[tuple[str, int]]
                              ) -> bool:
+        # Which rows are due is the core's decision (callboard/core/history.py);
+        # only queues counted here, wholly restored, have rows written.
         now = self.now_ms()
-        zone = self.settings.zone
-        halves: set[tuple[str, int]] = set()
-        for queue, minute in minutes:
-            halves.add((queue, half_hour_bounds(minute, zone)[0]))
-        current = half_hour_bounds(now, zone)[0]
-        for queue in queues:
-            if self._owner(queue) is None:
-                continue  # not (or no longer, or not yet wholly) counted here
-            # Every half hour gets a row, quiet ones too (a chart must not skip a
-            # night); after a restart, or a jump of the event clock, fill the gap.
-            start = self._last_half.get(queue)
-            if start is None:
-                # First write of this process: from the oldest half hour these
-                # events touched (never an empty row before the first data).
-                touched = [hh for q, hh in halves if q == queue]
-                if not touched:
-                    halves.add((queue, current))  # a tick before any event: no gap to fill
-                    continue
-                start = min([*touched, current])
-            start = max(start, current - _MAX_FILL_MS)
-            while start <= current:
-                halves.add((queue, start))
-                start = half_hour_bounds(start, zone)[1]
-            self._last_half[queue] = current
-        days = {(q, day_bounds(start, zone)[0]) for q, start in halves}
-        # A span reaching back past the minutes expired so far can no longer be
-        # summed: its row stays as it was written while its minutes were kept.
-        halves = {(q, t) for q, t in halves if t >= self._expired_before.get(q, t)}
-        days = {(q, t) for q, t in days if t >= self._expired_before.get(q, t)}
-        rows: list[tuple[str, str, int, dict[str, Any]]] = []
-        for kind, spans, end_of in (("intervals", halves, half_hour_bounds),
-                                    ("days", days, day_bounds)):
-            for queue, start in sorted(spans):
-                row = self._row(queue, start, end_of(start, zone)[1], now)
-                if row is not None:
-                    rows.append((kind, queue, start, row))
+        minutes = list(minutes)
+        owners = {q: p for q in {*queues, *(q for q, _ in minutes)}
+                  if (p := self._owner(q)) is not None}
+
+        def kept_from(queue: str) -> int | None:
+            return owners[queue].kept_from(queue)
+
+        rows = [(span, owners[span.queue].history_row(span, self.cursor.end_of(span), now))
+                for span in self.cursor.due(owners, minutes, now, kept_from)]
         if not rows:
             return True
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for kind, queue, start, row in rows:
-                    pipe.hset(self._history_key(kind, queue), str(start), _dumps(row))
+                for span, row in rows:
+                    pipe.hset(self._history_key(span.kind, span.queue), str(span.start_ms),
+                              _dumps(row))
                 await pipe.execute()
-            await self._centre_history({(kind, start) for kind, _, start, _ in rows}, now)
+            await self._centre_history({(span.kind, span.start_ms) for span, _ in rows})
             await self._trim(now)
         except (RedisError, OSError) as exc:
             log.warning("redis history write failed (%s), will retry on the next tick", exc)
@@ -204,28 +177,13 @@ class SnapshotWriter:
         if time.monotonic() - self._last_expiry < _EXPIRE_EVERY_S:
             return
         self._last_expiry = time.monotonic()
-        retention_ms = self.settings.bucket_retention_h * 3_600_000
         for pipeline in self.shards().values():
-            for queue in pipeline.queues():
-                clock = pipeline.queue_clock(queue)
-                if clock:
-                    self._expired_before[queue] = clock - retention_ms
             pipeline.expire()
 
     def _history_key(self, kind: str, queue: str) -> str:
-        return self.keys.intervals(queue) if kind == "intervals" else self.keys.days(queue)
+        return self.keys.intervals(queue) if kind == HALF_HOURS else self.keys.days(queue)
 
-    def _row(self, queue: str, start: int, end: int, now: int) -> dict[str, Any] | None:
-        rules = self.settings.rules_for(queue)
-        owner = self._owner(queue)
-        if owner is None:
-            return None
-        counters, _ = owner.engine.window(queue, start, end, now)
-        return {"queue": queue, "sl_formula": rules.sl_formula,
-                "sl_threshold_s": rules.sl_threshold_s,
-                **window_figures(start, end, counters, rules, self.settings.zone)}
-
-    async def _centre_history(self, spans: set[tuple[str, int]], now: int) -> None:
+    async def _centre_history(self, spans: set[tuple[str, int]]) -> None:
         # Summed from every queue's row in Redis, as the centre snapshot is, so
         # several workers agree on it.
         members = sorted({text(n) for n in await self.redis.smembers(self.keys.queues)} - {CENTRE})
@@ -245,10 +203,7 @@ class SnapshotWriter:
                 if not parts:
                     continue
                 counters = kpi.merge(p["counters"] for p in parts)
-                row = {"queue": CENTRE, "sl_formula": rules.sl_formula,
-                       "sl_threshold_s": rules.sl_threshold_s,
-                       **window_figures(start, parts[0]["end_ms"], counters, rules,
-                                        self.settings.zone)}
+                row = history_row(rules, start, parts[0]["end_ms"], counters, self.settings.zone)
                 pipe.hset(self._history_key(kind, CENTRE), str(start), _dumps(row))
             await pipe.execute()
 

@@ -1,29 +1,21 @@
 """The counting engine: events in, per-minute counters and live queue state out.
 
-Plain Python over two mutable mappings; callboard/pipeline.py owns one engine
-per partition (the worker) or one for a whole file (report, alerts):
+Plain Python over two mutable mappings of typed records (callboard/core/records.py);
+callboard/core/pipeline.py owns one engine per partition (the worker) or one for a
+whole file (report, alerts):
 
-- ``buckets``: ``"QUEUE|minute_start_ms"`` ->
-  ``{"c": counters, "ids": {digest of event_id}, "done": {call_id: 1|2},
-  "a": {agent: [...]}, "rep": {call_id: 1}}``.
-  An event is counted in the minute its call was offered, and its id is kept in
-  that same bucket as a 12-byte BLAKE2b digest (ids are most of the state; two
-  ids of one minute collide with odds near 1e-19 at 100,000 events a minute), so
-  a producer's duplicate is never counted twice. A re-read of the source after
-  a restart is guarded by offsets in the pipeline, not by these ids. ``done``
-  lists the calls of that minute that have left the queue, so an "offered" that
-  arrives after its own answer does not leave a phantom caller waiting (2:
-  answered, 1: abandoned). ``a`` holds each agent's counters
-  (kpi.AGENT_FIELDS), ``rep`` the calls already found repeated. Agent time is
-  credited to the minutes in which it was spent, when the agent's next state
-  change closes the span; open spans are added at read time.
-- ``cl`` in a bucket: the keyed hashes of the callers offered in that minute
-  (``{hash: [call_id, offered_ms]}``), for first-call resolution (B16). The
-  index from a caller to their latest call is derived from these in memory,
-  so a call costs no table write beyond its own minute's; numbers are stored
-  only as keyed hashes.
-- ``live``: ``"QUEUE"`` -> calls waiting now, agents by state and the queue's
-  newest event time; small, since it holds only what is true now.
+- ``buckets``: (queue, minute start) -> ``MinuteBucket``. An event is counted in
+  the minute its call was offered, and its id is kept in that same bucket as a
+  12-byte BLAKE2b digest (ids are most of the state; two ids of one minute
+  collide with odds near 1e-19 at 100,000 events a minute), so a producer's
+  duplicate is never counted twice. A re-read of the source after a restart is
+  guarded by offsets in the pipeline, not by these ids. Agent time is credited
+  to the minutes in which it was spent, when the agent's next state change
+  closes the span; open spans are added at read time. A bucket's ``callers``
+  (keyed hashes, never numbers) feed the index from a caller to their latest
+  call (B16), which is derived in memory.
+- ``live``: queue -> ``LiveQueue``: calls waiting now, agents by state and the
+  queue's newest event time; small, since it holds only what is true now.
 
 A batch touches each key at most once (read, fold in memory, write back once).
 Half hours, days and rolling windows are sums of minute buckets at read time.
@@ -39,6 +31,15 @@ from zoneinfo import ZoneInfo
 
 from callboard.core import events as ev
 from callboard.core import kpi
+from callboard.core.records import (
+    ABANDONED,
+    ANSWERED,
+    DIGEST_BYTES,
+    LOGGED_OUT,
+    LiveQueue,
+    MinuteBucket,
+    MinuteKey,
+)
 from callboard.core.rules import QueueRules
 from callboard.core.timebuckets import MINUTE_MS, day_bounds, half_hour_bounds, minute_start
 
@@ -53,8 +54,6 @@ _RANK = {
     ev.CALL_WRAPPED_UP: 6, ev.AGENT_LOGOUT: 7,
 }
 _LOGGED_OUT_KEEP_MS = 24 * 60 * MINUTE_MS
-_ANSWERED, _ABANDONED = 2, 1
-DIGEST_BYTES = 12
 
 
 def event_digest(event_id: str) -> bytes:
@@ -77,10 +76,6 @@ class BatchResult:
     waiting: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-def _new_live() -> dict[str, Any]:
-    return {"w": {}, "agents": {}, "wm": 0}
-
-
 class Engine:
     """Folds validated events into the two stores and reads windows back."""
 
@@ -88,8 +83,8 @@ class Engine:
         self,
         rules_for: Callable[[str], QueueRules],
         zone: ZoneInfo,
-        buckets: MutableMapping[str, Any],
-        live: MutableMapping[str, Any],
+        buckets: MutableMapping[MinuteKey, MinuteBucket],
+        live: MutableMapping[str, LiveQueue],
         *,
         retention_ms: int | None,
         max_wait_ms: int,
@@ -98,9 +93,9 @@ class Engine:
         scheduled_ms: Callable[[str, int, int], int] | None = None,
     ) -> None:
         self.rules_for = rules_for
-        # "QUEUE|hash" -> [offered_ms, bucket key, call_id]: derived from the
-        # buckets' "cl", rebuilt per queue after a restart or a rebalance.
-        self.callers: dict[str, list[Any]] = {}
+        # (queue, caller hash) -> (offered_ms, bucket key, call_id): derived from
+        # the buckets' callers, rebuilt per queue after a restart or a rebalance.
+        self.callers: dict[tuple[str, str], tuple[int, MinuteKey, str]] = {}
         self._indexed: set[str] = set()
         self.repeat_window_ms = repeat_window_ms
         self.caller_key = caller_key.encode()
@@ -118,7 +113,7 @@ class Engine:
         # Bucket values read since the last write: one snapshot cycle reads the
         # same minutes for several windows, and a changelogged table's get is
         # far slower than a dict's.
-        self._reads: dict[str, Any] = {}
+        self._reads: dict[MinuteKey, MinuteBucket | None] = {}
 
     # ------------------------------------------------------------------ writes
     def apply(self, batch: Iterable[Mapping[str, Any]]) -> BatchResult:
@@ -149,7 +144,7 @@ class Engine:
             known = horizons.get(queue)
             if known is None:
                 state = self.live.get(queue)
-                known = (state["wm"] if state else 0) - self.retention_ms
+                known = (state.newest_ms if state else 0) - self.retention_ms
             horizons[queue] = max(known, event["ts_ms"] - self.retention_ms)
         return horizons
 
@@ -160,23 +155,23 @@ class Engine:
         if horizon is not None and at < horizon:
             result.late.append(dict(event))
             return
-        bucket = touched.bucket(f"{queue}|{minute_start(at)}")
+        bucket = touched.bucket((queue, minute_start(at)))
         digest = event_digest(event["event_id"])
-        if digest in bucket["ids"]:
+        if digest in bucket.ids:
             result.duplicates += 1
             return
-        bucket["ids"].add(digest)
-        kpi.fold(bucket["c"], event, touched.limits(queue), bucket["a"])
+        bucket.ids.add(digest)
+        kpi.fold(bucket.counters, event, touched.limits(queue), bucket.agents)
         state = touched.live(queue)
         etype = event["type"]
         if etype in ev.AGENT_TYPES:
             self._close_span(queue, state, event, horizon, touched.bucket)
         elif etype == ev.CALL_OFFERED and event.get("caller"):
             self._note_caller(queue, event, bucket, touched.existing_bucket)
-        before = len(state["w"])
-        _update_live(state, bucket["done"], event)
-        if len(state["w"]) != before:
-            result.waiting.append((queue, event["ts_ms"], len(state["w"])))
+        before = len(state.waiting)
+        _update_live(state, bucket.done, event)
+        if len(state.waiting) != before:
+            result.waiting.append((queue, event["ts_ms"], len(state.waiting)))
         result.applied += 1
 
     def _commit(self, touched: _Touched, result: BatchResult) -> None:
@@ -184,20 +179,19 @@ class Engine:
         for key, bucket in touched.buckets.items():
             self.buckets[key] = bucket
             self._forget_half_hour(key)
-            queue, _, minute = key.rpartition("|")
-            result.minutes.add((queue, int(minute)))
+            result.minutes.add(key)
         for queue, state in touched.lives.items():
             lost = self._prune(state)
             if lost:
                 result.lost_waiting += lost
-                result.waiting.append((queue, state["wm"], len(state["w"])))
+                result.waiting.append((queue, state.newest_ms, len(state.waiting)))
             self.live[queue] = state
         result.queues = set(touched.lives)
 
-    def _close_span(self, queue: str, state: dict[str, Any], event: Mapping[str, Any],
-                    horizon: int | None, bucket_at: Callable[[str], dict[str, Any]]) -> None:
+    def _close_span(self, queue: str, state: LiveQueue, event: Mapping[str, Any],
+                    horizon: int | None, bucket_at: Callable[[MinuteKey], MinuteBucket]) -> None:
         """Credit the time since the agent's last state change to the minutes it covers."""
-        current = state["agents"].get(event["agent_id"])
+        current = state.agents.get(event["agent_id"])
         if current is None:
             return
         agent_state, since = current
@@ -209,68 +203,66 @@ class Engine:
         while start < end:
             minute = minute_start(start)
             upto = min(minute + MINUTE_MS, end)
-            bucket = bucket_at(f"{queue}|{minute}")
-            agent = bucket["a"].get(agent_id)
+            bucket = bucket_at((queue, minute))
+            agent = bucket.agents.get(agent_id)
             if agent is None:
-                agent = bucket["a"][agent_id] = kpi.new_agent()
-            kpi.add_agent_time(bucket["c"], agent, agent_state, upto - start)
+                agent = bucket.agents[agent_id] = kpi.new_agent()
+            kpi.add_agent_time(bucket.counters, agent, agent_state, upto - start)
             start = upto
 
     def caller_hash(self, caller: str) -> str:
         return hashlib.blake2b(caller.encode(), key=self.caller_key, digest_size=12).hexdigest()
 
-    def _note_caller(self, queue: str, event: Mapping[str, Any], own: dict[str, Any],
-                     bucket_at: Callable[[str], dict[str, Any] | None]) -> None:
+    def _note_caller(self, queue: str, event: Mapping[str, Any], own: MinuteBucket,
+                     bucket_at: Callable[[MinuteKey], MinuteBucket | None]) -> None:
         """B16: a caller back within the window means their answered call was not resolved."""
         if queue not in self._indexed:
             self._index_callers(queue)
         digest = self.caller_hash(event["caller"])
-        key = f"{queue}|{digest}"
+        key = (queue, digest)
         offered = event["ts_ms"]
-        own.setdefault("cl", {})[digest] = [event["call_id"], offered]
+        own.callers[digest] = (event["call_id"], offered)
         previous = self.callers.get(key)
         if previous is not None:
             prev_offered, prev_bucket, prev_call = previous
             if (0 <= offered - prev_offered <= self.repeat_window_ms
                     and prev_call != event["call_id"]):
                 bucket = bucket_at(prev_bucket)  # None once expired
-                repeated = bucket.setdefault("rep", {}) if bucket is not None else {}
-                if (bucket is not None and bucket["done"].get(prev_call) == _ANSWERED
-                        and prev_call not in repeated):
-                    repeated[prev_call] = 1
-                    bucket["c"]["repeated"] += 1
+                if (bucket is not None and bucket.done.get(prev_call) == ANSWERED
+                        and prev_call not in bucket.repeated):
+                    bucket.repeated.add(prev_call)
+                    bucket.counters["repeated"] += 1
             if prev_offered > offered:
                 return  # an older call arriving late does not replace the newer one
-        self.callers[key] = [offered, f"{queue}|{minute_start(offered)}", event["call_id"]]
+        self.callers[key] = (offered, (queue, minute_start(offered)), event["call_id"])
 
     def _index_callers(self, queue: str) -> None:
-        prefix = f"{queue}|"
-        for bucket_key in [k for k in list(self.buckets.keys()) if k.startswith(prefix)]:
-            for digest, (call_id, offered) in (self.buckets[bucket_key].get("cl") or {}).items():
-                known = self.callers.get(prefix + digest)
+        for bucket_key in [k for k in list(self.buckets.keys()) if k[0] == queue]:
+            for digest, (call_id, offered) in self.buckets[bucket_key].callers.items():
+                known = self.callers.get((queue, digest))
                 if known is None or known[0] < offered:
-                    self.callers[prefix + digest] = [offered, bucket_key, call_id]
+                    self.callers[(queue, digest)] = (offered, bucket_key, call_id)
         self._indexed.add(queue)
 
-    def _prune(self, state: dict[str, Any]) -> int:
-        wm = state["wm"]
-        agents = state["agents"]
+    def _prune(self, state: LiveQueue) -> int:
+        wm = state.newest_ms
+        agents = state.agents
         for agent_id in [
-            a for a, (s, t) in agents.items() if s == "logged_out" and t < wm - _LOGGED_OUT_KEEP_MS
+            a for a, (s, t) in agents.items() if s == LOGGED_OUT and t < wm - _LOGGED_OUT_KEEP_MS
         ]:
             del agents[agent_id]
-        waiting = state["w"]
+        waiting = state.waiting
         lost = [c for c, t in waiting.items() if t < wm - self.max_wait_ms]
         for call_id in lost:
             del waiting[call_id]
         return len(lost)
 
-    def _forget_half_hour(self, key: str) -> None:
-        queue, _, minute = key.rpartition("|")
-        start = self._hh_of_minute.get(int(minute))
+    def _forget_half_hour(self, key: MinuteKey) -> None:
+        queue, minute = key
+        start = self._hh_of_minute.get(minute)
         if start is None:
-            start = half_hour_bounds(int(minute), self.zone)[0]
-            self._hh_of_minute[int(minute)] = start
+            start = half_hour_bounds(minute, self.zone)[0]
+            self._hh_of_minute[minute] = start
         self._half_hours.pop((queue, start), None)
 
     def expire(self) -> int:
@@ -279,23 +271,21 @@ class Engine:
             return 0
         self._reads.clear()
         # Per queue, from the queue's own newest event (see apply).
-        newest = {q: s["wm"] for q, s in list(self.live.items()) if s}
+        newest = {q: s.newest_ms for q, s in list(self.live.items()) if s}
 
-        def older(key: str, ms: int, keep_ms: int) -> bool:
-            queue = key.rpartition("|")[0]
+        def older(queue: str, ms: int, keep_ms: int) -> bool:
             return queue in newest and ms < newest[queue] - keep_ms
 
-        old = [k for k in list(self.buckets.keys())
-               if older(k, int(k.rpartition("|")[2]), self.retention_ms)]
+        old = [k for k in list(self.buckets.keys()) if older(k[0], k[1], self.retention_ms)]
         for key in old:
             del self.buckets[key]
         if len(self._hh_of_minute) > 10_000:
             self._hh_of_minute.clear()
         self._half_hours = {k: v for k, v in self._half_hours.items()
-                            if not older(f"{k[0]}|", k[1], self.retention_ms)}
-        for key in [k for k, v in list(self.callers.items())
-                    if older(k, v[0], self.repeat_window_ms)]:
-            del self.callers[key]
+                            if not older(k[0], k[1], self.retention_ms)}
+        for caller in [k for k, v in list(self.callers.items())
+                       if older(k[0], v[0], self.repeat_window_ms)]:
+            del self.callers[caller]
         return len(old)
 
     # ------------------------------------------------------------------- reads
@@ -303,7 +293,7 @@ class Engine:
         """Event time, or the wall clock when it is ahead (live boards keep sliding)."""
         if not self.clock_ms:
             # After a restart the clock comes back with the recovered live state.
-            self.clock_ms = max((s["wm"] for s in self.live.values() if s), default=0)
+            self.clock_ms = max((s.newest_ms for s in self.live.values() if s), default=0)
         return self.clock_ms if wall_ms is None else max(self.clock_ms, wall_ms)
 
     def queues(self) -> list[str]:
@@ -321,15 +311,15 @@ class Engine:
         minute = minute_start(start_ms)
         reads = self._reads
         while minute < end_ms:
-            key = f"{queue}|{minute}"
+            key = (queue, minute)
             if key in reads:
                 bucket = reads[key]
             else:
                 bucket = reads[key] = self.buckets.get(key)
             if bucket is not None:
-                parts.append(bucket["c"])
-                if bucket.get("a"):
-                    agents.append(bucket["a"])
+                parts.append(bucket.counters)
+                if bucket.agents:
+                    agents.append(bucket.agents)
             minute += MINUTE_MS
         return kpi.merge(parts), kpi.merge_agents(agents)
 
@@ -366,7 +356,7 @@ class Engine:
         total = kpi.merge(parts)
         merged = kpi.merge_agents(agents) if with_agents else {}
         upto = min(end_ms, now_ms)
-        for agent_id, (agent_state, since) in self.live_state(queue)["agents"].items():
+        for agent_id, (agent_state, since) in self.live_state(queue).agents.items():
             if agent_state not in kpi.AGENT_STATE_FIELD:
                 continue
             open_ms = upto - max(since, start_ms)
@@ -408,8 +398,8 @@ class Engine:
             day_agents.update(agents)
         return out
 
-    def live_state(self, queue: str) -> Mapping[str, Any]:
-        return self.live.get(queue) or _new_live()
+    def live_state(self, queue: str) -> LiveQueue:
+        return self.live.get(queue) or LiveQueue()
 
 
 class _Touched:
@@ -417,26 +407,23 @@ class _Touched:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.buckets: dict[str, dict[str, Any]] = {}
-        self.lives: dict[str, dict[str, Any]] = {}
+        self.buckets: dict[MinuteKey, MinuteBucket] = {}
+        self.lives: dict[str, LiveQueue] = {}
         self._limits: dict[str, kpi.Limits] = {}
 
-    def bucket(self, key: str) -> dict[str, Any]:
+    def bucket(self, key: MinuteKey) -> MinuteBucket:
         bucket = self.buckets.get(key)
         if bucket is None:
-            bucket = self.engine.buckets.get(key) or {"c": kpi.new_counters(), "ids": set(),
-                                                      "done": {}}
-            bucket.setdefault("a", {})
-            self.buckets[key] = bucket
+            bucket = self.buckets[key] = self.engine.buckets.get(key) or MinuteBucket()
         return bucket
 
-    def existing_bucket(self, key: str) -> dict[str, Any] | None:
+    def existing_bucket(self, key: MinuteKey) -> MinuteBucket | None:
         return self.bucket(key) if key in self.buckets or key in self.engine.buckets else None
 
-    def live(self, queue: str) -> dict[str, Any]:
+    def live(self, queue: str) -> LiveQueue:
         state = self.lives.get(queue)
         if state is None:
-            state = self.lives[queue] = self.engine.live.get(queue) or _new_live()
+            state = self.lives[queue] = self.engine.live.get(queue) or LiveQueue()
         return state
 
     def limits(self, queue: str) -> kpi.Limits:
@@ -446,28 +433,28 @@ class _Touched:
         return limits
 
 
-def _update_live(state: dict[str, Any], done: dict[str, int], event: Mapping[str, Any]) -> None:
+def _update_live(state: LiveQueue, done: dict[str, int], event: Mapping[str, Any]) -> None:
     etype = event["type"]
     ts = event["ts_ms"]
-    if ts > state["wm"]:
-        state["wm"] = ts
+    if ts > state.newest_ms:
+        state.newest_ms = ts
     if etype == ev.CALL_OFFERED:
         call_id = event["call_id"]
         # An answer or abandon that overtook its own "offered" must not leave
         # a phantom caller waiting forever.
         if call_id not in done:
-            state["w"][call_id] = ts
+            state.waiting[call_id] = ts
     elif etype in (ev.CALL_ANSWERED, ev.CALL_ABANDONED):
-        state["w"].pop(event["call_id"], None)
-        done[event["call_id"]] = _ANSWERED if etype == ev.CALL_ANSWERED else _ABANDONED
+        state.waiting.pop(event["call_id"], None)
+        done[event["call_id"]] = ANSWERED if etype == ev.CALL_ANSWERED else ABANDONED
     elif etype in ev.AGENT_TYPES:
-        agents = state["agents"]
+        agents = state.agents
         agent_id = event["agent_id"]
         current = agents.get(agent_id)
         if current is not None and current[1] > ts:
             return  # an older state change arriving late changes nothing
         if etype == ev.AGENT_LOGOUT:
-            agents[agent_id] = ["logged_out", ts]
+            agents[agent_id] = [LOGGED_OUT, ts]
         elif etype == ev.AGENT_LOGIN:
             agents[agent_id] = [event.get("state") or "available", ts]
         else:

@@ -119,7 +119,7 @@ def transition_docs(rules_for: Callable[[str], Any], engine: Any, ladders: Ladde
             figures = group_figures(engine, queues, t.at_ms)
             seats = seats_needed(figures, rules.sl_threshold_s, rules.sl_target)
             staffed = sum(
-                1 for q in queues for s, _ in engine.live_state(q)["agents"].values()
+                1 for q in queues for s, _ in engine.live_state(q).agents.values()
                 if s != "logged_out")
         docs.append(alert_doc(group, t, ladders.zone, seats, staffed))
     return docs

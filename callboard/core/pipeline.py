@@ -21,7 +21,6 @@ gives the same state as never having stopped (docs/architecture.md).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import zlib
@@ -31,16 +30,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callboard.core.engine import DIGEST_BYTES, Engine
+from callboard.core.engine import Engine
 from callboard.core.events import EventError, parse
+from callboard.core.history import Span, history_row
 from callboard.core.ladder import LadderRules
 from callboard.core.ladders import LadderSet, transition_docs
+from callboard.core.records import LiveQueue, MinuteBucket, minute_key_text, parse_minute_key
 from callboard.core.rules import QueueRules
 from callboard.core.snapshot import queue_snapshot
 
 __all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules", "Record"]
 
-CHECKPOINT_SCHEMA = 1
+# 2: typed records (records.py) with worded fields; a checkpoint of another
+# schema is not read: the worker counts that partition again from the topic.
+CHECKPOINT_SCHEMA = 2
 _DEAD_LETTER_VALUE_BYTES = 4096  # a dead letter carries at most this much of the original
 
 
@@ -120,6 +123,7 @@ class Pipeline:
         self.ladders = LadderSet(rules.ladder_rules, rules.zone, rules.ladder_groups)
         self.stats: Counter[str] = Counter()
         self.offsets: dict[int, int] = {}  # partition -> last offset folded
+        self.expired_before: dict[str, int] = {}  # queue -> minutes before it are gone
 
     # ------------------------------------------------------------------ input
     def feed(self, records: Iterable[Record], wall_ms: int | None = None) -> FeedResult:
@@ -154,6 +158,11 @@ class Pipeline:
 
     def expire(self) -> int:
         """Drop minute buckets past the retention; changes no figure (they are late)."""
+        if self.rules.retention_ms is not None:
+            for queue in self.queues():
+                clock = self.queue_clock(queue)
+                if clock:
+                    self.expired_before[queue] = clock - self.rules.retention_ms
         expired = self.engine.expire()
         self.stats["expired_buckets"] += expired
         return expired
@@ -197,10 +206,21 @@ class Pipeline:
     # ------------------------------------------------------------------ reads
     def queue_clock(self, queue: str) -> int | None:
         state = self.engine.live.get(queue)
-        return state["wm"] if state else None
+        return state.newest_ms if state else None
 
     def queues(self) -> list[str]:
         return self.engine.queues()
+
+    def kept_from(self, queue: str) -> int | None:
+        """Minutes of the queue before this time have been expired (None: none yet); a
+        history row reaching back before it can no longer be summed."""
+        return self.expired_before.get(queue)
+
+    def history_row(self, span: Span, end_ms: int, now_ms: int) -> dict[str, Any]:
+        """The half-hour or day row of ``span`` as of ``now_ms`` (open agent time included)."""
+        counters, _ = self.engine.window(span.queue, span.start_ms, end_ms, now_ms)
+        return history_row(self.rules.rules_for(span.queue), span.start_ms, end_ms, counters,
+                           self.rules.zone)
 
     def escalation(self, queue: str) -> dict[str, Any] | None:
         """The step in force for the queue's ladder, for its snapshot."""
@@ -225,17 +245,15 @@ class Pipeline:
     # ------------------------------------------------------------ checkpoint
     def encode(self) -> bytes:
         """The whole state as one compressed document."""
-        buckets = {
-            key: {**bucket, "ids": base64.b64encode(b"".join(sorted(bucket["ids"]))).decode()}
-            for key, bucket in self.engine.buckets.items()
-        }
         doc = {
             "schema": CHECKPOINT_SCHEMA,
             "offsets": {str(p): o for p, o in self.offsets.items()},
             "stats": dict(self.stats),
-            "buckets": buckets,
-            "live": self.engine.live,
+            "buckets": {minute_key_text(key): bucket.to_doc()
+                        for key, bucket in self.engine.buckets.items()},
+            "live": {queue: state.to_doc() for queue, state in self.engine.live.items()},
             "ladders": self.ladders.state(),
+            "expired_before": self.expired_before,
         }
         return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
 
@@ -249,11 +267,11 @@ class Pipeline:
         pipeline.offsets = {int(p): o for p, o in doc["offsets"].items()}
         pipeline.stats.update(doc["stats"])
         for key, bucket in doc["buckets"].items():
-            raw = base64.b64decode(bucket["ids"])
-            bucket["ids"] = {raw[i:i + DIGEST_BYTES] for i in range(0, len(raw), DIGEST_BYTES)}
-            pipeline.engine.buckets[key] = bucket
-        pipeline.engine.live.update(doc["live"])
+            pipeline.engine.buckets[parse_minute_key(key)] = MinuteBucket.from_doc(bucket)
+        for queue, state in doc["live"].items():
+            pipeline.engine.live[queue] = LiveQueue.from_doc(state)
         pipeline.ladders.restore(doc["ladders"])
+        pipeline.expired_before = dict(doc["expired_before"])
         return pipeline
 
 

@@ -76,10 +76,11 @@ def report_rows(pipeline: Pipeline, interval: str, by_agent: bool = False) -> li
     keys = list(engine.buckets)
     if not keys:
         return []
-    minutes = [int(k.rpartition("|")[2]) for k in keys]
+    minutes = [minute for _, minute in keys]
     first, last = min(minutes), max(minutes) + MINUTE_MS
-    configured = [q for q in rules.queue_order if any(k.startswith(f"{q}|") for k in keys)]
-    seen = sorted({k.rpartition("|")[0] for k in keys} - set(configured))
+    counted = {queue for queue, _ in keys}
+    configured = [q for q in rules.queue_order if q in counted]
+    seen = sorted(counted - set(configured))
     queues = configured + seen
     spans = list(_spans(first, last, interval, zone))
     rows: list[dict[str, Any]] = []

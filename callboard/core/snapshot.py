@@ -60,10 +60,10 @@ def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int,
                    planned: Callable[[str, int], int | None] | None = None) -> dict[str, Any]:
     """The live figures, every window and each agent's day of one queue at ``now_ms``."""
     state = engine.live_state(rules.name)
-    waiting = state["w"]
+    waiting = state.waiting
     oldest = min(waiting.values()) if waiting else None
     agents: dict[str, Any] = dict.fromkeys(AGENT_COLUMNS, 0)
-    for agent_state, _since in state["agents"].values():
+    for agent_state, _since in state.agents.values():
         if agent_state in agents:
             agents[agent_state] += 1
     agents["logged_in"] = sum(agents[c] for c in AGENT_COLUMNS)
@@ -77,7 +77,7 @@ def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int,
     # B14 now: agents signed in / agents planned for this half hour.
     agents["attendance"] = (round(agents["logged_in"] / planned_now, 6)
                             if planned_now else None)
-    states = state["agents"]
+    states = state.agents
     agent_rows = {
         agent_id: {
             "state": states[agent_id][0] if agent_id in states else "logged_out",
@@ -96,7 +96,7 @@ def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int,
         **_rules_doc(rules),
         "as_of_ms": now_ms,
         "as_of": iso(now_ms, engine.zone),
-        "last_event_ms": state["wm"] or None,
+        "last_event_ms": state.newest_ms or None,
         "now": {
             "waiting": len(waiting),
             "oldest_offered_ms": oldest,

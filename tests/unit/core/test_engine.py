@@ -1,4 +1,4 @@
-"""The counting engine on plain dicts: attribution, duplicates, order, windows, expiry."""
+"""The counting engine on typed records: attribution, duplicates, order, windows, expiry."""
 
 import random
 
@@ -49,7 +49,7 @@ def test_duplicates_and_replays_count_once():
     assert r1.duplicates == 3 and r2.duplicates == len(events)
     assert twice.counters_between("GEN", at(9, 0), at(9, 30)) == once.counters_between(
         "GEN", at(9, 0), at(9, 30))
-    assert twice.live_state("GEN")["w"] == {}
+    assert twice.live_state("GEN").waiting == {}
 
 
 def test_each_key_is_written_once_per_batch():
@@ -67,7 +67,7 @@ def test_an_answer_that_overtakes_its_offer_leaves_nobody_waiting():
     e = engine()
     e.apply([answered])
     e.apply([offered])
-    assert e.live_state("GEN")["w"] == {}
+    assert e.live_state("GEN").waiting == {}
     assert e.counters_between("GEN", at(9, 0), at(9, 1))["entered"] == 1
 
 
@@ -126,10 +126,10 @@ def test_calls_waiting_and_agents_by_state():
         *call("w2", at(8, 11)),
     ])
     state = e.live_state("GEN")
-    assert sorted(state["w"]) == ["w1", "w2"]
-    assert {a: s for a, (s, _) in state["agents"].items()} == {"a1": "available", "a2": "not_ready"}
+    assert sorted(state.waiting) == ["w1", "w2"]
+    assert {a: s for a, (s, _) in state.agents.items()} == {"a1": "available", "a2": "not_ready"}
     e.apply([event("agent.logout", at(8, 20), agent_id="a1")])
-    assert e.live_state("GEN")["agents"]["a1"][0] == "logged_out"
+    assert e.live_state("GEN").agents["a1"][0] == "logged_out"
 
 
 def test_a_call_waiting_longer_than_max_wait_is_dropped_and_counted():
@@ -137,7 +137,7 @@ def test_a_call_waiting_longer_than_max_wait_is_dropped_and_counted():
     e.apply(call("ghost", at(8, 0)))
     result = e.apply(call("next", at(9, 30)))
     assert result.lost_waiting == 1
-    assert list(e.live_state("GEN")["w"]) == ["next"]
+    assert list(e.live_state("GEN").waiting) == ["next"]
 
 
 def test_events_older_than_retention_are_set_aside():
@@ -152,7 +152,7 @@ def test_expire_drops_old_minutes():
     e.apply(call("old", at(10, 0, day=5)))
     e.apply(call("new", at(12, 0, day=6)))
     assert e.expire() == 1
-    assert list(e.buckets) == [f"GEN|{at(12, 0, day=6)}"]
+    assert list(e.buckets) == [("GEN", at(12, 0, day=6))]
 
 
 def test_clock_recovers_from_live_state_after_restart():

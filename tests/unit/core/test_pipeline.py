@@ -155,7 +155,7 @@ def test_a_poison_record_is_set_aside_alone(name):
     assert [(d.reason, d.record.offset) for d in result.dead] == [(reason, 2)]
     assert pipeline.stats["events_in"] == 6
     assert pipeline.stats[f"dead_letter.{reason}"] == 1
-    assert len(pipeline.engine.live_state("GEN")["w"]) == 5
+    assert len(pipeline.engine.live_state("GEN").waiting) == 5
     assert pipeline.queue_clock("GEN") == at(9, 59, 4)  # the clock is the valid events'
     doc = result.dead[0].doc("acd.events.v1", wall)
     assert len(json.dumps(doc)) < 10_000  # a dead letter always fits a message
