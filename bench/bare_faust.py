@@ -1,9 +1,10 @@
 """A bare Faust agent that only counts: the floor the worker is measured against.
 
-Run by bench/pipeline.py as its own process, on the same broker and topic as the
+Run by bench/throughput.py as its own process, on the same broker and topic as the
 worker, with the same broker profile. Writes ``{"events": n, "first": t, "last": t}``
 (monotonic seconds of its first and last batch) to Redis key BENCH_KEY when it
-has read BENCH_EVENTS records.
+has read BENCH_EVENTS records, and ``1`` to BENCH_KEY + ":ready" once its
+partitions are assigned (a live run starts publishing then).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ app = faust.App(os.environ["BENCH_APP_ID"], broker=os.environ["BENCH_BROKER"], s
 topic = app.topic(os.environ["BENCH_TOPIC"], key_serializer="raw", value_serializer="raw")
 target = int(os.environ["BENCH_EVENTS"])
 client = redis.Redis.from_url(os.environ["BENCH_REDIS"])
+
+
+@app.on_rebalance_complete.connect
+async def ready(sender: faust.App, **_: object) -> None:
+    client.set(os.environ["BENCH_KEY"] + ":ready", 1)
 
 
 @app.agent(topic)

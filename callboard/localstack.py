@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -18,7 +20,9 @@ __all__ = ["run_local_stack"]
 
 
 class _Stop(Exception):
-    pass
+    def __init__(self, why: str, code: int = 0) -> None:
+        super().__init__(why)
+        self.code = code
 
 
 def _raise_stop(signum: int, _frame: FrameType | None) -> None:
@@ -34,17 +38,80 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def run_local_stack(config: str | None, *, board_port: int, speed: float, state_dir: Path) -> None:
-    """Start broker, redis-server, worker, simulator and board; stop them all on Ctrl-C.
+_RESTARTS = 3  # a child that dies this often ...
+_RESTART_WINDOW_S = 60.0  # ... within this many seconds is given up on
+_BACKOFF_S = (0.5, 2.0, 5.0)
 
-    Children run in their own sessions so that Ctrl-C reaches only this
-    supervisor, which stops them in reverse order of start and waits for each,
-    leaving no orphans and no ports held.
-    """
-    if not _port_free(board_port):
-        raise click.ClickException(f"port {board_port} is taken; pass --board-port")
-    state_dir.mkdir(parents=True, exist_ok=True)
-    broker_port, redis_port = services.free_port(), services.free_port()
+
+@dataclass
+class _Child:
+    """One supervised process and how to start it again."""
+
+    name: str
+    start: Callable[[], subprocess.Popen[bytes]]
+    proc: subprocess.Popen[bytes] | None = None
+    deaths: list[float] = field(default_factory=list)  # monotonic times it died
+
+
+class _Stack:
+    """Starts the children in order, restarts one that dies (up to a limit), stops all
+    in reverse order."""
+
+    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
+        self.state_dir = state_dir
+        self.env = env
+        self.children: list[_Child] = []
+
+    def add(self, name: str, start: Callable[[], subprocess.Popen[bytes]]) -> _Child:
+        child = _Child(name, start)
+        child.proc = start()
+        self.children.append(child)
+        return child
+
+    def callboard(self, name: str, *args: str) -> _Child:
+        log = self.state_dir / f"{name}.log"
+        child = self.add(name, lambda: services.spawn(services.callboard_argv(*args), log,
+                                                       self.env))
+        click.echo(f"  {name:<9} pid {child.proc.pid if child.proc else '?'}, log {log}")
+        return child
+
+    def watch(self) -> None:
+        """Until a signal (_Stop): restart whatever died; give up on a child dying in a loop."""
+        while True:
+            for child in self.children:
+                if child.proc is not None and child.proc.poll() is not None:
+                    self._restart(child)
+            time.sleep(0.5)
+
+    def _restart(self, child: _Child) -> None:
+        assert child.proc is not None
+        code = child.proc.returncode
+        now = time.monotonic()
+        child.deaths = [t for t in child.deaths if now - t < _RESTART_WINDOW_S] + [now]
+        if len(child.deaths) > _RESTARTS:
+            click.echo(f"{child.name} exited with {code}, {len(child.deaths)} times in "
+                       f"{_RESTART_WINDOW_S:.0f} s; giving up and stopping the stack. "
+                       f"See {self.state_dir / (child.name + '.log')}.", err=True)
+            raise _Stop(child.name, 1)
+        wait = _BACKOFF_S[min(len(child.deaths), len(_BACKOFF_S)) - 1]
+        click.echo(f"{child.name} exited with {code}; restarting it in {wait:.1f} s "
+                   f"(restart {len(child.deaths)} of {_RESTARTS} allowed in "
+                   f"{_RESTART_WINDOW_S:.0f} s; see {self.state_dir / (child.name + '.log')})",
+                   err=True)
+        time.sleep(wait)
+        child.proc = child.start()
+        click.echo(f"  {child.name:<9} restarted, pid {child.proc.pid}", err=True)
+
+    def stop(self) -> None:
+        click.echo("stopping...")
+        for child in reversed(self.children):
+            if child.proc is not None:
+                rc = services.stop(child.proc)
+                click.echo(f"  {child.name:<9} stopped ({rc})")
+
+
+def _environment(board_port: int, broker_port: int, redis_port: int, config: str | None
+                 ) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         CALLBOARD_BROKER_URL=f"kafka://127.0.0.1:{broker_port}",
@@ -55,54 +122,58 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
     )
     if config:
         env["CALLBOARD_CONFIG"] = str(Path(config).resolve())
-    started: list[tuple[str, subprocess.Popen[bytes]]] = []
+    return env
 
-    def spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
-        proc = services.spawn(services.callboard_argv(*args), state_dir / f"{name}.log", env)
-        started.append((name, proc))
-        click.echo(f"  {name:<9} pid {proc.pid}, log {state_dir / f'{name}.log'}")
-        return proc
 
+def run_local_stack(config: str | None, *, board_port: int, speed: float, state_dir: Path) -> None:
+    """Start broker, redis-server, worker, notifier, simulator and board; restart any
+    that dies (at most _RESTARTS times a minute); stop them all on Ctrl-C.
+
+    Children run in their own sessions so that Ctrl-C reaches only this
+    supervisor, which stops them in reverse order of start and waits for each,
+    leaving no orphans and no ports held.
+    """
+    if not _port_free(board_port):
+        raise click.ClickException(f"port {board_port} is taken; pass --board-port")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    broker_port, redis_port = services.free_port(), services.free_port()
+    stack = _Stack(state_dir, _environment(board_port, broker_port, redis_port, config))
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     code = 0
     try:
         click.echo("starting the local stack (Ctrl-C stops it):")
-        started.append(("broker", services.start_broker(broker_port, state_dir / "broker.log")))
-        click.echo(f"  broker    Tansu on 127.0.0.1:{broker_port} (memory only)")
-        redis_bin = services.redis_server_binary()
-        started.append(("redis", services.start_redis(redis_port, state_dir / "redis",
-                                                       state_dir / "redis.log")))
-        click.echo(f"  redis     {redis_bin} on 127.0.0.1:{redis_port}")
-        # Simulated time faster than real time runs ahead of the wall clock: that
-        # is a replay on the event clock, not live input (live, events stamped
-        # ahead of the wall clock are set aside as "future").
-        spawn("worker", "worker", *(("--clock", "event") if speed != 1 else ()))
-        spawn("notify", "notify")  # open alerts for the console; sends only to configured people
-        spawn("simulate", "simulate", "--start", "now", "--duration", "7d",
-              "--speed", str(speed), "--flat")
-        board = spawn("board", "board")
+        _start_children(stack, broker_port, redis_port, speed)
+        board = stack.children[-1].proc
+        assert board is not None
         services.wait_for_port(board_port, board, 60, "board")
         click.secho(f"\ncallboard board: http://127.0.0.1:{board_port}/board"
                     f"  (English: ?lang=en)\n", bold=True)
-        while True:
-            for name, proc in started:
-                if proc.poll() is not None:
-                    click.echo(f"{name} exited with {proc.returncode}; see its log. Stopping.",
-                               err=True)
-                    code = 1
-                    raise _Stop(name)
-            time.sleep(0.5)
-    except _Stop:
-        pass
+        stack.watch()
+    except _Stop as stop:
+        code = stop.code
     except services.ServiceError as exc:
         click.echo(f"could not start: {exc}", err=True)
         code = 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        click.echo("stopping...")
-        for name, proc in reversed(started):
-            rc = services.stop(proc)
-            click.echo(f"  {name:<9} stopped ({rc})")
+        stack.stop()
     if code:
         raise SystemExit(code)
+
+
+def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: float) -> None:
+    state_dir = stack.state_dir
+    stack.add("broker", lambda: services.start_broker(broker_port, state_dir / "broker.log"))
+    click.echo(f"  broker    Tansu on 127.0.0.1:{broker_port} (memory only)")
+    stack.add("redis", lambda: services.start_redis(redis_port, state_dir / "redis",
+                                                    state_dir / "redis.log"))
+    click.echo(f"  redis     {services.redis_server_binary()} on 127.0.0.1:{redis_port}")
+    # Simulated time faster than real time runs ahead of the wall clock: that
+    # is a replay on the event clock, not live input (live, events stamped
+    # ahead of the wall clock are set aside as "future").
+    stack.callboard("worker", "worker", *(("--clock", "event") if speed != 1 else ()))
+    stack.callboard("notify", "notify")  # open alerts for the console; sends only to configured people
+    stack.callboard("simulate", "simulate", "--start", "now", "--duration", "7d",
+                    "--speed", str(speed), "--flat")
+    stack.callboard("board", "board")

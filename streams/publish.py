@@ -66,13 +66,16 @@ class SnapshotWriter:
                     minutes: Iterable[tuple[str, int]] = ()) -> bool:
         async with self._lock:
             queues = list(queues)
-            ok = await self._write(queues, stats)
+            # One "now" for the snapshots and the rows: the engine sums a window
+            # once per write, and the board's half hour and day are the rows'.
+            now = self.now_ms()
+            ok = await self._write(queues, stats, now)
             if ok:
-                ok = await self._write_history(queues, minutes)
+                ok = await self._write_history(queues, minutes, now)
             return ok
 
-    async def _write(self, queues: Iterable[str], stats: dict[str, int] | None) -> bool:
-        now = self.now_ms()
+    async def _write(self, queues: Iterable[str], stats: dict[str, int] | None, now: int
+                     ) -> bool:
         written = int(time.time() * 1000)
         planned = self.schedule.planned if self.schedule is not None else None
         snaps = []
@@ -141,11 +144,10 @@ class SnapshotWriter:
         centre["written_ms"] = written
         return centre
 
-    async def _write_history(self, queues: list[str], minutes: Iterable[tuple[str, int]]
-                             ) -> bool:
+    async def _write_history(self, queues: list[str], minutes: Iterable[tuple[str, int]],
+                             now: int) -> bool:
         # Which rows are due is the core's decision (callboard/core/history.py);
         # only queues counted here, wholly restored, have rows written.
-        now = self.now_ms()
         minutes = list(minutes)
         owners = {q: p for q in {*queues, *(q for q, _ in minutes)}
                   if (p := self._owner(q)) is not None}

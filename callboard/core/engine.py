@@ -114,12 +114,18 @@ class Engine:
         # same minutes for several windows, and a changelogged table's get is
         # far slower than a dict's.
         self._reads: dict[MinuteKey, MinuteBucket | None] = {}
+        # Windows summed since the last write, by (queue, start, end, now): a board
+        # write and the history rows it makes due ask for the same half hour and
+        # day (the rows for the whole span, the board up to now: the same sum).
+        self._windows: dict[tuple[str, int, int, int],
+                            tuple[kpi.Counters, dict[str, list[int]] | None]] = {}
 
     # ------------------------------------------------------------------ writes
     def apply(self, batch: Iterable[Mapping[str, Any]]) -> BatchResult:
         """Count a batch of validated events; every touched key is written once."""
         result = BatchResult()
         self._reads.clear()
+        self._windows.clear()
         events = sorted(batch, key=lambda e: (e["ts_ms"], _RANK[e["type"]]))
         if not events:
             return result
@@ -270,6 +276,7 @@ class Engine:
         if self.retention_ms is None:
             return 0
         self._reads.clear()
+        self._windows.clear()
         # Per queue, from the queue's own newest event (see apply).
         newest = {q: s.newest_ms for q, s in list(self.live.items()) if s}
 
@@ -336,18 +343,33 @@ class Engine:
 
         Calls offered in those minutes; agent time in [start, min(end, now)),
         including the spans still open now; the schedule's planned time for the
-        same stretch. Closed half hours come from a cache.
+        same stretch. Closed half hours come from a cache, and so does the same
+        window asked for again before the next write.
         """
+        key = (queue, start_ms, end_ms, now_ms)
+        known = self._windows.get(key)
+        if known is not None and (known[1] is not None or not with_agents):
+            return known[0], known[1] or {}
+        total, merged = self._sum_window(queue, start_ms, end_ms, now_ms, with_agents)
+        self._windows[key] = (total, merged if with_agents else None)
+        return total, merged
+
+    def _sum_window(self, queue: str, start_ms: int, end_ms: int, now_ms: int,
+                    with_agents: bool) -> tuple[kpi.Counters, dict[str, list[int]]]:
         parts: list[kpi.Counters] = []
         agents: list[dict[str, list[int]]] = []
         at = minute_start(start_ms)
-        while at < end_ms:
+        # No minute after the queue's newest event (or now) holds anything: a
+        # window reaching to the end of the day need not look at the rest of it.
+        stored_end = min(end_ms, minute_start(max(now_ms, self.live_state(queue).newest_ms))
+                         + MINUTE_MS)
+        while at < stored_end:
             hh_start, hh_end = half_hour_bounds(at, self.zone)
             if at == hh_start and hh_end <= end_ms and hh_end <= minute_start(now_ms):
                 counters, per_agent = self._half_hour(queue, hh_start)
                 at = hh_end
             else:
-                upto = min(hh_end, end_ms)
+                upto = min(hh_end, stored_end)
                 counters, per_agent = self._stored_between(queue, at, upto)
                 at = upto
             parts.append(counters)
@@ -389,9 +411,11 @@ class Engine:
                 self.window(queue, start, next_minute, now_ms)[0],
             )
         hh_start, hh_end = half_hour_bounds(now_ms, self.zone)
-        out["interval"] = (hh_start, hh_end, self.window(queue, hh_start, next_minute, now_ms)[0])
+        # The whole half hour and day, as their history rows: minutes after now hold
+        # nothing but events up to max_future_s ahead, counted in both alike.
+        out["interval"] = (hh_start, hh_end, self.window(queue, hh_start, hh_end, now_ms)[0])
         day_start, day_end = day_bounds(now_ms, self.zone)
-        day, agents = self.window(queue, day_start, next_minute, now_ms,
+        day, agents = self.window(queue, day_start, day_end, now_ms,
                                   with_agents=day_agents is not None)
         out["day"] = (day_start, day_end, day)
         if day_agents is not None:

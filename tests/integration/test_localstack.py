@@ -1,4 +1,5 @@
-"""``callboard up``: every part starts, numbers move, Ctrl-C stops all and frees the ports."""
+"""``callboard up``: every part starts, numbers move, a child that dies is restarted, Ctrl-C
+stops all and frees the ports."""
 
 from __future__ import annotations
 
@@ -52,6 +53,16 @@ def test_up_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path):
 
         first = wait_until(centre_as_of, 90, "the first centre snapshot")
         wait_until(lambda: centre_as_of() > first, 30, "the figures to move")
+        # A worker killed under the stack is restarted, not the stack stopped.
+        worker = int(re.search(r"worker +pid (\d+)", text).group(1))
+        os.kill(worker, signal.SIGKILL)
+        restarted = wait_until(lambda: re.search(r"worker +restarted, pid (\d+)",
+                                                 out.read_text()), 60, "the worker's restart")
+        assert f"worker exited with -{int(signal.SIGKILL)}; restarting it" in out.read_text()
+        pids.append(int(restarted.group(1)))
+        before = centre_as_of()
+        wait_until(lambda: centre_as_of() > before, 90, "the figures to move after the restart")
+        assert up.poll() is None
         client.close()
     finally:
         up.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
