@@ -103,6 +103,10 @@ class StepConfig(BaseModel):
     above: int = Field(ge=0)
     for_s: int = Field(ge=0)
     needs_seats_figure: bool = False
+    # Its name when signed out; by default name_zh with 签入 -> 签出 and name_en
+    # with "sign(s) in" -> "sign(s) out".
+    out_zh: str = ""
+    out_en: str = ""
 
 
 class Recipient(BaseModel):

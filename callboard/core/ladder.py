@@ -44,6 +44,24 @@ class Step:
     above: int              # waiting must be above this ...
     for_s: int              # ... for this long (0: at once)
     needs_seats_figure: bool = False  # step 6: compute the seats needed (Erlang C)
+    out_zh: str = ""        # its name when it is signed out; derived from name_zh if empty
+    out_en: str = ""
+
+    def signed_out(self) -> tuple[str, str, str, str]:
+        """Names and actions of the rung as it signs out: the manual's 签出方法 (lines
+        146-147), in the reverse order of signing in, seats back to normal."""
+        zh = self.out_zh or _out_name(self.name_zh, (("签入", "签出"),), "（结束）")
+        en = self.out_en or _out_name(self.name_en, (("signs in", "signs out"),
+                                                     ("sign in", "sign out")), " (ends)")
+        return (zh, en, "按签入顺序反方向逐步签出，台席恢复为正常状态",
+                "Stand down in the reverse order of signing in; seats back to normal")
+
+
+def _out_name(name: str, swaps: tuple[tuple[str, str], ...], suffix: str) -> str:
+    for signed_in, signed_out in swaps:
+        if signed_in in name:
+            return name.replace(signed_in, signed_out)
+    return name + suffix
 
 
 @dataclass(frozen=True)
@@ -94,10 +112,12 @@ def default_rules(holidays: Iterable[date] = ()) -> LadderRules:
         Step("延长班次", "Lengthen shifts",
              "在物理台席允许的条件下调整班次长短增加座席",
              "Lengthen shifts to add seats, as far as physical seats allow",
-             "shift_extension", "up to seats", 10, period),
+             "shift_extension", "up to seats", 10, period,
+             out_zh="班次恢复正常", out_en="Shifts back to normal length"),
         Step("紧急加班", "Emergency overtime",
              "计算所需台数并安排紧急加班", "Compute the seats needed and call in emergency overtime",
-             "overtime", "as computed", 5, period, needs_seats_figure=True),
+             "overtime", "as computed", 5, period, needs_seats_figure=True,
+             out_zh="紧急加班结束", out_en="Emergency overtime stands down"),
     )
     night = Step("夜班全员签入", "Night: everyone signs in",
                  "除1名现场业务督导外，所有非话务台席加入呼入台席",
@@ -105,7 +125,8 @@ def default_rules(holidays: Iterable[date] = ()) -> LadderRules:
                  "night_all", "all but one", 5, period)
     holiday = (Step("节假日应急台席", "Holiday emergency seats",
                     "启用预留的5-7个应急台席加班", "Call in the 5-7 reserved emergency seats",
-                    "holiday_reserve", "5-7", 5, period),)
+                    "holiday_reserve", "5-7", 5, period,
+                    out_zh="节假日应急台席撤回", out_en="Holiday emergency seats stand down"),)
     return LadderRules(steps=steps, night_step=night, holiday_steps=holiday,
                        holidays=frozenset(holidays))
 

@@ -6,6 +6,7 @@ log fires the same steps at the same event times as the live run did.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,14 +18,22 @@ from callboard.core.timebuckets import MINUTE_MS, iso, minute_start
 
 __all__ = ["LadderSet", "alert_doc", "seats_needed", "transition_docs"]
 
+log = logging.getLogger(__name__)
+_warned: set[str] = set()  # queues already reported as unconfigured, once per process
+
 
 class LadderSet:
-    """Every group's ladder (each one's ``state()`` goes into the pipeline's checkpoint)."""
+    """Every group's ladder (each one's ``state()`` goes into the pipeline's checkpoint).
+
+    Every queue gets a ladder: one that is in no configured group (a queue the
+    configuration does not name, e.g. an Asterisk queue) gets the default ladder
+    as a group of its own, named after it, the first time it has callers waiting.
+    """
 
     def __init__(self, rules: LadderRules, zone: ZoneInfo, groups: dict[str, list[str]]) -> None:
         self.rules = rules
         self.zone: ZoneInfo = zone
-        self.groups = groups
+        self.groups = dict(groups)
         self.group_of: dict[str, list[str]] = {}
         for group, queues in self.groups.items():
             for queue in queues:
@@ -32,11 +41,27 @@ class LadderSet:
         self.ladders = {g: Ladder(self.rules, self.zone) for g in self.groups}
         self.waiting: dict[str, int] = {}  # per queue; the worker refills it from its live table
 
+    def _groups_of(self, queue: str) -> list[str]:
+        groups = self.group_of.get(queue)
+        if groups is None:
+            if queue not in _warned:
+                _warned.add(queue)
+                log.warning("queue %s is in no escalation group: it gets the default surge "
+                            "ladder on its own (configure it under [escalation] groups)", queue)
+            self._add_solo(queue)
+            groups = self.group_of[queue]
+        return groups
+
+    def _add_solo(self, queue: str) -> None:
+        self.groups[queue] = [queue]
+        self.group_of[queue] = [queue]
+        self.ladders[queue] = Ladder(self.rules, self.zone)
+
     def feed(self, changes: Iterable[tuple[str, int, int]]) -> list[tuple[str, Transition]]:
         out: list[tuple[str, Transition]] = []
         for queue, at_ms, count in changes:
             self.waiting[queue] = count
-            for group in self.group_of.get(queue, ()):
+            for group in self._groups_of(queue):
                 total = sum(self.waiting.get(q, 0) for q in self.groups[group])
                 out += [(group, t) for t in self.ladders[group].observe(at_ms, total)]
         return out
@@ -61,6 +86,8 @@ class LadderSet:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         for group, saved in state.get("ladders", {}).items():
+            if group not in self.ladders and group not in self.group_of:
+                self._add_solo(group)  # an unconfigured queue's own ladder
             if group in self.ladders:
                 self.ladders[group] = Ladder.restore(self.rules, self.zone, saved)
         self.waiting.update(state.get("waiting", {}))
@@ -83,6 +110,8 @@ def alert_doc(group: str, t: Transition, zone: ZoneInfo,
               seats: dict[str, Any] | None = None, staffed: int | None = None) -> dict[str, Any]:
     """The alert event (topic alerts.v1, Redis): what changed, why, and what to do."""
     rung = t.rung
+    names = ((rung.name_zh, rung.name_en, rung.action_zh, rung.action_en)
+             if t.direction == "up" else rung.signed_out())
     return {
         "alert_id": f"{group}:{t.at_ms}:{t.direction}:{t.step}",
         "queue": group,
@@ -92,9 +121,10 @@ def alert_doc(group: str, t: Transition, zone: ZoneInfo,
         "event_ms": t.at_ms,
         "waiting": t.waiting,
         "mode": t.mode,
-        "rung": {"name_zh": rung.name_zh, "name_en": rung.name_en, "action_zh": rung.action_zh,
-                 "action_en": rung.action_en, "staff_group": rung.staff_group,
-                 "seats": rung.seats},
+        # Up: the rung signed in; down: the rung signed out, worded as a sign-out.
+        "rung": {**dict(zip(("name_zh", "name_en", "action_zh", "action_en"), names,
+                            strict=True)),
+                 "staff_group": rung.staff_group, "seats": rung.seats},
         "seats_needed": seats if rung.needs_seats_figure and t.direction == "up" else None,
         "staffed": staffed,
     }

@@ -1,5 +1,10 @@
 """`callboard report` and `callboard alerts` on a seeded day, byte for byte as the build
-before the one-pipeline restructuring (54d0320) printed them."""
+before the one-pipeline restructuring (54d0320) printed them.
+
+One deliberate change since: step-down alerts name the rung signed out as a sign-out
+(issue 10: "Quality staff sign out", not "... sign in"); alerts-seed5-day.json.gz was
+written again for it, and differs from 54d0320's only in the six step-down alerts'
+names and actions."""
 
 from __future__ import annotations
 

@@ -112,3 +112,21 @@ def test_the_same_log_fires_the_same_steps_however_it_is_batched_or_restarted():
             ladder = Ladder.restore(default_rules(), SHANGHAI, ladder.state())
     got += ladder.advance(T0 + (sec + 4000) * 1000)
     assert [((t.at_ms - T0) // 1000, t.step, t.direction) for t in got] == reference
+
+
+def test_a_step_down_reads_as_a_sign_out_in_both_languages():
+    from callboard.core.ladder import Transition
+    from callboard.core.ladders import alert_doc
+
+    rules = default_rules()
+    quality = rules.steps[2]
+    up = alert_doc("GEN", Transition(3, "up", 0, 8, "day", quality), SHANGHAI)["rung"]
+    down = alert_doc("GEN", Transition(2, "down", 0, 4, "day", quality), SHANGHAI)["rung"]
+    assert (up["name_zh"], up["name_en"]) == ("品质控制人员签入", "Quality staff sign in")
+    assert (down["name_zh"], down["name_en"]) == ("品质控制人员签出", "Quality staff sign out")
+    # The manual's sign-out rule (line 147), not the step's sign-in action.
+    assert down["action_zh"] == "按签入顺序反方向逐步签出，台席恢复为正常状态"
+    assert "reverse order" in down["action_en"]
+    for step in (*rules.steps, rules.night_step, *rules.holiday_steps):
+        zh, en, _, _ = step.signed_out()
+        assert "签入" not in zh and " in" not in en.replace("inbound", ""), (zh, en)

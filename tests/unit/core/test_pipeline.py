@@ -14,6 +14,7 @@ from kafka.partitioner.default import murmur2
 
 from callboard.assemble import pipeline_rules
 from callboard.config import Settings
+from callboard.core import ladders
 from callboard.core.events import dumps
 from callboard.core.pipeline import Pipeline, Record, fold_file
 from callboard.core.snapshot import queue_snapshot
@@ -120,6 +121,26 @@ def test_a_partition_read_ahead_does_not_age_another_queues_callers():
     late = pipeline.feed_events([event("call.offered", at(10, 5, 30), "BIZ", call_id="b9")])
     assert [(a["queue"], a["step"], a["event_ms"]) for a in late.alerts] == [
         ("BIZ", 1, at(10, 5, 5))]  # > 5 waiting from the sixth caller's 10:00:05, for 5 min
+
+
+def test_a_queue_the_configuration_does_not_name_gets_the_default_ladder(caplog):
+    # Asterisk queues "support" and "sales" are in no configured group. Six callers
+    # wait on "support" from 10:00:00-10:00:05; the manual's step 1 fires once more
+    # than 5 have waited 5 minutes (lines 139-150): at 10:05:05, as for a configured queue.
+    support = [event("call.offered", at(10, 0, i), "support", call_id=f"s{i}") for i in range(6)]
+    ladders._warned.discard("support")  # warned once per process: this test's own
+    pipeline = Pipeline(LIVE)
+    pipeline.feed_events(support)
+    restored = Pipeline.decode(LIVE, pipeline.encode())  # its ladder is in the checkpoint
+    tick = [event("call.offered", at(10, 5, 30), "sales", call_id="x1")]
+    for p in (pipeline, restored):
+        fired = p.feed_events(tick + [event("call.offered", at(10, 5, 30), "support",
+                                            call_id="s9")]).alerts
+        assert [(a["queue"], a["step"], a["direction"], a["event_ms"]) for a in fired] == [
+            ("support", 1, "up", at(10, 5, 5))]
+        assert p.escalation("support")["step"] == 1
+        assert p.escalation("sales") is None
+    assert "queue support is in no escalation group" in caplog.text
 
 
 POISON = {
