@@ -1,15 +1,23 @@
 """``callboard notify``: alerts from ``alerts.v1`` to the people who act on them.
 
 - Every step change goes to the level-0 recipients of its queue, by webhook
-  (JSON body, ``X-Callboard-Signature: sha256=<HMAC of the body>``, retried with
-  backoff) and e-mail (SMTP), once: a Redis ``SET NX`` per alert, recipient and
-  channel means a redelivered or replayed alert is never sent twice.
+  (JSON body; ``X-Callboard-Timestamp`` and ``X-Callboard-Signature:
+  sha256=<HMAC of "<timestamp>.<body>">``, so a receiver can refuse a replayed
+  call, docs/escalation.md) and e-mail (SMTP).
+- **At least once, never twice.** Each delivery (alert, level, recipient,
+  channel) is first put in a durable outbox in Redis, and only then is the
+  alert's Kafka offset committed. A delivery is claimed for a lease, tried, and
+  marked delivered only after it succeeded; a failed one waits in the outbox
+  with backoff and is tried again, by this notifier or the next, until it
+  succeeds or the alert has climbed past it (``ack_timeout_min``). A notifier
+  killed mid-delivery leaves its claim to run out (8 s), and the next one takes
+  it over. Every attempt is audited.
 - An open alert (step > 0) not acknowledged within ``ack_timeout_min`` climbs to
   the next level's recipients (floor lead, then centre manager), once per level.
-- Open alerts live in Redis for the console (``/console`` on the board), where
-  an authenticated user acknowledges them.
-- Everything lands in an audit stream: who was told what, when, by which
-  channel and with what result; who acknowledged; how long each step stayed.
+  Open alerts are changed atomically (callboard/alertstore.py), so an
+  acknowledgement from the console is never lost to an escalation tick.
+- Redis or the broker going away stops nothing for good: the loop waits with
+  backoff and carries on where it was.
 """
 
 from __future__ import annotations
@@ -28,19 +36,22 @@ from urllib.parse import urlsplit
 
 import redis
 import requests
-from tenacity import Retrying, stop_after_attempt, wait_exponential
 
-from callboard.alertstore import audit
+from callboard.alertstore import OpenAlert, Outbox, audit, update_open
 from callboard.config import Recipient, Settings
-from callboard.keys import RedisKeys
+from callboard.keys import RedisKeys, text
 
-__all__ = ["Notifier", "sign"]
+__all__ = ["Notifier", "run_notifier", "sign"]
 
 log = logging.getLogger(__name__)
+_BACKOFF_S = (2, 5, 15, 30, 60)  # between attempts of one delivery, then every minute
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The webhook signature: HMAC-SHA256 of ``"<timestamp>.<body>"`` (as Stripe and
+    Slack sign theirs), so an old call replayed by someone else fails the check."""
+    signed = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def _subject(alert: dict[str, Any]) -> str:
@@ -72,10 +83,14 @@ class Notifier:
         self.settings = settings
         self.esc = settings.escalation
         self.keys = RedisKeys(settings.redis_prefix)
-        self.redis = client or redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        self.redis = client or redis.Redis.from_url(
+            settings.redis_url, decode_responses=True, socket_timeout=5,
+            socket_connect_timeout=2)
+        self.outbox = Outbox(self.redis, self.keys)
         self.clock = clock
-        self.retry = dict(stop=stop_after_attempt(4),
-                          wait=wait_exponential(multiplier=0.2, max=3), reraise=True)
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
     # ------------------------------------------------------------ recipients
     def recipients(self, queue: str, level: int) -> list[Recipient]:
@@ -87,77 +102,109 @@ class Notifier:
 
     # -------------------------------------------------------------- handling
     def handle(self, alert: dict[str, Any]) -> None:
-        """One alert from the topic: record it, update the open alert, tell level 0."""
-        now_ms = int(self.clock() * 1000)
-        self.redis.lpush(self.keys.alerts_log, json.dumps(alert, ensure_ascii=False))
-        self.redis.ltrim(self.keys.alerts_log, 0, 9999)
+        """One alert from the topic: record it, update the open alert, queue level 0's
+        deliveries. Safe to run again for the same alert (a redelivered message): the
+        open alert is changed once per alert id, deliveries are queued once."""
+        now_ms = self.now_ms()
         queue = alert["queue"]
-        raw = self.redis.hget(self.keys.alerts_open, queue)
-        current = json.loads(raw) if raw else None
-        if alert["direction"] == "up":
-            started = dict((current or {}).get("started", {}))
-            started[str(alert["step"])] = alert["event_ms"]
-            # A further step is news: it starts unacknowledged at level 0 again.
-            opened = {**alert, "level": 0, "notified_ms": now_ms, "acked_by": None,
-                      "acked_ms": None, "started": started}
-            self.redis.hset(self.keys.alerts_open, queue, json.dumps(opened, ensure_ascii=False))
-        else:
-            if current:
-                began = current.get("started", {}).get(str(alert["step"] + 1))
-                if began is not None:
-                    audit(self.redis, self.keys, what="step_ended", queue=queue,
-                          step=alert["step"] + 1,
-                          duration_s=round((alert["event_ms"] - began) / 1000, 1))
-            if alert["step"] == 0:
-                self.redis.hdel(self.keys.alerts_open, queue)
+        seen = f"{self.keys.alerts_sent}:{alert['alert_id']}:handled"
+        first = not self.redis.exists(seen)
+        if first:
+            self.redis.lpush(self.keys.alerts_log, json.dumps(alert, ensure_ascii=False))
+            self.redis.ltrim(self.keys.alerts_log, 0, 9999)
+            ended: list[tuple[int, float]] = []
+            update_open(self.redis, self.keys, queue,
+                        lambda current: _opened(current, alert, now_ms, ended))
+            for step, duration_s in ended[-1:]:
+                audit(self.redis, self.keys, what="step_ended", queue=queue, step=step,
+                      duration_s=duration_s)
+            if alert["direction"] == "down" and alert["step"] == 0:
                 audit(self.redis, self.keys, what="cleared", queue=queue)
-            elif current:
-                current.update({k: alert[k] for k in ("step", "rung", "waiting", "event_time",
-                                                     "event_ms", "direction")})
-                self.redis.hset(self.keys.alerts_open, queue, json.dumps(current, ensure_ascii=False))
         age_s = (now_ms - alert["event_ms"]) / 1000
         if self.esc.max_alert_age_s and age_s > self.esc.max_alert_age_s:
-            audit(self.redis, self.keys, what="not_sent_old", queue=queue, step=alert["step"],
-                  alert_id=alert["alert_id"], age_s=round(age_s))
-            return
-        self.tell(alert, level=0)
+            if first:
+                audit(self.redis, self.keys, what="not_sent_old", queue=queue,
+                      step=alert["step"], alert_id=alert["alert_id"], age_s=round(age_s))
+        else:
+            self.tell(alert, level=0)
+        self.redis.set(seen, 1, ex=30 * 86400)
 
     def tell(self, alert: dict[str, Any], level: int) -> None:
+        """Put the level's deliveries in the outbox, due now (once: a job is one member)."""
+        jobs = []
         for recipient in self.recipients(alert["queue"], level):
-            if recipient.webhook_url:
-                self._once(alert, recipient, "webhook", level,
-                           partial(self._webhook, recipient, alert, level))
-            if recipient.email:
-                self._once(alert, recipient, "email", level,
-                           partial(self._email, recipient, alert, level))
+            for channel in ("webhook", "email"):
+                if getattr(recipient, "webhook_url" if channel == "webhook" else channel):
+                    if not self.redis.exists(self._marker(alert, level, recipient.name, channel)):
+                        jobs.append(Outbox.job(alert, recipient.name, channel, level))
+        self.outbox.add(jobs, self.now_ms())
 
-    def _once(self, alert: dict[str, Any], recipient: Recipient, channel: str, level: int,
-              send: Callable[[], None]) -> None:
-        marker = f"{self.keys.alerts_sent}:{alert['alert_id']}:{level}:{recipient.name}:{channel}"
-        if not self.redis.set(marker, 1, nx=True, ex=30 * 86400):
-            return  # already told: no duplicate notifications
+    def _marker(self, alert: dict[str, Any], level: int, recipient: str, channel: str) -> str:
+        return f"{self.keys.alerts_sent}:{alert['alert_id']}:{level}:{recipient}:{channel}"
+
+    # ------------------------------------------------------------- delivery
+    def deliver_due(self) -> int:
+        """Try every delivery that is due; returns how many succeeded."""
+        delivered = 0
+        for raw in self.outbox.claim(self.now_ms()):
+            delivered += self._deliver(raw)
+        return delivered
+
+    def _deliver(self, raw: str) -> int:
+        job = json.loads(raw)
+        alert, level, channel = job["alert"], job["level"], job["channel"]
+        marker = self._marker(alert, level, job["recipient"], channel)
+        recipient = next((r for r in self.recipients(alert["queue"], level)
+                          if r.name == job["recipient"]), None)
+        if recipient is None or self.redis.exists(marker):
+            self.outbox.finish(raw)  # delivered already, or nobody to tell any more
+            return 0
+        attempt = self.outbox.attempted(raw)
+        fields = dict(queue=alert["queue"], step=alert["step"], direction=alert["direction"],
+                      channel=channel, recipient=recipient.name, level=level,
+                      alert_id=alert["alert_id"], attempt=attempt)
         try:
-            for attempt in Retrying(**self.retry):  # type: ignore[arg-type]
-                with attempt:
-                    send()
-        except Exception as exc:  # every channel failure is shown, none is fatal
-            self.redis.hincrby(self.keys.alerts_stats, f"failed.{channel}", 1)
-            audit(self.redis, self.keys, what="notify_failed", queue=alert["queue"],
-                  step=alert["step"], direction=alert["direction"], channel=channel,
-                  recipient=recipient.name, level=level, error=repr(exc)[:300])
-            log.warning("could not notify %s by %s: %s", recipient.name, channel, exc)
-            return
+            if channel == "webhook":
+                self._webhook(recipient, alert, level)
+            else:
+                self._email(recipient, alert, level)
+        except Exception as exc:  # noqa: BLE001  # every channel failure is shown, none is fatal
+            self._failed(raw, alert, attempt, fields, exc)
+            return 0
+        self.redis.set(marker, 1, ex=30 * 86400)
+        self.outbox.finish(raw)
         self.redis.hincrby(self.keys.alerts_stats, f"sent.{channel}", 1)
-        audit(self.redis, self.keys, what="notified", queue=alert["queue"], step=alert["step"],
-              direction=alert["direction"], channel=channel, recipient=recipient.name,
-              level=level, alert_id=alert["alert_id"])
+        audit(self.redis, self.keys, what="notified", **fields)
+        return 1
+
+    def _failed(self, raw: str, alert: dict[str, Any], attempt: int, fields: dict[str, Any],
+                exc: Exception) -> None:
+        self.redis.hincrby(self.keys.alerts_stats, f"failed.{fields['channel']}", 1)
+        # Retried until it succeeds, or until an unacknowledged alert has climbed
+        # past this level anyway (the next level's people are being told).
+        age_ms = self.now_ms() - int(alert.get("notified_ms") or alert["event_ms"])
+        give_up = (age_ms > 2 * self.esc.ack_timeout_min * 60_000 and attempt >= len(_BACKOFF_S))
+        audit(self.redis, self.keys, what="notify_gave_up" if give_up else "notify_failed",
+              error=repr(exc)[:300], **fields)
+        log.warning("could not notify %s by %s (attempt %s): %s", fields["recipient"],
+                    fields["channel"], attempt, exc)
+        if give_up:
+            self.outbox.finish(raw)
+        else:
+            self.redis.hincrby(self.keys.alerts_stats, f"retried.{fields['channel']}", 1)
+            wait_s = _BACKOFF_S[min(attempt, len(_BACKOFF_S)) - 1]
+            self.outbox.retry_at(raw, self.now_ms() + wait_s * 1000)
 
     def _webhook(self, recipient: Recipient, alert: dict[str, Any], level: int) -> None:
         body = json.dumps({**alert, "level": level}, ensure_ascii=False).encode()
+        timestamp = str(int(self.clock()))
         response = requests.post(
             str(recipient.webhook_url), data=body, timeout=5,
             headers={"Content-Type": "application/json",
-                     "X-Callboard-Signature": sign(self.esc.webhook_secret or "", body)})
+                     "X-Callboard-Timestamp": timestamp,
+                     "X-Callboard-Delivery": f"{alert['alert_id']}:{level}",
+                     "X-Callboard-Signature": sign(self.esc.webhook_secret or "", timestamp,
+                                                   body)})
         response.raise_for_status()
 
     def _email(self, recipient: Recipient, alert: dict[str, Any], level: int) -> None:
@@ -169,51 +216,126 @@ class Notifier:
         message["To"] = str(recipient.email)
         message["Subject"] = _subject(alert)
         message.set_content(_text(alert, level))
-        with smtplib.SMTP(url.hostname or "localhost", url.port or 25, timeout=10) as smtp:
+        with smtplib.SMTP(url.hostname or "localhost", url.port or 25, timeout=5) as smtp:
             smtp.send_message(message)
 
     # ------------------------------------------------------------ escalation
     def escalate_unacknowledged(self) -> int:
         """Open alerts nobody acknowledged in time climb one level; returns how many."""
-        now_ms = int(self.clock() * 1000)
+        now_ms = self.now_ms()
         self.redis.hset(self.keys.alerts_stats, "last_check_ms", now_ms)
         climbed = 0
-        for queue, raw in self.redis.hgetall(self.keys.alerts_open).items():
-            alert = json.loads(raw)
-            if alert.get("acked_by") or alert["level"] >= self.max_level():
-                continue
-            if now_ms - alert["notified_ms"] < self.esc.ack_timeout_min * 60_000:
-                continue
-            alert["level"] += 1
-            alert["notified_ms"] = now_ms
-            self.redis.hset(self.keys.alerts_open, queue, json.dumps(alert, ensure_ascii=False))
-            audit(self.redis, self.keys, what="escalated", queue=queue, step=alert["step"],
-                  level=alert["level"])
-            self.tell(alert, alert["level"])
-            climbed += 1
+        for queue in map(text, self.redis.hkeys(self.keys.alerts_open)):
+            raised: list[OpenAlert] = []
+            update_open(self.redis, self.keys, queue,
+                        partial(self._climbed, now_ms=now_ms, raised=raised))
+            for alert in raised[-1:]:
+                audit(self.redis, self.keys, what="escalated", queue=queue, step=alert["step"],
+                      level=alert["level"])
+                self.tell(alert, alert["level"])
+                climbed += 1
+        return climbed
+
+    def _climbed(self, alert: OpenAlert | None, now_ms: int, raised: list[OpenAlert]
+                 ) -> OpenAlert | None:
+        # Runs inside a transaction, perhaps twice: it only computes.
+        if (alert is None or alert.get("acked_by") or alert["level"] >= self.max_level()
+                or now_ms - alert["notified_ms"] < self.esc.ack_timeout_min * 60_000):
+            return alert
+        climbed = {**alert, "level": alert["level"] + 1, "notified_ms": now_ms}
+        raised.append(climbed)
         return climbed
 
 
+def _opened(current: OpenAlert | None, alert: dict[str, Any], now_ms: int,
+            ended: list[tuple[int, float]]) -> OpenAlert | None:
+    """The open alert after ``alert`` (runs inside a transaction, perhaps twice)."""
+    ended.clear()
+    if current is not None and current.get("last_alert_id") == alert["alert_id"]:
+        return current  # this alert was applied already (a redelivery)
+    if alert["direction"] == "up":
+        started = dict((current or {}).get("started", {}))
+        started[str(alert["step"])] = alert["event_ms"]
+        # A further step is news: it starts unacknowledged at level 0 again.
+        return {**alert, "level": 0, "notified_ms": now_ms, "acked_by": None,
+                "acked_ms": None, "started": started, "last_alert_id": alert["alert_id"]}
+    if current is None:
+        return None
+    began = current.get("started", {}).get(str(alert["step"] + 1))
+    if began is not None:
+        ended.append((alert["step"] + 1, round((alert["event_ms"] - began) / 1000, 1)))
+    if alert["step"] == 0:
+        return None
+    return {**current, **{k: alert[k] for k in ("step", "rung", "waiting", "event_time",
+                                                 "event_ms", "direction")},
+            "last_alert_id": alert["alert_id"]}
+
+
 def run_notifier(settings: Settings) -> None:
-    """Consume alerts.v1 until SIGINT/SIGTERM; escalate unacknowledged alerts meanwhile."""
-    from kafka import KafkaConsumer
+    """Consume alerts.v1 until SIGINT/SIGTERM: deliver, retry, escalate. An outage of
+    Redis or the broker is waited out with backoff, never fatal."""
+    from kafka.errors import KafkaError
 
-    from callboard.topics import bootstrap_servers
+    from callboard.topics import ensure_topics
 
+    ensure_topics(settings)  # never let a subscription auto-create alerts.v1 wrongly
     notifier = Notifier(settings)
-    consumer = KafkaConsumer(
-        settings.alerts_topic, bootstrap_servers=bootstrap_servers(settings.broker_url),
-        group_id=f"{settings.app_id}-notify", auto_offset_reset="earliest",
-        enable_auto_commit=False, consumer_timeout_ms=500)
+    consumer: Any = None
+    failures = 0
     log.info("notifier: %d recipients, alerts from %s", len(settings.escalation.recipients),
              settings.alerts_topic)
     try:
         while True:
-            for message in consumer:
-                notifier.handle(json.loads(message.value))
-                consumer.commit()  # at least once; the once-only markers stop repeats
-            notifier.escalate_unacknowledged()
+            try:
+                consumer = consumer or _consumer(settings)
+                _step(consumer, notifier)
+                failures = 0
+            except (redis.RedisError, KafkaError, OSError) as exc:
+                failures += 1
+                wait_s = min(5.0, 0.25 * 2 ** failures)
+                log.warning("notifier: %s; carrying on in %.1f s", exc, wait_s)
+                if not isinstance(exc, redis.RedisError) and consumer is not None:
+                    consumer.close()
+                    consumer = None
+                time.sleep(wait_s)
     except KeyboardInterrupt:
         pass
     finally:
-        consumer.close()
+        if consumer is not None:
+            consumer.close()
+
+
+def _consumer(settings: Settings) -> Any:
+    from kafka import KafkaConsumer
+
+    from callboard.topics import bootstrap_servers
+
+    # A dead notifier's partition moves to the next one after the session timeout.
+    return KafkaConsumer(
+        settings.alerts_topic, bootstrap_servers=bootstrap_servers(settings.broker_url),
+        group_id=f"{settings.app_id}-notify", auto_offset_reset="earliest",
+        enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=2000)
+
+
+def _step(consumer: Any, notifier: Notifier) -> None:
+    """One round: new alerts into the outbox (then commit), due deliveries, escalation."""
+    batches = consumer.poll(timeout_ms=500)
+    for tp, messages in batches.items():
+        for message in messages:
+            try:
+                alert = json.loads(message.value)
+                alert["alert_id"], alert["queue"], alert["event_ms"]  # noqa: B018
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("alerts topic %s@%s: not an alert (%s); skipped", tp.partition,
+                          message.offset, exc)
+                notifier.redis.hincrby(notifier.keys.alerts_stats, "bad_alerts", 1)
+                continue
+            try:
+                notifier.handle(alert)
+            except redis.RedisError:
+                consumer.seek(tp, message.offset)  # handled again after the outage
+                raise
+    if batches:
+        consumer.commit()  # only what is in the outbox: at least once
+    notifier.deliver_due()
+    notifier.escalate_unacknowledged()

@@ -1,16 +1,25 @@
-"""The open alerts and their audit trail in Redis, shared by the notifier and the console."""
+"""The open alerts, the delivery outbox and the audit trail in Redis, shared by the
+notifier and the console.
+
+Every change of an open alert is one optimistic transaction (WATCH the hash, read,
+change, MULTI/EXEC, again if anyone wrote in between), so an acknowledgement made
+while the notifier escalates is never overwritten.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import redis
 
 from callboard.keys import RedisKeys
 
-__all__ = ["acknowledge", "audit"]
+__all__ = ["Outbox", "acknowledge", "audit", "update_open"]
+
+OpenAlert = dict[str, Any]
 
 
 def audit(client: redis.Redis, keys: RedisKeys, **fields: Any) -> None:
@@ -19,14 +28,91 @@ def audit(client: redis.Redis, keys: RedisKeys, **fields: Any) -> None:
     client.xadd(keys.alerts_audit, entry, maxlen=100_000, approximate=True)  # type: ignore[arg-type]
 
 
+def update_open(client: redis.Redis, keys: RedisKeys, queue: str,
+                change: Callable[[OpenAlert | None], OpenAlert | None]) -> OpenAlert | None:
+    """Apply ``change`` to the queue's open alert atomically; it returns the new alert, or
+    None to close it. ``change`` may run more than once (when another writer raced it),
+    so it must only compute. Returns what was stored."""
+
+    def attempt(pipe: redis.client.Pipeline) -> OpenAlert | None:
+        raw = pipe.hget(keys.alerts_open, queue)
+        new = change(json.loads(raw) if raw else None)
+        pipe.multi()
+        if new is None:
+            pipe.hdel(keys.alerts_open, queue)
+        else:
+            pipe.hset(keys.alerts_open, queue, json.dumps(new, ensure_ascii=False))
+        return new
+
+    stored = client.transaction(attempt, keys.alerts_open,  # type: ignore[arg-type]
+                                value_from_callable=True)
+    return cast(OpenAlert | None, stored)
+
+
 def acknowledge(client: redis.Redis, keys: RedisKeys, queue: str, user: str) -> bool:
-    raw = client.hget(keys.alerts_open, queue)
-    if not raw:
-        return False
-    alert = json.loads(raw)
-    alert["acked_by"] = user
-    alert["acked_ms"] = int(time.time() * 1000)
-    client.hset(keys.alerts_open, queue, json.dumps(alert, ensure_ascii=False))
-    audit(client, keys, what="acknowledged", queue=queue, step=alert["step"], user=user,
-          after_s=round((alert["acked_ms"] - alert["notified_ms"]) / 1000, 1))
-    return True
+    """Acknowledge the queue's open alert; False when none is open. The first
+    acknowledgement of a step counts; a later one changes nothing."""
+    now_ms = int(time.time() * 1000)
+    mine = False
+
+    def ack(alert: OpenAlert | None) -> OpenAlert | None:
+        nonlocal mine
+        mine = alert is not None and not alert.get("acked_by")
+        return {**alert, "acked_by": user, "acked_ms": now_ms} if alert and mine else alert
+
+    alert = update_open(client, keys, queue, ack)
+    if alert is not None and mine:
+        audit(client, keys, what="acknowledged", queue=queue, step=alert["step"], user=user,
+              after_s=round((now_ms - alert["notified_ms"]) / 1000, 1))
+    return alert is not None
+
+
+# Claims every due job (score <= now) for LEASE ms by moving its score forward, in one
+# step: two notifiers never take the same job, and a job whose notifier died is due
+# again when its lease runs out.
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, job in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[1] + ARGV[2], job)
+end
+return due
+"""
+
+
+class Outbox:
+    """Deliveries still to make, durable in Redis until they succeed or are given up."""
+
+    def __init__(self, client: redis.Redis, keys: RedisKeys, lease_ms: int = 8000) -> None:
+        self.client = client
+        self.keys = keys
+        self.lease_ms = lease_ms
+        self._claim = client.register_script(_CLAIM)
+
+    @staticmethod
+    def job(alert: dict[str, Any], recipient: str, channel: str, level: int) -> str:
+        # The member is the job itself (sorted keys: the same job is the same member).
+        return json.dumps({"alert": alert, "recipient": recipient, "channel": channel,
+                           "level": level}, ensure_ascii=False, sort_keys=True)
+
+    def add(self, jobs: list[str], due_ms: int) -> None:
+        if jobs:
+            self.client.zadd(self.keys.alerts_outbox, dict.fromkeys(jobs, due_ms), nx=True)
+
+    def claim(self, now_ms: int, limit: int = 50) -> list[str]:
+        return list(self._claim(keys=[self.keys.alerts_outbox],
+                                args=[now_ms, self.lease_ms, limit]))
+
+    def attempted(self, job: str) -> int:
+        return int(self.client.hincrby(self.keys.alerts_attempts, job, 1))
+
+    def retry_at(self, job: str, due_ms: int) -> None:
+        self.client.zadd(self.keys.alerts_outbox, {job: due_ms}, xx=True)
+
+    def finish(self, job: str) -> None:
+        with self.client.pipeline() as pipe:
+            pipe.zrem(self.keys.alerts_outbox, job)
+            pipe.hdel(self.keys.alerts_attempts, job)
+            pipe.execute()
+
+    def pending(self) -> int:
+        return int(self.client.zcard(self.keys.alerts_outbox))

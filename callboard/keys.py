@@ -20,7 +20,10 @@ class RedisKeys:
         self.alerts_log = f"{prefix}:alerts:log"      # list: every alert, newest first
         self.alerts_audit = f"{prefix}:alerts:audit"  # stream: the audit trail
         self.alerts_stats = f"{prefix}:alerts:stats"  # hash: sent / failed per channel
-        self.alerts_sent = f"{prefix}:alerts:sent"    # prefix of the once-only markers
+        self.alerts_sent = f"{prefix}:alerts:sent"    # prefix of the delivered markers
+        # sorted set: deliveries still to make (member: the job, score: when due)
+        self.alerts_outbox = f"{prefix}:alerts:outbox"
+        self.alerts_attempts = f"{prefix}:alerts:attempts"  # hash: job -> attempts so far
 
     def snapshot(self, queue: str) -> str:
         return f"{self.prefix}:snapshot:{queue}"

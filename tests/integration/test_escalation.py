@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -150,8 +151,12 @@ def test_a_surge_climbs_to_step_four_and_signs_out_in_reverse(stack, tmp_path, h
     got = []
     for path, headers, body in hooks.received:
         assert path == "/supervisor"
-        # HMAC-SHA256 of the exact body with the shared secret, computed here.
-        digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        # HMAC-SHA256 of "<timestamp>.<body>" with the shared secret, computed here; the
+        # timestamp is the sending time (the events are from January, sent now).
+        stamp = headers["X-Callboard-Timestamp"]
+        assert abs(int(stamp) - time.time()) < 300
+        digest = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body,
+                          hashlib.sha256).hexdigest()
         assert headers["X-Callboard-Signature"] == f"sha256={digest}"
         alert = json.loads(body)
         assert alert["queue"] == "GEN" and alert["event_time"].startswith("2026-01-05T")

@@ -1,0 +1,202 @@
+"""The notifier under faults, with a real broker and redis-servers: a failing webhook
+is retried until it succeeds, a notifier killed with -9 is taken over by the next
+one, nothing is delivered twice; acknowledgements raced against escalation ticks
+are never lost; a Redis outage is waited out."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import redis
+from kafka import KafkaProducer
+
+from alerts.notify import Notifier
+from callboard import services
+from callboard.alertstore import acknowledge
+from callboard.config import load_settings
+from callboard.core.ladder import Transition, default_rules
+from callboard.core.ladders import alert_doc
+from callboard.keys import RedisKeys
+from callboard.topics import bootstrap_servers
+from tests.integration.conftest import Stack, wait_until
+from tests.unit.factories import SHANGHAI
+
+pytestmark = pytest.mark.integration
+
+
+class FlakyHooks(ThreadingHTTPServer):
+    """A webhook receiver that answers 503 while ``failing``; records every attempt."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.failing = True
+        self.attempts: list[tuple[str, bool]] = []  # (alert_id, delivered)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def delivered(self) -> Counter[str]:
+        return Counter(a for a, ok in list(self.attempts) if ok)
+
+    def failed(self) -> Counter[str]:
+        return Counter(a for a, ok in list(self.attempts) if not ok)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        failing = self.server.failing  # type: ignore[attr-defined]
+        self.server.attempts.append((body["alert_id"], not failing))  # type: ignore[attr-defined]
+        self.send_response(503 if failing else 204)
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hooks() -> Iterator[FlakyHooks]:
+    server = FlakyHooks()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def configure(stack: Stack, tmp_path, hooks: FlakyHooks) -> None:
+    config = tmp_path / "centre.toml"
+    config.write_text(f"""
+[escalation]
+webhook_secret = "s"
+max_alert_age_s = 0
+ack_timeout_min = 60
+
+[[escalation.recipients]]
+name = "supervisor"
+webhook_url = "{hooks.url}/supervisor"
+""")
+    stack.env["CALLBOARD_CONFIG"] = str(config)
+
+
+def alerts(queues: list[str]) -> list[dict]:
+    step = default_rules().steps[0]
+    return [alert_doc(q, Transition(1, "up", 1_767_585_900_000 + i, 6, "day", step), SHANGHAI)
+            for i, q in enumerate(queues)]
+
+
+def publish(stack: Stack, docs: list[dict]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]),
+                             acks="all")
+    for doc in docs:
+        producer.send(stack.env["CALLBOARD_ALERTS_TOPIC"], key=doc["queue"].encode(),
+                      value=json.dumps(doc).encode())
+    producer.flush()
+    producer.close()
+
+
+def audit(stack: Stack) -> list[dict[str, str]]:
+    return [f for _, f in stack.redis.xrange(f"{stack.prefix}:alerts:audit")]
+
+
+def test_a_failing_webhook_is_retried_and_a_killed_notifier_is_taken_over(stack, tmp_path,
+                                                                          hooks):
+    configure(stack, tmp_path, hooks)
+    docs = alerts(["GEN", "BIZ", "VIP"])
+    ids = {d["alert_id"] for d in docs}
+    first = stack.start("notify", name="notify-1")
+    publish(stack, docs)
+    # Every alert tried at least twice against the failing receiver, then kill -9.
+    wait_until(lambda: set(hooks.failed()) == ids and min(hooks.failed().values()) >= 2, 60,
+               "two failed attempts per alert")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    failed = [f for f in audit(stack) if f["what"] == "notify_failed"]
+    assert {f["alert_id"] for f in failed} == ids
+    assert all(f["channel"] == "webhook" and f["recipient"] == "supervisor" for f in failed)
+    hooks.failing = False
+    started = time.monotonic()
+    stack.start("notify", name="notify-2")
+    wait_until(lambda: set(hooks.delivered()) == ids, 60, "every alert delivered by the next one")
+    print(f"delivered by the next notifier {time.monotonic() - started:.1f} s after its start")
+    wait_until(lambda: stack.redis.zcard(f"{stack.prefix}:alerts:outbox") == 0, 30,
+               "the outbox to empty")
+    assert hooks.delivered() == dict.fromkeys(ids, 1)  # each once, none twice
+    notified = [f["alert_id"] for f in audit(stack) if f["what"] == "notified"]
+    assert sorted(notified) == sorted(ids)
+
+
+def test_acknowledgements_raced_against_escalation_ticks_are_never_lost(redis_url):
+    # Recipients on 40 levels (no channels: only the open alerts change), alerts that
+    # are always overdue (the clock jumps an hour a call): every tick climbs every
+    # alert not acknowledged, while another thread acknowledges all 300.
+    levels = [{"name": f"l{n}", "level": n} for n in range(40)]
+    settings = load_settings(None, redis_url=redis_url, redis_prefix=f"race:{time.time_ns()}",
+                             escalation={"recipients": levels})
+    keys = RedisKeys(settings.redis_prefix)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    queues = [f"Q{i}" for i in range(300)]
+    for queue in queues:
+        client.hset(keys.alerts_open, queue, json.dumps(
+            {"queue": queue, "step": 1, "level": 0, "notified_ms": 0, "acked_by": None,
+             "acked_ms": None, "alert_id": f"{queue}:1:up:1"}))
+    hours = iter(range(10**6))
+    notifier = Notifier(settings, client=redis.Redis.from_url(redis_url, decode_responses=True),
+                        clock=lambda: time.time() + 3600 * next(hours))
+    done = threading.Event()
+    climbed = []
+
+    def ticks() -> None:
+        while not done.is_set():
+            climbed.append(notifier.escalate_unacknowledged())
+
+    ticker = threading.Thread(target=ticks)
+    ticker.start()
+    try:
+        wait_until(lambda: sum(climbed) >= 300, 30, "escalation ticks under way")
+        acker = redis.Redis.from_url(redis_url, decode_responses=True)
+        assert all(acknowledge(acker, keys, q, "lin") for q in queues)
+    finally:
+        done.set()
+        ticker.join()
+    opened = {q: json.loads(v) for q, v in client.hgetall(keys.alerts_open).items()}
+    assert [q for q in queues if opened[q]["acked_by"] != "lin"] == []
+    trail = [f for _, f in client.xrange(keys.alerts_audit)]
+    assert sorted(f["queue"] for f in trail if f["what"] == "acknowledged") == sorted(queues)
+    # Every climb that was stored is in the trail, and none that was not.
+    escalated = Counter(f["queue"] for f in trail if f["what"] == "escalated")
+    assert {q: opened[q]["level"] for q in queues} == {q: escalated[q] for q in queues}
+    assert sum(climbed) == sum(escalated.values())
+
+
+def test_the_notifier_waits_out_a_redis_outage(stack, tmp_path, hooks, logs_dir):
+    port = services.free_port()
+    own = services.start_redis(port, tmp_path / "redis", logs_dir / f"redis-{port}.log")
+    stack.env["CALLBOARD_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    hooks.failing = False
+    configure(stack, tmp_path, hooks)
+    notifier = stack.start("notify", name="notify")
+    try:
+        first, second = alerts(["GEN", "BIZ"])
+        publish(stack, [first])
+        wait_until(lambda: hooks.delivered()[first["alert_id"]] == 1, 60, "the first alert")
+        own.send_signal(signal.SIGKILL)
+        own.wait()
+        publish(stack, [second])  # sent while Redis is away
+        wait_until(lambda: "carrying on in" in stack.log_tail("notify", 200), 30,
+                   "the notifier to notice the outage")
+        assert notifier.poll() is None
+        own = services.start_redis(port, tmp_path / "redis", logs_dir / f"redis-{port}b.log")
+        wait_until(lambda: hooks.delivered()[second["alert_id"]] == 1, 60,
+                   "the alert sent during the outage, after it")
+        assert notifier.poll() is None
+    finally:
+        services.stop(own)
