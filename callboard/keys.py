@@ -15,6 +15,9 @@ class RedisKeys:
         self.stats = f"{prefix}:stats"  # hash: worker counters (dead letters by reason...)
         self.shards = f"{prefix}:shards"  # set: partitions whose counters are kept below
         self.heartbeat = f"{prefix}:heartbeat"  # wall ms of the worker's last write
+        # hash: queue -> "as_of_ms:written_ms" of its snapshot, so no writer replaces
+        # a newer one (two workers during a rebalance)
+        self.snapshot_meta = f"{prefix}:snapshot-meta"
         # The surge ladder's alerts (alerts/notify.py, the console):
         self.alerts_open = f"{prefix}:alerts:open"    # hash: queue -> open alert
         self.alerts_log = f"{prefix}:alerts:log"      # list: every alert, newest first

@@ -32,6 +32,26 @@ log = logging.getLogger(__name__)
 _EXPIRE_EVERY_S = 30  # expiry scans every key: every 30 s is plenty for minute buckets
 
 
+# Writes a snapshot unless the one stored is newer (a later as_of_ms) and was written
+# recently (within ARGV[5] ms): during a rebalance two workers may both write a
+# queue, and the board must not move backwards; a stale one (its writer gone, or a
+# pipeline started again from earlier) may be replaced.
+_SET_UNLESS_NEWER = """
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if cur then
+  local sep = string.find(cur, ':', 1, true)
+  local as_of = tonumber(string.sub(cur, 1, sep - 1))
+  local written = tonumber(string.sub(cur, sep + 1))
+  if as_of > tonumber(ARGV[2]) and tonumber(ARGV[3]) - written < tonumber(ARGV[5]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+return 1
+"""
+
+
 class SnapshotWriter:
     """Writes queue and centre snapshots; a Redis outage is logged and retried next tick."""
 
@@ -48,6 +68,7 @@ class SnapshotWriter:
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
             health_check_interval=10, decode_responses=True,
         )
+        self._set_unless_newer = self.redis.register_script(_SET_UNLESS_NEWER)
         # The agent (after a batch) and the timer both write; one at a time, so
         # the centre is always summed from the queue snapshots just written.
         self._lock = asyncio.Lock()
@@ -89,7 +110,7 @@ class SnapshotWriter:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for snap in snaps:
-                    pipe.set(self.keys.snapshot(snap["queue"]), _dumps(snap))
+                    await self._store(pipe, snap)
                 if snaps:
                     pipe.sadd(self.keys.queues, *[s["queue"] for s in snaps])
                 pipe.set(self.keys.heartbeat, written)
@@ -103,7 +124,7 @@ class SnapshotWriter:
             centre = await self._centre(snaps, now, written)
             async with self.redis.pipeline(transaction=False) as pipe:
                 if centre is not None:
-                    pipe.set(self.keys.snapshot(CENTRE), _dumps(centre))
+                    await self._store(pipe, centre)
                 for snap in snaps:
                     pipe.publish(self.keys.changes, snap["queue"])
                 pipe.publish(self.keys.changes, CENTRE)
@@ -112,6 +133,14 @@ class SnapshotWriter:
             log.warning("redis write failed (%s), will retry on the next tick", exc)
             return False
         return True
+
+    async def _store(self, pipe: Any, snap: dict[str, Any]) -> None:
+        queue = snap["queue"]
+        await self._set_unless_newer(
+            keys=[self.keys.snapshot(queue), self.keys.snapshot_meta],
+            args=[queue, snap["as_of_ms"], snap["written_ms"], _dumps(snap),
+                  int(self.settings.stale_after_s * 1000)],
+            client=pipe)
 
     async def _write_stats(self, worker: dict[str, int]) -> None:
         # Counted with the records, so they survive restarts: the totals are the
