@@ -54,6 +54,7 @@ _RANK = {
     ev.CALL_WRAPPED_UP: 6, ev.AGENT_LOGOUT: 7,
 }
 _LOGGED_OUT_KEEP_MS = 24 * 60 * MINUTE_MS
+_OUTCOMES = (ev.CALL_ANSWERED, ev.CALL_ABANDONED)  # one per call: how it left the queue
 
 
 def event_digest(event_id: str) -> bytes:
@@ -68,6 +69,9 @@ class BatchResult:
     applied: int = 0
     duplicates: int = 0
     late: list[dict[str, Any]] = field(default_factory=list)
+    # A second outcome for a call that already left the queue (answered twice under
+    # two event ids, answered then abandoned): the first one stands.
+    conflicting: list[dict[str, Any]] = field(default_factory=list)
     lost_waiting: int = 0
     queues: set[str] = field(default_factory=set)
     minutes: set[tuple[str, int]] = field(default_factory=set)  # (queue, minute) written
@@ -126,6 +130,8 @@ class Engine:
         result = BatchResult()
         self._reads.clear()
         self._windows.clear()
+        batch = list(batch)
+        conflicting = self._conflicting(batch)
         events = sorted(batch, key=lambda e: (e["ts_ms"], _RANK[e["type"]]))
         if not events:
             return result
@@ -133,10 +139,35 @@ class Engine:
         horizons = self._horizons(events)
         touched = _Touched(self)
         for event in events:
+            if id(event) in conflicting:
+                result.conflicting.append(dict(event))
+                continue
             self._apply_one(event, horizons.get(event["queue"]), touched, result)
         self._commit(touched, result)
         self.clock_ms = newest
         return result
+
+    def _conflicting(self, batch: list[Mapping[str, Any]]) -> set[int]:
+        """Outcomes (answered, abandoned) of calls that already had one, in source order,
+        so which one stands does not depend on how the records were batched. A
+        producer's duplicate of the outcome that stands is not a conflict."""
+        first: dict[tuple[str, int, str], bytes] = {}
+        out: set[int] = set()
+        for event in batch:
+            if event["type"] not in _OUTCOMES:
+                continue
+            key = (event["queue"], minute_start(ev.attribution_ms(event)), event["call_id"])
+            digest = event_digest(event["event_id"])
+            known = first.get(key)
+            if known is None:
+                bucket = self.buckets.get(key[:2])
+                if bucket is not None and key[2] in bucket.done and digest not in bucket.ids:
+                    out.add(id(event))
+                    continue
+                first[key] = digest
+            elif known != digest:
+                out.add(id(event))
+        return out
 
     def _horizons(self, events: list[Mapping[str, Any]]) -> dict[str, int | None]:
         """Per queue, the oldest time still counted. Each queue's horizon follows its
@@ -167,9 +198,9 @@ class Engine:
             result.duplicates += 1
             return
         bucket.ids.add(digest)
+        etype = event["type"]
         kpi.fold(bucket.counters, event, touched.limits(queue), bucket.agents)
         state = touched.live(queue)
-        etype = event["type"]
         if etype in ev.AGENT_TYPES:
             self._close_span(queue, state, event, horizon, touched.bucket)
         elif etype == ev.CALL_OFFERED and event.get("caller"):

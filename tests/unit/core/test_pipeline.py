@@ -143,6 +143,29 @@ def test_a_queue_the_configuration_does_not_name_gets_the_default_ladder(caplog)
     assert "queue support is in no escalation group" in caplog.text
 
 
+@pytest.mark.parametrize("split", [None, 1, 2])
+def test_a_call_has_one_outcome_whatever_the_batching(split):
+    # a: answered at 10:00:05, then "answered" again under another id and "abandoned";
+    # the first outcome in source order stands, the others are dead-lettered.
+    offered, answered = call("a", at(10, 0), answer_after_s=5)
+    again = dict(answered, event_id="other-id", ts_ms=answered["ts_ms"] + 1000)
+    gave_up = event("call.abandoned", at(10, 0, 3), call_id="a", offered_ms=at(10, 0),
+                    wait_ms=3000)  # stamped before the answer, arriving after it
+    records = [Record(dumps(e), 0, i) for i, e in
+               enumerate([offered, answered, answered, again, gave_up])]
+    pipeline = Pipeline(LIVE)
+    batches = [records] if split is None else [records[:split], records[split:]]
+    dead = [d for batch in batches for d in pipeline.feed(batch).dead]
+    assert [d.reason for d in dead] == ["conflicting_outcome", "conflicting_outcome"]
+    assert sorted(json.loads(d.record.value)["event_id"] for d in dead) == sorted(
+        ["other-id", gave_up["event_id"]])
+    day = pipeline.snapshot("GEN", at(10, 1))["windows"]["day"]
+    assert (day["offered"], day["answered"], day["abandoned"], day["service_level"]) == (
+        1, 1, 0, 1.0)
+    assert pipeline.stats["duplicates"] == 1  # the same answer sent twice is a duplicate
+    assert pipeline.stats["dead_letter.conflicting_outcome"] == 2
+
+
 POISON = {
     "queue_not_an_id": (lambda e: {**e, "queue": "客服"}, "bad_field"),
     "script_queue": (lambda e: {**e, "queue": "<script>"}, "bad_field"),
@@ -225,3 +248,29 @@ def test_a_checkpoint_of_another_schema_is_refused():
 def test_report_and_live_rules_differ_only_in_retention():
     offline = pipeline_rules(SETTINGS, offline=True)
     assert replace(offline, retention_ms=LIVE.retention_ms) == LIVE
+
+
+CALL_RATIOS = ("service_level", "answer_rate", "answered_rate", "connection_rate",
+               "answer_timeout_rate", "abandon_rate", "fcr", "queue_placement_rate")
+
+
+@settings(max_examples=200, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["answered", "abandoned"]),
+                          st.integers(0, 90), st.booleans()), max_size=25),
+       st.integers(1, 6))
+def test_no_call_ratio_exceeds_one_whatever_outcomes_arrive(outcomes, batch):
+    events = [event("call.offered", at(10, 0, 10 * i), call_id=f"c{i}", caller=f"13{i}")
+              for i in range(5)]
+    for i, kind, wait_s, twice in outcomes:
+        offered = at(10, 0, 10 * i)
+        e = event(f"call.{kind}", offered + wait_s * 1000, call_id=f"c{i}", agent_id="A1",
+                  offered_ms=offered, wait_ms=wait_s * 1000)
+        events += [e, e] if twice else [e]
+    pipeline = Pipeline(LIVE)
+    for start in range(0, len(events), batch):
+        pipeline.feed_events(events[start:start + batch])
+    day = pipeline.snapshot("GEN", at(10, 5))["windows"]["day"]
+    assert day["answered"] + day["abandoned"] + day["short_abandoned"] <= day["attempts"]
+    for name in CALL_RATIOS:
+        assert day[name] is None or 0 <= day[name] <= 1, (name, day[name])
