@@ -55,15 +55,19 @@ def calls_table(df: pd.DataFrame) -> pd.DataFrame:
     calls["acw_ms"] = per_call("call.wrapped_up", ["acw_ms"])["acw_ms"]
     calls["transferred"] = calls.index.isin(df.loc[df["type"] == "call.transferred", "call_id"])
     calls["minute"] = calls["offered_ms"] // MIN * MIN
-    # B16: the caller's next call to the same queue, within the window, after this one
-    # was answered, makes this one unresolved.
+    # B16 (docs/kpis.md): an answered call is unresolved when the same caller has any
+    # other call to the same queue offered after its answer and within the repeat
+    # window of it. Worked as a self-join of each caller's calls.
     calls["repeated"] = False
     if "caller" in calls:
-        ordered = calls[calls["caller"].notna()].sort_values("offered_ms", kind="stable")
-        nxt = ordered.groupby(["queue", "caller"])["offered_ms"].shift(-1)
-        hit = (nxt.notna() & (nxt - ordered["offered_ms"] <= REPEAT_WINDOW_MS)
-               & ordered["answered_at"].notna() & (ordered["answered_at"] < nxt))
-        calls.loc[hit[hit].index, "repeated"] = True
+        mine = calls.loc[calls["caller"].notna(), ["queue", "caller", "offered_ms",
+                                                   "answered_at"]].reset_index()
+        pairs = mine.merge(mine[["queue", "caller", "call_id", "offered_ms"]],
+                           on=["queue", "caller"], suffixes=("", "_other"))
+        gap = pairs["offered_ms_other"] - pairs["answered_at"]
+        hit = pairs[(pairs["call_id"] != pairs["call_id_other"]) & pairs["answered_at"].notna()
+                    & (gap > 0) & (gap <= REPEAT_WINDOW_MS)]
+        calls.loc[hit["call_id"].unique(), "repeated"] = True
     return calls
 
 

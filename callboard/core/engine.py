@@ -97,9 +97,11 @@ class Engine:
         scheduled_ms: Callable[[str, int, int], int] | None = None,
     ) -> None:
         self.rules_for = rules_for
-        # (queue, caller hash) -> (offered_ms, bucket key, call_id): derived from
-        # the buckets' callers, rebuilt per queue after a restart or a rebalance.
-        self.callers: dict[tuple[str, str], tuple[int, MinuteKey, str]] = {}
+        # (queue, caller hash) -> that caller's calls [(offered_ms, bucket key, call_id)]
+        # and (queue, call_id) -> caller hash: derived from the buckets' callers,
+        # rebuilt per queue after a restart or a rebalance.
+        self.callers: dict[tuple[str, str], list[tuple[int, MinuteKey, str]]] = {}
+        self.call_caller: dict[tuple[str, str], str] = {}
         self._indexed: set[str] = set()
         self.repeat_window_ms = repeat_window_ms
         self.caller_key = caller_key.encode()
@@ -205,6 +207,8 @@ class Engine:
             self._close_span(queue, state, event, horizon, touched.bucket)
         elif etype == ev.CALL_OFFERED and event.get("caller"):
             self._note_caller(queue, event, bucket, touched.existing_bucket)
+        elif etype == ev.CALL_ANSWERED:
+            self._note_answer(queue, event, bucket, touched.existing_bucket)
         before = len(state.waiting)
         _update_live(state, bucket.done, event)
         if len(state.waiting) != before:
@@ -252,33 +256,58 @@ class Engine:
 
     def _note_caller(self, queue: str, event: Mapping[str, Any], own: MinuteBucket,
                      bucket_at: Callable[[MinuteKey], MinuteBucket | None]) -> None:
-        """B16: a caller back within the window means their answered call was not resolved."""
+        """B16: a caller's call offered within the repeat window after one of their calls
+        was answered makes that answered call unresolved (docs/kpis.md)."""
         if queue not in self._indexed:
             self._index_callers(queue)
         digest = self.caller_hash(event["caller"])
-        key = (queue, digest)
-        offered = event["ts_ms"]
-        own.callers[digest] = (event["call_id"], offered)
-        previous = self.callers.get(key)
-        if previous is not None:
-            prev_offered, prev_bucket, prev_call = previous
-            if (0 <= offered - prev_offered <= self.repeat_window_ms
-                    and prev_call != event["call_id"]):
-                bucket = bucket_at(prev_bucket)  # None once expired
-                if (bucket is not None and bucket.done.get(prev_call) == ANSWERED
-                        and prev_call not in bucket.repeated):
-                    bucket.repeated.add(prev_call)
-                    bucket.counters["repeated"] += 1
-            if prev_offered > offered:
-                return  # an older call arriving late does not replace the newer one
-        self.callers[key] = (offered, (queue, minute_start(offered)), event["call_id"])
+        offered, call_id = event["ts_ms"], event["call_id"]
+        own.callers[call_id] = (digest, offered)
+        own_key = (queue, minute_start(offered))
+        calls = self.callers.setdefault((queue, digest), [])
+        if all(c != call_id for _, _, c in calls):
+            calls.append((offered, own_key, call_id))
+        self.call_caller[(queue, call_id)] = digest
+        for _, earlier_key, earlier in calls:
+            if earlier != call_id:
+                self._mark_repeated(earlier_key, earlier, offered, bucket_at)
+        # Its own answer may have overtaken this offer: check it against later calls.
+        self._check_answered(queue, digest, own_key, call_id, bucket_at)
+
+    def _note_answer(self, queue: str, event: Mapping[str, Any], own: MinuteBucket,
+                     bucket_at: Callable[[MinuteKey], MinuteBucket | None]) -> None:
+        own.answered_ms[event["call_id"]] = event["ts_ms"]
+        if queue not in self._indexed:
+            self._index_callers(queue)
+        digest = self.call_caller.get((queue, event["call_id"]))
+        if digest is not None:  # an answer that arrives after the caller called again
+            key = (queue, minute_start(ev.attribution_ms(event)))
+            self._check_answered(queue, digest, key, event["call_id"], bucket_at)
+
+    def _check_answered(self, queue: str, digest: str, key: MinuteKey, call_id: str,
+                        bucket_at: Callable[[MinuteKey], MinuteBucket | None]) -> None:
+        for offered, _, other in self.callers.get((queue, digest), ()):
+            if other != call_id:
+                self._mark_repeated(key, call_id, offered, bucket_at)
+
+    def _mark_repeated(self, key: MinuteKey, call_id: str, later_offered_ms: int,
+                       bucket_at: Callable[[MinuteKey], MinuteBucket | None]) -> None:
+        """The rule, in one place: answered at A, the caller calls again at A < t <= A + window."""
+        bucket = bucket_at(key)  # None once expired
+        if bucket is None or call_id in bucket.repeated:
+            return
+        answered = bucket.answered_ms.get(call_id)
+        if answered is not None and answered < later_offered_ms <= answered + self.repeat_window_ms:
+            bucket.repeated.add(call_id)
+            bucket.counters["repeated"] += 1
 
     def _index_callers(self, queue: str) -> None:
         for bucket_key in [k for k in list(self.buckets.keys()) if k[0] == queue]:
-            for digest, (call_id, offered) in self.buckets[bucket_key].callers.items():
-                known = self.callers.get((queue, digest))
-                if known is None or known[0] < offered:
-                    self.callers[(queue, digest)] = (offered, bucket_key, call_id)
+            for call_id, (digest, offered) in self.buckets[bucket_key].callers.items():
+                calls = self.callers.setdefault((queue, digest), [])
+                if all(c != call_id for _, _, c in calls):
+                    calls.append((offered, bucket_key, call_id))
+                self.call_caller[(queue, call_id)] = digest
         self._indexed.add(queue)
 
     def _prune(self, state: LiveQueue) -> int:
@@ -321,9 +350,17 @@ class Engine:
             self._hh_of_minute.clear()
         self._half_hours = {k: v for k, v in self._half_hours.items()
                             if not older(k[0], k[1], self.retention_ms)}
-        for caller in [k for k, v in list(self.callers.items())
-                       if older(k[0], v[0], self.repeat_window_ms)]:
-            del self.callers[caller]
+        # A call matters to B16 until its answer (within max_wait of its offer) plus
+        # the repeat window.
+        keep_ms = self.repeat_window_ms + self.max_wait_ms
+        for caller, calls in list(self.callers.items()):
+            gone = [c for c in calls if older(caller[0], c[0], keep_ms)]
+            for _, _, call_id in gone:
+                self.call_caller.pop((caller[0], call_id), None)
+            if len(gone) == len(calls):
+                del self.callers[caller]
+            elif gone:
+                self.callers[caller] = [c for c in calls if c not in gone]
         return len(old)
 
     # ------------------------------------------------------------------- reads

@@ -41,9 +41,10 @@ from callboard.core.snapshot import queue_snapshot
 
 __all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules", "Record"]
 
-# 2: typed records (records.py) with worded fields; a checkpoint of another
-# schema is not read: the worker counts that partition again from the topic.
-CHECKPOINT_SCHEMA = 2
+# 2: typed records (records.py) with worded fields; 3: answer times for B16. A
+# checkpoint of another schema is not read: the worker counts that partition
+# again from the topic.
+CHECKPOINT_SCHEMA = 3
 _DEAD_LETTER_VALUE_BYTES = 4096  # a dead letter carries at most this much of the original
 
 

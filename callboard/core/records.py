@@ -48,8 +48,9 @@ class MinuteBucket:
     left the queue (ANSWERED / ABANDONED), so an "offered" arriving after its own
     answer leaves no phantom caller. ``agents``: each agent's counters
     (kpi.AGENT_FIELDS). ``repeated``: answered calls already found repeated (B16).
-    ``callers``: keyed hash of each caller offered here -> (call id, offered ms),
-    from which the repeat-caller index is rebuilt after a restart.
+    ``callers``: each call offered here with a caller -> (keyed hash of the caller,
+    offered ms), from which the repeat-caller index is rebuilt after a restart. ``answered_ms``:
+    when each answered call of this minute was answered (B16 counts from it).
     """
 
     counters: kpi.Counters = field(default_factory=kpi.new_counters)
@@ -57,7 +58,8 @@ class MinuteBucket:
     done: dict[str, int] = field(default_factory=dict)
     agents: dict[str, list[int]] = field(default_factory=dict)
     repeated: set[str] = field(default_factory=set)
-    callers: dict[str, tuple[str, int]] = field(default_factory=dict)
+    callers: dict[str, tuple[str, int]] = field(default_factory=dict)  # call id -> (hash, ms)
+    answered_ms: dict[str, int] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -66,7 +68,8 @@ class MinuteBucket:
             "done": self.done,
             "agents": self.agents,
             "repeated": sorted(self.repeated),
-            "callers": {h: list(v) for h, v in self.callers.items()},
+            "callers": {c: list(v) for c, v in self.callers.items()},
+            "answered_ms": self.answered_ms,
         }
 
     @classmethod
@@ -78,7 +81,8 @@ class MinuteBucket:
             done=dict(doc["done"]),
             agents={a: list(v) for a, v in doc["agents"].items()},
             repeated=set(doc["repeated"]),
-            callers={h: (c, int(t)) for h, (c, t) in doc["callers"].items()},
+            callers={c: (h, int(t)) for c, (h, t) in doc["callers"].items()},
+            answered_ms=dict(doc["answered_ms"]),
         )
 
 

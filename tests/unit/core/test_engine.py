@@ -267,9 +267,14 @@ def test_a_repeat_caller_within_the_window_marks_the_answered_call_unresolved():
 def test_repeat_callers_expire_with_the_window():
     e = engine()
     e.apply(call("a", at(9, 0), answer_after_s=5, caller="139"))
-    e.apply(call("b", at(9, 1, day=6), answer_after_s=5))
+    # Kept for the repeat window (24 h) from its answer, which can come up to
+    # max_wait (4 h here) after its offer: 28 h.
+    e.apply(call("b", at(12, 59, day=6), answer_after_s=5))
     e.expire()
-    assert len(e.callers) == 0
+    assert len(e.callers) == 1
+    e.apply(call("c", at(13, 1, day=6), answer_after_s=5))
+    e.expire()
+    assert len(e.callers) == 0 and len(e.call_caller) == 0
 
 
 def test_a_queue_read_far_ahead_does_not_expire_another_queues_windows():
@@ -283,3 +288,25 @@ def test_a_queue_read_far_ahead_does_not_expire_another_queues_windows():
     assert result.late == []
     vip = e.counters_between("VIP", at(9, 0), at(9, 30))
     assert (vip["answered"], vip["repeated"]) == (1, 1)
+
+
+def test_every_answered_call_the_caller_calls_back_after_is_unresolved():
+    # Issue 10's example (GEN, one caller): A offered 10:00:00, B offered 10:00:02,
+    # A answered 10:00:05, B answered 10:00:10, C offered 10:05:00. C comes after both
+    # answers and within 24 h of them: A and B are unresolved, FCR 0 (docs/kpis.md B16).
+    from callboard.core import kpi
+
+    a = call("A", at(10, 0), answer_after_s=5, caller="139")
+    b = call("B", at(10, 0, 2), answer_after_s=8, caller="139")
+    c = call("C", at(10, 5), caller="139")
+    for order in ([*a, *b, *c], [*c, *b, *a], [b[1], *c, a[1], a[0], b[0]]):
+        e = engine()
+        for ev_ in order:
+            e.apply([ev_])  # one by one, in arrival order: late answers included
+        day = e.counters_between("GEN", at(10, 0), at(10, 30))
+        assert (day["answered"], day["repeated"]) == (2, 2)
+        assert kpi.derive(day)["fcr"] == 0.0
+    # B's offer came before A's answer: it does not make A unresolved on its own.
+    e = engine()
+    e.apply([*a, *b])
+    assert e.counters_between("GEN", at(10, 0), at(10, 30))["repeated"] == 0

@@ -24,7 +24,7 @@ def test_a_minute_bucket_comes_back_from_its_document_unchanged():
     bucket.done = {"c1": ANSWERED}
     bucket.agents = {"a1": [1, 2, 3]}
     bucket.repeated = {"c1"}
-    bucket.callers = {"ab12": ("c1", 1_000)}
+    bucket.callers = {"c1": ("ab12", 1_000)}
     doc = bucket.to_doc()
     assert isinstance(doc["ids"], str)  # 2 digests of 12 bytes, base64: 32 characters
     assert len(doc["ids"]) == 32
