@@ -301,7 +301,9 @@ def derive(c: Mapping[str, int], sl_formula: str = "offered",
         "transfer_rate": _ratio(c["transferred"], c["answered"]),    # B18
         "answered_rate": _ratio(c["answered"], offered),             # B19
         "service_level": service_level(c, sl_formula),               # B20
-        "max_wait_s": round(c["max_wait_ms"] / 1000, 3),
+        # None, not 0, when no call left the queue: nobody waited 0 s.
+        "max_wait_s": (round(c["max_wait_ms"] / 1000, 3)
+                       if c["answered"] + c["abandoned"] else None),
         "signed_in_h": round(signed_in / 3_600_000, 4),
         "scheduled_h": round(scheduled / 3_600_000, 4),
     }

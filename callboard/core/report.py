@@ -27,6 +27,7 @@ ROW_KEYS = (
     "queue", "interval_start", "interval_end", "sl_formula", "sl_threshold_s",
     "short_abandon_s", "answer_limit_s", "answer_timeout_s", "occupancy_includes_acw",
     *kpi.derive(kpi.new_counters()),
+    "still_waiting",  # calls offered in the interval still waiting when the file ends
 )
 
 
@@ -83,9 +84,11 @@ def report_rows(pipeline: Pipeline, interval: str, by_agent: bool = False) -> li
     seen = sorted(counted - set(configured))
     queues = configured + seen
     spans = list(_spans(first, last, interval, zone))
+    waiting = {q: sorted(engine.live_state(q).waiting.values()) for q in queues}
     rows: list[dict[str, Any]] = []
     for start, end in spans:
         per_queue = []
+        still = 0
         for queue in queues:
             counters, agents = engine.window(queue, start, end, now, with_agents=by_agent)
             per_queue.append(counters)
@@ -96,9 +99,13 @@ def report_rows(pipeline: Pipeline, interval: str, by_agent: bool = False) -> li
                           **kpi.derive_agent(values, acw)}
                          for agent_id, values in sorted(agents.items())]
             else:
-                rows.append(_row(rules.rules_for(queue), start, end, counters, zone))
+                waiting_here = sum(1 for t in waiting[queue] if start <= t < end)
+                still += waiting_here
+                rows.append(_row(rules.rules_for(queue), start, end, counters, zone,
+                                 waiting_here))
         if not by_agent:
-            rows.append(_row(rules.rules_for(CENTRE), start, end, kpi.merge(per_queue), zone))
+            rows.append(_row(rules.rules_for(CENTRE), start, end, kpi.merge(per_queue), zone,
+                             still))
     return rows
 
 
@@ -112,8 +119,8 @@ def _spans(first: int, last: int, interval: str, zone: ZoneInfo) -> Iterator[tup
         start, end = interval_bounds(end, interval, zone)
 
 
-def _row(rules: QueueRules, start: int, end: int, counters: kpi.Counters, zone: ZoneInfo
-         ) -> dict[str, Any]:
+def _row(rules: QueueRules, start: int, end: int, counters: kpi.Counters, zone: ZoneInfo,
+         still_waiting: int) -> dict[str, Any]:
     queue = rules.name
     figures = kpi.derive(counters, rules.sl_formula, rules.occupancy_includes_acw)
     row = {
@@ -128,6 +135,7 @@ def _row(rules: QueueRules, start: int, end: int, counters: kpi.Counters, zone: 
         "occupancy_includes_acw": rules.occupancy_includes_acw,
     }
     row.update(figures)
+    row["still_waiting"] = still_waiting
     return {k: row[k] for k in ROW_KEYS}
 
 

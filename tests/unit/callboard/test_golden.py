@@ -1,10 +1,11 @@
 """`callboard report` and `callboard alerts` on a seeded day, byte for byte as the build
 before the one-pipeline restructuring (54d0320) printed them.
 
-One deliberate change since: step-down alerts name the rung signed out as a sign-out
-(issue 10: "Quality staff sign out", not "... sign in"); alerts-seed5-day.json.gz was
-written again for it, and differs from 54d0320's only in the six step-down alerts'
-names and actions."""
+Deliberate changes since (issue 10), each file written again for it and differing
+from 54d0320's only there: step-down alerts name the rung signed out as a sign-out
+("Quality staff sign out", not "... sign in": the six step-down alerts' names and
+actions); report rows end with a ``still_waiting`` column (0 in every row of this
+day, whose calls have all left the queue by its end)."""
 
 from __future__ import annotations
 

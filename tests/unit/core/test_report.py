@@ -199,3 +199,16 @@ def test_agent_rows_per_interval_worked_by_hand():
     out = io.StringIO()
     write_report(rows, "csv", out, AGENT_ROW_KEYS)
     assert out.getvalue().splitlines()[0].startswith("queue,agent_id,interval_start")
+
+
+def test_calls_still_waiting_at_the_end_are_a_column_and_no_wait_is_not_zero():
+    # 10:00-10:30: a answered after 12 s, b and c still waiting when the file ends;
+    # 10:30-11:00: d still waiting, nobody left the queue.
+    events = [*call("a", at(10, 1), answer_after_s=12), *call("b", at(10, 20)),
+              *call("c", at(10, 29)), *call("d", at(10, 40))]
+    rows = build_report(events, Settings(), "30m")
+    by = {(r["queue"], r["interval_start"][11:16]): r for r in rows}
+    assert [by[("GEN", t)]["still_waiting"] for t in ("10:00", "10:30")] == [2, 1]
+    assert [by[("ALL", t)]["still_waiting"] for t in ("10:00", "10:30")] == [2, 1]
+    assert by[("GEN", "10:00")]["max_wait_s"] == 12.0
+    assert by[("GEN", "10:30")]["max_wait_s"] is None
