@@ -144,6 +144,11 @@ class EscalationConfig(BaseModel):
     smtp_url: str | None = None             # smtp://host:port
     smtp_from: str = "callboard@localhost"
     users_file: Path | None = None          # TOML: [users] name = "<werkzeug password hash>"
+    # Signs the console's session cookie (its CSRF token); unset: a random key per
+    # board process, so a token does not survive a restart of the board.
+    console_secret_key: str | None = None
+    console_max_failures: int = Field(default=5, ge=1)  # wrong passwords before a lockout ...
+    console_lockout_min: int = Field(default=15, ge=1)  # ... per user and per address, this long
     max_alert_age_s: int = Field(default=900, ge=0)  # older alerts (a replay) are not sent; 0: all
 
     @model_validator(mode="after")

@@ -2,20 +2,35 @@
 
 HTTP Basic authentication against ``escalation.users_file`` (TOML, ``[users]
 name = "<hash>"``, hashes made by ``callboard hash-password``). Without a users
-file the console shows alerts but refuses acknowledgements.
+file the console shows the open alerts and says that acknowledging is off.
+
+Hardened against other sites and guessing (docs/escalation.md):
+- an acknowledgement needs the page's CSRF token (Flask-WTF, signed into the
+  session cookie) and, when the browser sends one, an Origin (or Referer) of
+  this server: a page elsewhere cannot submit it with the user's credentials;
+- after ``console_max_failures`` wrong passwords a user, and an address, are
+  locked out for ``console_lockout_min`` (Flask-Limiter, counted in Redis so
+  every board process agrees), the right password included;
+- an unknown user costs a password check as a known one does, so response
+  times do not tell which names exist.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import secrets
 import time
 import tomllib
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, Response, redirect, request
-from werkzeug.security import check_password_hash
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from callboard.alertstore import acknowledge
 from callboard.config import Settings
@@ -32,61 +47,118 @@ def _users(settings: Settings) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.get("users", {}).items()}
 
 
+# Checked for an unknown user, so that a miss costs what a hit does.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+
+
 def register_console(server: Flask, settings: Settings) -> None:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2)
     keys = RedisKeys(settings.redis_prefix)
     users = _users(settings)
+    esc = settings.escalation
+    server.config["SECRET_KEY"] = esc.console_secret_key or secrets.token_hex(32)
+    server.config["WTF_CSRF_TIME_LIMIT"] = 8 * 3600  # a shift with the console open
+    limiter = Limiter(get_remote_address, app=server, storage_uri=settings.redis_url,
+                      key_prefix=f"{settings.redis_prefix}:console-limits",
+                      strategy="fixed-window", swallow_errors=False)
+    lockout = f"{esc.console_max_failures} per {esc.console_lockout_min} minutes"
+
+    def failed(response: Response) -> bool:
+        return response.status_code == 401
+
+    def user_key() -> str:
+        auth = request.authorization
+        return f"user:{auth.username if auth and auth.username else ''}"
 
     def user() -> str | None:
         auth = request.authorization
-        if auth is None or not auth.username or auth.username not in users:
+        if auth is None or not auth.username:
             return None
-        return auth.username if check_password_hash(users[auth.username], auth.password or "") \
-            else None
+        known = users.get(auth.username)
+        ok = check_password_hash(known or _DUMMY_HASH, auth.password or "")
+        return auth.username if known is not None and ok else None
 
     def challenge() -> Response:
         return Response("authentication required", 401,
                         {"WWW-Authenticate": 'Basic realm="callboard console"'})
 
+    def same_origin() -> bool:
+        # Browsers send Origin on a cross-site POST; Referer where they do not.
+        claimed = request.headers.get("Origin") or request.headers.get("Referer")
+        if not claimed:
+            return True  # no browser claim to check (the CSRF token still is)
+        parts = urlsplit(claimed)
+        return f"{parts.scheme}://{parts.netloc}" == request.host_url.rstrip("/")
+
+    def guarded(view: Any) -> Any:
+        view = limiter.limit(lockout, key_func=get_remote_address, deduct_when=failed)(view)
+        return limiter.limit(lockout, key_func=user_key, deduct_when=failed)(view)
+
     @server.get("/console")
+    @guarded
     def console() -> Any:
+        if not users:
+            return _page(client, keys, None, "")
         name = user()
         if name is None:
             return challenge()
-        opened = cast(dict[str, str], client.hgetall(keys.alerts_open))
-        alerts = [json.loads(v) for v in opened.values()]
-        rows = []
-        for a in sorted(alerts, key=lambda a: a["queue"]):
-            acked = (f"{html.escape(a['acked_by'])}" if a.get("acked_by") else
-                     f'<form method="post" action="/console/ack/{html.escape(a["queue"])}">'
-                     '<button>确认 / Acknowledge</button></form>')
-            rung = a["rung"]
-            rows.append(
-                f'<tr id="open-{html.escape(a["queue"])}"><td>{html.escape(a["queue"])}</td>'
-                f'<td>{a["step"]}</td><td>{html.escape(rung["name_zh"])}<br>'
-                f'{html.escape(rung["name_en"])}</td><td>{html.escape(rung["action_zh"])}<br>'
-                f'{html.escape(rung["action_en"])}</td><td>{a["waiting"]}</td>'
-                f'<td>{html.escape(a["event_time"])}</td><td>{a["level"]}</td><td>{acked}</td></tr>')
-        trail = cast(list[tuple[str, dict[str, str]]], client.xrevrange(keys.alerts_audit, count=30))
-        audit_rows = "".join(
-            f"<tr><td>{time.strftime('%H:%M:%S', time.localtime(int(f['at_ms']) / 1000))}</td>"
-            f"<td>{html.escape(' '.join(f'{k}={v}' for k, v in f.items() if k != 'at_ms' and v))}"
-            "</td></tr>" for _, f in trail)
-        page = f"""<!doctype html><html><head><meta charset="utf-8">
+        return _page(client, keys, name, generate_csrf())
+
+    @server.post("/console/ack/<queue>")
+    @guarded
+    def ack(queue: str) -> Any:
+        if not users:
+            return Response(NO_USERS, 403)
+        name = user()
+        if name is None:
+            return challenge()
+        if not same_origin():
+            return Response("cross-site request refused", 403)
+        try:
+            validate_csrf(request.form.get("csrf_token", ""))
+        except CSRFError as exc:
+            return Response(f"refused: {exc.description}", 403)
+        except Exception as exc:  # noqa: BLE001  # flask-wtf raises ValidationError too
+            return Response(f"refused: {exc}", 403)
+        if not acknowledge(client, keys, queue, name):
+            return Response("no open alert for that queue", 404)
+        return redirect("/console", code=303)
+
+
+NO_USERS = ("Acknowledging is off: no escalation.users_file is configured "
+            "(确认功能未开启：未配置 escalation.users_file)")
+
+
+def _page(client: redis.Redis, keys: RedisKeys, name: str | None, token: str) -> Response:
+    """The open alerts and the audit trail; acknowledge buttons when someone is signed in."""
+    opened = cast(dict[str, str], client.hgetall(keys.alerts_open))
+    alerts = [json.loads(v) for v in opened.values()]
+    rows = []
+    for a in sorted(alerts, key=lambda a: a["queue"]):
+        acked = (f"{html.escape(a['acked_by'])}" if a.get("acked_by") else
+                 "—" if name is None else
+                 f'<form method="post" action="/console/ack/{html.escape(a["queue"])}">'
+                 f'<input type="hidden" name="csrf_token" value="{html.escape(token)}">'
+                 '<button>确认 / Acknowledge</button></form>')
+        rung = a["rung"]
+        rows.append(
+            f'<tr id="open-{html.escape(a["queue"])}"><td>{html.escape(a["queue"])}</td>'
+            f'<td>{a["step"]}</td><td>{html.escape(rung["name_zh"])}<br>'
+            f'{html.escape(rung["name_en"])}</td><td>{html.escape(rung["action_zh"])}<br>'
+            f'{html.escape(rung["action_en"])}</td><td>{a["waiting"]}</td>'
+            f'<td>{html.escape(a["event_time"])}</td><td>{a["level"]}</td><td>{acked}</td></tr>')
+    trail = cast(list[tuple[str, dict[str, str]]], client.xrevrange(keys.alerts_audit, count=30))
+    audit_rows = "".join(
+        f"<tr><td>{time.strftime('%H:%M:%S', time.localtime(int(f['at_ms']) / 1000))}</td>"
+        f"<td>{html.escape(' '.join(f'{k}={v}' for k, v in f.items() if k != 'at_ms' and v))}"
+        "</td></tr>" for _, f in trail)
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="5"><title>callboard console</title>
 <link rel="stylesheet" href="/assets/board.css"></head><body class="console">
-<h1>升级告警 / Open escalations <small>{html.escape(name)}</small></h1>
+<h1>升级告警 / Open escalations <small>{html.escape(name or "")}</small></h1>
+{"" if name else f'<p class="console-note">{html.escape(NO_USERS)}</p>'}
 <table class="kpi-table"><tr><th>队列 Queue</th><th>步 Step</th><th>名称 Step name</th>
 <th>措施 Action</th><th>排队 Waiting</th><th>时间 Since</th><th>级别 Level</th>
 <th>确认 Ack</th></tr>{''.join(rows) or '<tr><td colspan="8">—</td></tr>'}</table>
 <h2>审计记录 / Audit trail</h2><table class="kpi-table">{audit_rows}</table></body></html>"""
-        return Response(page, 200, {"Content-Type": "text/html; charset=utf-8"})
-
-    @server.post("/console/ack/<queue>")
-    def ack(queue: str) -> Any:
-        name = user()
-        if name is None:
-            return challenge()
-        if not acknowledge(client, keys, queue, name):
-            return Response("no open alert for that queue", 404)
-        return redirect("/console", code=303)
+    return Response(page, 200, {"Content-Type": "text/html; charset=utf-8"})

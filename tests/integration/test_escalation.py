@@ -9,6 +9,7 @@ import email.policy
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -200,10 +201,20 @@ def test_an_unacknowledged_alert_climbs_and_acknowledging_stops_it(stack, tmp_pa
     console = f"http://127.0.0.1:{port}/console"
     assert requests.post(f"{console}/ack/GEN", timeout=5).status_code == 401
     assert requests.post(f"{console}/ack/GEN", auth=("lin", "wrong"), timeout=5).status_code == 401
-    page = requests.get(console, auth=("lin", "floor-pass"), timeout=5)
+    browser = requests.Session()  # keeps the session cookie the CSRF token is bound to
+    browser.auth = ("lin", "floor-pass")
+    page = browser.get(console, timeout=5)
     assert page.status_code == 200 and 'id="open-GEN"' in page.text
-    acked = requests.post(f"{console}/ack/GEN", auth=("lin", "floor-pass"), timeout=5,
-                          allow_redirects=False)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    # Another site's page posting with the user's credentials: refused, not acknowledged.
+    forged = browser.post(f"{console}/ack/GEN", data={"csrf_token": token}, timeout=5,
+                          headers={"Origin": "http://evil.example"}, allow_redirects=False)
+    assert forged.status_code == 403
+    assert requests.post(f"{console}/ack/GEN", auth=("lin", "floor-pass"), timeout=5,
+                         allow_redirects=False).status_code == 403  # no token, no session
+    assert not json.loads(stack.redis.hget(f"{stack.prefix}:alerts:open", "GEN"))["acked_by"]
+    acked = browser.post(f"{console}/ack/GEN", data={"csrf_token": token}, timeout=5,
+                         headers={"Origin": f"http://127.0.0.1:{port}"}, allow_redirects=False)
     assert acked.status_code == 303
     acked_ms = json.loads(stack.redis.hget(f"{stack.prefix}:alerts:open", "GEN"))["acked_ms"]
     # Let the notifier check twice the timeout after the acknowledgement.
