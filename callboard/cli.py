@@ -203,12 +203,14 @@ def worker(ctx: click.Context, clock: str | None) -> None:
 @cli.command()
 @click.option("--host", default=None, help="Listen address (default: board_host setting).")
 @click.option("--port", type=int, default=None, help="Port (default: board_port setting).")
+@click.option("--dev", is_flag=True,
+              help="Flask's development server instead of gunicorn (one process).")
 @click.pass_context
-def board(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve the wallboard (/board) from the snapshots in Redis."""
+def board(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> None:
+    """Serve the wallboard (/board, /supervisor/, /console) from the snapshots in Redis."""
     from wallboard.app import serve
 
-    serve(_settings(ctx, board_host=host, board_port=port))
+    serve(_settings(ctx, board_host=host, board_port=port), dev=dev)
 
 
 @cli.command()

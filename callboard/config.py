@@ -230,6 +230,8 @@ class Settings(BaseSettings):
     board_host: str = "127.0.0.1"
     board_port: int = Field(default=8050, ge=1, le=65535)
     board_refresh_ms: int = Field(default=1000, ge=200)
+    board_workers: int = Field(default=2, ge=1, le=64)   # gunicorn processes serving the board
+    board_threads: int = Field(default=8, ge=1, le=256)  # threads per process
     stale_after_s: float = Field(default=5.0, gt=0)
     waiting_amber: int = 5  # escalation ladder step 1 threshold, manual line 140
     waiting_red: int = 10  # step 4 threshold, manual line 143

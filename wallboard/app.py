@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from dash import Dash, Input, Output, State, dcc, html
+from gunicorn.app.base import BaseApplication
 from redis.exceptions import RedisError
 
 from callboard.config import Settings
@@ -250,13 +251,53 @@ def _browser_callbacks(app: Dash, settings: Settings) -> None:
     )
 
 
-def serve(settings: Settings) -> None:
+def build(settings: Settings) -> Dash:
+    """The whole board application: /board, /supervisor/, /console."""
     from wallboard.console import register_console
     from wallboard.supervisor import create_supervisor
 
     app = create_app(settings)
     create_supervisor(settings, app.server)
     register_console(app.server, settings)
-    log.info("board on http://%s:%s/board, supervisor page on /supervisor/",
-             settings.board_host, settings.board_port)
-    app.run(host=settings.board_host, port=settings.board_port, debug=False)
+    return app
+
+
+def serve(settings: Settings, dev: bool = False) -> None:
+    """Serve the board with gunicorn (``board_workers`` processes of ``board_threads``
+    threads, no access log), or Flask's development server with ``dev``."""
+    app = build(settings)
+    log.info("board on http://%s:%s/board, supervisor page on /supervisor/ (%s)",
+             settings.board_host, settings.board_port, "development server" if dev else
+             f"gunicorn, {settings.board_workers} workers x {settings.board_threads} threads")
+    if dev:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        app.run(host=settings.board_host, port=settings.board_port, debug=False)
+        return
+    _Gunicorn(app.server, {
+        "bind": f"{settings.board_host}:{settings.board_port}",
+        "workers": settings.board_workers,
+        "threads": settings.board_threads,
+        "worker_class": "gthread",
+        "preload_app": True,  # one app (and one console secret) forked into every worker
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "timeout": 30,
+        "graceful_timeout": 10,
+    }).run()
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
+    """gunicorn's documented way to serve an application object from Python."""
+
+    def __init__(self, application: Any, options: dict[str, Any]) -> None:
+        self.application = application  # not "wsgi": BaseApplication has a method of that name
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.application
