@@ -15,6 +15,9 @@ class RedisKeys:
         self.stats = f"{prefix}:stats"  # hash: worker counters (dead letters by reason...)
         self.shards = f"{prefix}:shards"  # set: partitions whose counters are kept below
         self.heartbeat = f"{prefix}:heartbeat"  # wall ms of the worker's last write
+        # set once the history rows of every kept minute are in Redis; gone after a
+        # Redis restart that lost them, which makes the worker write them all again
+        self.history_epoch = f"{prefix}:history-epoch"
         # hash: queue -> "as_of_ms:written_ms" of its snapshot, so no writer replaces
         # a newer one (two workers during a rebalance)
         self.snapshot_meta = f"{prefix}:snapshot-meta"

@@ -19,6 +19,8 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
 
 from callboard.assemble import pipeline_rules
 from callboard.config import Settings
@@ -46,6 +48,35 @@ LOCAL_BROKER_PROFILE: dict[str, Any] = {
 # read to the end, less this much for events still on their way.
 _LIVE_GRACE_MS = 1000
 _PUBLISH_PAUSE_S = 0.2
+
+
+class BrokerProbe:
+    """Asks the broker for its metadata, with a deadline. Faust keeps the last figures
+    and retries quietly while the broker is away or hangs; the board must not show
+    them as live meanwhile (a TCP connect alone would pass a frozen broker)."""
+
+    def __init__(self, broker_url: str, timeout_s: float = 1.0) -> None:
+        self.servers = bootstrap_servers(broker_url)
+        self.timeout_s = timeout_s
+        self.client: AIOKafkaClient | None = None
+
+    async def ok(self) -> bool:
+        try:
+            if self.client is None:
+                client = AIOKafkaClient(bootstrap_servers=self.servers,
+                                        request_timeout_ms=int(self.timeout_s * 1000))
+                await asyncio.wait_for(client.bootstrap(), self.timeout_s)
+                self.client = client
+            else:
+                await asyncio.wait_for(self.client.fetch_all_metadata(), self.timeout_s)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.debug("broker probe failed: %r", exc)
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
 
 
 class _Pending:
@@ -190,6 +221,7 @@ class Worker:
         self.produced: set[str] = set()  # alert ids already on the alerts topic
         self.produced_loaded = asyncio.Event()
         self.stats: dict[str, int] = {}  # this process's own figures (restores, table sizes)
+        self.probe = BrokerProbe(settings.broker_url)
 
     async def emit(self, pipeline: Pipeline, result: FeedResult) -> None:
         """Dead letters and alerts to their topics; snapshot work to the publisher."""
@@ -264,6 +296,8 @@ class Worker:
     async def refresh(self) -> None:
         """Every snapshot interval: quiet partitions restored, ladders advanced on the
         wall clock, every queue written again (windows slide, the write says alive)."""
+        if await self.probe.ok():
+            self.writer.source_ok_ms = int(time.time() * 1000)
         if not self.app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
             return  # half-recovered tables would show numbers that are too low
         assigned = {tp.partition for tp in self.app.consumer.assignment()
@@ -299,6 +333,7 @@ class Worker:
 
     async def close(self, app_: faust.App, **_: Any) -> None:
         await self.writer.close()
+        await self.probe.close()
 
 
 def create_app(settings: Settings) -> faust.App:

@@ -62,6 +62,9 @@ class SnapshotWriter:
         self.schedule = schedule
         self._trimmed_hour = 0
         self.cursor = HistoryCursor(settings.zone)
+        # Wall ms of the worker's last contact with the broker (the worker sets it);
+        # every snapshot carries it, so the board can tell live from merely written.
+        self.source_ok_ms = int(time.time() * 1000)
         self._last_expiry = 0.0
         self.keys = RedisKeys(settings.redis_prefix)
         self.redis = aioredis.from_url(
@@ -90,9 +93,26 @@ class SnapshotWriter:
             # One "now" for the snapshots and the rows: the engine sums a window
             # once per write, and the board's half hour and day are the rows'.
             now = self.now_ms()
+            minutes = set(minutes)
             ok = await self._write(queues, stats, now)
-            if ok:
-                ok = await self._write_history(queues, minutes, now)
+            if not ok:
+                return False
+            try:
+                lost = not await self.redis.exists(self.keys.history_epoch)
+            except (RedisError, OSError) as exc:
+                log.warning("redis read failed (%s), will retry on the next tick", exc)
+                return False
+            if lost:
+                # A Redis that came back empty (or a first start): every half hour and
+                # day still kept in the worker's state is written again.
+                minutes = {*minutes, *(key for p in self.shards().values()
+                                       for key in list(p.engine.buckets))}
+                self.cursor = HistoryCursor(self.settings.zone)
+            ok = await self._write_history(queues, minutes, now)
+            if ok and lost:
+                log.warning("history rows rebuilt from the worker's state (%d minutes)",
+                            len(minutes))
+                await self.redis.set(self.keys.history_epoch, now)
             return ok
 
     async def _write(self, queues: Iterable[str], stats: dict[str, int] | None, now: int
@@ -106,6 +126,7 @@ class SnapshotWriter:
                 continue  # its partition moved to another worker
             snap = owner.snapshot(queue, now, planned)
             snap["written_ms"] = written
+            snap["source_ok_ms"] = self.source_ok_ms
             snaps.append(snap)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -171,6 +192,7 @@ class SnapshotWriter:
         parts.sort(key=lambda p: p["queue"])
         centre = centre_snapshot(parts, self.settings.rules_for(CENTRE), now, self.settings.zone)
         centre["written_ms"] = written
+        centre["source_ok_ms"] = min(p.get("source_ok_ms", written) for p in parts)
         return centre
 
     async def _write_history(self, queues: list[str], minutes: Iterable[tuple[str, int]],

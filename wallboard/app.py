@@ -15,7 +15,7 @@ from callboard.config import Settings
 from callboard.core.catalog import by_key
 from callboard.core.snapshot import CENTRE
 from wallboard.i18n import label, lang_from_query
-from wallboard.present import age_text, kpi_help, tile_view
+from wallboard.present import age_text, data_ms, kpi_help, source_lost, tile_view
 from wallboard.reader import ASSETS, SnapshotReader
 
 __all__ = ["create_app", "serve"]
@@ -185,13 +185,14 @@ def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: in
 
 def _stale_banner(snaps: list[dict[str, Any]], now_ms: int, settings: Settings, lang: str
                   ) -> tuple[Any, str]:
-    oldest = min((s.get("written_ms", 0) for s in snaps), default=0)
+    oldest = min((data_ms(s) for s in snaps), default=0)
     stale_age = (now_ms - oldest) / 1000
     if snaps and stale_age <= settings.stale_after_s:
         return "", "banner hidden"
     # Any stale tile raises the page banner: a wall display is read from
     # across the room, where a dimmed tile alone is easy to miss.
-    detail = label("stale_detail", lang, age=age_text(stale_age, lang)) if snaps else ""
+    why = "source_lost" if any(source_lost(s, settings) for s in snaps) else "stale_detail"
+    detail = label(why, lang, age=age_text(stale_age, lang)) if snaps else ""
     return [html.Strong(label("stale", lang)), " ", detail], "banner stale"
 
 
@@ -266,6 +267,12 @@ def serve(settings: Settings, dev: bool = False) -> None:
     """Serve the board with gunicorn (``board_workers`` processes of ``board_threads``
     threads, no access log), or Flask's development server with ``dev``."""
     app = build(settings)
+    # Dash registers the script paths it may serve while rendering a page; done
+    # here, before gunicorn forks, every worker can serve every script (else a
+    # worker asked for a script before it rendered a page answers 500).
+    with app.server.test_client() as client:
+        for page in ("/board", "/supervisor/"):
+            client.get(page)
     log.info("board on http://%s:%s/board, supervisor page on /supervisor/ (%s)",
              settings.board_host, settings.board_port, "development server" if dev else
              f"gunicorn, {settings.board_workers} workers x {settings.board_threads} threads")

@@ -84,12 +84,26 @@ def target_colour(value: float | None, target: dict[str, float | None] | None,
     return GREEN
 
 
+def data_ms(snap: dict[str, Any]) -> int:
+    """When the figures were last known live: the earlier of their write and the
+    worker's last contact with the event stream (the worker keeps writing while the
+    broker is away, but what it writes is no longer live)."""
+    written = int(snap.get("written_ms", 0))
+    return min(written, int(snap.get("source_ok_ms", written)))
+
+
+def source_lost(snap: dict[str, Any], settings: Settings) -> bool:
+    """The worker writes, but has lost the event stream (the broker is away)."""
+    written = int(snap.get("written_ms", 0))
+    return written - int(snap.get("source_ok_ms", written)) > settings.stale_after_s * 1000
+
+
 def tile_view(snap: dict[str, Any], now_ms: int, settings: Settings) -> dict[str, Any]:
     """Every figure of one tile with its text and colour, and whether it is stale."""
     now = snap["now"]
     interval = snap["windows"].get("interval", {})
     day = snap["windows"].get("day", {})
-    age_s = (now_ms - snap.get("written_ms", 0)) / 1000
+    age_s = (now_ms - data_ms(snap)) / 1000
     return {
         "queue": snap["queue"],
         "age_s": age_s,

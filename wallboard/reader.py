@@ -18,22 +18,34 @@ ASSETS = Path(__file__).parent / "assets"
 
 
 class SnapshotReader:
-    """One Redis connection pool per board process; reads every snapshot in one MGET."""
+    """One Redis connection pool per board process; one round trip per read.
+
+    A read gives up after a quarter of the refresh period, so a Redis that hangs
+    (frozen, overloaded) is reported by the board's own answer ("cannot read the
+    data store") within the tick, instead of the browser waiting past it and
+    blaming the board's server.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.keys = RedisKeys(settings.redis_prefix)
+        timeout = max(0.1, settings.board_refresh_ms / 4000)
         self.client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=1, socket_connect_timeout=1, decode_responses=True
+            settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout,
+            decode_responses=True,
         )
 
     def read(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """Snapshots in board order (centre first, then configured queues), and worker stats."""
-        names = {text(n) for n in self.client.smembers(self.keys.queues)}
-        configured = [q.name for q in self.settings.queues]
-        order = [CENTRE, *configured, *sorted(names - set(configured))]
-        raw = self.client.mget([self.keys.snapshot(n) for n in order])
+        configured = [CENTRE, *(q.name for q in self.settings.queues)]
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.smembers(self.keys.queues)
+            pipe.mget([self.keys.snapshot(n) for n in configured])
+            pipe.hgetall(self.keys.stats)
+            members, raw, stats = pipe.execute()
+        others = sorted({text(n) for n in members} - set(configured))
+        if others:  # queues the configuration does not name: a second, rarer trip
+            raw = [*raw, *self.client.mget([self.keys.snapshot(n) for n in others])]
         snaps = [json.loads(r) for r in raw if r]
-        stats = {text(k): int(v) for k, v in self.client.hgetall(self.keys.stats).items()}
-        return snaps, stats
+        return snaps, {text(k): int(v) for k, v in stats.items()}
 

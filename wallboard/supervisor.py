@@ -24,6 +24,7 @@ from callboard.core.snapshot import CENTRE, WINDOW_NAMES
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import (
     age_text,
+    data_ms,
     duration_text,
     format_kpi,
     kpi_help,
@@ -192,7 +193,7 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
         log.warning("cannot read snapshots: %s", exc)
         return (title, [], label("redis_down", lang), "banner stale", "",
                 empty, empty, empty, empty, [])
-    oldest = min((s.get("written_ms", 0) for s in snaps), default=0)
+    oldest = min((data_ms(s) for s in snaps), default=0)
     age = (now_ms - oldest) / 1000
     stale = not snaps or age > settings.stale_after_s
     banner = [html.Strong(label("stale", lang)), " ",

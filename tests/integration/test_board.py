@@ -234,3 +234,24 @@ def test_the_surge_ladder_shows_above_the_tiles_without_hiding_them(stack, brows
         assert strip["y"] + strip["height"] <= tile["y"]  # above the tiles, not over them
     finally:
         worker.stop()
+
+
+def test_every_board_process_serves_every_script_of_the_page(stack):
+    # gunicorn runs several processes; Dash registers the scripts a page may load while
+    # rendering a page, so a process that has not rendered one must still serve them.
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    url, _ = start_board(stack, CALLBOARD_BOARD_WORKERS="4")
+    for page in ("/board", "/supervisor/"):
+        html = requests.get(f"{url}{page}", timeout=10).text
+        scripts = re.findall(r'<script src="([^"]+)"', html)
+        assert len(scripts) > 3, html[:500]
+        # All at once, as a browser loads them, so that every process takes some.
+        with ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(lambda src: (src, requests.get(f"{url}{src}",
+                                                                 timeout=30).status_code),
+                                  scripts * 10))
+        assert [c for c in codes if c[1] != 200] == []

@@ -52,3 +52,33 @@ def test_an_older_snapshot_never_replaces_a_newer_one_while_its_writer_is_live(r
         return json.loads(raw)["as_of_ms"]
 
     assert asyncio.run(write_short()) == at(10, 0, 5)
+
+
+def test_history_rows_come_back_after_redis_restarts_empty(tmp_path, logs_dir):
+    from callboard import services
+
+    port = services.free_port()
+    own = services.start_redis(port, tmp_path / "redis", logs_dir / f"redis-{port}.log")
+    settings = load_settings(None, redis_url=f"redis://127.0.0.1:{port}/0",
+                             redis_prefix="restart", clock="event")
+    pipeline = Pipeline(pipeline_rules(settings))
+    counted = pipeline.feed_events(call("a", at(9, 10), answer_after_s=5)
+                                   + call("b", at(9, 40), answer_after_s=5)
+                                   + call("c", at(10, 20), answer_after_s=5))
+
+    async def write(minutes) -> dict[str, dict]:
+        writer = SnapshotWriter(settings, lambda: {0: pipeline})
+        assert await writer.write(["GEN"], {}, minutes)
+        rows = await writer.redis.hgetall(writer.keys.intervals("GEN"))
+        await writer.close()
+        return {k: json.loads(v) for k, v in rows.items()}
+
+    try:
+        before = asyncio.run(write(counted.minutes))
+        assert sorted(int(k) for k in before) == [at(9, 0), at(9, 30), at(10, 0)]
+        services.stop(own)
+        own = services.start_redis(port, tmp_path / "redis", logs_dir / f"redis-{port}b.log")
+        after = asyncio.run(write(set()))  # a tick: nothing new counted
+        assert after == before
+    finally:
+        services.stop(own)

@@ -44,3 +44,16 @@ def test_labels_in_both_languages():
     assert lang_from_query("?lang=en") == "en"
     assert lang_from_query("?lang=fr") == "zh"
     assert lang_from_query(None) == "zh"
+
+
+def test_figures_are_as_old_as_the_workers_last_contact_with_the_event_stream():
+    from callboard.config import Settings
+    from wallboard.present import data_ms, source_lost
+
+    settings = Settings(stale_after_s=5)
+    live = {"written_ms": 100_000, "source_ok_ms": 99_500}
+    cut_off = {"written_ms": 100_000, "source_ok_ms": 90_000}  # broker gone for 10 s
+    old_build = {"written_ms": 100_000}  # a snapshot from before source_ok_ms existed
+    assert [data_ms(s) for s in (live, cut_off, old_build)] == [99_500, 90_000, 100_000]
+    assert [source_lost(s, settings) for s in (live, cut_off, old_build)] == [
+        False, True, False]

@@ -1,0 +1,93 @@
+"""The board never shows stale figures as live, whichever part stops: a frozen Redis is
+reported by the board's own answer; a frozen broker makes the figures stale even though
+the worker keeps writing them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from callboard import services
+from callboard.config import load_settings
+from tests.integration.conftest import wait_until
+from tests.integration.test_board import (  # noqa: F401 (browser is a fixture)
+    FakeWorker,
+    attr_of,
+    browser,
+    snapshot,
+    start_board,
+    text_of,
+)
+from tests.unit.factories import at, call
+from wallboard.app import board_view
+from wallboard.reader import SnapshotReader
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.browser
+def test_a_frozen_redis_is_reported_as_the_data_store_not_the_board(
+        stack, browser, tmp_path, logs_dir):  # noqa: F811
+    port = services.free_port()
+    own = services.start_redis(port, tmp_path / "redis", logs_dir / f"redis-{port}.log")
+    try:
+        stack.env["CALLBOARD_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        stack.redis = stack.redis.from_url(stack.env["CALLBOARD_REDIS_URL"],
+                                           decode_responses=True)
+        worker = FakeWorker(stack, [snapshot("GEN", 0, waiting=2, longest=3, sl=0.9,
+                                             abandon=0.0, asa=3.0, sl_day=0.9,
+                                             abandon_day=0.0, available=1, on_call=1)])
+        worker.start()
+        url, _ = start_board(stack)
+        browser.get(f"{url}/board?lang=en")
+        wait_until(lambda: text_of(browser, "GEN-waiting") == "2", 30, "the tile")
+        worker.stop()
+        own.send_signal(signal.SIGSTOP)  # hangs: accepts connections, never answers
+        try:
+            wait_until(lambda: "cannot read the data store" in text_of(browser, "banner"), 30,
+                       "the board's own answer about Redis")
+            # The board's server answered each tick: the browser does not blame it.
+            assert "hidden" in attr_of(browser, "conn-banner", "class")
+        finally:
+            own.send_signal(signal.SIGCONT)
+    finally:
+        services.stop(own)
+
+
+def test_a_frozen_broker_makes_the_figures_stale_while_the_worker_writes(stack, logs_dir):
+    port = services.free_port()
+    broker = services.start_broker(port, logs_dir / f"broker-{port}.log")
+    try:
+        stack.env.update(CALLBOARD_BROKER_URL=f"kafka://127.0.0.1:{port}",
+                         CALLBOARD_CLOCK="wall", CALLBOARD_STALE_AFTER_S="3")
+        log = stack.logs / f"{stack.app_id}-calls.jsonl"
+        now = int(time.time() * 1000)
+        log.write_text("".join(json.dumps(dict(e, ts_ms=now - at(10, 5) + e["ts_ms"]))
+                               + "\n" for e in call("a", at(10, 0), answer_after_s=5)))
+        stack.start("worker", name="worker")
+        stack.cli("replay", str(log))
+        settings = load_settings(None, redis_url=stack.env["CALLBOARD_REDIS_URL"],
+                                 redis_prefix=stack.prefix, stale_after_s=3)
+        reader = SnapshotReader(settings)
+
+        def banner() -> str:  # the banner's text ("" when hidden), components as their repr
+            return str(board_view(reader, settings, "en", int(time.time() * 1000))[1])
+
+        wait_until(lambda: stack.snapshot("GEN") and banner() == "", 90,
+                   "live figures for GEN")
+        broker.send_signal(signal.SIGSTOP)
+        try:
+            lost = wait_until(lambda: "event stream (Kafka) lost" in banner() and banner(), 60,
+                              "the board to say the event stream is lost")
+            snap = stack.snapshot("GEN")
+            # The worker still writes; what it writes is not live.
+            assert time.time() * 1000 - snap["written_ms"] < 3000, lost
+            assert snap["written_ms"] - snap["source_ok_ms"] > 3000
+        finally:
+            broker.send_signal(signal.SIGCONT)
+        wait_until(lambda: banner() == "", 60, "live again once the broker answers")
+    finally:
+        services.stop(broker)
