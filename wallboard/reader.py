@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +32,30 @@ class SnapshotReader:
         self.settings = settings
         self.keys = RedisKeys(settings.redis_prefix)
         timeout = max(0.1, settings.board_refresh_ms / 4000)
-        self.client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout,
-            decode_responses=True,
-        )
+        # One connection per serving thread at most; a thread beyond waits for one
+        # (never "Too many connections" answered as an empty board).
+        pool = redis.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=settings.board_threads + 2, timeout=timeout,
+            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+        self.client = redis.Redis(connection_pool=pool)
+        # Every display polls once per refresh period; one read per half period
+        # serves all of them (200 displays cost Redis what 2 do).
+        self._max_age_s = settings.board_refresh_ms / 2000
+        self._cached: tuple[float, tuple[list[dict[str, Any]], dict[str, int]]] | None = None
+        self._lock = threading.Lock()
 
     def read(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
-        """Snapshots in board order (centre first, then configured queues), and worker stats."""
+        """Snapshots in board order (centre first, then configured queues), and worker
+        stats; shared by every display this process serves for half a refresh period."""
+        with self._lock:
+            cached = self._cached
+            if cached is not None and time.monotonic() - cached[0] < self._max_age_s:
+                return cached[1]
+            fresh = self._read()  # an error is raised to every waiting display alike
+            self._cached = (time.monotonic(), fresh)
+            return fresh
+
+    def _read(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
         configured = [CENTRE, *(q.name for q in self.settings.queues)]
         with self.client.pipeline(transaction=False) as pipe:
             pipe.smembers(self.keys.queues)

@@ -91,3 +91,28 @@ def test_a_frozen_broker_makes_the_figures_stale_while_the_worker_writes(stack, 
         wait_until(lambda: banner() == "", 60, "live again once the broker answers")
     finally:
         services.stop(broker)
+
+
+def test_many_displays_cost_redis_one_read_per_half_refresh(tmp_path, logs_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import redis as redis_py
+
+    port = services.free_port()
+    own = services.start_redis(port, tmp_path / "redis", logs_dir / f"redis-{port}.log")
+    try:
+        settings = load_settings(None, redis_url=f"redis://127.0.0.1:{port}/0",
+                                 redis_prefix="displays", board_refresh_ms=1000,
+                                 board_threads=8)
+        admin = redis_py.Redis(port=port, decode_responses=True)
+        admin.set("displays:snapshot:ALL", json.dumps({"queue": "ALL"}))
+        admin.config_resetstat()
+        reader = SnapshotReader(settings)
+        # 200 displays asking at once, as one tick of a wall of screens.
+        with ThreadPoolExecutor(50) as pool:
+            results = list(pool.map(lambda _: reader.read(), range(200)))
+        assert all(snaps == [{"queue": "ALL"}] for snaps, _ in results)
+        calls = int(admin.info("commandstats").get("cmdstat_mget", {}).get("calls", 0))
+        assert 1 <= calls <= 3, calls  # before: 200; now one trip per half second
+    finally:
+        services.stop(own)
