@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 import redis
 import requests
+from prometheus_client import Counter, Gauge
 
 from callboard.alertstore import OpenAlert, Outbox, audit, update_open
 from callboard.config import Recipient, Settings
@@ -44,6 +45,11 @@ from callboard.keys import RedisKeys, text
 __all__ = ["Notifier", "run_notifier", "sign"]
 
 log = logging.getLogger(__name__)
+DELIVERIES = Counter("callboard_alert_deliveries", "Alert delivery attempts, by channel and result",
+                     ["channel", "result"])  # result: sent, failed, gave_up
+ESCALATIONS = Counter("callboard_alert_escalations",
+                      "Open alerts passed to the next level unacknowledged")
+OUTBOX = Gauge("callboard_alert_outbox", "Deliveries waiting in the outbox (due or retrying)")
 _BACKOFF_S = (2, 5, 15, 30, 60)  # between attempts of one delivery, then every minute
 
 
@@ -174,6 +180,7 @@ class Notifier:
         self.redis.set(marker, 1, ex=30 * 86400)
         self.outbox.finish(raw)
         self.redis.hincrby(self.keys.alerts_stats, f"sent.{channel}", 1)
+        DELIVERIES.labels(channel, "sent").inc()
         audit(self.redis, self.keys, what="notified", **fields)
         return 1
 
@@ -188,6 +195,7 @@ class Notifier:
               error=repr(exc)[:300], **fields)
         log.warning("could not notify %s by %s (attempt %s): %s", fields["recipient"],
                     fields["channel"], attempt, exc)
+        DELIVERIES.labels(fields["channel"], "gave_up" if give_up else "failed").inc()
         if give_up:
             self.outbox.finish(raw)
         else:
@@ -232,6 +240,7 @@ class Notifier:
             for alert in raised[-1:]:
                 audit(self.redis, self.keys, what="escalated", queue=queue, step=alert["step"],
                       level=alert["level"])
+                ESCALATIONS.inc()
                 self.tell(alert, alert["level"])
                 climbed += 1
         return climbed
@@ -282,6 +291,8 @@ def run_notifier(settings: Settings) -> None:
     notifier = Notifier(settings)
     consumer: Any = None
     failures = 0
+    last_round = [time.monotonic()]  # when a round last went through (for /readyz)
+    _serve_health(settings, last_round)
     log.info("notifier: %d recipients, alerts from %s", len(settings.escalation.recipients),
              settings.alerts_topic)
     try:
@@ -289,6 +300,8 @@ def run_notifier(settings: Settings) -> None:
             try:
                 consumer = consumer or _consumer(settings)
                 _step(consumer, notifier)
+                OUTBOX.set(notifier.outbox.pending())
+                last_round[0] = time.monotonic()
                 failures = 0
             except (redis.RedisError, KafkaError, OSError) as exc:
                 failures += 1
@@ -303,6 +316,23 @@ def run_notifier(settings: Settings) -> None:
     finally:
         if consumer is not None:
             consumer.close()
+
+
+def _serve_health(settings: Settings, last_round: list[float]) -> None:
+    if not settings.notify_metrics_port:
+        return
+    from callboard.health import HealthServer
+
+    def not_ready() -> str | None:
+        quiet_s = time.monotonic() - last_round[0]
+        return None if quiet_s < 15 else (
+            f"no round completed for {quiet_s:.0f} s (Redis or the broker is away)")
+
+    try:
+        HealthServer(settings.metrics_host, settings.notify_metrics_port, not_ready).start()
+    except OSError as exc:  # delivering matters more than being scraped
+        log.error("metrics and health endpoints off: cannot listen on %s:%s (%s)",
+                  settings.metrics_host, settings.notify_metrics_port, exc)
 
 
 def _consumer(settings: Settings) -> Any:

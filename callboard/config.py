@@ -230,6 +230,11 @@ class Settings(BaseSettings):
     board_host: str = "127.0.0.1"
     board_port: int = Field(default=8050, ge=1, le=65535)
     board_refresh_ms: int = Field(default=1000, ge=200)
+    # Prometheus /metrics, /healthz and /readyz of each long-running process
+    # (docs/operations.md); 0 turns a process's endpoint off.
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    notify_metrics_port: int = Field(default=9102, ge=0, le=65535)
     board_workers: int = Field(default=2, ge=1, le=64)   # gunicorn processes serving the board
     board_threads: int = Field(default=8, ge=1, le=256)  # threads per process
     stale_after_s: float = Field(default=5.0, gt=0)

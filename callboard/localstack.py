@@ -118,6 +118,9 @@ def _environment(board_port: int, broker_port: int, redis_port: int, config: str
         CALLBOARD_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
         CALLBOARD_BROKER_PROFILE="local",
         CALLBOARD_BOARD_PORT=str(board_port),
+        # Free ports, so that two local stacks (or a stack and a test) never collide.
+        CALLBOARD_WORKER_METRICS_PORT=str(services.free_port()),
+        CALLBOARD_NOTIFY_METRICS_PORT=str(services.free_port()),
         PYTHONUNBUFFERED="1",
     )
     if config:
@@ -148,6 +151,9 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
         services.wait_for_port(board_port, board, 60, "board")
         click.secho(f"\ncallboard board: http://127.0.0.1:{board_port}/board"
                     f"  (English: ?lang=en)\n", bold=True)
+        click.echo("metrics: worker http://127.0.0.1:"
+                   f"{stack.env['CALLBOARD_WORKER_METRICS_PORT']}/metrics, notifier "
+                   f"http://127.0.0.1:{stack.env['CALLBOARD_NOTIFY_METRICS_PORT']}/metrics")
         stack.watch()
     except _Stop as stop:
         code = stop.code

@@ -26,6 +26,7 @@ from callboard.assemble import pipeline_rules
 from callboard.config import Settings
 from callboard.core.pipeline import FeedResult, Pipeline, PipelineRules, Record
 from callboard.topics import bootstrap_servers
+from streams.metrics import BATCH_SECONDS
 from streams.publish import SnapshotWriter
 from streams.source import read_partition
 from streams.tables import CheckpointTable, load_checkpoint, save_checkpoint
@@ -222,6 +223,7 @@ class Worker:
         self.produced_loaded = asyncio.Event()
         self.stats: dict[str, int] = {}  # this process's own figures (restores, table sizes)
         self.probe = BrokerProbe(settings.broker_url)
+        self.not_ready: str | None = "starting"  # why /readyz says 503, None when ready
 
     async def emit(self, pipeline: Pipeline, result: FeedResult) -> None:
         """Dead letters and alerts to their topics; snapshot work to the publisher."""
@@ -253,6 +255,7 @@ class Worker:
         async for batch in stream.take_events(  # type: ignore[attr-defined]  # not in StreamT
             self.settings.batch_max_events, within=self.settings.batch_within_s
         ):
+            started = time.monotonic()
             by_partition: dict[int, list[Record]] = {}
             for e in batch:
                 by_partition.setdefault(e.message.partition, []).append(
@@ -265,6 +268,7 @@ class Worker:
             for partition in self.shards.checkpoint_due():
                 self.stats["checkpoint_bytes"] = (
                     self.stats.get("checkpoint_bytes", 0) + self.shards.checkpoint(partition))
+            BATCH_SECONDS.observe(time.monotonic() - started)
 
     async def publish(self) -> None:
         """Counting never waits for Redis: what changed is written as soon as the
@@ -299,11 +303,13 @@ class Worker:
         if await self.probe.ok():
             self.writer.source_ok_ms = int(time.time() * 1000)
         if not self.app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+            self.not_ready = "recovering the checkpoint table"
             return  # half-recovered tables would show numbers that are too low
         assigned = {tp.partition for tp in self.app.consumer.assignment()
                     if tp.topic == self.settings.events_topic}
         for partition in sorted(assigned - set(self.shards.pipelines)):
             await self.shards.get(partition, self.emit)  # a quiet partition still shows
+        self.not_ready = None if assigned else "no partition of the events topic assigned"
         pipelines = self.shards().values()
         self.stats["restores"] = self.shards.restores
         self.stats["table.buckets"] = sum(len(p.engine.buckets) for p in pipelines)
@@ -339,6 +345,7 @@ class Worker:
 def create_app(settings: Settings) -> faust.App:
     app = _faust_app(settings)
     worker = Worker(settings, app)
+    _serve_health(settings, worker)
     app.agent(worker.events_topic, name=f"{settings.app_id}-count")(worker.count)
     app.task(worker.publish)
     app.task(worker.load_produced_alerts)
@@ -388,3 +395,20 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     app = create_app(settings)
     sys.argv = ["callboard-worker", "worker", "--without-web", "--loglevel", loglevel]
     app.main()
+
+
+def _serve_health(settings: Settings, worker: Worker) -> None:
+    if not settings.worker_metrics_port:
+        return
+    from prometheus_client import REGISTRY
+
+    from callboard.health import HealthServer
+    from streams.metrics import WorkerCollector
+
+    REGISTRY.register(WorkerCollector(worker))
+    try:
+        HealthServer(settings.metrics_host, settings.worker_metrics_port,
+                     lambda: worker.not_ready).start()
+    except OSError as exc:  # counting matters more than being scraped
+        log.error("metrics and health endpoints off: cannot listen on %s:%s (%s)",
+                  settings.metrics_host, settings.worker_metrics_port, exc)

@@ -65,6 +65,7 @@ class SnapshotWriter:
         # Wall ms of the worker's last contact with the broker (the worker sets it);
         # every snapshot carries it, so the board can tell live from merely written.
         self.source_ok_ms = int(time.time() * 1000)
+        self.last_write_ms = 0  # wall ms of the last write that reached Redis
         self._last_expiry = 0.0
         self.keys = RedisKeys(settings.redis_prefix)
         self.redis = aioredis.from_url(
@@ -109,6 +110,8 @@ class SnapshotWriter:
                                        for key in list(p.engine.buckets))}
                 self.cursor = HistoryCursor(self.settings.zone)
             ok = await self._write_history(queues, minutes, now)
+            if ok:
+                self.last_write_ms = int(time.time() * 1000)
             if ok and lost:
                 log.warning("history rows rebuilt from the worker's state (%d minutes)",
                             len(minutes))

@@ -60,6 +60,13 @@ _REQUIRED: dict[str, dict[str, type]] = {
 _OPTIONAL: dict[str, type] = {
     "to_queue": str, "reason": str, "caller": str, "ring_ms": int, "state": str,
 }
+# Every field the code reads from some type, with its kind: checked on every event
+# that carries it, whatever its type, so an extra "wait_ms": [] on a call.offered
+# is refused instead of reaching a comparison (found by the fuzz test).
+_KNOWN: dict[str, type] = {
+    "wait_ms": int, "talk_ms": int, "hold_ms": int, "acw_ms": int, "offered_ms": int,
+    "call_id": str, "agent_id": str,
+}
 CALL_TYPES = frozenset(t for t in _REQUIRED if t.startswith("call."))
 AGENT_TYPES = frozenset(t for t in _REQUIRED if t.startswith("agent."))
 _DURATIONS = ("wait_ms", "talk_ms", "hold_ms", "acw_ms", "ring_ms")
@@ -141,7 +148,7 @@ def validate(obj: Mapping[str, Any]) -> dict[str, Any]:
             # bool is an int subclass; True is never a valid duration or time.
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise EventError("bad_field", f"{name!r} must be {kind.__name__}")
-    for name, kind in _OPTIONAL.items():
+    for name, kind in (*_OPTIONAL.items(), *_KNOWN.items()):
         value = obj.get(name)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise EventError("bad_field", f"{name!r} must be {kind.__name__}")

@@ -98,6 +98,10 @@ class Stack:
             CALLBOARD_REDIS_PREFIX=self.prefix,
             CALLBOARD_CLOCK="event",
             CALLBOARD_TOPIC_PARTITIONS="3",
+            # Several workers and notifiers run side by side: endpoints off unless a
+            # test asks for them on a port of its own.
+            CALLBOARD_WORKER_METRICS_PORT="0",
+            CALLBOARD_NOTIFY_METRICS_PORT="0",
             CALLBOARD_SNAPSHOT_INTERVAL_S="0.5",
             PYTHONUNBUFFERED="1",
         )

@@ -48,6 +48,8 @@ def test_compose_is_valid_and_durable(tmp_path):
         assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     worker = services["worker"]
     assert worker["command"] == ["worker"]
+    for name, port in (("worker", 9101), ("notify", 9102), ("board", 8050)):
+        assert f"127.0.0.1:{port}/" in " ".join(services[name]["healthcheck"]["test"]), name
     assert worker["environment"]["CALLBOARD_BROKER_PROFILE"] == "production"
     assert worker["environment"]["CALLBOARD_REPLICATION_FACTOR"] == "3"
     assert "--appendonly" in services["redis"]["command"]

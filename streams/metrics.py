@@ -1,0 +1,81 @@
+"""The worker's Prometheus metrics, read from its state at scrape time (docs/operations.md).
+
+The record counters are the pipelines' own (folded with the records and kept in
+their checkpoints), summed over the partitions this worker holds now: a
+restart keeps them, a rebalance that moves a partition away shows as a counter
+reset, which Prometheus' ``rate()`` already handles.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from streams.app import Worker
+
+__all__ = ["BATCH_SECONDS", "WorkerCollector"]
+
+BATCH_SECONDS = Histogram(
+    "callboard_batch_seconds", "Time to count one batch of records (parse, fold, ladders)",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+_COUNTERS = {
+    "events_in": "Records read from the events topic",
+    "events_counted": "Events counted",
+    "duplicates": "Events already counted under the same event id",
+    "dead_letters": "Records set aside on the dead-letter topic (all reasons)",
+    "lost_waiting": "Calls dropped from 'waiting' after max_wait_h without an outcome",
+}
+
+
+class WorkerCollector(Collector):
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def collect(self) -> Iterator[Metric]:
+        worker = self.worker
+        pipelines = list(worker.shards().values())
+        totals: Counter[str] = Counter()
+        for pipeline in pipelines:
+            totals.update(pipeline.stats)
+        for name, text in _COUNTERS.items():
+            yield CounterMetricFamily(f"callboard_{name}", text, value=totals[name])
+        reasons = CounterMetricFamily("callboard_dead_letters_by_reason",
+                                      "Records set aside, by reason", labels=["reason"])
+        alerts = CounterMetricFamily("callboard_ladder_steps",
+                                     "Surge-ladder step changes fired", labels=["direction"])
+        for key, value in sorted(totals.items()):
+            if key.startswith("dead_letter."):
+                reasons.add_metric([key.removeprefix("dead_letter.")], value)
+            elif key.startswith("alerts."):
+                alerts.add_metric([key.removeprefix("alerts.")], value)
+        yield reasons
+        yield alerts
+        now_ms = time.time() * 1000
+        writer = worker.writer
+        yield GaugeMetricFamily("callboard_snapshot_age_seconds",
+                                "Seconds since the last successful write to Redis",
+                                value=(now_ms - writer.last_write_ms) / 1000
+                                if writer.last_write_ms else float("nan"))
+        yield GaugeMetricFamily("callboard_broker_contact_age_seconds",
+                                "Seconds since the broker last answered the worker's probe",
+                                value=(now_ms - writer.source_ok_ms) / 1000)
+        yield GaugeMetricFamily("callboard_partitions", "Partitions counted here, restored",
+                                value=len(pipelines))
+        yield CounterMetricFamily("callboard_restores", "Partitions restored by this process",
+                                  value=worker.shards.restores)
+        sizes = GaugeMetricFamily("callboard_table_entries", "Entries in the worker's state",
+                                  labels=["table"])
+        sizes.add_metric(["buckets"], sum(len(p.engine.buckets) for p in pipelines))
+        sizes.add_metric(["live"], sum(len(p.engine.live) for p in pipelines))
+        sizes.add_metric(["callers"], sum(len(p.engine.callers) for p in pipelines))
+        yield sizes
+        yield GaugeMetricFamily("callboard_ready", "1 once every assigned partition is restored",
+                                value=1 if worker.not_ready is None else 0)
