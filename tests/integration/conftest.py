@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -170,3 +173,18 @@ def stack(broker_url, redis_url, logs_dir) -> Iterator[Stack]:
     s = Stack(broker_url, redis_url, logs_dir)
     yield s
     s.close()
+
+
+_S = TypeVar("_S", bound=HTTPServer)
+
+
+@contextmanager
+def serving(server: _S) -> Iterator[_S]:
+    """An HTTP server of the test's (a webhook receiver) in a thread, shut down after."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

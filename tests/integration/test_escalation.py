@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +21,7 @@ from aiosmtpd.controller import Controller
 from werkzeug.security import generate_password_hash
 
 from callboard import services
-from tests.integration.conftest import Stack, wait_until
+from tests.integration.conftest import Stack, serving, wait_until
 from tests.unit.factories import at, event
 
 pytestmark = pytest.mark.integration
@@ -63,12 +62,8 @@ class Mailbox:
 
 @pytest.fixture
 def hooks() -> Iterator[Hooks]:
-    server = Hooks()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(Hooks()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from callboard.core.ladder import Transition, default_rules
 from callboard.core.ladders import alert_doc
 from callboard.keys import RedisKeys
 from callboard.topics import bootstrap_servers
-from tests.integration.conftest import Stack, wait_until
+from tests.integration.conftest import Stack, serving, wait_until
 from tests.unit.factories import SHANGHAI
 
 pytestmark = pytest.mark.integration
@@ -64,12 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hooks() -> Iterator[FlakyHooks]:
-    server = FlakyHooks()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(FlakyHooks()) as server:
+        yield server
 
 
 def configure(stack: Stack, tmp_path, hooks: FlakyHooks) -> None:
