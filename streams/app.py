@@ -15,12 +15,14 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
+from faust.types import TP
 
 from callboard.assemble import pipeline_rules
 from callboard.config import Settings
@@ -49,6 +51,10 @@ LOCAL_BROKER_PROFILE: dict[str, Any] = {
 # read to the end, less this much for events still on their way.
 _LIVE_GRACE_MS = 1000
 _PUBLISH_PAUSE_S = 0.2
+
+
+async def _nothing(_partition: int) -> None:
+    return None
 
 
 class BrokerProbe:
@@ -106,6 +112,8 @@ class Shards:
         self._since_checkpoint: dict[int, tuple[int, float]] = {}  # records, monotonic time
         self._lock = asyncio.Lock()
         self.restores = 0  # partitions restored by this process (operators' figure)
+        self._dropped: dict[int, int] = {}  # partition -> offset folded when it was revoked
+        self.on_source_reset: Callable[[int], Awaitable[None]] = _nothing
 
     def __call__(self) -> dict[int, Pipeline]:
         return self.pipelines
@@ -144,6 +152,16 @@ class Shards:
             result.queues, result.minutes = set(), set()
             await on_result(pipeline, result)  # dead letters and alerts go out now
         self._since_checkpoint[partition] = (reread, time.monotonic())
+        before = self._dropped.pop(partition, None)
+        if saved is None and before is not None and reread <= before:
+            # No checkpoint, and the topic now holds fewer records than were counted
+            # here: the broker came back empty (the local one keeps all in memory).
+            log.error("partition %s: the broker lost its records and the checkpoints "
+                      "(counted up to offset %s here, it now holds %s): figures start again "
+                      "from what it holds; what was counted before is not on the board",
+                      partition, before, reread)
+            pipeline.stats["source_resets"] += 1
+            await self.on_source_reset(partition)
         log.info("partition %s: restored at offset %s, re-read %s records in %.1f s", partition,
                  start - 1, reread, time.monotonic() - started)
         self.restores += 1
@@ -174,7 +192,9 @@ class Shards:
 
     def drop(self, partitions: set[int]) -> None:
         for partition in partitions:
-            self.pipelines.pop(partition, None)
+            pipeline = self.pipelines.pop(partition, None)
+            if pipeline is not None:  # remembered, to tell a broker that lost them
+                self._dropped[partition] = pipeline.offsets.get(partition, -1)
             self._since_checkpoint.pop(partition, None)
 
 
@@ -218,6 +238,7 @@ class Worker:
         ))
         self.shards = Shards(settings, pipeline_rules(settings), table)  # type: ignore[arg-type]
         self.writer = SnapshotWriter(settings, self.shards, settings.load_schedule())
+        self.shards.on_source_reset = self._read_from_start
         self.pending = _Pending()
         self.produced: set[str] = set()  # alert ids already on the alerts topic
         self.produced_loaded = asyncio.Event()
@@ -270,6 +291,14 @@ class Worker:
                     self.stats.get("checkpoint_bytes", 0) + self.shards.checkpoint(partition))
             BATCH_SECONDS.observe(time.monotonic() - started)
 
+    async def _read_from_start(self, partition: int) -> None:
+        # Faust still holds the old broker's positions and commits for the partition;
+        # the new one numbers from 0.
+        tp = TP(self.settings.events_topic, partition)
+        consumer: Any = self.app.consumer
+        consumer._committed_offset.pop(tp, None)  # noqa: SLF001  # no public reset
+        await consumer.seek(tp, 0)
+
     async def publish(self) -> None:
         """Counting never waits for Redis: what changed is written as soon as the
         previous write is done, so under load one write covers many batches."""
@@ -307,8 +336,15 @@ class Worker:
             return  # half-recovered tables would show numbers that are too low
         assigned = {tp.partition for tp in self.app.consumer.assignment()
                     if tp.topic == self.settings.events_topic}
-        for partition in sorted(assigned - set(self.shards.pipelines)):
-            await self.shards.get(partition, self.emit)  # a quiet partition still shows
+        try:
+            for partition in sorted(assigned - set(self.shards.pipelines)):
+                await self.shards.get(partition, self.emit)  # a quiet partition still shows
+        except (KafkaError, OSError) as exc:
+            # The broker is away: the restore is tried again next tick; meanwhile the
+            # board shows the figures as not live (source_ok_ms stops).
+            log.warning("cannot restore a quiet partition now (%r); trying again", exc)
+            self.not_ready = f"restoring partitions: {exc!r}"[:200]
+            return
         self.not_ready = None if assigned else "no partition of the events topic assigned"
         pipelines = self.shards().values()
         self.stats["restores"] = self.shards.restores

@@ -274,3 +274,4 @@ def test_no_call_ratio_exceeds_one_whatever_outcomes_arrive(outcomes, batch):
     assert day["answered"] + day["abandoned"] + day["short_abandoned"] <= day["attempts"]
     for name in CALL_RATIOS:
         assert day[name] is None or 0 <= day[name] <= 1, (name, day[name])
+
