@@ -13,6 +13,7 @@ from callboard.assemble import pipeline_rules
 from callboard.config import load_settings
 from callboard.core.pipeline import Pipeline
 from streams.publish import SnapshotWriter
+from tests.integration.conftest import wait_until
 from tests.unit.factories import at, call
 
 pytestmark = pytest.mark.integration
@@ -42,10 +43,11 @@ def test_an_older_snapshot_never_replaces_a_newer_one_while_its_writer_is_live(r
     # Once the newer one is stale (its writer gone for stale_after_s), a pipeline
     # started again from earlier may write.
     settings_short = settings.model_copy(update={"stale_after_s": 0.001})
+    wait_until(lambda: time.time() * 1000 - newer["written_ms"] > 1, 5,
+               "the newer snapshot to be older than stale_after_s (1 ms)")
 
     async def write_short() -> int:
         writer = SnapshotWriter(settings_short, lambda: {0: old})
-        await asyncio.sleep(0.01)
         assert await writer.write(["GEN"], {})
         raw = await writer.redis.get(writer.keys.snapshot("GEN"))
         await writer.close()
