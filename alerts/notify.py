@@ -247,7 +247,9 @@ class Notifier:
 
     def _climbed(self, alert: OpenAlert | None, now_ms: int, raised: list[OpenAlert]
                  ) -> OpenAlert | None:
-        # Runs inside a transaction, perhaps twice: it only computes.
+        # Runs inside a transaction, perhaps twice: it only computes, and only the
+        # attempt that is stored may report a climb.
+        raised.clear()
         if (alert is None or alert.get("acked_by") or alert["level"] >= self.max_level()
                 or now_ms - alert["notified_ms"] < self.esc.ack_timeout_min * 60_000):
             return alert
