@@ -66,6 +66,7 @@ class SnapshotWriter:
         # every snapshot carries it, so the board can tell live from merely written.
         self.source_ok_ms = int(time.time() * 1000)
         self.last_write_ms = 0  # wall ms of the last write that reached Redis
+        self._history_lost = False  # the last write found no history epoch (Redis empty)
         self._last_expiry = 0.0
         self.keys = RedisKeys(settings.redis_prefix)
         self.redis = aioredis.from_url(
@@ -98,11 +99,7 @@ class SnapshotWriter:
             ok = await self._write(queues, stats, now)
             if not ok:
                 return False
-            try:
-                lost = not await self.redis.exists(self.keys.history_epoch)
-            except (RedisError, OSError) as exc:
-                log.warning("redis read failed (%s), will retry on the next tick", exc)
-                return False
+            lost = self._history_lost
             if lost:
                 # A Redis that came back empty (or a first start): every half hour and
                 # day still kept in the worker's state is written again.
@@ -143,7 +140,9 @@ class SnapshotWriter:
                         pipe.hset(self.keys.shard_stats(partition),
                                   mapping=cast(Mapping[Any, Any], dict(pipeline.stats)))
                         pipe.sadd(self.keys.shards, str(partition))
-                await pipe.execute()
+                # In the same round trip: are the history rows still there?
+                pipe.exists(self.keys.history_epoch)
+                self._history_lost = not (await pipe.execute())[-1]
             await self._write_stats(stats or {})
             centre = await self._centre(snaps, now, written)
             async with self.redis.pipeline(transaction=False) as pipe:
