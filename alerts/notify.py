@@ -346,7 +346,8 @@ def _consumer(settings: Settings) -> Any:
     return KafkaConsumer(
         settings.alerts_topic, bootstrap_servers=bootstrap_servers(settings.broker_url),
         group_id=f"{settings.app_id}-notify", auto_offset_reset="earliest",
-        enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=2000)
+        enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=2000,
+        allow_auto_create_topics=False)  # the worker and ensure_topics make it, right
 
 
 def _step(consumer: Any, notifier: Notifier) -> None:

@@ -133,7 +133,8 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
     from producers.kafka_sink import KafkaSink
 
     ensure_topics(settings)
-    sink = KafkaSink(settings.broker_url, settings.events_topic)
+    sink = KafkaSink(settings.broker_url, settings.events_topic,
+                     ensure=lambda: ensure_topics(settings))
     signal.signal(signal.SIGTERM, _interrupt)  # flush what was produced, then exit
     try:
         for event in paced(sim.events(), speed):
@@ -180,7 +181,8 @@ def replay(ctx: click.Context, events_path: Path, speed: float) -> None:
                     ts, key = 0, b""
                 yield {"ts_ms": ts, "key": key or None, "raw": raw}
 
-    sink = KafkaSink(settings.broker_url, settings.events_topic)
+    sink = KafkaSink(settings.broker_url, settings.events_topic,
+                     ensure=lambda: ensure_topics(settings))
     try:
         for item in paced(lines(), speed):
             sink.send_raw(item["key"], item["raw"])

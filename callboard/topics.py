@@ -11,9 +11,28 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_expo
 
 from callboard.config import Settings
 
-__all__ = ["bootstrap_servers", "ensure_topics"]
+__all__ = ["TopicLayoutError", "bootstrap_servers", "ensure_topics", "layout_problem"]
 
 log = logging.getLogger(__name__)
+
+
+class TopicLayoutError(RuntimeError):
+    """The events topic exists with another partition count than configured."""
+
+
+def layout_problem(topic: str, partitions: int, configured: int) -> str | None:
+    """Why the worker cannot count ``topic`` as it is, or None.
+
+    The checkpoint table has one partition per events partition: with more events
+    partitions, a queue's events land where no table is; with fewer, counted state sits
+    in partitions no event reaches. A broker that auto-creates topics (Apache Kafka by
+    default; Tansu on any produce) gives them its own default count.
+    """
+    if partitions == configured:
+        return None
+    return (f"the topic {topic} has {partitions} partitions but topic_partitions is "
+            f"{configured}: set CALLBOARD_TOPIC_PARTITIONS={partitions}, or delete the topic "
+            "(its events go with it) and let callboard create it")
 
 
 def bootstrap_servers(broker_url: str) -> list[str]:
@@ -30,12 +49,13 @@ def bootstrap_servers(broker_url: str) -> list[str]:
 
 @retry(retry=retry_if_exception_type(KafkaConnectionError), stop=stop_after_delay(60),
        wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
-def ensure_topics(settings: Settings) -> None:
-    """Create the events and dead-letter topics with the configured layout.
+def ensure_topics(settings: Settings, *, check: bool = False) -> None:
+    """Create the events, dead-letter and alerts topics with the configured layout.
 
     A broker that auto-creates topics would give the events topic its default
     partition count, which then mismatches the worker's tables; so whoever
-    touches the topic first creates it properly.
+    touches the topic first creates it properly. With ``check`` (the worker at
+    start-up) an events topic of another layout raises TopicLayoutError.
     """
     replication = 1 if settings.broker_profile == "local" else settings.replication_factor
     wanted = [
@@ -53,5 +73,11 @@ def ensure_topics(settings: Settings) -> None:
                 log.info("created topics %s", ", ".join(t.name for t in missing))
             except TopicAlreadyExistsError:
                 pass  # another process won the race; same layout
+        if check:
+            found = admin.describe_topics([settings.events_topic])[0]["partitions"]
+            problem = layout_problem(settings.events_topic, len(found),
+                                     settings.topic_partitions)
+            if problem:
+                raise TopicLayoutError(problem)
     finally:
         admin.close()

@@ -29,8 +29,10 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
     ensure_topics(settings)
     follower = Follower(path, state_path)
     conv = Converter.restore(follower.extra.get("converter", {}))
-    events = KafkaSink(settings.broker_url, settings.events_topic)
-    letters = KafkaSink(settings.broker_url, settings.dead_letter_topic)
+    events = KafkaSink(settings.broker_url, settings.events_topic,
+                       ensure=lambda: ensure_topics(settings))
+    letters = KafkaSink(settings.broker_url, settings.dead_letter_topic,
+                        ensure=lambda: ensure_topics(settings))
     stats = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
     stats_key = RedisKeys(settings.redis_prefix).ingest("asterisk", path.name)
     last_log = [time.monotonic()]
@@ -44,9 +46,10 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
                     "seen_ms": int(time.time() * 1000), "value": text}
             letters.send_raw(reason.encode(), json.dumps(body, ensure_ascii=False).encode())
         conv.rejected_lines.clear()
-        # Delivered before the position moves: a crash here re-reads, never skips.
-        events.producer.flush()
-        letters.producer.flush()
+        # Delivered before the position moves: a crash here re-reads, never skips,
+        # and a broker away holds the position until it is back.
+        events.flush()
+        letters.flush()
         follower.extra["converter"] = conv.state()
         counts = {**conv.summary(), "rotations": follower.rotations,
                   "truncations": follower.truncations}

@@ -27,11 +27,12 @@ from faust.types import TP
 from callboard.assemble import pipeline_rules
 from callboard.config import Settings
 from callboard.core.pipeline import FeedResult, Pipeline, PipelineRules, Record
-from callboard.topics import bootstrap_servers
+from callboard.topics import bootstrap_servers, layout_problem
 from streams.metrics import BATCH_SECONDS
 from streams.publish import SnapshotWriter
 from streams.source import read_partition
 from streams.tables import CheckpointTable, load_checkpoint, save_checkpoint
+from streams.topics import forbid_auto_create, recreate_topics
 
 __all__ = ["create_app", "run_worker"]
 
@@ -66,6 +67,8 @@ class BrokerProbe:
         self.servers = bootstrap_servers(broker_url)
         self.timeout_s = timeout_s
         self.client: AIOKafkaClient | None = None
+        self.topics: set[str] = set()  # the broker's topics, as of the last answer
+        self._cluster: Any = None
 
     async def ok(self) -> bool:
         try:
@@ -74,12 +77,20 @@ class BrokerProbe:
                                         request_timeout_ms=int(self.timeout_s * 1000))
                 await asyncio.wait_for(client.bootstrap(), self.timeout_s)
                 self.client = client
+                cluster = client.cluster
             else:
-                await asyncio.wait_for(self.client.fetch_all_metadata(), self.timeout_s)
+                cluster = await asyncio.wait_for(self.client.fetch_all_metadata(),
+                                                 self.timeout_s)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.debug("broker probe failed: %r", exc)
             return False
+        self.topics = set(cluster.topics())
+        self._cluster = cluster
         return True
+
+    def partitions(self, topic: str) -> int:
+        found = self._cluster.partitions_for_topic(topic) if self._cluster else None
+        return len(found or ())
 
     async def close(self) -> None:
         if self.client is not None:
@@ -212,6 +223,7 @@ def _faust_app(settings: Settings) -> faust.App:
         topic_replication_factor=1 if local else settings.replication_factor,
         producer_acks=-1,  # acks=all
         consumer_auto_offset_reset="earliest",
+        topic_disable_leader=True,  # nothing here runs on the leader only; one topic less
         web_enabled=False,
         **(LOCAL_BROKER_PROFILE if local else {}),
     )
@@ -330,6 +342,17 @@ class Worker:
         """Every snapshot interval: quiet partitions restored, ladders advanced on the
         wall clock, every queue written again (windows slide, the write says alive)."""
         if await self.probe.ok():
+            if self.settings.events_topic not in self.probe.topics:
+                await self._recreate_topics()
+                return
+            problem = layout_problem(self.settings.events_topic,
+                                     self.probe.partitions(self.settings.events_topic),
+                                     self.settings.topic_partitions)
+            if problem:  # recreated by someone else's auto-creation: counting would be wrong
+                if self.not_ready != problem:
+                    log.error("cannot count: %s", problem)
+                self.not_ready = problem
+                return
             self.writer.source_ok_ms = int(time.time() * 1000)
         if not self.app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
             self.not_ready = "recovering the checkpoint table"
@@ -356,6 +379,18 @@ class Worker:
         self.pending.queues |= set(_all_queues(self.shards))
         self.pending.dirty.set()
 
+    async def _recreate_topics(self) -> None:
+        # The broker answers but has no events topic: it came back empty (the local
+        # one keeps everything in memory). Producers recreate it too; whoever is first
+        # creates it right. The partitions it held are told apart on their restore.
+        log.error("the broker has no topic %s: it lost its records; creating the topics "
+                  "again", self.settings.events_topic)
+        self.not_ready = "the broker lost the events topic"
+        try:
+            await recreate_topics(self.app, self.settings)
+        except Exception as exc:  # noqa: BLE001  # kafka-python's and aiokafka's errors alike
+            log.warning("cannot create the topics now (%r); trying again", exc)
+
     async def _advance_ladders(self) -> None:
         # Deadlines fall due while no event arrives (a stuck queue), but only
         # once the partition is read to its end: a lagging one is not "now".
@@ -379,6 +414,7 @@ class Worker:
 
 
 def create_app(settings: Settings) -> faust.App:
+    forbid_auto_create()
     app = _faust_app(settings)
     worker = Worker(settings, app)
     _serve_health(settings, worker)
@@ -425,9 +461,12 @@ async def _alert_ids(settings: Settings) -> set[str]:
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run the worker in this process until SIGINT/SIGTERM."""
-    from callboard.topics import ensure_topics
+    from callboard.topics import TopicLayoutError, ensure_topics
 
-    ensure_topics(settings)
+    try:
+        ensure_topics(settings, check=True)
+    except TopicLayoutError as exc:
+        raise SystemExit(f"callboard worker: {exc}") from None
     app = create_app(settings)
     sys.argv = ["callboard-worker", "worker", "--without-web", "--loglevel", loglevel]
     app.main()

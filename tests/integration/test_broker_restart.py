@@ -1,15 +1,21 @@
 """The local broker keeps everything in memory: restarted, it comes back empty, and
-with it the worker's checkpoints. The worker must not crash, must count what arrives
-after (not skip it as already read), and must say what was lost."""
+with it the worker's checkpoints. The worker must not crash, must put its topics back
+with their layout (not let a client's question create them with the broker's default),
+must count what arrives after (not skip it as already read), and must say what was
+lost."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
 
 from callboard import services
-from tests.integration.conftest import Stack, wait_until
+from callboard.topics import bootstrap_servers
+from tests.integration.conftest import ROOT, Stack, wait_until
 from tests.unit.factories import at, call
 
 pytestmark = pytest.mark.integration
@@ -35,6 +41,13 @@ def test_the_worker_counts_on_after_the_broker_restarts_empty(stack: Stack, logs
         wait_until(lambda: offered() == 4, 90, "the first four calls")
         services.stop(broker)
         broker = services.start_broker(port, logs_dir / f"broker-{port}b.log")  # empty
+        # Nothing else touches the new broker before the worker: the topics it finds
+        # are the ones it made. Tansu creates a topic a client only asks about, with 4
+        # partitions, and a queue's events then went where the worker had no table.
+        wait_until(lambda: "has no topic" in stack.log_tail("worker", 400), 60,
+                   "the worker to notice the lost topic")
+        wait_until(lambda: _partitions(port, stack.env["CALLBOARD_EVENTS_TOPIC"]) == 3, 30,
+                   "the events topic back with its 3 partitions")
         stack.cli("replay", str(second), timeout=180)
         # The checkpoints went with the broker: the figures start again from what it
         # holds, the two calls sent after the restart, and the worker says so.
@@ -44,3 +57,62 @@ def test_the_worker_counts_on_after_the_broker_restarts_empty(stack: Stack, logs
         assert "the broker lost its records" in stack.log_tail("worker", 400)
     finally:
         services.stop(broker)
+
+
+def _partitions(port: int, topic: str) -> int:
+    admin = KafkaAdminClient(bootstrap_servers=[f"127.0.0.1:{port}"])
+    try:
+        if topic not in admin.list_topics():
+            return 0
+        return len(admin.describe_topics([topic])[0]["partitions"])
+    finally:
+        admin.close()
+
+
+def test_the_simulator_publishes_on_after_the_broker_restarts_empty(stack: Stack, logs_dir):
+    """Before: kafka-python's idempotent producer held a producer id the new broker did
+    not know, and every send failed as fatal, for good ("Unexpected error in Init")."""
+    port = services.free_port()
+    broker = services.start_broker(port, logs_dir / f"broker-{port}.log")
+    stack.env["CALLBOARD_BROKER_URL"] = f"kafka://127.0.0.1:{port}"
+    topic = stack.env["CALLBOARD_EVENTS_TOPIC"]
+    simulator = stack.start("simulate", "--duration", "8h", "--speed", "30", "--flat",
+                            name="simulate")
+    try:
+        wait_until(lambda: _records(port, topic) > 0, 60, "the simulator's first events")
+        services.stop(broker)
+        broker = services.start_broker(port, logs_dir / f"broker-{port}b.log")  # empty
+        wait_until(lambda: _records(port, topic) >= 20, 90,
+                   "events on the broker that came back empty")
+        assert simulator.poll() is None
+    finally:
+        services.stop(simulator)
+        services.stop(broker)
+
+
+def test_the_worker_refuses_an_events_topic_of_another_layout(stack: Stack):
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]))
+    try:
+        admin.create_topics([NewTopic(stack.env["CALLBOARD_EVENTS_TOPIC"], 2, 1)])
+    finally:
+        admin.close()
+    result = subprocess.run(services.callboard_argv("worker"), env=stack.env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert (f"the topic {stack.env['CALLBOARD_EVENTS_TOPIC']} has 2 partitions but "
+            "topic_partitions is 3") in result.stderr
+
+
+def _records(port: int, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=[f"127.0.0.1:{port}"],
+                             allow_auto_create_topics=False, consumer_timeout_ms=500)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        if not tps:
+            return 0
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        return sum(1 for _ in consumer)
+    finally:
+        consumer.close()
