@@ -151,8 +151,11 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
 @click.option("--speed", type=float, default=0.0, show_default=True,
               help="Multiple of real time; 0 = as fast as possible.")
 @click.pass_context
-def replay(ctx: click.Context, events_path: Path, speed: float) -> None:
-    """Publish a recorded JSON-lines event log to Kafka, as it was recorded.
+def publish(ctx: click.Context, events_path: Path, speed: float) -> None:
+    """Publish a recorded JSON-lines event log into the live events topic, as recorded.
+
+    This feeds the live pipeline (a simulator's file, a test's events). To review a
+    past stretch without touching the live board, use ``callboard replay``.
 
     Lines are sent as they are: a malformed one reaches the worker's dead-letter
     topic with its reason, just as it would from a live producer. Event ids are
@@ -188,7 +191,53 @@ def replay(ctx: click.Context, events_path: Path, speed: float) -> None:
             sink.send_raw(item["key"], item["raw"])
     finally:
         sink.close()
-    click.echo(f"replayed {sink.sent} lines to {settings.events_topic}", err=True)
+    click.echo(f"published {sink.sent} lines to {settings.events_topic}", err=True)
+
+
+@cli.command()
+@click.option("--from", "from_", required=True, metavar="TIME",
+              help="Start of the stretch (ISO 8601, centre zone if no offset).")
+@click.option("--to", "to", required=True, metavar="TIME", help="End of the stretch.")
+@click.option("--source", default="archive", show_default=True, metavar="archive|kafka|FILE",
+              help="The archive, the events topic, or a file (JSON lines or Asterisk queue_log).")
+@click.option("--speed", default="max", show_default=True, metavar="N|max",
+              help="Multiple of real time for the event clock; max: straight to --to.")
+@click.option("--session", default=None, help="Session name (default: replay-<from>).")
+@click.pass_context
+def replay(ctx: click.Context, from_: str, to: str, source: str, speed: str,
+           session: str | None) -> None:
+    """Replay a stretch of the event log in a session of its own, never touching live data.
+
+    Watch it at /board?session=NAME and /supervisor/?session=NAME (docs/review.md).
+    """
+    from callboard.replay import run_replay
+
+    settings = _settings(ctx)
+    from_ms, to_ms = _start_ms(from_, settings, False), _start_ms(to, settings, False)
+    if to_ms <= from_ms:
+        raise click.BadParameter("--to must be after --from")
+    if source not in ("archive", "kafka") and not Path(source).is_file():
+        raise click.BadParameter(f"{source!r}: not archive, kafka or a readable file")
+    try:
+        pace = None if speed == "max" else float(speed)
+    except ValueError as exc:
+        raise click.BadParameter(f"--speed {speed!r}: a number or max") from exc
+    if pace is not None and pace <= 0:
+        raise click.BadParameter("--speed must be above 0")
+    name = session or "replay-" + datetime.fromtimestamp(
+        from_ms / 1000, settings.zone).strftime("%Y%m%d-%H%M")
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = run_replay(settings, name=name, source=source, from_ms=from_ms, to_ms=to_ms,
+                            speed=pace)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    except KeyboardInterrupt:
+        click.echo(f"session {name} stopped", err=True)
+        return
+    click.echo(json.dumps({"session": name, "queues": result.queues(),
+                           "alerts": len(result.alerts),
+                           "board": f"/board?session={name}"}), err=False)
 
 
 @cli.command()
@@ -327,6 +376,19 @@ def notify(ctx: click.Context) -> None:
 
     signal.signal(signal.SIGTERM, _interrupt)
     run_notifier(_settings(ctx))
+
+
+@cli.command()
+@click.pass_context
+def archive(ctx: click.Context) -> None:
+    """Keep every event of the events topic, once, in daily files (docs/archive.md)."""
+    from streams.archive import run_archiver
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        run_archiver(_settings(ctx))
+    except KeyboardInterrupt:
+        pass
 
 
 @cli.command("hash-password")

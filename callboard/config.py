@@ -226,6 +226,13 @@ class Settings(BaseSettings):
     checkpoint_every_events: int = Field(default=20_000, ge=1)
     checkpoint_every_s: float = Field(default=60.0, gt=0)
 
+    # --- the archive (docs/archive.md): every event, once, in daily files outside Kafka
+    archive_dir: Path = Path("archive")
+    archive_retention_days: int = Field(default=400, ge=1)
+    archive_flush_s: float = Field(default=2.0, gt=0)  # most a crash makes it read again
+    # --- replay sessions (docs/review.md): their Redis keys expire this long after use
+    replay_ttl_h: float = Field(default=24.0, gt=0)
+
     # --- the board
     board_host: str = "127.0.0.1"
     board_port: int = Field(default=8050, ge=1, le=65535)
@@ -235,6 +242,7 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
     notify_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    archive_metrics_port: int = Field(default=9103, ge=0, le=65535)
     board_workers: int = Field(default=2, ge=1, le=64)   # gunicorn processes serving the board
     board_threads: int = Field(default=8, ge=1, le=256)  # threads per process
     stale_after_s: float = Field(default=5.0, gt=0)

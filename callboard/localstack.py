@@ -110,8 +110,8 @@ class _Stack:
                 click.echo(f"  {child.name:<9} stopped ({rc})")
 
 
-def _environment(board_port: int, broker_port: int, redis_port: int, config: str | None
-                 ) -> dict[str, str]:
+def _environment(board_port: int, broker_port: int, redis_port: int, config: str | None,
+                 state_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         CALLBOARD_BROKER_URL=f"kafka://127.0.0.1:{broker_port}",
@@ -121,8 +121,12 @@ def _environment(board_port: int, broker_port: int, redis_port: int, config: str
         # Free ports, so that two local stacks (or a stack and a test) never collide.
         CALLBOARD_WORKER_METRICS_PORT=str(services.free_port()),
         CALLBOARD_NOTIFY_METRICS_PORT=str(services.free_port()),
+        CALLBOARD_ARCHIVE_METRICS_PORT=str(services.free_port()),
         PYTHONUNBUFFERED="1",
     )
+    # The local broker keeps nothing past a restart: the archive, beside the stack's
+    # logs, is what a replay of an earlier day reads.
+    env.setdefault("CALLBOARD_ARCHIVE_DIR", str(state_dir / "archive"))
     if config:
         env["CALLBOARD_CONFIG"] = str(Path(config).resolve())
     return env
@@ -140,7 +144,7 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
         raise click.ClickException(f"port {board_port} is taken; pass --board-port")
     state_dir.mkdir(parents=True, exist_ok=True)
     broker_port, redis_port = services.free_port(), services.free_port()
-    stack = _Stack(state_dir, _environment(board_port, broker_port, redis_port, config))
+    stack = _Stack(state_dir, _environment(board_port, broker_port, redis_port, config, state_dir.resolve()))
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     code = 0
     try:
@@ -180,6 +184,7 @@ def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: flo
     # ahead of the wall clock are set aside as "future").
     stack.callboard("worker", "worker", *(("--clock", "event") if speed != 1 else ()))
     stack.callboard("notify", "notify")  # open alerts for the console; sends only to configured people
+    stack.callboard("archive", "archive")  # every event, for replay and incident reports
     stack.callboard("simulate", "simulate", "--start", "now", "--duration", "7d",
                     "--speed", str(speed), "--flat")
     stack.callboard("board", "board")

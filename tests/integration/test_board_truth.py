@@ -68,7 +68,7 @@ def test_a_frozen_broker_makes_the_figures_stale_while_the_worker_writes(stack, 
         log.write_text("".join(json.dumps(dict(e, ts_ms=now - at(10, 5) + e["ts_ms"]))
                                + "\n" for e in call("a", at(10, 0), answer_after_s=5)))
         stack.start("worker", name="worker")
-        stack.cli("replay", str(log))
+        stack.cli("publish", str(log))
         settings = load_settings(None, redis_url=stack.env["CALLBOARD_REDIS_URL"],
                                  redis_prefix=stack.prefix, stale_after_s=3)
         reader = SnapshotReader(settings)

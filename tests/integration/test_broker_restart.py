@@ -32,7 +32,7 @@ def test_the_worker_counts_on_after_the_broker_restarts_empty(stack: Stack, logs
         second.write_text("".join(json.dumps(e) + "\n" for i in range(2)
                                   for e in call(f"b{i}", at(10, 10 + i), answer_after_s=5)))
         stack.start("worker", name="worker")
-        stack.cli("replay", str(first))
+        stack.cli("publish", str(first))
 
         def offered() -> int:
             snap = stack.snapshot("GEN")
@@ -48,7 +48,7 @@ def test_the_worker_counts_on_after_the_broker_restarts_empty(stack: Stack, logs
                    "the worker to notice the lost topic")
         wait_until(lambda: _partitions(port, stack.env["CALLBOARD_EVENTS_TOPIC"]) == 3, 30,
                    "the events topic back with its 3 partitions")
-        stack.cli("replay", str(second), timeout=180)
+        stack.cli("publish", str(second), timeout=180)
         # The checkpoints went with the broker: the figures start again from what it
         # holds, the two calls sent after the restart, and the worker says so.
         wait_until(lambda: offered() == 2, 120, "the two calls sent after the restart")

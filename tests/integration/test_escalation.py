@@ -134,7 +134,7 @@ def test_a_surge_climbs_to_step_four_and_signs_out_in_reverse(stack, tmp_path, h
     count = surge(log, until_s=2400, clear_at_s=1100)
     stack.start("worker", name="worker")
     stack.start("notify", name="notify")
-    stack.cli("replay", str(log))
+    stack.cli("publish", str(log))
     stack.wait_consumed(count)
     # Worked out from the log: > 5 waiting from 10:00:00 -> steps 1-3 every 5 minutes;
     # 11 waiting at 10:16:40 -> step 4 at once; all gone at 10:18:20 -> one step out
@@ -186,7 +186,7 @@ def test_an_unacknowledged_alert_climbs_and_acknowledging_stops_it(stack, tmp_pa
     services.wait_for_port(port, board, 60, "board")
     stack.start("worker", name="worker")
     stack.start("notify", name="notify")
-    stack.cli("replay", str(log))
+    stack.cli("publish", str(log))
     stack.wait_consumed(count)
     wait_until(lambda: any(p == "/lead" for p, _, _ in hooks.received), 60,
                "the floor lead to be told after 6 s without acknowledgement")

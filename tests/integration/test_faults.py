@@ -103,7 +103,7 @@ def test_kill_9_at_random_points_changes_no_figure_and_no_alert(stack, tmp_path)
     log = tmp_path / "surge.jsonl"
     lines = surge_log(stack, log)
     # Paced so that the kills land while the hour is being counted (~45 s).
-    feeder = stack.start("replay", str(log), "--speed", "80", name="feeder")
+    feeder = stack.start("publish", str(log), "--speed", "80", name="feeder")
     rng = random.Random(9)
     worker = stack.start("worker", name="worker-0")
     kills = 0
@@ -125,7 +125,7 @@ def test_full_speed_over_four_partitions_fires_exactly_the_offline_alerts(stack,
     stack.env["CALLBOARD_TOPIC_PARTITIONS"] = "4"
     log = tmp_path / "surge.jsonl"
     lines = surge_log(stack, log)
-    stack.cli("replay", str(log))  # all of it before the worker starts: read as fast as it goes
+    stack.cli("publish", str(log))  # all of it before the worker starts: read as fast as it goes
     stack.start("worker", name="worker")
     wait_until(lambda: events_in(stack) == len(lines), 120, "every record counted")
     assert_live_equals_offline(stack, lines, log)
@@ -149,7 +149,7 @@ def test_poison_records_are_set_aside_and_the_rest_of_the_queue_counts(stack, tm
         bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]),
         max_request_size=4_000_000)
     stack.env["CALLBOARD_CLOCK"] = "wall"  # live: the "future" check is on
-    stack.cli("replay", str(tmp_path / "empty.jsonl"))  # creates the topics, as the worker does
+    stack.cli("publish", str(tmp_path / "empty.jsonl"))  # creates the topics, as the worker does
     stack.start("worker", name="worker")
     try:
         # Each poison record lands on GEN's partition between GEN's valid events.

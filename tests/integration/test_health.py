@@ -37,7 +37,7 @@ def test_the_worker_reports_its_counts_and_readiness(stack: Stack):
     stack.start("worker", name="worker")
     wait_until(lambda: status(port, "/healthz") == 200, 60, "the worker's /healthz")
     wait_until(lambda: status(port, "/readyz") == 200, 90, "the worker to be ready")
-    stack.cli("replay", str(log))
+    stack.cli("publish", str(log))
     wanted = {"callboard_events_in_total": 5.0, "callboard_events_counted_total": 4.0,
               'callboard_dead_letters_by_reason_total{reason="malformed_json"}': 1.0}
 

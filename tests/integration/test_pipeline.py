@@ -55,7 +55,7 @@ def test_worker_figures_equal_an_independent_computation(stack, tmp_path):
     # 08:40-11:40: the day window spans six half hours, the rolling hour crosses two.
     lines = simulate(stack, log, seed=11, duration="3h", start="2026-01-05T08:40")
     stack.start("worker", name="worker")
-    stack.cli("replay", str(log))
+    stack.cli("publish", str(log))
     stack.wait_consumed(len(lines))
     want = assert_board_equals_oracle(stack, log)
     # The test would be empty if the log had no traffic: make sure it has plenty.
@@ -76,9 +76,9 @@ def test_replays_and_duplicates_count_once_and_bad_events_are_set_aside(stack, t
     rng.shuffle(mixed)
     messy.write_text("\n".join(mixed) + "\n")
     stack.start("worker", name="worker")
-    stack.cli("replay", str(log))
-    stack.cli("replay", str(messy))
-    stack.cli("replay", str(log))  # the whole hour again, as a post-incident replay would
+    stack.cli("publish", str(log))
+    stack.cli("publish", str(messy))
+    stack.cli("publish", str(log))  # the whole hour again, as a post-incident replay would
     total = 2 * len(lines) + len(mixed)
     stack.wait_consumed(total)
     assert_board_equals_oracle(stack, log)
@@ -119,7 +119,7 @@ def test_a_restarted_worker_recovers_its_state_from_the_changelog(stack, tmp_pat
     second.write_text("\n".join(lines[half:]) + "\n")
 
     worker = stack.start("worker", name="worker-1")
-    stack.cli("replay", str(first))
+    stack.cli("publish", str(first))
     stack.wait_consumed(half)
     stack.stop_all()
     assert worker.returncode == 0, stack.log_tail("worker-1")
@@ -128,6 +128,6 @@ def test_a_restarted_worker_recovers_its_state_from_the_changelog(stack, tmp_pat
         stack.redis.delete(key)
 
     stack.start("worker", name="worker-2")
-    stack.cli("replay", str(second))
+    stack.cli("publish", str(second))
     stack.wait_consumed(len(lines))
     assert_board_equals_oracle(stack, log)

@@ -45,7 +45,7 @@ def test_a_week_equals_pandas_for_every_interval_and_the_tables_stay_bounded(sta
               "--volume", "0.3", "--staff", "0.3", "--trunks", "10", "--out", str(log))
     lines = log.read_text().splitlines()
     stack.start("worker", name="worker")
-    stack.cli("replay", str(log), timeout=300)
+    stack.cli("publish", str(log), timeout=300)
     stack.wait_consumed(len(lines), deadline_s=400)
 
     df = oracle.load(log)

@@ -1,0 +1,265 @@
+"""``callboard replay``: a stretch of the event log again, through the live worker's own
+pipeline and snapshot writer, into a Redis namespace of its own (docs/review.md).
+
+A session never touches live data: its keys are ``<redis_prefix>:replay:<name>:...``
+(the board shows them at ``/board?session=<name>``), it reads the log but never
+writes a topic, and its ladder alerts stay in the session (the notifier never sees
+them). Each archived partition runs through its own ``Pipeline``, as the live worker
+runs it, and the snapshots are written by the worker's ``SnapshotWriter``: a
+replay's figures are the live run's by construction.
+
+The session warms up from the start of the centre's local day of ``--from``, so
+calls waiting, agents' states and day figures are right at ``--from``; from there
+the event clock runs at ``--speed`` times real time (or straight to ``--to``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from callboard.assemble import pipeline_rules
+from callboard.config import Settings
+from callboard.core.history import HistoryCursor
+from callboard.core.pipeline import Pipeline, PipelineRules, Record
+
+__all__ = ["Session", "load_source", "run_replay", "session_prefix", "sessions_key"]
+
+log = logging.getLogger(__name__)
+SESSION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+_TICK_S = 0.5
+
+
+def session_prefix(settings: Settings, name: str) -> str:
+    if not SESSION_NAME.fullmatch(name):
+        raise ValueError(f"session name {name!r}: 1-40 of A-Z a-z 0-9 _ . -")
+    return f"{settings.redis_prefix}:replay:{name}"
+
+
+def sessions_key(settings: Settings) -> str:
+    """Hash: session name -> its state (source, range, speed, clock, running/done)."""
+    return f"{settings.redis_prefix}:replay-sessions"
+
+
+def _ts(raw: bytes) -> int | None:
+    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+        value = json.loads(raw)["ts_ms"]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def day_start_ms(ms: int, settings: Settings) -> int:
+    local = datetime.fromtimestamp(ms / 1000, settings.zone)
+    return int(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+
+
+def load_source(settings: Settings, source: str, from_ms: int, to_ms: int
+                ) -> dict[int, list[bytes]]:
+    """The records of the warm-up and the range, by partition, in source order.
+
+    ``archive``: the archived days (each partition as the live worker read it);
+    ``kafka``: the events topic read from its start; anything else is a file, schema-v1
+    JSON lines or an Asterisk queue_log (told apart by its first line), as one partition.
+    """
+    if source == "archive":
+        from streams.archive import read_day
+
+        parts: dict[int, list[bytes]] = {}
+        day = datetime.fromtimestamp(from_ms / 1000, settings.zone).date()
+        last = datetime.fromtimestamp(to_ms / 1000, settings.zone).date()
+        while day <= last:
+            for partition, lines in read_day(Path(settings.archive_dir), day,
+                                             settings.events_topic).items():
+                parts.setdefault(partition, []).extend(lines)
+            day += timedelta(days=1)
+        return parts
+    if source == "kafka":
+        return _read_topic(settings)
+    return {0: _file_lines(Path(source))}
+
+
+def _file_lines(path: Path) -> list[bytes]:
+    lines = [line.rstrip(b"\r\n") for line in path.read_bytes().splitlines() if line.strip()]
+    if not lines or lines[0].lstrip().startswith(b"{"):
+        return lines
+    from callboard.core.events import dumps
+    from producers.asterisk import convert_lines
+
+    return [dumps(event) for event in convert_lines(lines)]
+
+
+def _read_topic(settings: Settings) -> dict[int, list[bytes]]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    from callboard.topics import bootstrap_servers
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url),
+                             enable_auto_commit=False, allow_auto_create_topics=False,
+                             consumer_timeout_ms=2000)
+    try:
+        partitions = consumer.partitions_for_topic(settings.events_topic) or set()
+        tps = [TopicPartition(settings.events_topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        parts: dict[int, list[bytes]] = {tp.partition: [] for tp in tps}
+        for message in consumer:  # to the end: consumer_timeout_ms with nothing new
+            parts[message.partition].append(message.value or b"")
+        return parts
+    finally:
+        consumer.close()
+
+
+@dataclass
+class Session:
+    """The pipelines of one replay and how far each partition's records are fed."""
+
+    rules: PipelineRules
+    parts: dict[int, list[bytes]]
+    warm_from_ms: int
+    pipelines: dict[int, Pipeline] = field(default_factory=dict)
+    cursor: dict[int, int] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    minutes: set[tuple[str, int]] = field(default_factory=set)
+    at_ms: int = 0
+
+    def reset(self) -> None:
+        self.pipelines = {p: Pipeline(self.rules) for p in self.parts}
+        self.cursor = dict.fromkeys(self.parts, 0)
+        self.alerts, self.minutes = [], set()
+        # Skip what comes before the warm-up: an earlier day in a file or topic.
+        for partition, lines in self.parts.items():
+            i = 0
+            while i < len(lines) and (ts := _ts(lines[i])) is not None and ts < self.warm_from_ms:
+                i += 1
+            self.cursor[partition] = i
+
+    def advance_to(self, at_ms: int) -> None:
+        """Every partition fed in its own order up to its first record after ``at_ms``,
+        and the ladders moved to ``at_ms`` (deadlines fall due with no event, as live)."""
+        for partition, lines in self.parts.items():
+            start = i = self.cursor[partition]
+            while i < len(lines):
+                ts = _ts(lines[i])
+                if ts is not None and ts > at_ms:
+                    break
+                i += 1
+            if i > start:
+                pipeline = self.pipelines[partition]
+                result = pipeline.feed(Record(lines[j], partition, j) for j in range(start, i))
+                self.alerts += result.alerts
+                self.minutes |= result.minutes
+                self.cursor[partition] = i
+        for pipeline in self.pipelines.values():
+            self.alerts += pipeline.advance(at_ms)
+        self.at_ms = at_ms
+
+    def queues(self) -> list[str]:
+        return sorted({q for p in self.pipelines.values() for q in p.queues()})
+
+
+async def _write(writer: Any, session: Session) -> None:
+    minutes, session.minutes = session.minutes, set()
+    writer.at_ms = session.at_ms
+    if not await writer.write(session.queues(), {}, minutes):
+        raise redis.ConnectionError("cannot write the session to Redis")
+
+
+def run_replay(settings: Settings, *, name: str, source: str, from_ms: int, to_ms: int,
+               speed: float | None) -> Session:
+    """Replay [from_ms, to_ms] of ``source`` into session ``name``; ``speed`` None runs
+    straight to the end. Returns the session as it ended."""
+    prefix = session_prefix(settings, name)
+    replay_settings = settings.model_copy(update={"redis_prefix": prefix, "clock": "event"})
+    rules = pipeline_rules(settings, offline=True)
+    warm = day_start_ms(from_ms, settings)
+    session = Session(rules, load_source(settings, source, from_ms, to_ms), warm)
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    state: dict[str, Any] = {"name": name, "source": source, "from_ms": from_ms,
+                             "to_ms": to_ms, "speed": speed or "max",
+                             "started_ms": int(time.time() * 1000)}
+
+    def tell(status: str) -> None:
+        state.update(status=status, at_ms=session.at_ms, alerts=len(session.alerts),
+                     updated_ms=int(time.time() * 1000))
+        client.hset(sessions_key(settings), name, json.dumps(state))
+
+    _clear(client, prefix)
+    asyncio.run(_run(replay_settings, session, from_ms, to_ms, speed, client, prefix, tell))
+    client.set(f"{prefix}:alerts", json.dumps(session.alerts, ensure_ascii=False))
+    tell("done")
+    _expire(client, prefix, settings.replay_ttl_h)
+    return session
+
+
+async def _run(settings: Settings, session: Session, from_ms: int, to_ms: int,
+               speed: float | None, client: redis.Redis, prefix: str, tell: Any) -> None:
+    from streams.publish import SnapshotWriter
+
+    class ReplayWriter(SnapshotWriter):
+        at_ms = 0
+
+        def now_ms(self) -> int:  # the replay's own clock, not the newest event
+            return self.at_ms
+
+    writer = ReplayWriter(settings, lambda: session.pipelines)
+    try:
+        session.reset()
+        session.advance_to(from_ms if speed else to_ms)
+        await _write(writer, session)
+        tell("running" if speed else "done")
+        last = time.monotonic()
+        last_expiry = last
+        while speed and session.at_ms < to_ms:
+            control = client.hgetall(f"{prefix}:control")
+            jump = control.get("jump_ms")
+            if jump:
+                client.hdel(f"{prefix}:control", "jump_ms")
+                # Recomputed from the warm-up: the state a play to that minute has, and
+                # the session's keys written afresh (a jump back would otherwise keep
+                # the later snapshots and half hours).
+                session.reset()
+                session.advance_to(max(from_ms, min(to_ms, int(jump))))
+                _clear(client, prefix)
+                writer.cursor = HistoryCursor(settings.zone)
+                await _write(writer, session)
+                last = time.monotonic()
+            speed = float(control.get("speed") or speed)
+            await asyncio.sleep(_TICK_S)
+            now = time.monotonic()
+            if control.get("paused") != "1":
+                session.advance_to(min(to_ms, session.at_ms + int((now - last) * speed * 1000)))
+            last = now
+            await _write(writer, session)
+            tell("paused" if control.get("paused") == "1" else "running")
+            if now - last_expiry > 30:
+                _expire(client, prefix, settings.replay_ttl_h)
+                last_expiry = now
+    finally:
+        await writer.close()
+
+
+def _keys(client: redis.Redis, prefix: str) -> Iterable[str]:
+    return client.scan_iter(match=f"{prefix}:*", count=500)
+
+
+def _clear(client: redis.Redis, prefix: str) -> None:
+    for key in list(_keys(client, prefix)):
+        if not key.endswith(":control"):
+            client.delete(key)
+
+
+def _expire(client: redis.Redis, prefix: str, ttl_h: float) -> None:
+    for key in list(_keys(client, prefix)):
+        client.expire(key, int(ttl_h * 3600))

@@ -1,0 +1,63 @@
+"""The archiver keeps every event of the events topic once, through kill -9."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from callboard.config import load_settings
+from streams.archive import archive_days, read_day
+from tests.integration.conftest import Stack, wait_until
+
+pytestmark = pytest.mark.integration
+
+SURGE = ("--seed", "7", "--duration", "1h", "--start", "2026-01-05T23:30", "--volume", "2.5")
+
+
+def archived_ids(stack: Stack) -> Counter[str]:
+    root = Path(stack.env["CALLBOARD_ARCHIVE_DIR"])
+    ids: Counter[str] = Counter()
+    for day in archive_days(root):
+        for lines in read_day(root, day, stack.topic).values():
+            ids.update(json.loads(line)["event_id"] for line in lines)
+    return ids
+
+
+def test_kill_9_of_the_archiver_loses_and_duplicates_nothing(stack: Stack, tmp_path):
+    log = tmp_path / "surge.jsonl"
+    stack.cli("simulate", *SURGE, "--out", str(log))
+    lines = log.read_bytes().splitlines()
+    # A producer's retry: some events a second time, under new offsets.
+    again = lines[100:160]
+    log.write_bytes(b"\n".join(lines + again) + b"\n")
+    want = Counter(json.loads(line)["event_id"] for line in lines)
+    assert len(want) == len(lines)
+    stack.env["CALLBOARD_ARCHIVE_FLUSH_S"] = "0.2"
+    feeder = stack.start("publish", str(log), "--speed", "120", name="feeder")
+    rng = random.Random(11)
+    archiver = stack.start("archive", name="archive-0")
+    for kill in range(4):
+        target = min(len(want) - 1, sum(archived_ids(stack).values()) + rng.randint(100, 500))
+        wait_until(lambda t=target: sum(archived_ids(stack).values()) >= t, 90,
+                   f"{target} events archived")
+        archiver.kill()  # SIGKILL: no flush, no goodbye
+        archiver.wait()
+        archiver = stack.start("archive", name=f"archive-{kill + 1}")
+    wait_until(lambda: feeder.poll() is not None, 120, "the feeder to publish the hour")
+    wait_until(lambda: set(archived_ids(stack)) == set(want), 90, "every event archived")
+    assert archived_ids(stack) == want  # each exactly once
+    # The surge runs past midnight in the centre's zone: two day files, split there.
+    settings = load_settings(None)
+    root = Path(stack.env["CALLBOARD_ARCHIVE_DIR"])
+    days = archive_days(root)
+    assert [d.isoformat() for d in days] == ["2026-01-05", "2026-01-06"]
+    for day in days:
+        for part in read_day(root, day, stack.topic).values():
+            for line in part:
+                ts = json.loads(line)["ts_ms"]
+                assert datetime.fromtimestamp(ts / 1000, settings.zone).date() == day

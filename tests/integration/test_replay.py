@@ -1,0 +1,80 @@
+"""Replay: a stretch of the log again, in a session of its own, equal to the offline
+reference and invisible to the live board and the alert channels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+
+from callboard.core.snapshot import CENTRE, centre_snapshot, queue_snapshot
+from tests.integration.conftest import Stack, wait_until
+from tests.integration.test_faults import events_in, offline, published_alerts, surge_log
+
+pytestmark = pytest.mark.integration
+
+
+def live_keys(stack: Stack) -> dict[str, bytes | None]:
+    raw = redis.Redis.from_url(stack.env["CALLBOARD_REDIS_URL"])  # DUMP is binary
+    keys = [k for k in stack.redis.scan_iter(match=f"{stack.prefix}:*")
+            if not k.startswith(f"{stack.prefix}:replay")]
+    return {k: raw.dump(k) for k in sorted(keys)}
+
+
+def test_a_replayed_file_equals_the_offline_reference_and_touches_nothing_live(
+        stack: Stack, tmp_path):
+    log = tmp_path / "surge.jsonl"
+    lines = surge_log(stack, log)
+    # Some live state first: a worker counted the first 300 events, then stopped.
+    head = tmp_path / "head.jsonl"
+    head.write_bytes(b"\n".join(lines[:300]) + b"\n")
+    stack.cli("publish", str(head))
+    worker = stack.start("worker", name="worker")
+    wait_until(lambda: events_in(stack) == 300, 90, "the live worker to count 300 events")
+    worker.terminate()
+    worker.wait(30)
+    before, alerts_before = live_keys(stack), len(published_alerts(stack))
+    assert before
+
+    settings, reference, result = offline(stack, lines)
+    last_ms = reference.engine.clock_ms
+    to = _iso(last_ms, settings)
+    out = stack.cli("replay", "--from", "2026-01-05T09:00", "--to", to, "--source", str(log),
+                    "--session", "surge").stdout
+    assert json.loads(out)["session"] == "surge"
+
+    # Nothing live changed: no key, no alert on the topic the notifier reads.
+    assert live_keys(stack) == before
+    assert len(published_alerts(stack)) == alerts_before
+
+    prefix = f"{stack.prefix}:replay:surge"
+    parts = []
+    for queue in reference.queues():
+        want = queue_snapshot(reference.engine, settings.rules_for(queue), last_ms)
+        parts.append(want)
+        got = json.loads(stack.redis.get(f"{prefix}:snapshot:{queue}"))
+        assert got["as_of_ms"] == last_ms
+        for key in ("windows", "agents_day"):
+            assert got[key] == want[key], (queue, key)
+        assert got["now"]["waiting"] == want["now"]["waiting"], queue
+        assert got["now"]["agents"] == want["now"]["agents"], queue
+    centre = json.loads(stack.redis.get(f"{prefix}:snapshot:{CENTRE}"))
+    want_centre = centre_snapshot(parts, settings.rules_for(CENTRE), last_ms, settings.zone)
+    assert centre["windows"] == want_centre["windows"]
+    # The session's alerts: those `callboard alerts` fires up to the range's end.
+    session_alerts = json.loads(stack.redis.get(f"{prefix}:alerts"))
+    want_alerts = [a for a in result.alerts if a["event_ms"] <= last_ms]
+    assert want_alerts, "the surge fires no alert in the range: the comparison would be empty"
+    assert [a["alert_id"] for a in session_alerts] == [a["alert_id"] for a in want_alerts]
+    # Listed, done, and every key of it expires.
+    listed = json.loads(stack.redis.hget(f"{stack.prefix}:replay-sessions", "surge"))
+    assert listed["status"] == "done" and listed["at_ms"] == last_ms
+    ttl = stack.redis.ttl(f"{prefix}:snapshot:{CENTRE}")
+    assert 0 < ttl <= 24 * 3600
+
+
+def _iso(ms: int, settings) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000, settings.zone).isoformat(timespec="milliseconds")
