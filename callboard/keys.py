@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["RedisKeys", "text"]
+import re
+
+__all__ = ["SESSION_NAME", "RedisKeys", "replay_prefix", "text"]
+
+SESSION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 
 
 class RedisKeys:
@@ -30,6 +34,9 @@ class RedisKeys:
         # sorted set: deliveries still to make (member: the job, score: when due)
         self.alerts_outbox = f"{prefix}:alerts:outbox"
         self.alerts_attempts = f"{prefix}:alerts:attempts"  # hash: job -> attempts so far
+        # hash: replay session name -> its state (callboard/replay.py); each session's
+        # own keys are under replay_prefix(prefix, name)
+        self.replay_sessions = f"{prefix}:replay-sessions"
 
     def snapshot(self, queue: str) -> str:
         return f"{self.prefix}:snapshot:{queue}"
@@ -49,6 +56,13 @@ class RedisKeys:
     def days(self, queue: str) -> str:
         """Hash: local day start (epoch ms) -> that day's row."""
         return f"{self.prefix}:days:{queue}"
+
+
+def replay_prefix(prefix: str, name: str) -> str:
+    """Where a replay session's keys live: the live names under a prefix of its own."""
+    if not SESSION_NAME.fullmatch(name):
+        raise ValueError(f"session name {name!r}: 1-40 of A-Z a-z 0-9 _ . -")
+    return f"{prefix}:replay:{name}"
 
 
 def text(value: bytes | str) -> str:

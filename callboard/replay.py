@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,23 +32,21 @@ from callboard.assemble import pipeline_rules
 from callboard.config import Settings
 from callboard.core.history import HistoryCursor
 from callboard.core.pipeline import Pipeline, PipelineRules, Record
+from callboard.keys import RedisKeys, replay_prefix
 
 __all__ = ["Session", "load_source", "run_replay", "session_prefix", "sessions_key"]
 
 log = logging.getLogger(__name__)
-SESSION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 _TICK_S = 0.5
 
 
 def session_prefix(settings: Settings, name: str) -> str:
-    if not SESSION_NAME.fullmatch(name):
-        raise ValueError(f"session name {name!r}: 1-40 of A-Z a-z 0-9 _ . -")
-    return f"{settings.redis_prefix}:replay:{name}"
+    return replay_prefix(settings.redis_prefix, name)
 
 
 def sessions_key(settings: Settings) -> str:
     """Hash: session name -> its state (source, range, speed, clock, running/done)."""
-    return f"{settings.redis_prefix}:replay-sessions"
+    return RedisKeys(settings.redis_prefix).replay_sessions
 
 
 def _ts(raw: bytes) -> int | None:

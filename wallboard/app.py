@@ -16,7 +16,7 @@ from callboard.core.catalog import by_key
 from callboard.core.snapshot import CENTRE
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import age_text, data_ms, kpi_help, source_lost, tile_view
-from wallboard.reader import ASSETS, SnapshotReader
+from wallboard.reader import ASSETS, Readers, SnapshotReader, session_from_query
 
 __all__ = ["create_app", "serve"]
 
@@ -122,7 +122,7 @@ def board_layout() -> html.Div:
 
 
 def create_app(settings: Settings) -> Dash:
-    reader = SnapshotReader(settings)
+    readers = Readers(settings, SnapshotReader(settings))
     app = Dash(
         __name__,
         title="callboard",
@@ -155,15 +155,27 @@ def create_app(settings: Settings) -> Dash:
         Input("url", "search"),
     )
     def refresh(_n: int | None, search: str | None) -> tuple[Any, ...]:
-        return board_view(reader, settings, lang_from_query(search), int(time.time() * 1000))
+        session = session_from_query(search)
+        return board_view(readers.get(session), settings, lang_from_query(search),
+                          int(time.time() * 1000), replay=_replay(readers, session))
 
     _browser_callbacks(app, settings)
     return app
 
 
-def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: int
-               ) -> tuple[Any, ...]:
-    """Tiles, banners, title, clock, footer and ladder lines for one tick."""
+def _replay(readers: Readers, session: str | None) -> dict[str, Any] | None:
+    if session is None:
+        return None
+    try:
+        return readers.session_state(session) or {"name": session, "status": "missing"}
+    except (RedisError, OSError):
+        return {"name": session, "status": "running"}  # the read below reports Redis
+
+
+def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: int,
+               replay: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    """Tiles, banners, title, clock, footer and ladder lines for one tick; ``replay``
+    (a session's state) shows a replay session's figures, marked as such."""
     title = label("title", lang)
     try:
         snaps, stats = reader.read()
@@ -171,16 +183,35 @@ def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: in
         log.warning("cannot read snapshots: %s", exc)
         return ([], label("redis_down", lang), "banner stale", title, "", "", now_ms, [],
                 "esc-banner hidden")
+    if replay is not None:
+        # A replay's figures are as of its own clock, never live: no age against the
+        # wall clock, and a marker nobody can take for live figures.
+        now_ms = max((data_ms(s) for s in snaps), default=now_ms)
     tiles = [build_tile(s, now_ms, settings, lang) for s in snaps]
     if not snaps:
         tiles = [html.Div(label("no_data", lang), className="tile empty")]
-    banner, banner_class = _stale_banner(snaps, now_ms, settings, lang)
+    if replay is not None:
+        banner, banner_class = _replay_banner(replay, snaps, lang), "banner replay"
+    else:
+        banner, banner_class = _stale_banner(snaps, now_ms, settings, lang)
     centre = next((s for s in snaps if s["queue"] == CENTRE), None)
     clock = f"{label('as_of', lang)} {centre['as_of'][11:19]}" if centre else ""
     footer = f"{label('dead_letters', lang)}: {stats.get('dead_letters', 0)}"
     esc = _ladder_lines(snaps, lang)
     esc_class = "esc-banner" + (" hidden" if not esc else "")
     return tiles, banner, banner_class, title, clock, footer, now_ms, esc, esc_class
+
+
+def _replay_banner(replay: dict[str, Any], snaps: list[dict[str, Any]], lang: str) -> Any:
+    name, status = replay["name"], replay.get("status", "running")
+    if status == "missing":
+        return label("replay_missing", lang, name=name)
+    centre = next((s for s in snaps if s["queue"] == CENTRE), None)
+    at = centre["as_of"][:16].replace("T", " ") if centre else ""
+    return [html.Strong(label("replay", lang, at=at), id="replay-marker"), " ",
+            label("replay_detail", lang, name=name,
+                  status=label(status if status in ("running", "paused", "done") else "running",
+                               lang))]
 
 
 def _stale_banner(snaps: list[dict[str, Any]], now_ms: int, settings: Settings, lang: str

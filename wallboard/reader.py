@@ -12,9 +12,9 @@ import redis
 
 from callboard.config import Settings
 from callboard.core.snapshot import CENTRE
-from callboard.keys import RedisKeys, text
+from callboard.keys import SESSION_NAME, RedisKeys, replay_prefix, text
 
-__all__ = ["ASSETS", "SnapshotReader"]
+__all__ = ["ASSETS", "Readers", "SnapshotReader", "session_from_query"]
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -68,3 +68,39 @@ class SnapshotReader:
         snaps = [json.loads(r) for r in raw if r]
         return snaps, {text(k): int(v) for k, v in stats.items()}
 
+
+
+def session_from_query(search: str | None) -> str | None:
+    """``?session=NAME`` -> NAME when it is a possible session name, else None (live)."""
+    from urllib.parse import parse_qs
+
+    values = parse_qs((search or "").lstrip("?")).get("session", [])
+    return values[0] if values and SESSION_NAME.fullmatch(values[0]) else None
+
+
+class Readers:
+    """The live reader and one per replay session being watched (a few at a time)."""
+
+    def __init__(self, settings: Settings, live: SnapshotReader, keep: int = 8) -> None:
+        self.settings = settings
+        self.live = live
+        self.keep = keep
+        self._sessions: dict[str, SnapshotReader] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: str | None) -> SnapshotReader:
+        if session is None:
+            return self.live
+        with self._lock:
+            reader = self._sessions.pop(session, None)
+            if reader is None:
+                prefix = replay_prefix(self.settings.redis_prefix, session)
+                reader = SnapshotReader(self.settings.model_copy(update={"redis_prefix": prefix}))
+                if len(self._sessions) >= self.keep:  # the least recently watched goes
+                    self._sessions.pop(next(iter(self._sessions))).client.close()
+            self._sessions[session] = reader  # most recent last
+            return reader
+
+    def session_state(self, session: str) -> dict[str, Any] | None:
+        raw = self.live.client.hget(self.live.keys.replay_sessions, session)
+        return json.loads(raw) if raw else None

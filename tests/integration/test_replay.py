@@ -8,8 +8,10 @@ import json
 import pytest
 import redis
 
+from callboard import services
 from callboard.core.snapshot import CENTRE, centre_snapshot, queue_snapshot
 from tests.integration.conftest import Stack, wait_until
+from tests.integration.test_board import attr_of, browser, start_board, text_of  # noqa: F401
 from tests.integration.test_faults import events_in, offline, published_alerts, surge_log
 
 pytestmark = pytest.mark.integration
@@ -78,3 +80,58 @@ def _iso(ms: int, settings) -> str:
     from datetime import datetime
 
     return datetime.fromtimestamp(ms / 1000, settings.zone).isoformat(timespec="milliseconds")
+
+
+@pytest.mark.browser
+def test_the_board_shows_a_session_marked_as_replay_and_a_jump_lands_on_its_minute(
+        stack: Stack, tmp_path, browser):  # noqa: F811
+    log = tmp_path / "surge.jsonl"
+    lines = surge_log(stack, log)
+    settings, reference, _ = offline(stack, lines)
+    last_ms = reference.engine.clock_ms
+    # A paced session, paused on its first minute; then a jump to 09:41.
+    prefix = f"{stack.prefix}:replay:play"
+    stack.redis.hset(f"{prefix}:control", mapping={"paused": "1"})
+    session = stack.start("replay", "--from", "2026-01-05T09:00", "--to", _iso(last_ms, settings),
+                          "--source", str(log), "--session", "play", "--speed", "60",
+                          name="replay")
+    try:
+        def state() -> dict:
+            raw = stack.redis.hget(f"{stack.prefix}:replay-sessions", "play")
+            return json.loads(raw) if raw else {}
+
+        nine = _ms("2026-01-05T09:00", settings)
+        wait_until(lambda: state().get("status") == "paused" and state()["at_ms"] == nine, 60,
+                   "the session paused at 09:00")
+        jump = _ms("2026-01-05T09:41", settings)
+        stack.redis.hset(f"{prefix}:control", "jump_ms", str(jump))
+        wait_until(lambda: state().get("at_ms") == jump, 30, "the jump to 09:41")
+        # The session at 09:41 is the log folded to 09:41, as the offline reference has it.
+        upto = [line for line in lines if json.loads(line)["ts_ms"] <= jump]
+        _, at_jump, _ = offline(stack, upto)
+        want = queue_snapshot(at_jump.engine, settings.rules_for("GEN"), jump)
+        got = json.loads(stack.redis.get(f"{prefix}:snapshot:GEN"))
+        assert got["as_of_ms"] == jump
+        assert got["windows"] == want["windows"]
+        assert got["now"]["waiting"] == want["now"]["waiting"]
+
+        url, _ = start_board(stack)
+        browser.get(f"{url}/board?session=play&lang=en")
+        wait_until(lambda: "REPLAY 2026-01-05 09:41" in text_of(browser, "banner"), 30,
+                   "the replay marker")
+        assert "session play · paused · not live" in text_of(browser, "banner")
+        assert "replay" in attr_of(browser, "banner", "class")
+        assert text_of(browser, "GEN-waiting") == str(want["now"]["waiting"])
+        # Written a while ago, yet not "stale": its time is the replay's, not the wall's.
+        assert attr_of(browser, "tile-GEN", "data-stale") == "0"
+        browser.get(f"{url}/board?session=nosuch&lang=en")
+        wait_until(lambda: "no replay session nosuch" in text_of(browser, "banner"), 30,
+                   "the missing-session notice")
+    finally:
+        services.stop(session)
+
+
+def _ms(text: str, settings) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text).replace(tzinfo=settings.zone).timestamp() * 1000)
