@@ -15,7 +15,14 @@ from callboard.config import Settings
 from callboard.core.catalog import by_key
 from callboard.core.snapshot import CENTRE
 from wallboard.i18n import label, lang_from_query
-from wallboard.present import age_text, data_ms, kpi_help, source_lost, tile_view
+from wallboard.present import (
+    age_text,
+    data_ms,
+    kpi_help,
+    replay_marker,
+    source_lost,
+    tile_view,
+)
 from wallboard.reader import ASSETS, Readers, SnapshotReader, session_from_query
 
 __all__ = ["create_app", "serve"]
@@ -157,19 +164,10 @@ def create_app(settings: Settings) -> Dash:
     def refresh(_n: int | None, search: str | None) -> tuple[Any, ...]:
         session = session_from_query(search)
         return board_view(readers.get(session), settings, lang_from_query(search),
-                          int(time.time() * 1000), replay=_replay(readers, session))
+                          int(time.time() * 1000), replay=readers.replay(session))
 
     _browser_callbacks(app, settings)
     return app
-
-
-def _replay(readers: Readers, session: str | None) -> dict[str, Any] | None:
-    if session is None:
-        return None
-    try:
-        return readers.session_state(session) or {"name": session, "status": "missing"}
-    except (RedisError, OSError):
-        return {"name": session, "status": "running"}  # the read below reports Redis
 
 
 def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: int,
@@ -191,7 +189,7 @@ def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: in
     if not snaps:
         tiles = [html.Div(label("no_data", lang), className="tile empty")]
     if replay is not None:
-        banner, banner_class = _replay_banner(replay, snaps, lang), "banner replay"
+        banner, banner_class = replay_banner(replay, snaps, lang), "banner replay"
     else:
         banner, banner_class = _stale_banner(snaps, now_ms, settings, lang)
     centre = next((s for s in snaps if s["queue"] == CENTRE), None)
@@ -202,16 +200,9 @@ def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: in
     return tiles, banner, banner_class, title, clock, footer, now_ms, esc, esc_class
 
 
-def _replay_banner(replay: dict[str, Any], snaps: list[dict[str, Any]], lang: str) -> Any:
-    name, status = replay["name"], replay.get("status", "running")
-    if status == "missing":
-        return label("replay_missing", lang, name=name)
-    centre = next((s for s in snaps if s["queue"] == CENTRE), None)
-    at = centre["as_of"][:16].replace("T", " ") if centre else ""
-    return [html.Strong(label("replay", lang, at=at), id="replay-marker"), " ",
-            label("replay_detail", lang, name=name,
-                  status=label(status if status in ("running", "paused", "done") else "running",
-                               lang))]
+def replay_banner(replay: dict[str, Any], snaps: list[dict[str, Any]], lang: str) -> Any:
+    marker, detail = replay_marker(replay, snaps, lang)
+    return [html.Strong(marker), " ", detail] if marker else detail
 
 
 def _stale_banner(snaps: list[dict[str, Any]], now_ms: int, settings: Settings, lang: str

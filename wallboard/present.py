@@ -6,6 +6,7 @@ from typing import Any
 
 from callboard.config import Settings
 from callboard.core.catalog import KPI
+from callboard.core.snapshot import CENTRE
 from wallboard.i18n import label
 
 __all__ = [
@@ -156,3 +157,17 @@ def kpi_help(kpi: KPI, lang: str, target: dict[str, float | None] | None) -> str
     if check:
         lines.append(f"{label('check', lang)}: {check}")
     return "\n".join(lines)
+
+
+def replay_marker(replay: dict[str, Any], snaps: list[dict[str, Any]], lang: str
+                  ) -> tuple[str, str]:
+    """A replay session's banner: (the marker, the detail). The marker is empty when the
+    session is unknown (expired or never started), and the detail says so."""
+    name, status = replay["name"], replay.get("status", "running")
+    if status == "missing":
+        return "", label("replay_missing", lang, name=name)
+    centre = next((s for s in snaps if s["queue"] == CENTRE), None)
+    at = centre["as_of"][:16].replace("T", " ") if centre else ""
+    shown = status if status in ("running", "paused", "done") else "running"
+    return (label("replay", lang, at=at),
+            label("replay_detail", lang, name=name, status=label(shown, lang)))

@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import redis
 
@@ -78,29 +78,40 @@ def session_from_query(search: str | None) -> str | None:
     return values[0] if values and SESSION_NAME.fullmatch(values[0]) else None
 
 
-class Readers:
+R = TypeVar("R", bound=SnapshotReader)
+
+
+class Readers(Generic[R]):
     """The live reader and one per replay session being watched (a few at a time)."""
 
-    def __init__(self, settings: Settings, live: SnapshotReader, keep: int = 8) -> None:
+    def __init__(self, settings: Settings, live: R, keep: int = 8) -> None:
         self.settings = settings
         self.live = live
+        self.kind = type(live)  # the board's reader, or the supervisor's with history
         self.keep = keep
-        self._sessions: dict[str, SnapshotReader] = {}
+        self._sessions: dict[str, R] = {}
         self._lock = threading.Lock()
 
-    def get(self, session: str | None) -> SnapshotReader:
+    def get(self, session: str | None) -> R:
         if session is None:
             return self.live
         with self._lock:
             reader = self._sessions.pop(session, None)
             if reader is None:
                 prefix = replay_prefix(self.settings.redis_prefix, session)
-                reader = SnapshotReader(self.settings.model_copy(update={"redis_prefix": prefix}))
+                reader = self.kind(self.settings.model_copy(update={"redis_prefix": prefix}))
                 if len(self._sessions) >= self.keep:  # the least recently watched goes
                     self._sessions.pop(next(iter(self._sessions))).client.close()
             self._sessions[session] = reader  # most recent last
             return reader
 
-    def session_state(self, session: str) -> dict[str, Any] | None:
-        raw = self.live.client.hget(self.live.keys.replay_sessions, session)
-        return json.loads(raw) if raw else None
+    def replay(self, session: str | None) -> dict[str, Any] | None:
+        """The watched session's state; None when live. A session Redis does not list
+        is "missing"; a failed read leaves the page's own read to report Redis."""
+        if session is None:
+            return None
+        try:
+            raw = self.live.client.hget(self.live.keys.replay_sessions, session)
+        except (redis.RedisError, OSError):
+            return {"name": session, "status": "running"}
+        return json.loads(raw) if raw else {"name": session, "status": "missing"}

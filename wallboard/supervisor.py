@@ -28,10 +28,11 @@ from wallboard.present import (
     duration_text,
     format_kpi,
     kpi_help,
+    replay_marker,
     seats_view,
     target_colour,
 )
-from wallboard.reader import ASSETS, SnapshotReader
+from wallboard.reader import ASSETS, Readers, SnapshotReader, session_from_query
 
 if TYPE_CHECKING:
     from flask import Flask  # Dash's own server
@@ -126,7 +127,7 @@ def _agents(snaps: list[dict[str, Any]], lang: str) -> html.Div:
 
 
 def create_supervisor(settings: Settings, server: Flask) -> Dash:
-    reader = HistoryReader(settings)
+    readers = Readers(settings, HistoryReader(settings))
     app = Dash(__name__, server=server,  # type: ignore[arg-type]  # Flask is accepted
                url_base_pathname="/supervisor/", title="callboard",
                assets_folder=str(ASSETS), update_title=None,  # type: ignore[arg-type]
@@ -151,7 +152,9 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
         Input("sup-window", "value"), Input("sup-queue", "value"),
     )
     def refresh(_n: int | None, search: str | None, window: str, queue: str) -> tuple[Any, ...]:
-        return supervisor_view(reader, settings, lang_from_query(search), window, queue)
+        session = session_from_query(search)
+        return supervisor_view(readers.get(session), settings, lang_from_query(search), window,
+                               queue, replay=readers.replay(session))
 
     return app
 
@@ -179,8 +182,9 @@ def supervisor_layout(settings: Settings) -> html.Div:
 
 
 def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window: str,
-                    queue: str) -> tuple[Any, ...]:
-    """Title, KPI table, banner, age, four trend charts and the agents, for one tick."""
+                    queue: str, replay: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    """Title, KPI table, banner, age, four trend charts and the agents, for one tick;
+    ``replay``: a replay session's, marked as such (see wallboard/app.py)."""
     title = f"{label('title', lang)} · {label('supervisor', lang)}"
     now_ms = int(time.time() * 1000)
     empty = go.Figure()
@@ -193,12 +197,19 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
         log.warning("cannot read snapshots: %s", exc)
         return (title, [], label("redis_down", lang), "banner stale", "",
                 empty, empty, empty, empty, [])
+    if replay is not None:  # the replay's clock, not the wall's (wallboard/app.py)
+        now_ms = max((data_ms(s) for s in snaps), default=now_ms)
     oldest = min((data_ms(s) for s in snaps), default=0)
     age = (now_ms - oldest) / 1000
     stale = not snaps or age > settings.stale_after_s
-    banner = [html.Strong(label("stale", lang)), " ",
-              label("stale_detail", lang, age=age_text(age, lang))] if snaps and stale else (
+    banner: Any = [html.Strong(label("stale", lang)), " ",
+                   label("stale_detail", lang, age=age_text(age, lang))] if snaps and stale else (
         label("no_data", lang) if not snaps else "")
+    banner_class = "banner stale" if stale else "banner hidden"
+    if replay is not None:
+        marker, detail = replay_marker(replay, snaps, lang)
+        banner = [html.Strong(marker), " ", detail] if marker else detail
+        banner_class = "banner replay"
     targets = (chosen or {}).get("targets", {})
     charts = [
         _trend(label(name, lang), rows, {label(name, lang): key}, settings,
@@ -208,8 +219,7 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
     ]
     volume = _trend(label("trend_volume", lang), rows,
                     {_kpi_name(k, lang): k for k in VOLUME_KEYS}, settings)
-    return (title, _table(snaps, window, lang, settings), banner,
-            "banner stale" if stale else "banner hidden",
+    return (title, _table(snaps, window, lang, settings), banner, banner_class,
             label("age", lang, age=age_text(age, lang)), *charts, volume,
             _agents([s for s in snaps if queue in (CENTRE, s["queue"])], lang))
 

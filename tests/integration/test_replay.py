@@ -124,6 +124,10 @@ def test_the_board_shows_a_session_marked_as_replay_and_a_jump_lands_on_its_minu
         assert text_of(browser, "GEN-waiting") == str(want["now"]["waiting"])
         # Written a while ago, yet not "stale": its time is the replay's, not the wall's.
         assert attr_of(browser, "tile-GEN", "data-stale") == "0"
+        browser.get(f"{url}/supervisor/?session=play&lang=en")
+        wait_until(lambda: "REPLAY 2026-01-05 09:41" in text_of(browser, "sup-banner"), 30,
+                   "the supervisor page's replay marker")
+        assert text_of(browser, "sup-GEN-waiting") == str(want["now"]["waiting"])
         browser.get(f"{url}/board?session=nosuch&lang=en")
         wait_until(lambda: "no replay session nosuch" in text_of(browser, "banner"), 30,
                    "the missing-session notice")
