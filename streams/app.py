@@ -153,7 +153,11 @@ class Shards:
                           partition, exc)
         start = pipeline.offsets.get(partition, -1) + 1
         reread = 0
-        changed = FeedResult(queues=set(pipeline.queues()))
+        # Every minute the checkpoint holds is written again: it may hold changes the
+        # killed process counted but never wrote to Redis (a later call marking an
+        # earlier half hour's answer repeated, B16), which re-reading from after the
+        # checkpoint would never touch again. The same rows as after a Redis loss.
+        changed = FeedResult(queues=set(pipeline.queues()), minutes=set(pipeline.engine.buckets))
         async for records in read_partition(bootstrap_servers(self.settings.broker_url),
                                             self.settings.events_topic, partition, start):
             reread += len(records)
