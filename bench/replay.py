@@ -21,8 +21,14 @@ from common import local_services, print_machine  # bench/common.py, beside this
 
 from callboard import services
 from callboard.config import load_settings
-from callboard.core.history import HistoryCursor
-from callboard.replay import Session, _clear, _write, load_source, run_replay
+from callboard.replay import (
+    ReplayWriter,
+    Session,
+    jump,
+    load_source,
+    run_replay,
+    session_prefix,
+)
 
 
 def main() -> None:
@@ -52,8 +58,6 @@ def _jump(settings, log: Path, day0: int, end: int) -> float:
     import redis
 
     from callboard.assemble import pipeline_rules
-    from callboard.replay import session_prefix
-    from streams.publish import SnapshotWriter
 
     parts = load_source(settings, str(log), day0, end)
     session = Session(pipeline_rules(settings, offline=True), parts, day0)
@@ -61,25 +65,15 @@ def _jump(settings, log: Path, day0: int, end: int) -> float:
     replay_settings = settings.model_copy(update={"redis_prefix": prefix, "clock": "event"})
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
 
-    class Writer(SnapshotWriter):
-        at_ms = 0
-
-        def now_ms(self) -> int:
-            return self.at_ms
-
-    async def jump() -> float:
-        writer = Writer(replay_settings, lambda: session.pipelines)
+    async def timed() -> float:
+        writer = ReplayWriter(replay_settings, lambda: session.pipelines)
         started = time.perf_counter()
-        session.reset()
-        session.advance_to(_ms(settings, "2026-01-05T13:00"))
-        _clear(client, prefix)
-        writer.cursor = HistoryCursor(settings.zone)
-        await _write(writer, session)
+        await jump(session, writer, client, prefix, _ms(settings, "2026-01-05T13:00"))
         took = time.perf_counter() - started
         await writer.close()
         return took
 
-    return asyncio.run(jump())
+    return asyncio.run(timed())
 
 
 def _ms(settings, text: str) -> int:

@@ -33,8 +33,10 @@ from callboard.config import Settings
 from callboard.core.history import HistoryCursor
 from callboard.core.pipeline import Pipeline, PipelineRules, Record
 from callboard.keys import RedisKeys, replay_prefix
+from streams.publish import SnapshotWriter
 
-__all__ = ["Session", "load_source", "run_replay", "session_prefix", "sessions_key"]
+__all__ = ["ReplayWriter", "Session", "jump", "load_source", "run_replay", "session_prefix",
+           "sessions_key"]
 
 log = logging.getLogger(__name__)
 _TICK_S = 0.5
@@ -200,16 +202,28 @@ def run_replay(settings: Settings, *, name: str, source: str, from_ms: int, to_m
     return session
 
 
+class ReplayWriter(SnapshotWriter):
+    """The worker's writer on the replay's own clock, not the newest event's."""
+
+    at_ms = 0
+
+    def now_ms(self) -> int:
+        return self.at_ms
+
+
+async def jump(session: Session, writer: ReplayWriter, client: redis.Redis, prefix: str,
+               at_ms: int) -> None:
+    """The session recomputed from its warm-up to ``at_ms`` and its keys written afresh
+    (a jump back would otherwise keep the later snapshots and half hours)."""
+    session.reset()
+    session.advance_to(at_ms)
+    _clear(client, prefix)
+    writer.cursor = HistoryCursor(writer.settings.zone)
+    await _write(writer, session)
+
+
 async def _run(settings: Settings, session: Session, from_ms: int, to_ms: int,
                speed: float | None, client: redis.Redis, prefix: str, tell: Any) -> None:
-    from streams.publish import SnapshotWriter
-
-    class ReplayWriter(SnapshotWriter):
-        at_ms = 0
-
-        def now_ms(self) -> int:  # the replay's own clock, not the newest event
-            return self.at_ms
-
     writer = ReplayWriter(settings, lambda: session.pipelines)
     try:
         session.reset()
@@ -220,17 +234,10 @@ async def _run(settings: Settings, session: Session, from_ms: int, to_ms: int,
         last_expiry = last
         while speed and session.at_ms < to_ms:
             control = client.hgetall(f"{prefix}:control")
-            jump = control.get("jump_ms")
-            if jump:
+            target = control.get("jump_ms")
+            if target:
                 client.hdel(f"{prefix}:control", "jump_ms")
-                # Recomputed from the warm-up: the state a play to that minute has, and
-                # the session's keys written afresh (a jump back would otherwise keep
-                # the later snapshots and half hours).
-                session.reset()
-                session.advance_to(max(from_ms, min(to_ms, int(jump))))
-                _clear(client, prefix)
-                writer.cursor = HistoryCursor(settings.zone)
-                await _write(writer, session)
+                await jump(session, writer, client, prefix, max(from_ms, min(to_ms, int(target))))
                 last = time.monotonic()
             speed = float(control.get("speed") or speed)
             await asyncio.sleep(_TICK_S)
