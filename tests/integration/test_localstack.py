@@ -42,7 +42,8 @@ def test_up_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path):
         assert f"http://127.0.0.1:{board_port}/board" in text
         pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
         ports = [int(p) for p in re.findall(r"on 127\.0\.0\.1:(\d+)", text)]
-        assert len(pids) == 4 and len(ports) == 2  # worker, notifier, simulator, board; broker, redis
+        # worker, notifier, archiver, simulator, board; broker, redis
+        assert len(pids) == 5 and len(ports) == 2
         with urllib.request.urlopen(f"http://127.0.0.1:{board_port}/board", timeout=10) as page:
             assert page.status == 200
         client = redis.Redis(port=ports[1], decode_responses=True)
@@ -53,6 +54,9 @@ def test_up_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path):
 
         first = wait_until(centre_as_of, 90, "the first centre snapshot")
         wait_until(lambda: centre_as_of() > first, 30, "the figures to move")
+        # The archiver keeps the events beside the stack's logs (docs/archive.md).
+        wait_until(lambda: any((tmp_path / "state" / "archive").glob("*/*.jsonl.gz")), 60,
+                   "the archive's first day file")
         # A worker killed under the stack is restarted, not the stack stopped.
         worker = int(re.search(r"worker +pid (\d+)", text).group(1))
         os.kill(worker, signal.SIGKILL)
