@@ -240,6 +240,31 @@ def replay(ctx: click.Context, from_: str, to: str, source: str, speed: str,
                            "board": f"/board?session={name}"}), err=False)
 
 
+@cli.command("incident-report")
+@click.option("--from", "from_", required=True, metavar="TIME",
+              help="Start of the stretch (ISO 8601, centre zone if no offset).")
+@click.option("--to", "to", required=True, metavar="TIME", help="End of the stretch.")
+@click.option("--source", default="archive", show_default=True, metavar="archive|kafka|FILE",
+              help="The archive, the events topic, or a file (JSON lines or Asterisk queue_log).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
+              show_default=True, help="Folder for report.html and the CSV files.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.pass_context
+def incident_report(ctx: click.Context, from_: str, to: str, source: str, out: Path,
+                    lang: str) -> None:
+    """One self-contained HTML report and CSV files on a stretch (docs/review.md)."""
+    from callboard.incident import build_report, write_report
+
+    settings = _settings(ctx)
+    from_ms, to_ms = _start_ms(from_, settings, False), _start_ms(to, settings, False)
+    if to_ms <= from_ms:
+        raise click.BadParameter("--to must be after --from")
+    if source not in ("archive", "kafka") and not Path(source).is_file():
+        raise click.BadParameter(f"{source!r}: not archive, kafka or a readable file")
+    page = write_report(settings, build_report(settings, source, from_ms, to_ms), out, lang)
+    click.echo(str(page))
+
+
 @cli.command()
 @click.option("--clock", type=click.Choice(["wall", "event"]), default=None,
               help="Override the clock setting (event = replay/post-incident).")

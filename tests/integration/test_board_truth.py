@@ -13,10 +13,9 @@ import pytest
 from callboard import services
 from callboard.config import load_settings
 from tests.integration.conftest import wait_until
-from tests.integration.test_board import (  # noqa: F401 (browser is a fixture)
+from tests.integration.test_board import (
     FakeWorker,
     attr_of,
-    browser,
     snapshot,
     start_board,
     text_of,
@@ -30,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.browser
 def test_a_frozen_redis_is_reported_as_the_data_store_not_the_board(
-        stack, browser, tmp_path, logs_dir):  # noqa: F811
+        stack, browser, tmp_path, logs_dir):
     port = services.free_port()
     own = services.start_redis(port, tmp_path / "redis", logs_dir / f"redis-{port}.log")
     try:

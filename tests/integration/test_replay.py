@@ -11,7 +11,7 @@ import redis
 from callboard import services
 from callboard.core.snapshot import CENTRE, centre_snapshot, queue_snapshot
 from tests.integration.conftest import Stack, wait_until
-from tests.integration.test_board import attr_of, browser, start_board, text_of  # noqa: F401
+from tests.integration.test_board import attr_of, start_board, text_of
 from tests.integration.test_faults import events_in, offline, published_alerts, surge_log
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def _iso(ms: int, settings) -> str:
 
 @pytest.mark.browser
 def test_the_board_shows_a_session_marked_as_replay_and_a_jump_lands_on_its_minute(
-        stack: Stack, tmp_path, browser):  # noqa: F811
+        stack: Stack, tmp_path, browser):
     log = tmp_path / "surge.jsonl"
     lines = surge_log(stack, log)
     settings, reference, _ = offline(stack, lines)

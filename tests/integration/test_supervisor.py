@@ -11,7 +11,7 @@ from callboard.config import load_settings
 from callboard.core.pipeline import Pipeline
 from streams.publish import SnapshotWriter
 from tests.integration.conftest import wait_until
-from tests.integration.test_board import attr_of, browser, start_board, text_of  # noqa: F401
+from tests.integration.test_board import attr_of, start_board, text_of
 from tests.unit.factories import at, call, event
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -32,7 +32,7 @@ def publish(stack, events) -> None:
     asyncio.run(write())
 
 
-def test_supervisor_page_shows_every_kpi_with_help_trends_and_agents(stack, browser):  # noqa: F811
+def test_supervisor_page_shows_every_kpi_with_help_trends_and_agents(stack, browser):
     events = [
         event("agent.login", at(9, 50), agent_id="A1", state="available"),
         event("agent.state", at(10, 0, 10), agent_id="A1", state="on_call"),

@@ -1,0 +1,338 @@
+"""``callboard incident-report``: one self-contained HTML file and CSV files about a
+stretch of the event log, computed by the replay's sessions (the live worker's own
+pipelines) minute by minute (docs/review.md).
+
+What it holds: a 1-minute timeline per queue and for the centre (calls waiting,
+longest wait, agents by state, seats needed against staffed); service level,
+abandonment and ASA per 5 minutes and per half hour against their targets; every
+ladder step with who was told on which channel and who acknowledged after how long
+(from the alert audit trail, "not recorded" when the range was not live here); the
+key moments (``callboard.core.incident``); and the configuration used.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import redis
+
+from callboard.assemble import groups_of, ladder_rules, pipeline_rules
+from callboard.config import Settings
+from callboard.core import kpi
+from callboard.core.events import EventError, parse
+from callboard.core.incident import Minute, abandoned_calls, key_moments, not_ready_by_reason
+from callboard.core.snapshot import CENTRE, centre_snapshot, window_figures
+from callboard.keys import RedisKeys, text
+from callboard.replay import Session, day_start_ms, load_source
+
+__all__ = ["build_report", "write_report"]
+
+_MINUTE = 60_000
+_LABELS: dict[str, tuple[str, str]] = {
+    "title": ("事件复盘报告", "Incident report"),
+    "range": ("时段", "Range"),
+    "source": ("数据来源", "Source"),
+    "moments": ("关键时刻", "Key moments"),
+    "first_breach_ms": ("首次超限（排队超过 {t} 人）", "First breach (more than {t} waiting)"),
+    "peak_waiting": ("排队峰值", "Peak waiting"),
+    "peak_longest_wait_s": ("最长等待峰值", "Peak longest wait"),
+    "recovered_ms": ("恢复（排队不超过 {t} 人）", "Recovered (no more than {t} waiting)"),
+    "recovery_s": ("从超限到恢复", "Breach to recovery"),
+    "none": ("无", "none"),
+    "not_recovered": ("到时段结束仍未恢复", "not recovered by the end of the range"),
+    "timeline": ("逐分钟时间线", "Minute by minute"),
+    "waiting": ("排队", "Waiting"),
+    "longest": ("最长等待（秒）", "Longest wait (s)"),
+    "available": ("空闲", "Available"),
+    "on_call": ("通话", "On call"),
+    "not_ready": ("未就绪", "Not ready"),
+    "seats_needed": ("所需坐席", "Seats needed"),
+    "staffed": ("在岗", "Staffed"),
+    "intervals": ("服务水平、放弃率、平均应答（每5分钟）",
+                  "Service level, abandonment, ASA (per 5 min)"),
+    "service_level": ("服务水平", "Service level"),
+    "abandon_rate": ("放弃率", "Abandonment"),
+    "asa_s": ("平均应答（秒）", "ASA (s)"),
+    "target": ("目标", "target"),
+    "ladder": ("升级阶梯", "Surge ladder"),
+    "step": ("步骤", "Step"),
+    "direction": ("方向", "Direction"),
+    "up": ("升级", "up"), "down": ("降级", "down"),
+    "queue": ("队列", "Queue"),
+    "time": ("时间", "Time"),
+    "notified": ("通知", "Notified"),
+    "acknowledged": ("确认", "Acknowledged"),
+    "not_recorded": ("未记录（该时段不在本系统实时运行）", "not recorded (the range was not live here)"),
+    "abandoned": ("放弃的来电", "Calls abandoned"),
+    "wait_s": ("等待（秒）", "Waited (s)"),
+    "not_ready_reasons": ("事件期间未就绪时长（按原因，秒）",
+                          "Not-ready time during the incident (by reason, s)"),
+    "no_reason": ("（未给原因）", "(no reason given)"),
+    "config": ("所用配置", "Configuration used"),
+    "csv": ("CSV 文件", "CSV files"),
+}
+
+
+def _l(key: str, lang: str, **fields: Any) -> str:
+    zh, en = _LABELS[key]
+    return (zh if lang == "zh" else en).format(**fields)
+
+
+def build_report(settings: Settings, source: str, from_ms: int, to_ms: int) -> dict[str, Any]:
+    """Everything the report shows, as plain data (the tests read it too)."""
+    from_ms -= from_ms % _MINUTE
+    rules = pipeline_rules(settings, offline=True)
+    parts = load_source(settings, source, from_ms, to_ms)
+    session = Session(rules, parts, day_start_ms(from_ms, settings))
+    session.reset()
+    timeline: dict[str, list[Minute]] = {}
+    for at in range(from_ms, to_ms + 1, _MINUTE):
+        session.advance_to(at)
+        snaps = [p.snapshot(q, at) for p in session.pipelines.values() for q in p.queues()]
+        if snaps:
+            snaps.append(centre_snapshot(sorted(snaps, key=lambda s: s["queue"]),
+                                         settings.rules_for(CENTRE), at, settings.zone))
+        for snap in snaps:
+            timeline.setdefault(snap["queue"], []).append(_minute(snap, at))
+    session.advance_to(to_ms)
+    events = _events(parts)
+    centre = timeline.get(CENTRE, [])
+    moments = key_moments(centre, settings.waiting_amber)
+    start, end = moments["first_breach_ms"], moments["recovered_ms"] or to_ms
+    return {
+        "from_ms": from_ms, "to_ms": to_ms, "source": source,
+        "timeline": timeline,
+        "intervals_5": _intervals(session, settings, from_ms, to_ms, 5),
+        "intervals_30": _intervals(session, settings, from_ms, to_ms, 30),
+        "alerts": [a for a in session.alerts if from_ms <= a["event_ms"] <= to_ms],
+        "moments": moments,
+        "abandoned": abandoned_calls(events, start or from_ms, end if start else to_ms),
+        "not_ready": not_ready_by_reason(events, start, end) if start else {},
+        "config": _config(settings),
+    }
+
+
+def _minute(snap: dict[str, Any], at: int) -> Minute:
+    now, agents = snap["now"], snap["now"]["agents"]
+    seats = now.get("seats_needed")
+    return Minute(at_ms=at, waiting=now["waiting"], longest_wait_s=now["longest_wait_s"],
+                  available=agents["available"], on_call=agents["on_call"], acw=agents["acw"],
+                  not_ready=agents["not_ready"],
+                  seats_needed=seats["agents"] if isinstance(seats, dict) else None,
+                  staffed=agents["logged_in"])
+
+
+def _events(parts: dict[int, list[bytes]]) -> list[dict[str, Any]]:
+    out = []
+    for lines in parts.values():
+        for raw in lines:
+            try:
+                out.append(parse(raw))
+            except EventError:
+                continue  # dead-lettered live too; not part of the story
+    return out
+
+
+def _intervals(session: Session, settings: Settings, from_ms: int, to_ms: int, minutes: int
+               ) -> list[dict[str, Any]]:
+    width = minutes * _MINUTE
+    first = from_ms - from_ms % width
+    rows = []
+    queues = session.queues()
+    for start in range(first, to_ms, width):
+        end = start + width
+        per_queue = {}
+        for pipeline in session.pipelines.values():
+            for queue in pipeline.queues():
+                per_queue[queue] = pipeline.engine.window(queue, start, end, to_ms)[0]
+        for queue in [*queues, CENTRE]:
+            counters = (kpi.merge(per_queue.values()) if queue == CENTRE
+                        else per_queue.get(queue, kpi.new_counters()))
+            rules = settings.rules_for(queue)
+            figures = window_figures(start, end, counters, rules, settings.zone)
+            rows.append({"queue": queue, "start_ms": start, "start": figures["start"],
+                         "offered": counters.get("offered", 0),
+                         "service_level": figures.get("service_level"),
+                         "sl_target": rules.sl_target,
+                         "abandon_rate": figures.get("abandon_rate"),
+                         "abandon_target": rules.abandon_target,
+                         "asa_s": figures.get("asa_s"), "asa_target_s": rules.asa_target_s})
+    return rows
+
+
+def _config(settings: Settings) -> dict[str, Any]:
+    queues = {q: {"sl_formula": r.sl_formula, "sl_threshold_s": r.sl_threshold_s,
+                  "sl_target": r.sl_target, "abandon_target": r.abandon_target,
+                  "asa_target_s": r.asa_target_s, "short_abandon_s": r.short_abandon_s}
+              for q in [CENTRE, *(q.name for q in settings.queues)]
+              for r in [settings.rules_for(q)]}
+    ladder = ladder_rules(settings)  # the rules the pipeline ran, the manual's by default
+    return {"timezone": settings.timezone, "breach_threshold_waiting": settings.waiting_amber,
+            "queues": queues,
+            "ladder": {"steps": [{"name_zh": s.name_zh, "name_en": s.name_en, "above": s.above,
+                                  "for_s": s.for_s} for s in ladder.steps],
+                       "clear_at_or_below": ladder.clear_at_or_below,
+                       "clear_for_s": ladder.clear_for_s, "cooldown_s": ladder.cooldown_s,
+                       "groups": groups_of(settings)}}
+
+
+def audit_trail(settings: Settings) -> list[dict[str, str]]:
+    """The alert audit stream, oldest first; empty when Redis has none (or is away)."""
+    try:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2,
+                                      socket_connect_timeout=2)
+        entries = client.xrange(RedisKeys(settings.redis_prefix).alerts_audit)
+    except (redis.RedisError, OSError):
+        return []
+    return [{text(k): text(v) for k, v in (fields or {}).items()} for _, fields in entries or ()]
+
+
+def _ladder_rows(report: dict[str, Any], trail: list[dict[str, str]], lang: str,
+                 settings: Settings) -> list[dict[str, Any]]:
+    rows = []
+    for alert in report["alerts"]:
+        told = [f"{e.get('recipient')} ({e.get('channel')}, {_l('step', lang)} {e.get('level')})"
+                for e in trail if e.get("what") == "notified"
+                and e.get("alert_id") == alert["alert_id"]]
+        acks = [f"{e.get('user')} +{e.get('after_s')} s" for e in trail
+                if e.get("what") == "acknowledged" and e.get("queue") == alert["queue"]
+                and e.get("step") == str(alert["step"]) and alert["direction"] == "up"]
+        rows.append({
+            _l("time", lang): _clock(alert["event_ms"], settings),
+            _l("queue", lang): alert["queue"],
+            _l("step", lang): alert["step"],
+            _l("direction", lang): _l(alert["direction"], lang),
+            _l("waiting", lang): alert["waiting"],
+            "rung": alert["rung"]["name_zh" if lang == "zh" else "name_en"],
+            _l("notified", lang): "; ".join(told) or _l("not_recorded", lang),
+            _l("acknowledged", lang): "; ".join(acks) or (
+                _l("not_recorded", lang) if not told else "–"),
+        })
+    return rows
+
+
+def _clock(ms: int | None, settings: Settings) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, settings.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def write_report(settings: Settings, report: dict[str, Any], out: Path, lang: str,
+                 trail: list[dict[str, str]] | None = None) -> Path:
+    """report.html and the CSVs into ``out``; returns the HTML file's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    trail = audit_trail(settings) if trail is None else trail
+    timeline = pd.DataFrame([{"queue": q, **asdict(m), "time": _clock(m.at_ms, settings)}
+                             for q, minutes in report["timeline"].items() for m in minutes])
+    timeline.to_csv(out / "timeline.csv", index=False)
+    pd.DataFrame(report["intervals_5"]).to_csv(out / "intervals_5min.csv", index=False)
+    pd.DataFrame(report["intervals_30"]).to_csv(out / "intervals_30min.csv", index=False)
+    ladder = _ladder_rows(report, trail, lang, settings)
+    pd.DataFrame(ladder).to_csv(out / "ladder.csv", index=False)
+    pd.DataFrame(report["abandoned"]).to_csv(out / "abandoned.csv", index=False)
+    page = out / "report.html"
+    page.write_text(_html(settings, report, ladder, lang), encoding="utf-8")
+    return page
+
+
+def _html(settings: Settings, report: dict[str, Any], ladder: list[dict[str, Any]],
+          lang: str) -> str:
+    threshold = settings.waiting_amber
+    moments = report["moments"]
+    figures = [_timeline_chart(report, settings, lang), _interval_chart(report, settings, lang)]
+    charts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"chart-{i}",
+                          config={"displayModeBar": False})
+              for i, fig in enumerate(figures)]
+
+    def moment(key: str, value: Any) -> str:
+        label = _l(key, lang, t=threshold)
+        return f"<tr><th>{html.escape(label)}</th><td id='m-{key}'>{html.escape(value)}</td></tr>"
+
+    none = _l("none", lang)
+    rows = [
+        moment("first_breach_ms", _clock(moments["first_breach_ms"], settings) or none),
+        moment("peak_waiting", "" if moments["peak_waiting"] is None else
+               f"{moments['peak_waiting']} @ {_clock(moments['peak_waiting_ms'], settings)}"),
+        moment("peak_longest_wait_s", "" if moments["peak_longest_wait_s"] is None else
+               f"{moments['peak_longest_wait_s']:.0f} s @ "
+               f"{_clock(moments['peak_longest_wait_ms'], settings)}"),
+        moment("recovered_ms", _clock(moments["recovered_ms"], settings) or (
+            _l("not_recovered", lang) if moments["first_breach_ms"] else none)),
+        moment("recovery_s", "" if moments["recovery_s"] is None else
+               f"{moments['recovery_s'] / 60:.0f} min"),
+    ]
+    abandoned = [{_l("queue", lang): a["queue"], "call_id": a["call_id"],
+                  _l("time", lang): _clock(a["abandoned_ms"], settings),
+                  _l("wait_s", lang): a["wait_s"]} for a in report["abandoned"]]
+    reasons = [{"reason": r or _l("no_reason", lang), "s": round(s)}
+               for r, s in report["not_ready"].items()]
+    title = _l("title", lang)
+    span = f"{_clock(report['from_ms'], settings)} – {_clock(report['to_ms'], settings)}"
+    return f"""<!doctype html>
+<html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
+<title>{html.escape(title)} {html.escape(span)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
+th {{ background: #f3f3f3; }}
+h1 small {{ font-weight: normal; color: #666; }}
+</style></head><body>
+<h1>{html.escape(title)} <small>{html.escape(span)}</small></h1>
+<p>{html.escape(_l("source", lang))}: {html.escape(report["source"])}</p>
+<h2>{html.escape(_l("moments", lang))}</h2>
+<table id="moments">{"".join(rows)}</table>
+<h2>{html.escape(_l("timeline", lang))}</h2>{charts[0]}
+<h2>{html.escape(_l("intervals", lang))}</h2>{charts[1]}
+<h2>{html.escape(_l("ladder", lang))}</h2>{_table(ladder, "ladder")}
+<h2>{html.escape(_l("abandoned", lang))}</h2>{_table(abandoned, "abandoned")}
+<h2>{html.escape(_l("not_ready_reasons", lang))}</h2>{_table(reasons, "not-ready")}
+<h2>{html.escape(_l("config", lang))}</h2>
+<pre id="config">{html.escape(json.dumps(report["config"], ensure_ascii=False, indent=1))}</pre>
+<p>{html.escape(_l("csv", lang))}: timeline.csv, intervals_5min.csv, intervals_30min.csv,
+ladder.csv, abandoned.csv</p>
+</body></html>
+"""
+
+
+def _table(rows: list[dict[str, Any]], element_id: str) -> str:
+    if not rows:
+        return f"<p id='{element_id}'>–</p>"
+    return pd.DataFrame(rows).to_html(index=False, table_id=element_id, escape=True,
+                                      na_rep="–")
+
+
+def _timeline_chart(report: dict[str, Any], settings: Settings, lang: str) -> go.Figure:
+    centre = report["timeline"].get(CENTRE, [])
+    times = [_clock(m.at_ms, settings) for m in centre]
+    fig = go.Figure()
+    for key in ("waiting", "available", "on_call", "not_ready", "seats_needed", "staffed"):
+        fig.add_trace(go.Scatter(x=times, y=[getattr(m, key) for m in centre],
+                                 name=_l(key, lang), mode="lines"))
+    fig.add_trace(go.Scatter(x=times, y=[m.longest_wait_s for m in centre],
+                             name=_l("longest", lang), mode="lines", yaxis="y2"))
+    fig.update_layout(height=420, margin={"t": 20}, yaxis2={"overlaying": "y", "side": "right"})
+    return fig
+
+
+def _interval_chart(report: dict[str, Any], settings: Settings, lang: str) -> go.Figure:
+    rows = [r for r in report["intervals_5"] if r["queue"] == CENTRE]
+    times = [_clock(r["start_ms"], settings) for r in rows]
+    fig = go.Figure()
+    for key in ("service_level", "abandon_rate"):
+        fig.add_trace(go.Bar(x=times, y=[r[key] for r in rows], name=_l(key, lang)))
+    fig.add_trace(go.Scatter(x=times, y=[r["asa_s"] for r in rows], name=_l("asa_s", lang),
+                             mode="lines+markers", yaxis="y2"))
+    if rows:
+        fig.add_hline(y=rows[0]["sl_target"], line_dash="dash",
+                      annotation_text=f"{_l('service_level', lang)} {_l('target', lang)}")
+    fig.update_layout(height=380, margin={"t": 20}, barmode="group",
+                      yaxis={"tickformat": ".0%"}, yaxis2={"overlaying": "y", "side": "right"})
+    return fig

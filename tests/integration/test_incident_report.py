@@ -1,0 +1,84 @@
+"""The incident report: key moments equal hand-worked values on a small surge, and the
+HTML opens and draws its charts in headless Chromium with the network off."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from tests.integration.conftest import Stack
+from tests.unit.factories import at, call, event
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+def small_surge() -> list[dict]:
+    """GEN, 10:00-10:05. Eight callers arrive 10:00:05-10:00:40, five seconds apart;
+    the first three give up at 10:02:30, the other five are answered at 10:03:30.
+    Agent A1 takes a break 10:00:30-10:02:00; A2 goes to training at 10:02:30."""
+    events = [event("agent.login", at(9, 55), agent_id="A1"),
+              event("agent.login", at(9, 55), agent_id="A2"),
+              event("agent.state", at(10, 0, 30), agent_id="A1", state="not_ready",
+                    reason="break"),
+              event("agent.state", at(10, 2), agent_id="A1", state="available"),
+              event("agent.state", at(10, 2, 30), agent_id="A2", state="not_ready",
+                    reason="training")]
+    for i in range(8):
+        offered = at(10, 0, 5 + 5 * i)
+        if i < 3:
+            events += call(f"c{i}", offered, abandon_after_s=(at(10, 2, 30) - offered) / 1000)
+        else:
+            events += call(f"c{i}", offered, answer_after_s=(at(10, 3, 30) - offered) / 1000,
+                           agent="A1")
+    return sorted(events, key=lambda e: e["ts_ms"])
+
+
+def test_the_report_computes_the_key_moments_and_opens_offline(
+        stack: Stack, tmp_path, browser, logs_dir):
+    log = tmp_path / "surge.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in small_surge()))
+    out = tmp_path / "report"
+    page = stack.cli("incident-report", "--from", "2026-01-05T10:00", "--to", "2026-01-05T10:05",
+                     "--source", str(log), "--out", str(out), "--lang", "en").stdout.strip()
+    # Waiting at each minute, worked by hand: 10:00 none yet; 10:01 and 10:02 all eight;
+    # 10:03 five (three gave up at 10:02:30); 10:04 and 10:05 none (answered 10:03:30).
+    with (out / "timeline.csv").open() as fh:
+        centre = [r for r in csv.DictReader(fh) if r["queue"] == "ALL"]
+    assert [int(r["waiting"]) for r in centre] == [0, 8, 8, 5, 0, 0]
+    # The oldest caller at 10:03 is c3, offered 10:00:20: 160 s.
+    assert [float(r["longest_wait_s"]) for r in centre][:4] == [0.0, 55.0, 115.0, 160.0]
+    with (out / "abandoned.csv").open() as fh:
+        abandoned = list(csv.DictReader(fh))
+    assert [(r["call_id"], float(r["wait_s"])) for r in abandoned] == [
+        ("c0", 145.0), ("c1", 140.0), ("c2", 135.0)]
+
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0})
+    try:
+        browser.get(f"file://{page}")
+        moments = {row: browser.find_element("id", f"m-{row}").text for row in (
+            "first_breach_ms", "peak_waiting", "peak_longest_wait_s", "recovered_ms",
+            "recovery_s")}
+        assert moments == {
+            "first_breach_ms": "2026-01-05 10:01:00",   # 8 > 5 waiting
+            "peak_waiting": "8 @ 2026-01-05 10:01:00",
+            "peak_longest_wait_s": "160 s @ 2026-01-05 10:03:00",
+            "recovered_ms": "2026-01-05 10:03:00",      # 5, no more than the threshold
+            "recovery_s": "2 min",
+        }
+        # Breach to recovery is [10:01, 10:03): A1's break 10:01-10:02 (60 s) and A2's
+        # training 10:02:30-10:03 (30 s).
+        reasons = browser.find_element("id", "not-ready").text
+        assert "break 60" in reasons and "training 30" in reasons
+        # plotly.js is inlined: both charts draw with no network.
+        drawn = browser.execute_script(
+            "return [0, 1].map(i => document.querySelectorAll("
+            "'#chart-' + i + ' .main-svg').length)")
+        assert all(n > 0 for n in drawn), drawn
+        browser.save_screenshot(str(logs_dir / "incident-report.png"))
+    finally:
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})

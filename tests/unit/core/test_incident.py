@@ -1,0 +1,65 @@
+"""Key moments worked by hand on small timelines and event lists."""
+
+from callboard.core.incident import Minute, abandoned_calls, key_moments, not_ready_by_reason
+
+M = 60_000
+
+
+def minute(i: int, waiting: int, longest: float = 0.0) -> Minute:
+    return Minute(at_ms=i * M, waiting=waiting, longest_wait_s=longest, available=0, on_call=0,
+                  acw=0, not_ready=0, seats_needed=None, staffed=0)
+
+
+def test_breach_peak_and_recovery():
+    # waiting: 2 4 6 9 9 7 5 8 3 -> breach at minute 2 (6 > 5), first peak 9 at minute 3,
+    # recovered at minute 6 (5, the first minute after the peak with <= 5 waiting).
+    timeline = [minute(i, w, longest=float(10 * i)) for i, w in
+                enumerate([2, 4, 6, 9, 9, 7, 5, 8, 3])]
+    moments = key_moments(timeline, threshold=5)
+    assert moments == {
+        "first_breach_ms": 2 * M, "peak_waiting": 9, "peak_waiting_ms": 3 * M,
+        "peak_longest_wait_s": 80.0, "peak_longest_wait_ms": 8 * M,
+        "recovered_ms": 6 * M, "recovery_s": 240.0,
+    }
+
+
+def test_no_breach_and_no_recovery():
+    assert key_moments([minute(0, 5), minute(1, 3)], threshold=5)["first_breach_ms"] is None
+    moments = key_moments([minute(0, 6), minute(1, 7)], threshold=5)
+    assert moments["peak_waiting_ms"] == M and moments["recovered_ms"] is None
+    assert moments["recovery_s"] is None
+
+
+def test_abandoned_calls_in_the_range_with_their_waits():
+    events = [
+        {"type": "call.abandoned", "queue": "GEN", "call_id": "b", "ts_ms": 90_000,
+         "offered_ms": 0, "wait_ms": 90_000},
+        {"type": "call.abandoned", "queue": "GEN", "call_id": "a", "ts_ms": 30_500,
+         "offered_ms": 0, "wait_ms": 30_500},
+        {"type": "call.abandoned", "queue": "BIZ", "call_id": "c", "ts_ms": 200_000,
+         "offered_ms": 0, "wait_ms": 1},
+        {"type": "call.answered", "queue": "GEN", "call_id": "d", "ts_ms": 40_000},
+    ]
+    assert abandoned_calls(events, 0, 100_000) == [
+        {"queue": "GEN", "call_id": "a", "abandoned_ms": 30_500, "wait_s": 30.5},
+        {"queue": "GEN", "call_id": "b", "abandoned_ms": 90_000, "wait_s": 90.0},
+    ]
+
+
+def test_not_ready_seconds_by_reason_clipped_to_the_window():
+    def state(agent: str, at_s: int, value: str, reason: str | None = None) -> dict:
+        e = {"type": "agent.state", "queue": "GEN", "agent_id": agent, "ts_ms": at_s * 1000,
+             "state": value}
+        if reason:
+            e["reason"] = reason
+        return e
+
+    events = [
+        state("a1", 0, "not_ready", "break"),     # 0-100 s, window from 50: 50 s of break
+        state("a1", 100, "available"),
+        state("a2", 60, "not_ready", "training"),  # 60 s to the logout at 120: 60 s
+        {"type": "agent.logout", "queue": "GEN", "agent_id": "a2", "ts_ms": 120_000},
+        state("a3", 150, "not_ready"),            # open at the window's end (200): 50 s, no reason
+    ]
+    assert not_ready_by_reason(events, 50_000, 200_000) == {
+        "": 50.0, "break": 50.0, "training": 60.0}
