@@ -275,13 +275,14 @@ def _browser_callbacks(app: Dash, settings: Settings) -> None:
 
 
 def build(settings: Settings) -> Dash:
-    """The whole board application: /board, /supervisor/, /console."""
+    """The whole board application: /board, /supervisor/, /console, /replay."""
     from wallboard.console import register_console
+    from wallboard.review import register_review
     from wallboard.supervisor import create_supervisor
 
     app = create_app(settings)
     create_supervisor(settings, app.server)
-    register_console(app.server, settings)
+    register_review(app.server, settings, register_console(app.server, settings))
     return app
 
 

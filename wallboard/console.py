@@ -36,7 +36,7 @@ from callboard.alertstore import acknowledge
 from callboard.config import Settings
 from callboard.keys import RedisKeys
 
-__all__ = ["register_console"]
+__all__ = ["NO_USERS", "Gate", "register_console"]
 
 
 def _users(settings: Settings) -> dict[str, str]:
@@ -51,68 +51,55 @@ def _users(settings: Settings) -> dict[str, str]:
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
 
 
-def register_console(server: Flask, settings: Settings) -> None:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2)
-    keys = RedisKeys(settings.redis_prefix)
-    users = _users(settings)
-    esc = settings.escalation
-    server.config["SECRET_KEY"] = esc.console_secret_key or secrets.token_hex(32)
-    server.config["WTF_CSRF_TIME_LIMIT"] = 8 * 3600  # a shift with the console open
-    limiter = Limiter(get_remote_address, app=server, storage_uri=settings.redis_url,
-                      key_prefix=f"{settings.redis_prefix}:console-limits",
-                      strategy="fixed-window", swallow_errors=False)
-    lockout = f"{esc.console_max_failures} per {esc.console_lockout_min} minutes"
+class Gate:
+    """Who may change something from the board's server (acknowledge, start a replay):
+    a user of the users file, through a same-origin POST carrying the page's CSRF
+    token, within the lockout limits."""
 
-    def failed(response: Response) -> bool:
-        return response.status_code == 401
+    def __init__(self, server: Flask, settings: Settings) -> None:
+        self.users = _users(settings)
+        esc = settings.escalation
+        server.config["SECRET_KEY"] = esc.console_secret_key or secrets.token_hex(32)
+        server.config["WTF_CSRF_TIME_LIMIT"] = 8 * 3600  # a shift with the console open
+        self.limiter = Limiter(get_remote_address, app=server, storage_uri=settings.redis_url,
+                               key_prefix=f"{settings.redis_prefix}:console-limits",
+                               strategy="fixed-window", swallow_errors=False)
+        self.lockout = f"{esc.console_max_failures} per {esc.console_lockout_min} minutes"
 
-    def user_key() -> str:
-        auth = request.authorization
-        return f"user:{auth.username if auth and auth.username else ''}"
-
-    def user() -> str | None:
+    def user(self) -> str | None:
         auth = request.authorization
         if auth is None or not auth.username:
             return None
-        known = users.get(auth.username)
+        known = self.users.get(auth.username)
         ok = check_password_hash(known or _DUMMY_HASH, auth.password or "")
         return auth.username if known is not None and ok else None
 
+    @staticmethod
     def challenge() -> Response:
         return Response("authentication required", 401,
                         {"WWW-Authenticate": 'Basic realm="callboard console"'})
 
-    def same_origin() -> bool:
-        # Browsers send Origin on a cross-site POST; Referer where they do not.
-        claimed = request.headers.get("Origin") or request.headers.get("Referer")
-        if not claimed:
-            return True  # no browser claim to check (the CSRF token still is)
-        parts = urlsplit(claimed)
-        return f"{parts.scheme}://{parts.netloc}" == request.host_url.rstrip("/")
+    def guarded(self, view: Any) -> Any:
+        """Failed sign-ins count against the address and the user name alike."""
+        def failed(response: Response) -> bool:
+            return response.status_code == 401
 
-    def guarded(view: Any) -> Any:
-        view = limiter.limit(lockout, key_func=get_remote_address, deduct_when=failed)(view)
-        return limiter.limit(lockout, key_func=user_key, deduct_when=failed)(view)
+        def user_key() -> str:
+            auth = request.authorization
+            return f"user:{auth.username if auth and auth.username else ''}"
 
-    @server.get("/console")
-    @guarded
-    def console() -> Any:
-        if not users:
-            return _page(client, keys, None, "")
-        name = user()
-        if name is None:
-            return challenge()
-        return _page(client, keys, name, generate_csrf())
+        view = self.limiter.limit(self.lockout, key_func=get_remote_address,
+                                  deduct_when=failed)(view)
+        return self.limiter.limit(self.lockout, key_func=user_key, deduct_when=failed)(view)
 
-    @server.post("/console/ack/<queue>")
-    @guarded
-    def ack(queue: str) -> Any:
-        if not users:
+    def post_user(self) -> str | Response:
+        """Who makes this POST (signed in, same origin, valid token), or the refusal."""
+        if not self.users:
             return Response(NO_USERS, 403)
-        name = user()
+        name = self.user()
         if name is None:
-            return challenge()
-        if not same_origin():
+            return self.challenge()
+        if not _same_origin():
             return Response("cross-site request refused", 403)
         try:
             validate_csrf(request.form.get("csrf_token", ""))
@@ -120,9 +107,44 @@ def register_console(server: Flask, settings: Settings) -> None:
             return Response(f"refused: {exc.description}", 403)
         except Exception as exc:  # noqa: BLE001  # flask-wtf raises ValidationError too
             return Response(f"refused: {exc}", 403)
+        return name
+
+
+def _same_origin() -> bool:
+    # Browsers send Origin on a cross-site POST; Referer where they do not.
+    claimed = request.headers.get("Origin") or request.headers.get("Referer")
+    if not claimed:
+        return True  # no browser claim to check (the CSRF token still is)
+    parts = urlsplit(claimed)
+    return f"{parts.scheme}://{parts.netloc}" == request.host_url.rstrip("/")
+
+
+def register_console(server: Flask, settings: Settings) -> Gate:
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2)
+    keys = RedisKeys(settings.redis_prefix)
+    gate = Gate(server, settings)
+
+    @server.get("/console")
+    @gate.guarded
+    def console() -> Any:
+        if not gate.users:
+            return _page(client, keys, None, "")
+        name = gate.user()
+        if name is None:
+            return gate.challenge()
+        return _page(client, keys, name, generate_csrf())
+
+    @server.post("/console/ack/<queue>")
+    @gate.guarded
+    def ack(queue: str) -> Any:
+        name = gate.post_user()
+        if isinstance(name, Response):
+            return name
         if not acknowledge(client, keys, queue, name):
             return Response("no open alert for that queue", 404)
         return redirect("/console", code=303)
+
+    return gate
 
 
 NO_USERS = ("Acknowledging is off: no escalation.users_file is configured "

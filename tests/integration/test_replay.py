@@ -139,3 +139,59 @@ def _ms(text: str, settings) -> int:
     from datetime import datetime
 
     return int(datetime.fromisoformat(text).replace(tzinfo=settings.zone).timestamp() * 1000)
+
+
+def test_the_replay_page_starts_a_session_moves_it_and_serves_its_report(stack: Stack,
+                                                                         tmp_path):
+    import re
+
+    import requests
+
+    from tests.integration.test_console import with_users
+
+    log = tmp_path / "surge.jsonl"
+    lines = surge_log(stack, log)
+    stack.cli("publish", str(log))  # the session reads it back from Kafka
+    with_users(stack, tmp_path)
+    url, _ = start_board(stack)
+    web = requests.Session()
+    web.auth = ("lin", "floor-pass")
+    assert requests.get(f"{url}/replay", timeout=10).status_code == 401  # not signed in
+    page = web.get(f"{url}/replay", timeout=10)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    form = {"csrf_token": token, "session": "web", "from": "2026-01-05T09:00",
+            "to": "2026-01-05T10:00", "source": "kafka", "speed": "1"}
+    # Another site's page cannot start one, nor can a form without the token.
+    assert web.post(f"{url}/replay/start", data=form, timeout=10,
+                    headers={"Origin": "http://elsewhere.example"}).status_code == 403
+    assert web.post(f"{url}/replay/start", data={**form, "csrf_token": ""},
+                    timeout=10).status_code == 403
+    assert web.post(f"{url}/replay/start", data={**form, "source": "/etc/passwd"},
+                    timeout=10).status_code == 400
+    started = web.post(f"{url}/replay/start", data=form, timeout=10, allow_redirects=False)
+    assert started.status_code == 303
+
+    def state() -> dict:
+        raw = stack.redis.hget(f"{stack.prefix}:replay-sessions", "web")
+        return json.loads(raw) if raw else {}
+
+    wait_until(lambda: state().get("status") == "running", 60, "the session to play")
+    assert 'id="session-web"' in web.get(f"{url}/replay", timeout=10).text
+    # Pause, then jump: it holds the jumped-to minute.
+    control = f"{url}/replay/web/control"
+    web.post(control, data={"csrf_token": token, "action": "pause"}, timeout=10)
+    wait_until(lambda: state().get("status") == "paused", 30, "the pause")
+    web.post(control, data={"csrf_token": token, "action": "jump", "at": "2026-01-05T09:50"},
+             timeout=10)
+    settings, _, _ = offline(stack, lines)
+    wait_until(lambda: state().get("at_ms") == _ms("2026-01-05T09:50", settings), 30,
+               "the jump to 09:50")
+    # The report of the session's range, built on request.
+    report = web.get(f"{url}/replay/web/report?lang=en", timeout=300)
+    assert report.status_code == 200
+    assert "attachment" in report.headers["Content-Disposition"]
+    assert "Incident report" in report.text and "id='m-first_breach_ms'" in report.text
+    web.post(control, data={"csrf_token": token, "action": "jump", "at": "2026-01-05T10:00"},
+             timeout=10)
+    web.post(control, data={"csrf_token": token, "action": "play"}, timeout=10)
+    wait_until(lambda: state().get("status") == "done", 60, "the session to finish")

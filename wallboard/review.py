@@ -1,0 +1,212 @@
+"""/replay on the board's server: the replay sessions, a form to start one, their
+controls, and each one's incident report (docs/review.md).
+
+Anyone who can see the board sees the list and watches a session; starting one,
+moving it and building its report are for the console's users (the same sign-in,
+CSRF token, Origin check and lockout: wallboard/console.py), because a replay and a
+report each cost a CPU for seconds to minutes. A session runs as its own process
+(``callboard replay``), so a board worker never computes one; at most
+``_MAX_RUNNING`` play at once.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import redis
+from flask import Flask, Response, redirect, request, send_file
+from flask_wtf.csrf import generate_csrf
+
+from callboard.config import Settings
+from callboard.keys import SESSION_NAME, RedisKeys, replay_prefix
+from wallboard.console import NO_USERS, Gate
+
+__all__ = ["register_review"]
+
+_MAX_RUNNING = 3
+_SOURCES = ("archive", "kafka")  # no server paths from a web form
+_SPEEDS = ("max", "1", "10", "60", "300")
+_REPORT_TIMEOUT_S = 300
+
+
+def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2)
+    keys = RedisKeys(settings.redis_prefix)
+
+    def sessions() -> list[dict[str, Any]]:
+        raw = cast(dict[str, str], client.hgetall(keys.replay_sessions))
+        found = [json.loads(v) for v in raw.values()]
+        # A session whose keys expired is gone from the list too.
+        ttl_ms = settings.replay_ttl_h * 3_600_000
+        now = time.time() * 1000
+        return sorted((s for s in found if now - s.get("updated_ms", 0) < ttl_ms),
+                      key=lambda s: -s.get("started_ms", 0))
+
+    @server.get("/replay")
+    @gate.guarded
+    def listing() -> Any:
+        name = gate.user() if gate.users else None
+        if gate.users and name is None:
+            return gate.challenge()
+        return _page(settings, sessions(), name, generate_csrf() if name else "")
+
+    @server.post("/replay/start")
+    @gate.guarded
+    def start() -> Any:
+        name = gate.post_user()
+        if isinstance(name, Response):
+            return name
+        form = request.form
+        session, source, speed = form.get("session", ""), form.get("source", ""), \
+            form.get("speed", "max")
+        if not SESSION_NAME.fullmatch(session) or source not in _SOURCES or speed not in _SPEEDS:
+            return Response("refused: session 1-40 of A-Z a-z 0-9 _ . -; source archive or "
+                            "kafka; speed one of " + ", ".join(_SPEEDS), 400)
+        try:
+            frm, to = _time(form.get("from", ""), settings), _time(form.get("to", ""), settings)
+        except ValueError:
+            return Response("refused: from and to are ISO 8601 times (2026-01-05T09:00)", 400)
+        if to <= frm:
+            return Response("refused: to must be after from", 400)
+        if sum(s.get("status") in ("running", "paused") for s in sessions()) >= _MAX_RUNNING:
+            return Response(f"refused: {_MAX_RUNNING} sessions are playing; wait or let one "
+                            "finish", 429)
+        # The replay reports itself in the sessions hash; its output goes to a log.
+        log = Path(tempfile.gettempdir()) / f"callboard-replay-{session}.log"
+        with log.open("ab") as out:
+            subprocess.Popen(  # noqa: S603  # fixed argv, validated values
+                [sys.executable, "-m", "callboard.cli", "replay", "--from", _iso(frm, settings),
+                 "--to", _iso(to, settings), "--source", source, "--speed", speed,
+                 "--session", session], stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        return redirect("/replay", code=303)
+
+    @server.post("/replay/<session>/control")
+    @gate.guarded
+    def control(session: str) -> Any:
+        name = gate.post_user()
+        if isinstance(name, Response):
+            return name
+        if not SESSION_NAME.fullmatch(session):
+            return Response("no such session", 404)
+        key = f"{replay_prefix(settings.redis_prefix, session)}:control"
+        action = request.form.get("action", "")
+        if action in ("pause", "play"):
+            client.hset(key, "paused", "1" if action == "pause" else "0")
+        elif action == "speed" and request.form.get("speed", "") in _SPEEDS[1:]:
+            client.hset(key, "speed", request.form["speed"])
+        elif action == "jump":
+            try:
+                client.hset(key, "jump_ms", str(_time(request.form.get("at", ""), settings)))
+            except ValueError:
+                return Response("refused: jump to an ISO 8601 time", 400)
+        else:
+            return Response("refused: action pause, play, speed or jump", 400)
+        return redirect("/replay", code=303)
+
+    @server.get("/replay/<session>/report")
+    @gate.guarded
+    def report(session: str) -> Any:
+        if not gate.users:
+            return Response(NO_USERS, 403)
+        if gate.user() is None:
+            return gate.challenge()
+        state = next((s for s in sessions() if s.get("name") == session), None)
+        if state is None or state.get("source") not in _SOURCES:
+            return Response("no such session (or its source was a file on the server)", 404)
+        lang = "en" if request.args.get("lang") == "en" else "zh"
+        out = Path(tempfile.mkdtemp(prefix=f"callboard-report-{session}-"))
+        done = subprocess.run(  # noqa: S603  # fixed argv, values from the session's own state
+            [sys.executable, "-m", "callboard.cli", "incident-report",
+             "--from", _iso(state["from_ms"], settings), "--to", _iso(state["to_ms"], settings),
+             "--source", state["source"], "--out", str(out), "--lang", lang],
+            capture_output=True, text=True, timeout=_REPORT_TIMEOUT_S)
+        if done.returncode != 0:
+            return Response(f"the report failed: {done.stderr[-500:]}", 500)
+        return send_file(out / "report.html", as_attachment=True,
+                         download_name=f"incident-{session}-{lang}.html")
+
+
+def _time(text: str, settings: Settings) -> int:
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=settings.zone)
+    return int(dt.timestamp() * 1000)
+
+
+def _iso(ms: int, settings: Settings) -> str:
+    return datetime.fromtimestamp(ms / 1000, settings.zone).isoformat(timespec="milliseconds")
+
+
+def _clock(ms: int | None, settings: Settings) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, settings.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _page(settings: Settings, sessions: list[dict[str, Any]], name: str | None, token: str
+          ) -> Response:
+    def form(action: str, fields: str, button: str) -> str:
+        if not name:
+            return ""
+        return (f'<form method="post" action="{action}" class="inline">'
+                f'<input type="hidden" name="csrf_token" value="{html.escape(token)}">'
+                f'{fields}<button>{button}</button></form>')
+
+    rows = []
+    for s in sessions:
+        n = html.escape(s["name"])
+        controls = ""
+        if s.get("status") in ("running", "paused"):
+            controls = (
+                form(f"/replay/{n}/control", '<input type="hidden" name="action" value="'
+                     f'{"play" if s["status"] == "paused" else "pause"}">',
+                     "继续 / Play" if s["status"] == "paused" else "暂停 / Pause")
+                + form(f"/replay/{n}/control", '<input type="hidden" name="action" value="speed">'
+                       '<select name="speed">' + "".join(
+                           f"<option>{v}</option>" for v in _SPEEDS[1:]) + "</select>",
+                       "速度 / Speed")
+                + form(f"/replay/{n}/control", '<input type="hidden" name="action" value="jump">'
+                       '<input name="at" placeholder="2026-01-05T09:40" size="16">',
+                       "跳转 / Jump"))
+        report = (f'<a href="/replay/{n}/report?lang=zh">报告</a> · '
+                  f'<a href="/replay/{n}/report?lang=en">report</a>'
+                  if s.get("source") in _SOURCES else "")
+        rows.append(
+            f'<tr id="session-{n}"><td>{n}</td><td>{html.escape(str(s.get("source")))}</td>'
+            f'<td>{_clock(s.get("from_ms"), settings)} – {_clock(s.get("to_ms"), settings)}</td>'
+            f'<td>{html.escape(str(s.get("speed")))}</td>'
+            f'<td class="status">{html.escape(str(s.get("status")))}</td>'
+            f'<td>{_clock(s.get("at_ms"), settings)}</td><td>{s.get("alerts", 0)}</td>'
+            f'<td><a href="/board?session={n}">看板 board</a> · '
+            f'<a href="/supervisor/?session={n}">值班长 supervisor</a> · {report}</td>'
+            f'<td>{controls}</td></tr>')
+    start = form("/replay/start", (
+        '<label>会话 Session <input name="session" required pattern="[A-Za-z0-9_.-]{1,40}">'
+        '</label> <label>从 From <input name="from" placeholder="2026-01-05T09:00" required>'
+        '</label> <label>到 To <input name="to" placeholder="2026-01-05T10:30" required></label> '
+        '<label>来源 Source <select name="source">'
+        + "".join(f"<option>{v}</option>" for v in _SOURCES) + '</select></label> '
+        '<label>速度 Speed <select name="speed">'
+        + "".join(f"<option>{v}</option>" for v in _SPEEDS) + "</select></label> "), "开始回放 / Start")
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>callboard replay</title>
+<link rel="stylesheet" href="/assets/board.css"></head><body class="console">
+<h1>回放 / Replay sessions <small>{html.escape(name or "")}</small>
+<a href="/replay">刷新 / refresh</a></h1>
+<p>回放使用与实时看板相同的计算代码，从不改变实时数据，也不发送告警。
+A replay runs the live board's own code; it never changes live data or sends an alert.</p>
+{start or f'<p class="console-note">{html.escape(NO_USERS)}</p>'}
+<table class="kpi-table" id="sessions"><tr><th>会话 Session</th><th>来源 Source</th>
+<th>时段 Range</th><th>速度 Speed</th><th>状态 Status</th><th>回放时间 Clock</th>
+<th>告警 Alerts</th><th>查看 Watch</th><th>控制 Controls</th></tr>
+{''.join(rows) or '<tr><td colspan="9">—</td></tr>'}</table></body></html>"""
+    return Response(page, 200, {"Content-Type": "text/html; charset=utf-8"})
