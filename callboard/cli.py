@@ -249,10 +249,14 @@ def replay(ctx: click.Context, from_: str, to: str, source: str, speed: str,
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
               show_default=True, help="Folder for report.html and the CSV files.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--what-if", "what_if", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="A settings file over the configuration (another SL formula or "
+              "threshold, another ladder): the stretch runs twice, shown side by side.")
 @click.pass_context
 def incident_report(ctx: click.Context, from_: str, to: str, source: str, out: Path,
-                    lang: str) -> None:
+                    lang: str, what_if: Path | None) -> None:
     """One self-contained HTML report and CSV files on a stretch (docs/review.md)."""
+    from callboard.config import load_what_if
     from callboard.incident import build_report, write_report
 
     settings = _settings(ctx)
@@ -261,7 +265,15 @@ def incident_report(ctx: click.Context, from_: str, to: str, source: str, out: P
         raise click.BadParameter("--to must be after --from")
     if source not in ("archive", "kafka") and not Path(source).is_file():
         raise click.BadParameter(f"{source!r}: not archive, kafka or a readable file")
-    page = write_report(settings, build_report(settings, source, from_ms, to_ms), out, lang)
+    other = None
+    if what_if is not None:
+        try:
+            alternative = load_what_if(ctx.obj.get("config"), what_if)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+        other = (what_if.name, build_report(alternative, source, from_ms, to_ms))
+    page = write_report(settings, build_report(settings, source, from_ms, to_ms), out, lang,
+                        what_if=other)
     click.echo(str(page))
 
 

@@ -22,7 +22,8 @@ from callboard.core.catalog import CATALOG
 from callboard.core.rules import Bound, QueueRules
 from callboard.core.schedule import Schedule, ScheduleError, load_schedule
 
-__all__ = ["ConfigError", "QueueConfig", "QueueRules", "Settings", "Target", "load_settings"]
+__all__ = ["ConfigError", "QueueConfig", "QueueRules", "Settings", "Target", "load_settings",
+           "load_what_if"]
 
 VIP_SL_THRESHOLD_S = 15
 VIP_SL_TARGET = 0.90
@@ -364,17 +365,41 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     Raises ConfigError naming the file, the key and the reason on any bad value.
     """
     path = path or os.environ.get("CALLBOARD_CONFIG") or None
-    data: dict[str, Any] = {}
-    origin = "environment"
-    if path:
-        origin = str(path)
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{path}: file not found") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    data = _read_toml(path) if path else {}
     data.update({k: v for k, v in overrides.items() if v is not None})
+    return _validated(data, str(path) if path else "environment")
+
+
+def load_what_if(path: str | os.PathLike[str] | None, what_if: str | os.PathLike[str]
+                 ) -> Settings:
+    """The settings ``load_settings(path)`` gives, with ``what_if``'s keys over them
+    (tables merged key by key): another SL formula or threshold, another ladder.
+
+    Raises ConfigError naming the what-if file, the key and the reason.
+    """
+    path = path or os.environ.get("CALLBOARD_CONFIG") or None
+    return _validated(_merged(_read_toml(path) if path else {}, _read_toml(what_if)),
+                      str(what_if))
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = (_merged(out[key], value) if isinstance(value, dict)
+                    and isinstance(out.get(key), dict) else value)
+    return out
+
+
+def _read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _validated(data: dict[str, Any], origin: str) -> Settings:
     try:
         return Settings(**data)
     except ValidationError as exc:

@@ -77,6 +77,12 @@ _LABELS: dict[str, tuple[str, str]] = {
     "no_reason": ("（未给原因）", "(no reason given)"),
     "config": ("所用配置", "Configuration used"),
     "csv": ("CSV 文件", "CSV files"),
+    "what_if": ("假设分析：同一时段，另一套规则", "What if: the same stretch under other rules"),
+    "as_run": ("现行配置", "As configured"),
+    "alternative": ("假设（{name}）", "What if ({name})"),
+    "changed": ("改变的配置", "Settings changed"),
+    "ladder_steps": ("升级阶梯步骤", "Ladder steps"),
+    "half_hour": ("半小时", "Half hour"),
 }
 
 
@@ -225,8 +231,10 @@ def _clock(ms: int | None, settings: Settings) -> str:
 
 
 def write_report(settings: Settings, report: dict[str, Any], out: Path, lang: str,
-                 trail: list[dict[str, str]] | None = None) -> Path:
-    """report.html and the CSVs into ``out``; returns the HTML file's path."""
+                 trail: list[dict[str, str]] | None = None,
+                 what_if: tuple[str, dict[str, Any]] | None = None) -> Path:
+    """report.html and the CSVs into ``out``; returns the HTML file's path. ``what_if``:
+    (its name, the same stretch's report under other settings), shown side by side."""
     out.mkdir(parents=True, exist_ok=True)
     trail = audit_trail(settings) if trail is None else trail
     timeline = pd.DataFrame([{"queue": q, **asdict(m), "time": _clock(m.at_ms, settings)}
@@ -237,13 +245,65 @@ def write_report(settings: Settings, report: dict[str, Any], out: Path, lang: st
     ladder = _ladder_rows(report, trail, lang, settings)
     pd.DataFrame(ladder).to_csv(out / "ladder.csv", index=False)
     pd.DataFrame(report["abandoned"]).to_csv(out / "abandoned.csv", index=False)
+    compared = ""
+    if what_if is not None:
+        name, other = what_if
+        pd.DataFrame(other["intervals_30"]).to_csv(out / "intervals_30min_what_if.csv",
+                                                   index=False)
+        pd.DataFrame(_ladder_rows(other, [], lang, settings)).to_csv(
+            out / "ladder_what_if.csv", index=False)
+        compared = _comparison(settings, report, name, other, lang)
     page = out / "report.html"
-    page.write_text(_html(settings, report, ladder, lang), encoding="utf-8")
+    page.write_text(_html(settings, report, ladder, lang, compared), encoding="utf-8")
     return page
 
 
+def _comparison(settings: Settings, report: dict[str, Any], name: str, other: dict[str, Any],
+                lang: str) -> str:
+    a, b = _l("as_run", lang), _l("alternative", lang, name=name)
+
+    def moments(r: dict[str, Any]) -> list[str]:
+        m = r["moments"]
+        return [_clock(m["first_breach_ms"], settings) or _l("none", lang),
+                "" if m["peak_waiting"] is None else str(m["peak_waiting"]),
+                _clock(m["recovered_ms"], settings),
+                "".join(f"{x['queue']} {x['step']} {_l(x['direction'], lang)} "
+                        f"{_clock(x['event_ms'], settings)[11:]}; " for x in r["alerts"])
+                or _l("none", lang)]
+
+    labels = [_l("first_breach_ms", lang, t=settings.waiting_amber), _l("peak_waiting", lang),
+              _l("recovered_ms", lang, t=settings.waiting_amber), _l("ladder_steps", lang)]
+    rows = [{"": label, a: x, b: y}
+            for label, x, y in zip(labels, moments(report), moments(other), strict=True)]
+    theirs = {r["start_ms"]: r for r in other["intervals_30"] if r["queue"] == CENTRE}
+    halves = []
+    for r in (r for r in report["intervals_30"] if r["queue"] == CENTRE):
+        o = theirs.get(r["start_ms"], {})
+        halves.append({_l("half_hour", lang): _clock(r["start_ms"], settings)[11:16],
+                       f"{_l('service_level', lang)} · {a}": _pct(r["service_level"]),
+                       f"{_l('service_level', lang)} · {b}": _pct(o.get("service_level")),
+                       f"{_l('abandon_rate', lang)} · {a}": _pct(r["abandon_rate"]),
+                       f"{_l('abandon_rate', lang)} · {b}": _pct(o.get("abandon_rate"))})
+    changed = [{"key": k, a: json.dumps(x, ensure_ascii=False), b: json.dumps(y, ensure_ascii=False)}
+               for k, x, y in _differences(report["config"], other["config"])]
+    return (f"<h2>{html.escape(_l('what_if', lang))}</h2>"
+            f"{_table(rows, 'what-if-moments')}{_table(halves, 'what-if-intervals')}"
+            f"<h3>{html.escape(_l('changed', lang))}</h3>{_table(changed, 'what-if-config')}")
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def _differences(a: Any, b: Any, key: str = "") -> list[tuple[str, Any, Any]]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in _differences(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))]
+    return [] if a == b else [(key, a, b)]
+
+
 def _html(settings: Settings, report: dict[str, Any], ladder: list[dict[str, Any]],
-          lang: str) -> str:
+          lang: str, compared: str = "") -> str:
     threshold = settings.waiting_amber
     moments = report["moments"]
     figures = [_timeline_chart(report, settings, lang), _interval_chart(report, settings, lang)]
@@ -294,6 +354,7 @@ h1 small {{ font-weight: normal; color: #666; }}
 <h2>{html.escape(_l("ladder", lang))}</h2>{_table(ladder, "ladder")}
 <h2>{html.escape(_l("abandoned", lang))}</h2>{_table(abandoned, "abandoned")}
 <h2>{html.escape(_l("not_ready_reasons", lang))}</h2>{_table(reasons, "not-ready")}
+{compared}
 <h2>{html.escape(_l("config", lang))}</h2>
 <pre id="config">{html.escape(json.dumps(report["config"], ensure_ascii=False, indent=1))}</pre>
 <p>{html.escape(_l("csv", lang))}: timeline.csv, intervals_5min.csv, intervals_30min.csv,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 
 import pytest
 
+from callboard import services
 from tests.integration.conftest import Stack
 from tests.unit.factories import at, call, event
 
@@ -82,3 +84,37 @@ def test_the_report_computes_the_key_moments_and_opens_offline(
     finally:
         browser.execute_cdp_cmd("Network.emulateNetworkConditions", {
             "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+
+def test_a_what_if_runs_the_stretch_again_under_its_rules_side_by_side(stack: Stack,
+                                                                       tmp_path):
+    log = tmp_path / "surge.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in small_surge()))
+    what_if = tmp_path / "threshold-200.toml"
+    what_if.write_text("sl_threshold_s = 200\n")
+    out = tmp_path / "report"
+    stack.cli("incident-report", "--from", "2026-01-05T10:00", "--to", "2026-01-05T10:05",
+              "--source", str(log), "--out", str(out), "--lang", "en",
+              "--what-if", str(what_if))
+
+    def centre_sl(name: str) -> float:
+        with (out / name).open() as fh:
+            return float(next(r for r in csv.DictReader(fh) if r["queue"] == "ALL")
+                         ["service_level"])
+
+    # Eight calls got in; the five answered waited 170-190 s: none within 20 s, all five
+    # within 200 s (B20: answered within T / calls that got in).
+    assert centre_sl("intervals_30min.csv") == 0.0
+    assert centre_sl("intervals_30min_what_if.csv") == 0.625
+    page = (out / "report.html").read_text()
+    assert 'id="what-if-intervals"' in page and "What if (threshold-200.toml)" in page
+    assert "queues.GEN.sl_threshold_s" in page  # the settings that differ, named
+    # A bad what-if file fails naming the file and the key.
+    bad = tmp_path / "bad.toml"
+    bad.write_text("sl_threshold_s = -3\n")
+    result = subprocess.run(services.callboard_argv(
+        "incident-report", "--from", "2026-01-05T10:00", "--to", "2026-01-05T10:05",
+        "--source", str(log), "--out", str(out), "--what-if", str(bad)),
+        env=stack.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"{bad}: key 'sl_threshold_s'" in result.stderr
