@@ -20,7 +20,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -69,7 +69,7 @@ def load_source(settings: Settings, source: str, from_ms: int, to_ms: int
     """The records of the warm-up and the range, by partition, in source order.
 
     ``archive``: the archived days (each partition as the live worker read it);
-    ``kafka``: the events topic read from its start; anything else is a file, schema-v1
+    ``kafka``: the events topic from the warm-up on (binary search); anything else is a file, schema-v1
     JSON lines or an Asterisk queue_log (told apart by its first line), as one partition.
     """
     if source == "archive":
@@ -85,7 +85,7 @@ def load_source(settings: Settings, source: str, from_ms: int, to_ms: int
             day += timedelta(days=1)
         return parts
     if source == "kafka":
-        return _read_topic(settings)
+        return _read_topic(settings, day_start_ms(from_ms, settings), to_ms)
     return {0: _file_lines(Path(source))}
 
 
@@ -99,25 +99,78 @@ def _file_lines(path: Path) -> list[bytes]:
     return [dumps(event) for event in convert_lines(lines)]
 
 
-def _read_topic(settings: Settings) -> dict[int, list[bytes]]:
+def first_offset_at(time_at: Callable[[int], int | None], lo: int, hi: int, target_ms: int
+                    ) -> int:
+    """The first offset in [lo, hi) whose event time is at or after ``target_ms``, by
+    binary search (hi when none is). ``time_at(offset)`` reads one record's event time
+    (None when it has none: it is treated as early). A partition is in event-time order
+    only roughly (producers interleave); callers start a margin before the answer."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        at = time_at(mid)
+        if at is not None and at >= target_ms:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+# Records read before the binary search's answer, and past --to, for events a producer
+# sent out of order: a minute of a large centre's traffic.
+_SEARCH_MARGIN = 2000
+_LATE_MS = 5 * 60_000
+
+
+def _read_topic(settings: Settings, from_ms: int, to_ms: int) -> dict[int, list[bytes]]:
+    """The events topic from (about) ``from_ms`` to ``to_ms``. Found by binary search over
+    the events' own times, not by ``offsets_for_times``: that uses the broker's receive
+    time, which Tansu answers wrongly and which is the publish time of a recorded log."""
     from kafka import KafkaConsumer, TopicPartition
 
     from callboard.topics import bootstrap_servers
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url),
                              enable_auto_commit=False, allow_auto_create_topics=False,
-                             consumer_timeout_ms=2000)
+                             max_poll_records=500)
     try:
         partitions = consumer.partitions_for_topic(settings.events_topic) or set()
-        tps = [TopicPartition(settings.events_topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        parts: dict[int, list[bytes]] = {tp.partition: [] for tp in tps}
-        for message in consumer:  # to the end: consumer_timeout_ms with nothing new
-            parts[message.partition].append(message.value or b"")
+        parts: dict[int, list[bytes]] = {}
+        for partition in sorted(partitions):
+            tp = TopicPartition(settings.events_topic, partition)
+            consumer.assign([tp])
+
+            def at(offset: int, tp: Any = tp) -> int | None:
+                consumer.seek(tp, offset)
+                for message in consumer.poll(timeout_ms=2000, max_records=1).get(tp, []):
+                    return _ts(message.value or b"") or message.timestamp
+                return None
+
+            consumer.seek_to_beginning(tp)
+            start = consumer.position(tp)
+            at(start)  # a fetch: its answer carries the partition's end (highwater)
+            end = consumer.highwater(tp) or start
+            first = max(start, first_offset_at(at, start, end, from_ms) - _SEARCH_MARGIN)
+            parts[partition] = _read_range(consumer, tp, first, end, to_ms)
         return parts
     finally:
         consumer.close()
+
+
+def _read_range(consumer: Any, tp: Any, first: int, end: int, to_ms: int) -> list[bytes]:
+    lines: list[bytes] = []
+    consumer.seek(tp, first)
+    position = first
+    while position < end:
+        batch = consumer.poll(timeout_ms=2000).get(tp, [])
+        if not batch:
+            break
+        for message in batch:
+            ts = _ts(message.value or b"")
+            if ts is not None and ts > to_ms + _LATE_MS:
+                return lines  # past the range, and past what arrives late
+            lines.append(message.value or b"")
+        position = batch[-1].offset + 1
+    return lines
 
 
 @dataclass

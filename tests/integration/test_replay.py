@@ -195,3 +195,30 @@ def test_the_replay_page_starts_a_session_moves_it_and_serves_its_report(stack: 
              timeout=10)
     web.post(control, data={"csrf_token": token, "action": "play"}, timeout=10)
     wait_until(lambda: state().get("status") == "done", 60, "the session to finish")
+
+
+def test_kafka_as_a_source_starts_near_the_warm_up_not_at_the_topic_start(stack: Stack,
+                                                                         tmp_path):
+    from callboard.config import load_settings
+    from callboard.replay import load_source
+
+    day_before, day = tmp_path / "sunday.jsonl", tmp_path / "monday.jsonl"
+    stack.cli("simulate", "--seed", "4", "--duration", "6h", "--start", "2026-01-04T12:00",
+              "--volume", "3", "--out", str(day_before))
+    stack.cli("simulate", "--seed", "5", "--duration", "1h", "--start", "2026-01-05T09:00",
+              "--out", str(day))
+    stack.cli("publish", str(day_before))
+    stack.cli("publish", str(day))
+    before = len(day_before.read_bytes().splitlines())
+    wanted = [line for line in day.read_bytes().splitlines()]
+    env = {k[len("CALLBOARD_"):].lower(): v for k, v in stack.env.items()
+           if k.startswith("CALLBOARD_") and k != "CALLBOARD_CONFIG"}
+    settings = load_settings(None, **env)
+    from_ms = int(json.loads(wanted[0])["ts_ms"])
+    parts = load_source(settings, "kafka", from_ms, int(json.loads(wanted[-1])["ts_ms"]))
+    got = [line for lines in parts.values() for line in lines]
+    # Every record of the day, and of the day before at most the search's margin
+    # (2,000 a partition) rather than all of it.
+    assert set(wanted) <= set(got)
+    assert before > 3 * 2000 * len(parts)
+    assert len(got) - len(wanted) <= 2000 * len(parts)
