@@ -4,6 +4,7 @@ reference and invisible to the live board and the alert channels."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import redis
@@ -222,3 +223,49 @@ def test_kafka_as_a_source_starts_near_the_warm_up_not_at_the_topic_start(stack:
     assert set(wanted) <= set(got)
     assert before > 3 * 2000 * len(parts)
     assert len(got) - len(wanted) <= 2000 * len(parts)
+
+
+def test_replays_from_the_archive_kafka_and_the_file_equal_the_live_run(stack: Stack,
+                                                                        tmp_path):
+    """The live stack (broker, worker, archiver, Redis) counts a surge; the three sources
+    replayed give the live snapshots at the same event time, and the live alerts."""
+    log = tmp_path / "surge.jsonl"
+    lines = surge_log(stack, log)
+    stack.env["CALLBOARD_ARCHIVE_FLUSH_S"] = "0.2"
+    stack.start("worker", name="worker")
+    stack.start("archive", name="archive")
+    stack.cli("publish", str(log))
+    settings, reference, _ = offline(stack, lines)
+    last_ms = reference.engine.clock_ms
+    wait_until(lambda: events_in(stack) == len(lines), 120, "the live worker to count all")
+    queues = [*reference.queues(), CENTRE]
+    wait_until(lambda: all((stack.snapshot(q) or {}).get("as_of_ms") == last_ms
+                           for q in queues), 60, "the live snapshots at the last event")
+    live = {q: stack.snapshot(q) for q in queues}
+    live_alerts = sorted(a["alert_id"] for a in published_alerts(stack)
+                         if a["event_ms"] <= last_ms)
+    assert live_alerts
+
+    def archived() -> int:
+        from streams.archive import archive_days, read_day
+
+        root = Path(stack.env["CALLBOARD_ARCHIVE_DIR"])
+        return sum(len(v) for d in archive_days(root)
+                   for v in read_day(root, d, stack.topic).values())
+
+    wait_until(lambda: archived() == len(lines), 60, "the archive to hold the surge")
+    for source in ("archive", "kafka", str(log)):
+        name = "src-" + ("file" if source == str(log) else source)
+        stack.cli("replay", "--from", "2026-01-05T09:00", "--to", _iso(last_ms, settings),
+                  "--source", source, "--session", name)
+        prefix = f"{stack.prefix}:replay:{name}"
+        for queue in queues:
+            got = json.loads(stack.redis.get(f"{prefix}:snapshot:{queue}"))
+            want = live[queue]
+            assert got["as_of_ms"] == want["as_of_ms"] == last_ms, (source, queue)
+            for key in ("windows", "agents_day"):  # the centre has no agents_day
+                assert got.get(key) == want.get(key), (source, queue, key)
+            assert got["now"]["waiting"] == want["now"]["waiting"], (source, queue)
+            assert got["now"]["agents"] == want["now"]["agents"], (source, queue)
+        session_alerts = json.loads(stack.redis.get(f"{prefix}:alerts"))
+        assert sorted(a["alert_id"] for a in session_alerts) == live_alerts, source
