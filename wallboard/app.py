@@ -47,7 +47,8 @@ def _figure(key: str, shown: tuple[str, str], queue: str, lang: str, big: bool =
     )
 
 
-def build_tile(snap: dict[str, Any], now_ms: int, settings: Settings, lang: str) -> html.Div:
+def build_tile(snap: dict[str, Any], now_ms: int, settings: Settings, lang: str,
+               replay: bool = False) -> html.Div:
     view = tile_view(snap, now_ms, settings)
     queue = snap["queue"]
     name = snap["label_zh"] if lang == "zh" else snap["label_en"]
@@ -98,7 +99,8 @@ def build_tile(snap: dict[str, Any], now_ms: int, settings: Settings, lang: str)
             ),
             html.Div(
                 [html.Span(formula, className="formula", title=formula),
-                 html.Span(label("age", lang, age=age_text(view["age_s"], lang)),
+                 html.Span(label("replay_age", lang, at=snap["as_of"][11:16]) if replay else
+                           label("age", lang, age=age_text(view["age_s"], lang)),
                            id=f"{queue}-age", className="age")],
                 className="tile-foot",
             ),
@@ -185,7 +187,7 @@ def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: in
         # A replay's figures are as of its own clock, never live: no age against the
         # wall clock, and a marker nobody can take for live figures.
         now_ms = max((data_ms(s) for s in snaps), default=now_ms)
-    tiles = [build_tile(s, now_ms, settings, lang) for s in snaps]
+    tiles = [build_tile(s, now_ms, settings, lang, replay is not None) for s in snaps]
     if not snaps:
         tiles = [html.Div(label("no_data", lang), className="tile empty")]
     if replay is not None:

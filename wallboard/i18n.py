@@ -29,6 +29,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "board_down": ("看板与服务器断开连接", "board lost its server"),
     "as_of": ("数据时间", "as of"),
     "replay": ("回放 {at}", "REPLAY {at}"),
+    "replay_age": ("回放 {at} 的数据", "replay, as of {at}"),
     "replay_detail": ("会话 {name} · {status} · 不是实时数据", "session {name} · {status} · not live"),
     "replay_missing": ("没有名为 {name} 的回放会话（已过期或未开始）",
                        "no replay session {name} (expired or never started)"),

@@ -123,8 +123,10 @@ def test_the_board_shows_a_session_marked_as_replay_and_a_jump_lands_on_its_minu
         assert "session play · paused · not live" in text_of(browser, "banner")
         assert "replay" in attr_of(browser, "banner", "class")
         assert text_of(browser, "GEN-waiting") == str(want["now"]["waiting"])
-        # Written a while ago, yet not "stale": its time is the replay's, not the wall's.
+        # Written a while ago, yet not "stale": its time is the replay's, not the wall's,
+        # and each tile says so instead of a data age.
         assert attr_of(browser, "tile-GEN", "data-stale") == "0"
+        assert text_of(browser, "GEN-age") == "replay, as of 09:41"
         browser.get(f"{url}/supervisor/?session=play&lang=en")
         wait_until(lambda: "REPLAY 2026-01-05 09:41" in text_of(browser, "sup-banner"), 30,
                    "the supervisor page's replay marker")
