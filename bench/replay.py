@@ -6,7 +6,9 @@ jump (the session recomputed from the day's start to a minute), into a real Redi
 The day is simulated (`callboard simulate --volume 6 --duration 24h`, ~94k events),
 written to a file and replayed from it, as from the archive. Prints events/s and
 seconds for the whole day (load, fold, one write of snapshots and every half-hour
-row) and for a jump to 13:00; the issue's goals are under 15 s and under 2 s.
+row); then jumps: forward from 00:00 to 13:00 in a fresh session, and back from
+the day's end to 13:00 and to 23:30 in a played one (restored from its half-hour
+checkpoints). The issue's goals: the day under 15 s, a jump under 2 s.
 """
 
 from __future__ import annotations
@@ -50,30 +52,51 @@ def main() -> None:
         whole = time.perf_counter() - started
         print(f"day: {events} events; --speed max, whole day: {whole:.1f} s "
               f"({events / whole:,.0f} events/s)")
-        print(f"jump to 13:00: {_jump(settings, log, day0, end):.2f} s "
-              "(recomputed from the day's start, snapshots and rows written)")
+        for label, seconds in _jumps(settings, log, day0, end).items():
+            print(f"jump {label}: {seconds:.2f} s")
 
 
-def _jump(settings, log: Path, day0: int, end: int) -> float:
+def _jumps(settings, log: Path, day0: int, end: int) -> dict[str, float]:
+    """Seconds for jumps, each with the session's keys brought to the minute: forward
+    from 00:00 to 13:00 in a fresh session; then, in a session played to the day's end
+    (a checkpoint each half hour, as a paced session takes them), back to 13:00 and
+    back to 23:30."""
     import redis
 
     from callboard.assemble import pipeline_rules
+    from callboard.replay import _CHECKPOINT_EVERY_MS
 
     parts = load_source(settings, str(log), day0, end)
-    session = Session(pipeline_rules(settings, offline=True), parts, day0)
-    prefix = session_prefix(settings, "bench-jump")
-    replay_settings = settings.model_copy(update={"redis_prefix": prefix, "clock": "event"})
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    session = Session(pipeline_rules(settings, offline=True), parts, day0,
+                      checkpoint_every_ms=_CHECKPOINT_EVERY_MS)
+    prefix = session_prefix(settings, "bench-jump")
+    writer_settings = settings.model_copy(update={"redis_prefix": prefix, "clock": "event"})
+    took: dict[str, float] = {}
 
-    async def timed() -> float:
-        writer = ReplayWriter(replay_settings, lambda: session.pipelines)
+    async def timed(label: str, writer: ReplayWriter, at: int) -> None:
         started = time.perf_counter()
-        await jump(session, writer, client, prefix, _ms(settings, "2026-01-05T13:00"))
-        took = time.perf_counter() - started
-        await writer.close()
-        return took
+        await jump(session, writer, client, at)
+        took[label] = time.perf_counter() - started
 
-    return asyncio.run(timed())
+    async def run() -> None:
+        writer = ReplayWriter(writer_settings, lambda: session.pipelines)
+        session.reset()
+        session.advance_to(day0)
+        await timed("forward 00:00 -> 13:00, fresh session", writer,
+                    _ms(settings, "2026-01-05T13:00"))
+        for at in range(session.at_ms, end, 5 * 60_000):  # played on, checkpoints taken
+            session.advance_to(at)
+        await jump(session, writer, client, end)
+        await timed("back 23:59 -> 13:00, played session", writer,
+                    _ms(settings, "2026-01-05T13:00"))
+        await jump(session, writer, client, end)
+        await timed("back 23:59 -> 23:30, played session", writer,
+                    _ms(settings, "2026-01-05T23:30"))
+        await writer.close()
+
+    asyncio.run(run())
+    return took
 
 
 def _ms(settings, text: str) -> int:

@@ -116,6 +116,25 @@ def test_the_board_shows_a_session_marked_as_replay_and_a_jump_lands_on_its_minu
         assert got["windows"] == want["windows"]
         assert got["now"]["waiting"] == want["now"]["waiting"]
 
+        # Back to 09:20 (from the 09:00 checkpoint): the state there, and no half hour
+        # after 09:20's left in the session's rows.
+        back = _ms("2026-01-05T09:20", settings)
+        stack.redis.hset(f"{prefix}:control", "jump_ms", str(back))
+        wait_until(lambda: state().get("at_ms") == back, 30, "the jump back to 09:20")
+        _, at_back, _ = offline(stack, [line for line in lines
+                                        if json.loads(line)["ts_ms"] <= back])
+        want_back = queue_snapshot(at_back.engine, settings.rules_for("GEN"), back)
+        got_back = json.loads(stack.redis.get(f"{prefix}:snapshot:GEN"))
+        assert got_back["as_of_ms"] == back
+        assert got_back["windows"] == want_back["windows"]
+        assert got_back["now"]["waiting"] == want_back["now"]["waiting"]
+        rows = stack.redis.hgetall(f"{prefix}:intervals:GEN")
+        assert sorted(int(k) for k in rows) == [_ms("2026-01-05T09:00", settings)]
+        assert json.loads(rows[str(_ms("2026-01-05T09:00", settings))])["counters"] == \
+            at_back.engine.window("GEN", nine, nine + 1_800_000, back)[0]
+        stack.redis.hset(f"{prefix}:control", "jump_ms", str(jump))
+        wait_until(lambda: state().get("at_ms") == jump, 30, "the jump forward to 09:41 again")
+
         url, _ = start_board(stack)
         browser.get(f"{url}/board?session=play&lang=en")
         wait_until(lambda: "REPLAY 2026-01-05 09:41" in text_of(browser, "banner"), 30,
