@@ -252,12 +252,18 @@ def replay(ctx: click.Context, from_: str, to: str, source: str, speed: str,
 @click.option("--what-if", "what_if", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="A settings file over the configuration (another SL formula or "
               "threshold, another ladder): the stretch runs twice, shown side by side.")
+@click.option("--add-agents", type=click.IntRange(1, 500), default=None,
+              help="Estimate the stretch with this many more agents (a queueing model on the "
+              "recorded calls, labelled as an estimate).")
+@click.option("--from-minute", type=click.IntRange(0), default=0, show_default=True,
+              help="With --add-agents: minutes after --from when they start.")
 @click.pass_context
 def incident_report(ctx: click.Context, from_: str, to: str, source: str, out: Path,
-                    lang: str, what_if: Path | None) -> None:
+                    lang: str, what_if: Path | None, add_agents: int | None,
+                    from_minute: int) -> None:
     """One self-contained HTML report and CSV files on a stretch (docs/review.md)."""
     from callboard.config import load_what_if
-    from callboard.incident import build_report, write_report
+    from callboard.incident import build_report, estimate_report, write_report
 
     settings = _settings(ctx)
     from_ms, to_ms = _start_ms(from_, settings, False), _start_ms(to, settings, False)
@@ -272,8 +278,12 @@ def incident_report(ctx: click.Context, from_: str, to: str, source: str, out: P
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
         other = (what_if.name, build_report(alternative, source, from_ms, to_ms))
-    page = write_report(settings, build_report(settings, source, from_ms, to_ms), out, lang,
-                        what_if=other)
+    report = build_report(settings, source, from_ms, to_ms)
+    estimate = None
+    if add_agents:
+        estimate = (add_agents, from_minute, *estimate_report(settings, report, add_agents,
+                                                              from_minute))
+    page = write_report(settings, report, out, lang, what_if=other, estimate=estimate)
     click.echo(str(page))
 
 

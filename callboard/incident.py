@@ -29,6 +29,7 @@ from callboard.core import kpi
 from callboard.core.events import EventError, parse
 from callboard.core.incident import Minute, abandoned_calls, key_moments, not_ready_by_reason
 from callboard.core.snapshot import CENTRE, centre_snapshot, window_figures
+from callboard.core.whatif import recorded_calls, requeue
 from callboard.keys import RedisKeys, text
 from callboard.replay import Session, day_start_ms, load_source
 
@@ -83,6 +84,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "changed": ("改变的配置", "Settings changed"),
     "ladder_steps": ("升级阶梯步骤", "Ladder steps"),
     "half_hour": ("半小时", "Half hour"),
+    "estimate": ("估算（模型，并非记录）：{at} 起增加 {n} 名坐席",
+                 "Estimate (a model, not a recording): {n} more agents from {at}"),
+    "model": ("模型：现有坐席", "Model: the agents there were"),
+    "model_plus": ("模型：{at} 起 +{n} 名坐席", "Model: +{n} agents from {at}"),
 }
 
 
@@ -94,8 +99,37 @@ def _l(key: str, lang: str, **fields: Any) -> str:
 def build_report(settings: Settings, source: str, from_ms: int, to_ms: int) -> dict[str, Any]:
     """Everything the report shows, as plain data (the tests read it too)."""
     from_ms -= from_ms % _MINUTE
-    rules = pipeline_rules(settings, offline=True)
     parts = load_source(settings, source, from_ms, to_ms)
+    return _report(settings, parts, source, from_ms, to_ms)
+
+
+def estimate_report(settings: Settings, report: dict[str, Any], extra: int, from_minute: int
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's stretch with ``extra`` more agents from ``from_minute`` minutes after
+    its start, estimated (``callboard.core.whatif``): (the model with no extra agent, the
+    model with them), so the estimate is set against the model's own error."""
+    from_ms, to_ms = report["from_ms"], report["to_ms"]
+    parts = load_source(settings, report["source"], from_ms, to_ms)
+    calls = [c for c in recorded_calls(_events(parts)) if from_ms <= c.offered_ms <= to_ms]
+    timeline = {q: {m.at_ms: m.available + m.on_call + m.acw for m in minutes}
+                for q, minutes in report["timeline"].items()}
+
+    def capacity(queue: str, minute_ms: int) -> int:
+        known = timeline.get(queue, {})
+        return known.get(minute_ms, known.get(max((m for m in known if m <= minute_ms),
+                                                  default=from_ms), 0))
+
+    def model(n: int) -> dict[str, Any]:
+        events = requeue(calls, capacity, n, from_ms + from_minute * _MINUTE, to_ms)
+        lines = [json.dumps(e).encode() for e in events]
+        return _report(settings, {0: lines}, report["source"], from_ms, to_ms)
+
+    return model(0), model(extra)
+
+
+def _report(settings: Settings, parts: dict[int, list[bytes]], source: str, from_ms: int,
+            to_ms: int) -> dict[str, Any]:
+    rules = pipeline_rules(settings, offline=True)
     session = Session(rules, parts, day_start_ms(from_ms, settings))
     session.reset()
     timeline: dict[str, list[Minute]] = {}
@@ -232,9 +266,12 @@ def _clock(ms: int | None, settings: Settings) -> str:
 
 def write_report(settings: Settings, report: dict[str, Any], out: Path, lang: str,
                  trail: list[dict[str, str]] | None = None,
-                 what_if: tuple[str, dict[str, Any]] | None = None) -> Path:
+                 what_if: tuple[str, dict[str, Any]] | None = None,
+                 estimate: tuple[int, int, dict[str, Any], dict[str, Any]] | None = None
+                 ) -> Path:
     """report.html and the CSVs into ``out``; returns the HTML file's path. ``what_if``:
-    (its name, the same stretch's report under other settings), shown side by side."""
+    (its name, the same stretch's report under other settings), shown side by side;
+    ``estimate``: (extra agents, from minute, the model without them, with them)."""
     out.mkdir(parents=True, exist_ok=True)
     trail = audit_trail(settings) if trail is None else trail
     timeline = pd.DataFrame([{"queue": q, **asdict(m), "time": _clock(m.at_ms, settings)}
@@ -252,15 +289,24 @@ def write_report(settings: Settings, report: dict[str, Any], out: Path, lang: st
                                                    index=False)
         pd.DataFrame(_ladder_rows(other, [], lang, settings)).to_csv(
             out / "ladder_what_if.csv", index=False)
-        compared = _comparison(settings, report, name, other, lang)
+        compared = _comparison(settings, report, _l("as_run", lang), other,
+                               _l("alternative", lang, name=name), _l("what_if", lang),
+                               "what-if", lang)
+    if estimate is not None:
+        extra, minute, without, with_extra = estimate
+        pd.DataFrame(with_extra["intervals_30"]).to_csv(out / "intervals_30min_estimate.csv",
+                                                        index=False)
+        at = _clock(report["from_ms"] + minute * _MINUTE, settings)[11:16]
+        compared += _comparison(settings, without, _l("model", lang), with_extra,
+                                _l("model_plus", lang, n=extra, at=at),
+                                _l("estimate", lang, n=extra, at=at), "estimate", lang)
     page = out / "report.html"
     page.write_text(_html(settings, report, ladder, lang, compared), encoding="utf-8")
     return page
 
 
-def _comparison(settings: Settings, report: dict[str, Any], name: str, other: dict[str, Any],
-                lang: str) -> str:
-    a, b = _l("as_run", lang), _l("alternative", lang, name=name)
+def _comparison(settings: Settings, report: dict[str, Any], a: str, other: dict[str, Any],
+                b: str, title: str, element: str, lang: str) -> str:
 
     def moments(r: dict[str, Any]) -> list[str]:
         m = r["moments"]
@@ -286,9 +332,11 @@ def _comparison(settings: Settings, report: dict[str, Any], name: str, other: di
                        f"{_l('abandon_rate', lang)} · {b}": _pct(o.get("abandon_rate"))})
     changed = [{"key": k, a: json.dumps(x, ensure_ascii=False), b: json.dumps(y, ensure_ascii=False)}
                for k, x, y in _differences(report["config"], other["config"])]
-    return (f"<h2>{html.escape(_l('what_if', lang))}</h2>"
-            f"{_table(rows, 'what-if-moments')}{_table(halves, 'what-if-intervals')}"
-            f"<h3>{html.escape(_l('changed', lang))}</h3>{_table(changed, 'what-if-config')}")
+    parts = (f"<h2>{html.escape(title)}</h2>"
+             f"{_table(rows, f'{element}-moments')}{_table(halves, f'{element}-intervals')}")
+    if changed:
+        parts += f"<h3>{html.escape(_l('changed', lang))}</h3>{_table(changed, f'{element}-config')}"
+    return parts
 
 
 def _pct(value: float | None) -> str:

@@ -118,3 +118,20 @@ def test_a_what_if_runs_the_stretch_again_under_its_rules_side_by_side(stack: St
         env=stack.env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert f"{bad}: key 'sl_threshold_s'" in result.stderr
+
+
+def test_more_agents_are_estimated_by_the_model_and_labelled_so(stack: Stack, tmp_path):
+    log = tmp_path / "surge.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in small_surge()))
+    out = tmp_path / "report"
+    stack.cli("incident-report", "--from", "2026-01-05T10:00", "--to", "2026-01-05T10:05",
+              "--source", str(log), "--out", str(out), "--lang", "en",
+              "--add-agents", "10", "--from-minute", "0")
+    with (out / "intervals_30min_estimate.csv").open() as fh:
+        centre = next(r for r in csv.DictReader(fh) if r["queue"] == "ALL")
+    # Ten more agents for eight callers: each is answered as they arrive.
+    assert float(centre["service_level"]) == 1.0
+    assert float(centre["abandon_rate"]) == 0.0
+    page = (out / "report.html").read_text()
+    assert "Estimate (a model, not a recording): 10 more agents from 10:00" in page
+    assert 'id="estimate-intervals"' in page
