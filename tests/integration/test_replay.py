@@ -290,3 +290,21 @@ def test_replays_from_the_archive_kafka_and_the_file_equal_the_live_run(stack: S
             assert got["now"]["agents"] == want["now"]["agents"], (source, queue)
         session_alerts = json.loads(stack.redis.get(f"{prefix}:alerts"))
         assert sorted(a["alert_id"] for a in session_alerts) == live_alerts, source
+
+
+def test_an_asterisk_queue_log_replays_as_its_converted_events(stack: Stack, tmp_path):
+    queue_log, converted = tmp_path / "queue_log", tmp_path / "converted.jsonl"
+    stack.cli("simulate", "--seed", "8", "--duration", "30m", "--start", "2026-01-05T09:00",
+              "--out", str(queue_log), "--format", "asterisk-queue-log")
+    assert not queue_log.read_bytes().lstrip().startswith(b"{")
+    stack.cli("convert", "asterisk", str(queue_log), "--out", str(converted))
+    for name, source in (("qlog", queue_log), ("converted", converted)):
+        stack.cli("replay", "--from", "2026-01-05T09:00", "--to", "2026-01-05T09:30",
+                  "--source", str(source), "--session", name)
+    queues = stack.redis.smembers(f"{stack.prefix}:replay:converted:queues")
+    assert queues
+    for queue in queues:
+        a, b = (json.loads(stack.redis.get(f"{stack.prefix}:replay:{n}:snapshot:{queue}"))
+                for n in ("qlog", "converted"))
+        assert a["windows"] == b["windows"] and a["now"] == b["now"], queue
+        assert a["windows"]["day"]["offered"] > 0, queue
