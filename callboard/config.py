@@ -244,6 +244,8 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
     notify_metrics_port: int = Field(default=9102, ge=0, le=65535)
     archive_metrics_port: int = Field(default=9103, ge=0, le=65535)
+    ingest_metrics_port: int = Field(default=9104, ge=0, le=65535)
+    board_metrics_port: int = Field(default=9105, ge=0, le=65535)
     board_workers: int = Field(default=2, ge=1, le=64)   # gunicorn processes serving the board
     board_threads: int = Field(default=8, ge=1, le=256)  # threads per process
     stale_after_s: float = Field(default=5.0, gt=0)

@@ -122,6 +122,7 @@ def _environment(board_port: int, broker_port: int, redis_port: int, config: str
         CALLBOARD_WORKER_METRICS_PORT=str(services.free_port()),
         CALLBOARD_NOTIFY_METRICS_PORT=str(services.free_port()),
         CALLBOARD_ARCHIVE_METRICS_PORT=str(services.free_port()),
+        CALLBOARD_BOARD_METRICS_PORT=str(services.free_port()),
         PYTHONUNBUFFERED="1",
     )
     # The local broker keeps nothing past a restart: the archive, beside the stack's

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 import redis
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
 from callboard.config import Settings
@@ -19,9 +21,39 @@ from producers.asterisk import Converter
 from producers.follow import Follower
 from producers.kafka_sink import KafkaSink
 
-__all__ = ["ingest_queue_log"]
+__all__ = ["IngestCollector", "ingest_queue_log"]
 
 log = logging.getLogger(__name__)
+
+
+class IngestCollector(Collector):
+    """The follower's figures at scrape time (docs/operations.md). The line counts are
+    the converter's own, kept with its position, so a restart keeps them."""
+
+    def __init__(self, path: Path, follower: Follower, conv: Converter, events: KafkaSink,
+                 delivered: list[float]) -> None:
+        self.path, self.follower, self.conv, self.events = str(path), follower, conv, events
+        self.delivered = delivered  # wall time of the last completed delivery
+
+    def collect(self) -> Iterator[Metric]:
+        lines = CounterMetricFamily("callboard_ingest_lines", "queue_log lines, by what they "
+                                    "became", labels=["file", "kind"])
+        for kind, count in self.conv.summary().items():
+            lines.add_metric([self.path, kind], count)
+        yield lines
+        yield CounterMetricFamily("callboard_ingest_events_published",
+                                  "Events handed to Kafka by this process",
+                                  value=self.events.sent)
+        yield CounterMetricFamily("callboard_ingest_records_resent",
+                                  "Records the producer gave up on, sent again",
+                                  value=self.events.resent)
+        yield GaugeMetricFamily("callboard_ingest_offset", "Bytes of the queue_log delivered",
+                                value=self.follower.offset)
+        yield CounterMetricFamily("callboard_ingest_rotations", "Rotations followed",
+                                  value=self.follower.rotations)
+        yield GaugeMetricFamily("callboard_ingest_last_delivery_age_seconds",
+                                "Seconds since the last delivery completed",
+                                value=max(0.0, time.time() - self.delivered[0]))
 
 
 def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow: bool,
@@ -36,6 +68,9 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
     stats = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
     stats_key = RedisKeys(settings.redis_prefix).ingest("asterisk", path.name)
     last_log = [time.monotonic()]
+    delivered = [time.time()]
+    if settings.ingest_metrics_port:
+        _serve_metrics(settings, IngestCollector(path, follower, conv, events, delivered))
 
     def deliver(lines: list[bytes]) -> None:
         for line in lines:
@@ -50,6 +85,7 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
         # and a broker away holds the position until it is back.
         events.flush()
         letters.flush()
+        delivered[0] = time.time()
         follower.extra["converter"] = conv.state()
         counts = {**conv.summary(), "rotations": follower.rotations,
                   "truncations": follower.truncations}
@@ -82,3 +118,16 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
     summary = conv.summary()
     log.info("queue_log %s stopped at offset %s: %s", path, follower.offset, summary)
     return summary
+
+
+def _serve_metrics(settings: Settings, collector: IngestCollector) -> None:
+    from prometheus_client import REGISTRY
+
+    from callboard.health import HealthServer
+
+    REGISTRY.register(collector)
+    try:
+        HealthServer(settings.metrics_host, settings.ingest_metrics_port, lambda: None).start()
+    except OSError as exc:  # following the log matters more than being scraped
+        log.error("metrics and health endpoints off: cannot listen on %s:%s (%s)",
+                  settings.metrics_host, settings.ingest_metrics_port, exc)

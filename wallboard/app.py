@@ -291,19 +291,28 @@ def build(settings: Settings) -> Dash:
 def serve(settings: Settings, dev: bool = False) -> None:
     """Serve the board with gunicorn (``board_workers`` processes of ``board_threads``
     threads, no access log), or Flask's development server with ``dev``."""
+    from wallboard.metrics import clean, enable_multiprocess, instrument, serve_metrics
+
+    samples = enable_multiprocess()  # before anything imports prometheus-client
     app = build(settings)
+    counting = instrument(app.server)
     # Dash registers the script paths it may serve while rendering a page; done
     # here, before gunicorn forks, every worker can serve every script (else a
     # worker asked for a script before it rendered a page answers 500).
     with app.server.test_client() as client:
         for page in ("/board", "/supervisor/"):
             client.get(page)
+    counting.set()  # from here on: the displays' requests only
+    serve_metrics(settings, samples)
     log.info("board on http://%s:%s/board, supervisor page on /supervisor/ (%s)",
              settings.board_host, settings.board_port, "development server" if dev else
              f"gunicorn, {settings.board_workers} workers x {settings.board_threads} threads")
     if dev:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-        app.run(host=settings.board_host, port=settings.board_port, debug=False)
+        try:
+            app.run(host=settings.board_host, port=settings.board_port, debug=False)
+        finally:
+            clean(samples)
         return
     _Gunicorn(app.server, {
         "bind": f"{settings.board_host}:{settings.board_port}",
@@ -316,7 +325,16 @@ def serve(settings: Settings, dev: bool = False) -> None:
         "loglevel": "warning",
         "timeout": 30,
         "graceful_timeout": 10,
+        # A worker that ends leaves its files; its live gauges must not be summed.
+        "child_exit": _child_exit,
     }).run()
+    clean(samples)
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped

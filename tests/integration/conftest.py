@@ -109,6 +109,8 @@ class Stack:
             CALLBOARD_WORKER_METRICS_PORT="0",
             CALLBOARD_NOTIFY_METRICS_PORT="0",
             CALLBOARD_ARCHIVE_METRICS_PORT="0",
+            CALLBOARD_INGEST_METRICS_PORT="0",
+            CALLBOARD_BOARD_METRICS_PORT="0",
             CALLBOARD_ARCHIVE_DIR=str(logs / f"archive-{run}"),
             CALLBOARD_SNAPSHOT_INTERVAL_S="0.5",
             PYTHONUNBUFFERED="1",

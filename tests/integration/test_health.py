@@ -59,3 +59,38 @@ def test_the_notifier_reports_its_outbox_and_readiness(stack: Stack):
     wait_until(lambda: status(port, "/readyz") == 200, 60, "the notifier to be ready")
     assert scrape(port)["callboard_alert_outbox"] == 0.0
     assert status(port, "/nothing") == 404
+
+
+def test_the_board_reports_request_times_summed_over_its_workers(stack: Stack):
+    from tests.integration.test_board import start_board
+
+    port = services.free_port()
+    url, _ = start_board(stack, CALLBOARD_BOARD_METRICS_PORT=str(port),
+                         CALLBOARD_BOARD_WORKERS="2")
+    wait_until(lambda: status(port, "/healthz") == 200, 30, "the board's /healthz")
+    for _ in range(12):  # gunicorn spreads them over its two workers
+        assert requests.get(f"{url}/board", timeout=10).status_code == 200
+    key = 'callboard_board_request_seconds_count{path="/board",status="2xx"}'
+    # Every request counted, whichever worker served it.
+    wait_until(lambda: scrape(port).get(key) == 12.0, 30, "the twelve requests on /metrics")
+
+
+def test_ingest_reports_its_lines_and_deliveries(stack: Stack, tmp_path):
+    port = services.free_port()
+    stack.env["CALLBOARD_INGEST_METRICS_PORT"] = str(port)
+    queue_log = tmp_path / "queue_log"
+    stack.cli("simulate", "--seed", "8", "--duration", "10m", "--start", "2026-01-05T09:00",
+              "--out", str(queue_log), "--format", "asterisk-queue-log")
+    lines = len(queue_log.read_bytes().splitlines())
+    stack.start("ingest", "asterisk", str(queue_log), "--follow",
+                "--state", str(tmp_path / "state.json"), name="ingest")
+    wait_until(lambda: status(port, "/healthz") == 200, 60, "ingest's /healthz")
+
+    def all_read() -> dict | None:
+        metrics = scrape(port)
+        read = metrics.get(f'callboard_ingest_lines_total{{file="{queue_log}",kind="lines"}}')
+        return metrics if read == lines else None
+
+    metrics = wait_until(all_read, 60, f"the {lines} lines on /metrics")
+    assert metrics["callboard_ingest_events_published_total"] > 0
+    assert metrics["callboard_ingest_offset"] == queue_log.stat().st_size
