@@ -1,0 +1,237 @@
+"""Faults under a live stack, with the seconds the board takes to say so and to be live
+again, and the alerts a killed notifier loses or repeats.
+
+    .venv/bin/python bench/faults.py [--hold 20]
+
+A worker on the wall clock counts live simulated traffic (`callboard simulate --start
+now`) on its own Tansu broker and redis-server. The board's answer is read as a display
+gets it, through `wallboard.app.board_view` with the board's own `SnapshotReader`, every
+0.2 s. For each fault, held `--hold` seconds and then healed:
+
+- Redis frozen (SIGSTOP), Redis killed and restarted empty;
+- the broker frozen (SIGSTOP), the broker killed and restarted empty;
+- the worker killed with -9 and started again;
+- the board's server killed and started again (seconds to its first /board answer);
+- the notifier killed with -9 while a webhook fails, then started again: alerts lost
+  and delivered twice (both must be 0).
+
+Prints one line per fault. Measures; asserts nothing (tests/integration holds the
+behaviour).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+from common import print_machine  # bench/common.py, beside this script
+from kafka import KafkaProducer
+
+from callboard import services
+from callboard.config import load_settings
+from callboard.core.ladder import Transition, default_rules
+from callboard.core.ladders import alert_doc
+from callboard.topics import bootstrap_servers, ensure_topics
+from wallboard.app import board_view
+from wallboard.reader import SnapshotReader
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Stack:
+    def __init__(self, hold_s: float) -> None:
+        self.hold_s = hold_s
+        self.logs = Path(tempfile.mkdtemp(prefix="callboard-faults-"))
+        self.bport, self.rport, self.board_port = (services.free_port() for _ in range(3))
+        self.broker = services.start_broker(self.bport, self.logs / "broker.log")
+        self.redis = services.start_redis(self.rport, self.logs / "redis", self.logs / "redis.log")
+        run = uuid.uuid4().hex[:6]
+        self.env = dict(os.environ, CALLBOARD_BROKER_URL=f"kafka://127.0.0.1:{self.bport}",
+                        CALLBOARD_REDIS_URL=f"redis://127.0.0.1:{self.rport}/0",
+                        CALLBOARD_BROKER_PROFILE="local", CALLBOARD_CLOCK="wall",
+                        CALLBOARD_APP_ID=f"faults-{run}", CALLBOARD_BOARD_PORT=str(self.board_port),
+                        CALLBOARD_WORKER_METRICS_PORT="0", CALLBOARD_NOTIFY_METRICS_PORT="0",
+                        CALLBOARD_BOARD_METRICS_PORT="0", PYTHONUNBUFFERED="1")
+        self.env.pop("CALLBOARD_CONFIG", None)
+        self.procs: dict[str, object] = {}
+        self.settings = load_settings(None, redis_url=self.env["CALLBOARD_REDIS_URL"])
+        self.reader = SnapshotReader(self.settings)
+
+    def start(self, name: str, *args: str) -> None:
+        self.procs[name] = services.spawn(services.callboard_argv(*args),
+                                          self.logs / f"{name}.log", self.env, ROOT)
+
+    def kill(self, name: str) -> None:
+        proc = self.procs[name]
+        proc.kill()  # type: ignore[attr-defined]
+        proc.wait()  # type: ignore[attr-defined]
+
+    def banner(self) -> str:
+        return str(board_view(self.reader, self.settings, "en", int(time.time() * 1000))[1])
+
+    def measure(self, name: str, fault: Callable[[], None], heal: Callable[[], None]) -> None:
+        if not _until(lambda: self.banner() == "", 180):
+            print(f"{name}: the board was not live before the fault ({self.banner()[:80]})")
+            return
+        started = time.monotonic()
+        fault()
+        stale = _until(lambda: self.banner() != "", self.hold_s + 60)
+        said = self.banner()[:90]
+        time.sleep(max(0.0, started + self.hold_s - time.monotonic()))  # the fault lasts
+        healed = time.monotonic()
+        heal()
+        live = _until(lambda: self.banner() == "", 240)
+        print(f"{name}: stale banner after {_s(stale, started)} ({said!r}); "
+              f"live again {_s(live, healed)} after the fault was healed")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            services.stop(proc)  # type: ignore[arg-type]
+        services.stop(self.redis)
+        services.stop(self.broker)
+
+
+def _until(condition: Callable[[], bool], deadline_s: float) -> float | None:
+    """Monotonic time the condition first held (polled every 0.2 s), or None."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            if condition():
+                return time.monotonic()
+        except Exception:  # noqa: BLE001  # a fault's own errors: keep polling
+            pass
+        time.sleep(0.2)
+    return None
+
+
+def _s(at: float | None, since: float) -> str:
+    return "never (deadline)" if at is None else f"{at - since:.1f} s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hold", type=float, default=20.0)
+    args = parser.parse_args()
+    print_machine()
+    stack = Stack(args.hold)
+    try:
+        stack.start("worker", "worker")
+        stack.start("simulate", "simulate", "--start", "now", "--duration", "2h", "--speed",
+                    "1", "--flat", "--volume", "2")
+        redis_workdir, redis_log = stack.logs / "redis", stack.logs / "redis.log"
+        stack.measure("Redis frozen", lambda: stack.redis.send_signal(signal.SIGSTOP),
+                      lambda: stack.redis.send_signal(signal.SIGCONT))
+        stack.measure("Redis killed, restarted empty",
+                      lambda: stack.redis.kill(),
+                      lambda: setattr(stack, "redis", services.start_redis(
+                          stack.rport, redis_workdir, redis_log)))
+        stack.measure("broker frozen", lambda: stack.broker.send_signal(signal.SIGSTOP),
+                      lambda: stack.broker.send_signal(signal.SIGCONT))
+        stack.measure("broker killed, restarted empty", lambda: stack.broker.kill(),
+                      lambda: setattr(stack, "broker", services.start_broker(
+                          stack.bport, stack.logs / "broker-2.log")))
+        stack.measure("worker kill -9, started again", lambda: stack.kill("worker"),
+                      lambda: stack.start("worker", "worker"))
+        _board_restart(stack)
+        _notifier_kill(stack)
+    finally:
+        stack.stop()
+
+
+def _board_restart(stack: Stack) -> None:
+    url = f"http://127.0.0.1:{stack.board_port}/board"
+    stack.start("board", "board")
+    if not _until(lambda: requests.get(url, timeout=2).status_code == 200, 90):
+        print("board restart: the board never answered")
+        return
+    stack.kill("board")
+    started = time.monotonic()
+    stack.start("board", "board")
+    back = _until(lambda: requests.get(url, timeout=2).status_code == 200, 90)
+    print(f"board killed and started again: first /board answer after {_s(back, started)}")
+
+
+class _Hooks(ThreadingHTTPServer):
+    """Fails every attempt while ``failing``; records deliveries by alert id."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.failing = True
+        self.delivered: Counter[str] = Counter()
+        self.failed = 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        server: _Hooks = self.server  # type: ignore[assignment]
+        if server.failing:
+            server.failed += 1
+            self.send_response(503)
+        else:
+            server.delivered[body["alert_id"]] += 1
+            self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def _notifier_kill(stack: Stack, count: int = 20) -> None:
+    hooks = _Hooks()
+    threading.Thread(target=hooks.serve_forever, daemon=True).start()
+    config = stack.logs / "notify.toml"
+    config.write_text(f"""[escalation]
+webhook_secret = "s"
+max_alert_age_s = 0
+ack_timeout_min = 60
+
+[[escalation.recipients]]
+name = "supervisor"
+webhook_url = "http://127.0.0.1:{hooks.server_address[1]}/hook"
+""")
+    stack.env["CALLBOARD_CONFIG"] = str(config)
+    # A topic of its own: the live worker's real alerts do not mix in.
+    topic = f"faults-alerts-{uuid.uuid4().hex[:6]}"
+    stack.env["CALLBOARD_ALERTS_TOPIC"] = topic
+    ensure_topics(load_settings(None, broker_url=stack.env["CALLBOARD_BROKER_URL"],
+                                alerts_topic=topic))
+    step = default_rules().steps[0]
+    docs = [alert_doc(f"Q{i}", Transition(1, "up", int(time.time() * 1000) + i, 6, "day", step),
+                      stack.settings.zone) for i in range(count)]
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]),
+                             acks="all")
+    for doc in docs:
+        producer.send(topic, key=doc["queue"].encode(), value=json.dumps(doc).encode())
+    producer.flush()
+    producer.close()
+    stack.start("notify", "notify")
+    if not _until(lambda: hooks.failed >= count, 90):
+        print(f"notifier: only {hooks.failed} failing attempts seen; not measured")
+        return
+    stack.kill("notify")  # -9 with every delivery failed once and queued for a retry
+    hooks.failing = False
+    started = time.monotonic()
+    stack.start("notify", "notify")
+    done = _until(lambda: len(hooks.delivered) == count, 180)
+    time.sleep(5)  # anything sent twice arrives by now
+    lost = count - len(hooks.delivered)
+    twice = sum(n - 1 for n in hooks.delivered.values() if n > 1)
+    print(f"notifier kill -9 during a failing webhook ({count} alerts): all delivered "
+          f"{_s(done, started)} after restart; lost {lost}, delivered twice {twice}")
+    hooks.shutdown()
+
+
+if __name__ == "__main__":
+    main()
