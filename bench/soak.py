@@ -1,0 +1,132 @@
+"""A soak: live traffic at a steady rate for a long time, with the counting lag and the
+processes' memory printed every few minutes.
+
+    .venv/bin/python bench/soak.py [--rate 100] [--minutes 60] [--every 5] [--hog]
+
+A worker on the wall clock counts events published at ``--rate`` per second (simulated
+peak traffic, re-stamped with the wall time they are sent), on its own Tansu broker and
+redis-server. Every ``--every`` minutes: events sent and counted, the counting lag
+(sent minus counted, and the age of the newest counted event), the worker's and the
+broker's RSS. ``--hog`` runs a busy loop per core beside the stack (a machine busy with
+other work). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import redis
+from common import local_services, print_machine  # bench/common.py, beside this script
+
+from callboard import services
+from callboard.core.snapshot import CENTRE
+from producers.kafka_sink import KafkaSink
+from producers.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parents[1]
+START_MS = 1_767_571_200_000  # 2026-01-05 08:00 Shanghai: the simulator's clock
+
+
+def _hog() -> None:
+    while True:
+        pass
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--every", type=float, default=5.0)
+    parser.add_argument("--hog", action="store_true")
+    args = parser.parse_args()
+    print_machine()
+    hogs = [multiprocessing.Process(target=_hog, daemon=True)
+            for _ in range(os.cpu_count() or 1)] if args.hog else []
+    for hog in hogs:
+        hog.start()
+    with local_services() as (broker, redis_url, logs):
+        prefix = f"soak-{uuid.uuid4().hex[:6]}"
+        env = dict(os.environ, CALLBOARD_BROKER_URL=broker, CALLBOARD_REDIS_URL=redis_url,
+                   CALLBOARD_BROKER_PROFILE="local", CALLBOARD_CLOCK="wall",
+                   CALLBOARD_APP_ID=prefix, CALLBOARD_REDIS_PREFIX=prefix,
+                   CALLBOARD_WORKER_METRICS_PORT="0", PYTHONUNBUFFERED="1")
+        env.pop("CALLBOARD_CONFIG", None)
+        worker = services.spawn(services.callboard_argv("worker"), logs / "worker.log", env, ROOT)
+        broker_pid = _listener_pid(int(broker.rsplit(":", 1)[1]))
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        deadline = time.monotonic() + 120
+        while not client.get(f"{prefix}:heartbeat") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        sink = KafkaSink(broker, "acd.events.v1", linger_ms=5)
+        events = Simulator(seed=4, start_ms=START_MS, duration_ms=48 * 3_600_000,
+                           zone=_zone(), volume=10, flat=True, trunks=10_000).events()
+        started = time.monotonic()
+        next_report = started + args.every * 60
+        sent = 0
+        print(f"soak: {args.rate:.0f} events/s for {args.minutes:.0f} min"
+              f"{', a busy loop on every core beside it' if hogs else ''}")
+        try:
+            for event in events:
+                due = started + sent / args.rate
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                sink.send(dict(event, ts_ms=int(time.time() * 1000)))
+                sent += 1
+                if time.monotonic() >= next_report:
+                    _report(client, prefix, sent, started, worker.pid, broker_pid)
+                    next_report += args.every * 60
+                if time.monotonic() - started >= args.minutes * 60:
+                    break
+            sink.flush()
+            _report(client, prefix, sent, started, worker.pid, broker_pid)
+        finally:
+            sink.close()
+            services.stop(worker)
+    for hog in hogs:
+        hog.terminate()
+
+
+def _report(client: redis.Redis, prefix: str, sent: int, started: float, worker_pid: int,
+            broker_pid: int | None) -> None:
+    stats = client.hgetall(f"{prefix}:stats")
+    counted = int(stats.get("events_in", 0))
+    raw = client.get(f"{prefix}:snapshot:{CENTRE}")
+    newest = json.loads(raw).get("last_event_ms") if raw else None
+    age = f"{time.time() - newest / 1000:.1f} s" if newest else "-"
+    broker_rss = f"{_rss_mb(broker_pid):.0f} MB" if broker_pid else "-"
+    print(f"{(time.monotonic() - started) / 60:5.1f} min: sent {sent}, counted {counted}, "
+          f"lag {sent - counted} events (newest counted event {age} old); worker RSS "
+          f"{_rss_mb(worker_pid):.0f} MB, broker RSS {broker_rss}", flush=True)
+
+
+def _listener_pid(port: int) -> int | None:
+    """The pid listening on ``port`` (the broker local_services started)."""
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True)
+    marker = "pid="
+    if marker in out.stdout:
+        return int(out.stdout.split(marker, 1)[1].split(",", 1)[0])
+    return None
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo("Asia/Shanghai")
+
+
+if __name__ == "__main__":
+    main()
