@@ -9,9 +9,11 @@ gets it, through `wallboard.app.board_view` with the board's own `SnapshotReader
 0.2 s. For each fault, held `--hold` seconds and then healed:
 
 - Redis frozen (SIGSTOP), Redis killed and restarted empty;
+- the worker killed with -9 and started again (before the broker faults: a broker
+  restarted empty takes the checkpoints with it);
 - the broker frozen (SIGSTOP), the broker killed and restarted empty;
-- the worker killed with -9 and started again;
-- the board's server killed and started again (seconds to its first /board answer);
+- the board's server (gunicorn's master and workers) killed and started again (seconds
+  to its first /board answer);
 - the notifier killed with -9 while a webhook fails, then started again: alerts lost
   and delivered twice (both must be 0).
 
@@ -73,8 +75,9 @@ class Stack:
                                           self.logs / f"{name}.log", self.env, ROOT)
 
     def kill(self, name: str) -> None:
+        """SIGKILL to the process and its children (gunicorn's workers too)."""
         proc = self.procs[name]
-        proc.kill()  # type: ignore[attr-defined]
+        os.killpg(proc.pid, signal.SIGKILL)  # type: ignore[attr-defined]
         proc.wait()  # type: ignore[attr-defined]
 
     def banner(self) -> str:
@@ -136,13 +139,13 @@ def main() -> None:
                       lambda: stack.redis.kill(),
                       lambda: setattr(stack, "redis", services.start_redis(
                           stack.rport, redis_workdir, redis_log)))
+        stack.measure("worker kill -9, started again", lambda: stack.kill("worker"),
+                      lambda: stack.start("worker", "worker"))
         stack.measure("broker frozen", lambda: stack.broker.send_signal(signal.SIGSTOP),
                       lambda: stack.broker.send_signal(signal.SIGCONT))
         stack.measure("broker killed, restarted empty", lambda: stack.broker.kill(),
                       lambda: setattr(stack, "broker", services.start_broker(
                           stack.bport, stack.logs / "broker-2.log")))
-        stack.measure("worker kill -9, started again", lambda: stack.kill("worker"),
-                      lambda: stack.start("worker", "worker"))
         _board_restart(stack)
         _notifier_kill(stack)
     finally:

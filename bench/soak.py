@@ -4,7 +4,7 @@ processes' memory printed every few minutes.
     .venv/bin/python bench/soak.py [--rate 100] [--minutes 60] [--every 5] [--hog]
 
 A worker on the wall clock counts events published at ``--rate`` per second (simulated
-peak traffic, re-stamped with the wall time they are sent), on its own Tansu broker and
+peak traffic, its clock compressed to that rate and moved to the wall clock), on its own Tansu broker and
 redis-server. Every ``--every`` minutes: events sent and counted, the counting lag
 (sent minus counted, and the age of the newest counted event), the worker's and the
 broker's RSS. ``--hog`` runs a busy loop per core beside the stack (a machine busy with
@@ -73,8 +73,13 @@ def main() -> None:
         while not client.get(f"{prefix}:heartbeat") and time.monotonic() < deadline:
             time.sleep(0.2)
         sink = KafkaSink(broker, "acd.events.v1", linger_ms=5)
-        events = Simulator(seed=4, start_ms=START_MS, duration_ms=48 * 3_600_000,
-                           zone=_zone(), volume=10, flat=True, trunks=10_000).events()
+        events = list(Simulator(seed=4, start_ms=START_MS, duration_ms=48 * 3_600_000,
+                                zone=_zone(), volume=10, flat=True, trunks=10_000).events())
+        # The simulated clock compressed to the target rate and moved to now, event
+        # times and offer times alike (as bench/latency.py does).
+        natural = len(events) / ((events[-1]["ts_ms"] - events[0]["ts_ms"]) / 1000)
+        squeeze = args.rate / natural
+        wall0 = time.time() * 1000 + 200
         started = time.monotonic()
         next_report = started + args.every * 60
         sent = 0
@@ -82,11 +87,14 @@ def main() -> None:
               f"{', a busy loop on every core beside it' if hogs else ''}")
         try:
             for event in events:
-                due = started + sent / args.rate
-                pause = due - time.monotonic()
+                due_ms = wall0 + (event["ts_ms"] - START_MS) / squeeze
+                pause = (due_ms - time.time() * 1000) / 1000
                 if pause > 0:
                     time.sleep(pause)
-                sink.send(dict(event, ts_ms=int(time.time() * 1000)))
+                event = dict(event, ts_ms=int(due_ms))
+                if "offered_ms" in event:
+                    event["offered_ms"] = int(wall0 + (event["offered_ms"] - START_MS) / squeeze)
+                sink.send(event)
                 sent += 1
                 if time.monotonic() >= next_report:
                     _report(client, prefix, sent, started, worker.pid, broker_pid)

@@ -84,6 +84,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "changed": ("改变的配置", "Settings changed"),
     "ladder_steps": ("升级阶梯步骤", "Ladder steps"),
     "half_hour": ("半小时", "Half hour"),
+    "centre": ("全中心", "Whole centre"),
     "estimate": ("估算（模型，并非记录）：{at} 起增加 {n} 名坐席",
                  "Estimate (a model, not a recording): {n} more agents from {at}"),
     "model": ("模型：现有坐席", "Model: the agents there were"),
@@ -419,15 +420,27 @@ def _table(rows: list[dict[str, Any]], element_id: str) -> str:
 
 
 def _timeline_chart(report: dict[str, Any], settings: Settings, lang: str) -> go.Figure:
-    centre = report["timeline"].get(CENTRE, [])
-    times = [_clock(m.at_ms, settings) for m in centre]
+    """The centre's minute timeline, and each queue's behind a button above the chart."""
+    keys = ("waiting", "available", "on_call", "not_ready", "seats_needed", "staffed")
+    groups = [CENTRE, *sorted(q for q in report["timeline"] if q != CENTRE)]
     fig = go.Figure()
-    for key in ("waiting", "available", "on_call", "not_ready", "seats_needed", "staffed"):
-        fig.add_trace(go.Scatter(x=times, y=[getattr(m, key) for m in centre],
-                                 name=_l(key, lang), mode="lines"))
-    fig.add_trace(go.Scatter(x=times, y=[m.longest_wait_s for m in centre],
-                             name=_l("longest", lang), mode="lines", yaxis="y2"))
-    fig.update_layout(height=420, margin={"t": 20}, yaxis2={"overlaying": "y", "side": "right"})
+    per_group = len(keys) + 1
+    for g, queue in enumerate(groups):
+        minutes = report["timeline"].get(queue, [])
+        times = [_clock(m.at_ms, settings) for m in minutes]
+        for key in keys:
+            fig.add_trace(go.Scatter(x=times, y=[getattr(m, key) for m in minutes],
+                                     name=_l(key, lang), mode="lines", visible=g == 0,
+                                     legendgroup=key))
+        fig.add_trace(go.Scatter(x=times, y=[m.longest_wait_s for m in minutes],
+                                 name=_l("longest", lang), mode="lines", yaxis="y2",
+                                 visible=g == 0))
+    buttons = [{"label": _l("centre", lang) if q == CENTRE else q, "method": "update",
+                "args": [{"visible": [i // per_group == g for i in range(per_group * len(groups))]}]}
+               for g, q in enumerate(groups)]
+    fig.update_layout(height=440, margin={"t": 40}, yaxis2={"overlaying": "y", "side": "right"},
+                      updatemenus=[{"type": "buttons", "direction": "right", "x": 0, "y": 1.12,
+                                    "xanchor": "left", "buttons": buttons}])
     return fig
 
 

@@ -80,6 +80,11 @@ def test_the_report_computes_the_key_moments_and_opens_offline(
             "return [0, 1].map(i => document.querySelectorAll("
             "'#chart-' + i + ' .main-svg').length)")
         assert all(n > 0 for n in drawn), drawn
+        # The timeline shows the centre, and each queue behind a button.
+        buttons = browser.execute_script(
+            "return [...document.querySelectorAll('#chart-0 .updatemenu-button')]"
+            ".map(b => b.textContent)")
+        assert buttons == ["Whole centre", "GEN"], buttons
         browser.save_screenshot(str(logs_dir / "incident-report.png"))
     finally:
         browser.execute_cdp_cmd("Network.emulateNetworkConditions", {

@@ -290,6 +290,17 @@ def test_replays_from_the_archive_kafka_and_the_file_equal_the_live_run(stack: S
             assert got["now"]["agents"] == want["now"]["agents"], (source, queue)
         session_alerts = json.loads(stack.redis.get(f"{prefix}:alerts"))
         assert sorted(a["alert_id"] for a in session_alerts) == live_alerts, source
+    # Minute by minute, the three sources give the same timeline (the incident report's).
+    from callboard.config import load_settings
+    from callboard.incident import build_report
+
+    env = {k[len("CALLBOARD_"):].lower(): v for k, v in stack.env.items()
+           if k.startswith("CALLBOARD_") and k != "CALLBOARD_CONFIG"}
+    here = load_settings(None, **env)
+    nine = _ms("2026-01-05T09:00", settings)
+    timelines = [build_report(here, source, nine, last_ms)["timeline"]
+                 for source in ("archive", "kafka", str(log))]
+    assert timelines[0]["GEN"] and timelines[0] == timelines[1] == timelines[2]
 
 
 def test_an_asterisk_queue_log_replays_as_its_converted_events(stack: Stack, tmp_path):
