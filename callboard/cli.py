@@ -41,6 +41,16 @@ def _duration_ms(text: str) -> int:
     return int(value.total_seconds() * 1000)
 
 
+def _stretch(settings: Settings, from_: str, to: str, source: str) -> tuple[int, int]:
+    """--from and --to as epoch ms, and --source checked (replay, incident-report)."""
+    from_ms, to_ms = _start_ms(from_, settings, False), _start_ms(to, settings, False)
+    if to_ms <= from_ms:
+        raise click.BadParameter("--to must be after --from")
+    if source not in ("archive", "kafka") and not Path(source).is_file():
+        raise click.BadParameter(f"{source!r}: not archive, kafka or a readable file")
+    return from_ms, to_ms
+
+
 def _start_ms(text: str | None, settings: Settings, to_file: bool) -> int:
     if text is None:
         if to_file:
@@ -213,11 +223,7 @@ def replay(ctx: click.Context, from_: str, to: str, source: str, speed: str,
     from callboard.replay import run_replay
 
     settings = _settings(ctx)
-    from_ms, to_ms = _start_ms(from_, settings, False), _start_ms(to, settings, False)
-    if to_ms <= from_ms:
-        raise click.BadParameter("--to must be after --from")
-    if source not in ("archive", "kafka") and not Path(source).is_file():
-        raise click.BadParameter(f"{source!r}: not archive, kafka or a readable file")
+    from_ms, to_ms = _stretch(settings, from_, to, source)
     try:
         pace = None if speed == "max" else float(speed)
     except ValueError as exc:
@@ -266,11 +272,7 @@ def incident_report(ctx: click.Context, from_: str, to: str, source: str, out: P
     from callboard.incident import build_report, estimate_report, write_report
 
     settings = _settings(ctx)
-    from_ms, to_ms = _start_ms(from_, settings, False), _start_ms(to, settings, False)
-    if to_ms <= from_ms:
-        raise click.BadParameter("--to must be after --from")
-    if source not in ("archive", "kafka") and not Path(source).is_file():
-        raise click.BadParameter(f"{source!r}: not archive, kafka or a readable file")
+    from_ms, to_ms = _stretch(settings, from_, to, source)
     other = None
     if what_if is not None:
         try:
