@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from callboard import services
 
-__all__ = ["local_services", "print_machine"]
+__all__ = ["live_paced", "local_services", "print_machine"]
 
 
 def print_machine() -> None:
@@ -32,3 +34,21 @@ def local_services() -> Iterator[tuple[str, str, Path]]:
     finally:
         services.stop(redis_server)
         services.stop(broker)
+
+
+def live_paced(events: Sequence[dict[str, Any]], rate: float, start_ms: int
+               ) -> Iterator[dict[str, Any]]:
+    """Simulated events, their clock compressed to ``rate`` events/s and moved to now,
+    each yielded at its wall time with ``ts_ms`` and ``offered_ms`` moved alike."""
+    natural = len(events) / ((events[-1]["ts_ms"] - events[0]["ts_ms"]) / 1000)
+    squeeze = rate / natural
+    wall0 = time.time() * 1000 + 200
+    for event in events:
+        due_ms = wall0 + (event["ts_ms"] - start_ms) / squeeze
+        pause = (due_ms - time.time() * 1000) / 1000
+        if pause > 0:
+            time.sleep(pause)
+        moved = dict(event, ts_ms=int(due_ms))
+        if "offered_ms" in moved:
+            moved["offered_ms"] = int(wall0 + (moved["offered_ms"] - start_ms) / squeeze)
+        yield moved

@@ -25,7 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import redis
-from common import local_services, print_machine  # bench/common.py, beside this script
+from common import live_paced, local_services, print_machine  # bench/common.py, beside this script
 
 from callboard import services
 from producers.kafka_sink import KafkaSink
@@ -87,20 +87,11 @@ def latency(broker: str, redis_url: str, rate: int, seconds: int, logs: Path) ->
         # and re-stamped so that each event's time is the wall time it is sent.
         events = list(Simulator(seed=2, start_ms=START_MS, duration_ms=48 * 3_600_000,
                                 zone=SHANGHAI, volume=10, flat=True, trunks=10_000).events())
-        natural = len(events) / ((events[-1]["ts_ms"] - events[0]["ts_ms"]) / 1000)
-        squeeze = rate / natural
-        wall0 = time.time() * 1000 + 200
         sent = 0
-        for event in events:
-            due_ms = wall0 + (event["ts_ms"] - START_MS) / squeeze
-            if due_ms > wall0 + seconds * 1000:
+        end_ms = time.time() * 1000 + 200 + seconds * 1000
+        for event in live_paced(events, rate, START_MS):
+            if event["ts_ms"] > end_ms:
                 break
-            pause = (due_ms - time.time() * 1000) / 1000
-            if pause > 0:
-                time.sleep(pause)
-            event = dict(event, ts_ms=int(due_ms))
-            if "offered_ms" in event:
-                event["offered_ms"] = int(wall0 + (event["offered_ms"] - START_MS) / squeeze)
             sink.send(event)
             sent += 1
         sink.close()

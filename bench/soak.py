@@ -24,7 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import redis
-from common import local_services, print_machine  # bench/common.py, beside this script
+from common import live_paced, local_services, print_machine  # bench/common.py, beside this script
 
 from callboard import services
 from callboard.core.snapshot import CENTRE
@@ -75,25 +75,13 @@ def main() -> None:
         sink = KafkaSink(broker, "acd.events.v1", linger_ms=5)
         events = list(Simulator(seed=4, start_ms=START_MS, duration_ms=48 * 3_600_000,
                                 zone=_zone(), volume=10, flat=True, trunks=10_000).events())
-        # The simulated clock compressed to the target rate and moved to now, event
-        # times and offer times alike (as bench/latency.py does).
-        natural = len(events) / ((events[-1]["ts_ms"] - events[0]["ts_ms"]) / 1000)
-        squeeze = args.rate / natural
-        wall0 = time.time() * 1000 + 200
         started = time.monotonic()
         next_report = started + args.every * 60
         sent = 0
         print(f"soak: {args.rate:.0f} events/s for {args.minutes:.0f} min"
               f"{', a busy loop on every core beside it' if hogs else ''}")
         try:
-            for event in events:
-                due_ms = wall0 + (event["ts_ms"] - START_MS) / squeeze
-                pause = (due_ms - time.time() * 1000) / 1000
-                if pause > 0:
-                    time.sleep(pause)
-                event = dict(event, ts_ms=int(due_ms))
-                if "offered_ms" in event:
-                    event["offered_ms"] = int(wall0 + (event["offered_ms"] - START_MS) / squeeze)
+            for event in live_paced(events, args.rate, START_MS):
                 sink.send(event)
                 sent += 1
                 if time.monotonic() >= next_report:
