@@ -503,7 +503,8 @@ def ingest_asterisk(ctx: click.Context, queue_log: Path, follow: bool, state_pat
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Simulator speed (multiple of real time).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path(".state"), show_default=True, help="Logs of the child processes.")
+              default=Path(".state"), show_default=True,
+              help="Logs of the child processes, and the archive of every event.")
 @click.pass_context
 def up(ctx: click.Context, board_port: int, speed: float, state_dir: Path) -> None:
     """Start the local stack: broker, redis-server, worker, simulator, board."""
