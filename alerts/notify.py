@@ -41,7 +41,6 @@ from prometheus_client import Counter, Gauge
 from callboard.alertstore import OpenAlert, Outbox, audit, update_open
 from callboard.config import Recipient, Settings
 from callboard.keys import RedisKeys, text
-from callboard.stall import client_call
 
 __all__ = ["Notifier", "run_notifier", "sign"]
 
@@ -353,8 +352,7 @@ def _consumer(settings: Settings) -> Any:
 
 def _step(consumer: Any, notifier: Notifier) -> None:
     """One round: new alerts into the outbox (then commit), due deliveries, escalation."""
-    with client_call():
-        batches = consumer.poll(timeout_ms=500)
+    batches = consumer.poll(timeout_ms=500)
     for tp, messages in batches.items():
         for message in messages:
             try:
@@ -371,7 +369,6 @@ def _step(consumer: Any, notifier: Notifier) -> None:
                 consumer.seek(tp, message.offset)  # handled again after the outage
                 raise
     if batches:
-        with client_call():
-            consumer.commit()  # only what is in the outbox: at least once
+        consumer.commit()  # only what is in the outbox: at least once
     notifier.deliver_due()
     notifier.escalate_unacknowledged()

@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo
 from prometheus_client import Counter
 
 from callboard.config import Settings
-from callboard.stall import client_call
 
 __all__ = ["ArchiveWriter", "PartitionArchive", "archive_days", "day_of", "read_day"]
 
@@ -289,9 +288,7 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
             with contextlib.suppress(Exception):  # lag figures only; the files are the truth
                 from kafka.structs import OffsetAndMetadata
 
-                with client_call():  # a commit could block for good (callboard/stall.py)
-                    consumer.commit({tp: OffsetAndMetadata(o, "", -1)
-                                     for tp, o in offsets.items()})
+                consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
         pending.clear()
 
     consumer.subscribe([settings.events_topic], listener=Positions())
@@ -299,8 +296,7 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
              settings.archive_retention_days)
     try:
         while stop is None or not stop():
-            with client_call():
-                batches = consumer.poll(timeout_ms=500, max_records=5000)
+            batches = consumer.poll(timeout_ms=500, max_records=5000)
             for tp, messages in batches.items():
                 rows = pending.setdefault(tp.partition, [])
                 rows.extend((m.offset, m.value or b"", m.timestamp) for m in messages)

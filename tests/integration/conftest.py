@@ -39,8 +39,6 @@ from callboard.topics import bootstrap_servers
 
 ROOT = Path(__file__).resolve().parents[2]
 
-_T = TypeVar("_T")
-
 
 def wait_until(predicate: Callable[[], Any], deadline_s: float, what: str) -> Any:
     """Poll ``predicate`` every 0.2 s until it returns something truthy; fail at the deadline.
@@ -56,33 +54,6 @@ def wait_until(predicate: Callable[[], Any], deadline_s: float, what: str) -> An
         retry_error_callback=lambda state: _timed_out(state, deadline_s, what),
     )
     return retrying(predicate)
-
-
-def bounded(call: Callable[[], _T], seconds: float) -> _T:
-    """Run a blocking client call with a deadline of its own.
-
-    kafka-python 3.0.12's blocking calls wait on their IO thread with no timeout
-    (net.run's event.wait; upstream dpkp/kafka-python#3121, fixed after 3.0.12). A
-    fresh consumer on a broker that had just restarted empty once sat there past the
-    test's deadline (CI, stop 13). Here such a hang is a TimeoutError, which
-    wait_until counts as "not yet"; the stuck daemon thread is left behind.
-    """
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as error:  # handed to the caller's thread below
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True, name="bounded-client-call")
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise TimeoutError(f"client call still blocked after {seconds} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def _timed_out(state: RetryCallState, deadline_s: float, what: str) -> Any:

@@ -15,7 +15,7 @@ from kafka.admin import NewTopic
 
 from callboard import services
 from callboard.topics import bootstrap_servers
-from tests.integration.conftest import ROOT, Stack, bounded, wait_until
+from tests.integration.conftest import ROOT, Stack, wait_until
 from tests.unit.factories import at, call
 
 pytestmark = pytest.mark.integration
@@ -46,8 +46,7 @@ def test_the_worker_counts_on_after_the_broker_restarts_empty(stack: Stack, logs
         # partitions, and a queue's events then went where the worker had no table.
         wait_until(lambda: "has no topic" in stack.log_tail("worker", 400), 60,
                    "the worker to notice the lost topic")
-        topic = stack.env["CALLBOARD_EVENTS_TOPIC"]
-        wait_until(lambda: bounded(lambda: _partitions(port, topic), 20) == 3, 30,
+        wait_until(lambda: _partitions(port, stack.env["CALLBOARD_EVENTS_TOPIC"]) == 3, 30,
                    "the events topic back with its 3 partitions")
         stack.cli("publish", str(second), timeout=180)
         # The checkpoints went with the broker: the figures start again from what it
@@ -80,11 +79,10 @@ def test_the_simulator_publishes_on_after_the_broker_restarts_empty(stack: Stack
     simulator = stack.start("simulate", "--duration", "8h", "--speed", "30", "--flat",
                             name="simulate")
     try:
-        wait_until(lambda: bounded(lambda: _records(port, topic), 20) > 0, 60,
-                   "the simulator's first events")
+        wait_until(lambda: _records(port, topic) > 0, 60, "the simulator's first events")
         services.stop(broker)
         broker = services.start_broker(port, logs_dir / f"broker-{port}b.log")  # empty
-        wait_until(lambda: bounded(lambda: _records(port, topic), 20) >= 20, 90,
+        wait_until(lambda: _records(port, topic) >= 20, 90,
                    "events on the broker that came back empty")
         assert simulator.poll() is None
     finally:
