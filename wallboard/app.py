@@ -7,13 +7,14 @@ import logging
 import time
 from typing import Any
 
-from dash import Dash, Input, Output, State, dcc, html
+from dash import ALL, Dash, Input, Output, State, dcc, html
 from gunicorn.app.base import BaseApplication
 from redis.exceptions import RedisError
 
 from callboard.config import Settings
 from callboard.core.catalog import by_key
 from callboard.core.snapshot import CENTRE
+from wallboard.delta import Frame, age_script, only_changed
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import (
     age_text,
@@ -99,8 +100,10 @@ def build_tile(snap: dict[str, Any], now_ms: int, settings: Settings, lang: str,
             ),
             html.Div(
                 [html.Span(formula, className="formula", title=formula),
+                 # Live, the age moves every second: the browser writes it (delta.py),
+                 # so the tile itself changes only when its figures do.
                  html.Span(label("replay_age", lang, at=snap["as_of"][11:16]) if replay else
-                           label("age", lang, age=age_text(view["age_s"], lang)),
+                           html.Span(id={"type": "age", "queue": queue}),
                            id=f"{queue}-age", className="age")],
                 className="tile-foot",
             ),
@@ -132,6 +135,7 @@ def board_layout() -> html.Div:
 
 def create_app(settings: Settings) -> Dash:
     readers = Readers(settings, SnapshotReader(settings))
+    frames = _Frames(settings)
     app = Dash(
         __name__,
         title="callboard",
@@ -146,6 +150,7 @@ def create_app(settings: Settings) -> Dash:
             dcc.Store(id="last-ok"),
             dcc.Store(id="seen-ok"),
             dcc.Store(id="esc-seen"),
+            dcc.Store(id="sent"),  # fingerprints of what this page was sent (delta.py)
             board_layout(),
         ]
     )
@@ -160,34 +165,88 @@ def create_app(settings: Settings) -> Dash:
         Output("last-ok", "data"),
         Output("esc-banner", "children"),
         Output("esc-banner", "className"),
+        Output("sent", "data"),
         Input("tick", "n_intervals"),
         Input("url", "search"),
+        State("sent", "data"),
     )
-    def refresh(_n: int | None, search: str | None) -> tuple[Any, ...]:
+    def refresh(_n: int | None, search: str | None, held: dict[str, Any] | None
+                ) -> tuple[Any, ...]:
         session = session_from_query(search)
-        return board_view(readers.get(session), settings, lang_from_query(search),
-                          int(time.time() * 1000), replay=readers.replay(session))
+        frame, ages = frames.get(readers.get(session), lang_from_query(search),
+                                 readers.replay(session), int(time.time() * 1000))
+        tiles, parts, sent = only_changed(frame, held)
+        # last-ok, the tiles' ages, goes in every answer: it is the browser's heartbeat.
+        return (tiles, *parts[:5], ages, *parts[5:], sent)
 
     _browser_callbacks(app, settings)
     return app
 
 
+class _Frames:
+    """The board as built from one read of Redis, per page kind (session, language).
+
+    The reader shares one read among all displays for half a refresh period; the
+    tiles and their fingerprints built from it are shared too, so a display's answer
+    costs a comparison, not a build (200 displays cost about what a few do).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._built: dict[tuple[str, str], tuple[Any, Frame, dict[str, Any]]] = {}
+
+    def get(self, reader: SnapshotReader, lang: str, replay: dict[str, Any] | None,
+            now_ms: int) -> tuple[Frame, dict[str, Any]]:
+        try:
+            read = reader.read()
+        except (RedisError, OSError) as exc:
+            log.warning("cannot read snapshots: %s", exc)
+            return _frame(unreadable_view(lang, now_ms))
+        key = (json.dumps(replay, sort_keys=True), lang)
+        built = self._built.get(key)
+        if built is None or built[0] is not read:  # the reader's object: same read, same tick
+            if len(self._built) > 64:  # sessions come and go
+                self._built.clear()
+            built = (read, *_frame(view_of(*read, self.settings, lang, now_ms, replay)))
+            self._built[key] = built
+        return built[1], built[2]
+
+
+def _frame(view: tuple[Any, ...]) -> tuple[Frame, dict[str, Any]]:
+    tiles, *parts = view
+    ages = parts.pop(5)
+    return Frame.of(tiles, [str(getattr(tile, "id", "")) for tile in tiles], parts), ages
+
+
 def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: int,
                replay: dict[str, Any] | None = None) -> tuple[Any, ...]:
-    """Tiles, banners, title, clock, footer and ladder lines for one tick; ``replay``
-    (a session's state) shows a replay session's figures, marked as such."""
-    title = label("title", lang)
+    """Tiles, banners, title, clock, footer, ages and ladder lines for one tick, as a
+    new page gets them; ``replay`` (a session's state) shows a replay session's
+    figures, marked as such."""
     try:
         snaps, stats = reader.read()
     except (RedisError, OSError) as exc:
         log.warning("cannot read snapshots: %s", exc)
-        return ([], label("redis_down", lang), "banner stale", title, "", "", now_ms, [],
-                "esc-banner hidden")
+        return unreadable_view(lang, now_ms)
+    return view_of(snaps, stats, settings, lang, now_ms, replay)
+
+
+def unreadable_view(lang: str, now_ms: int) -> tuple[Any, ...]:
+    return ([], label("redis_down", lang), "banner stale", label("title", lang), "", "",
+            {"now": now_ms, "ms": {}}, [], "esc-banner hidden")
+
+
+def view_of(snaps: list[dict[str, Any]], stats: dict[str, int], settings: Settings,
+            lang: str, now_ms: int, replay: dict[str, Any] | None) -> tuple[Any, ...]:
+    title = label("title", lang)
     if replay is not None:
         # A replay's figures are as of its own clock, never live: no age against the
         # wall clock, and a marker nobody can take for live figures.
         now_ms = max((data_ms(s) for s in snaps), default=now_ms)
     tiles = [build_tile(s, now_ms, settings, lang, replay is not None) for s in snaps]
+    # The tiles' ages, drawn by the browser; none for a replay (its figures have no age).
+    ages = {"now": now_ms, "ms": {} if replay is not None else
+            {s["queue"]: data_ms(s) for s in snaps}}
     if not snaps:
         tiles = [html.Div(label("no_data", lang), className="tile empty")]
     if replay is not None:
@@ -199,7 +258,7 @@ def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: in
     footer = f"{label('dead_letters', lang)}: {stats.get('dead_letters', 0)}"
     esc = _ladder_lines(snaps, lang)
     esc_class = "esc-banner" + (" hidden" if not esc else "")
-    return tiles, banner, banner_class, title, clock, footer, now_ms, esc, esc_class
+    return tiles, banner, banner_class, title, clock, footer, ages, esc, esc_class
 
 
 def replay_banner(replay: dict[str, Any], snaps: list[dict[str, Any]], lang: str) -> Any:
@@ -231,6 +290,12 @@ def _ladder_lines(snaps: list[dict[str, Any]], lang: str) -> list[html.Div]:
 
 
 def _browser_callbacks(app: Dash, settings: Settings) -> None:
+    app.clientside_callback(
+        age_script(),
+        Output({"type": "age", "queue": ALL}, "children"),
+        Input("last-ok", "data"),
+        State("url", "search"),
+    )
     # When the board's own server stops answering, Dash leaves the last tiles on
     # screen; these run in the browser and put up a banner instead.
     app.clientside_callback(

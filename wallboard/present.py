@@ -10,7 +10,7 @@ from callboard.core.snapshot import CENTRE
 from wallboard.i18n import label
 
 __all__ = [
-    "age_text", "colour", "duration_text", "format_kpi", "kpi_help", "percent_text",
+    "AGE_UNITS", "age_text", "colour", "duration_text", "format_kpi", "kpi_help", "percent_text",
     "seats_view", "target_colour", "tile_view",
 ]
 
@@ -31,12 +31,15 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+# Seconds up to two minutes, then minutes; the board's browser side formats the tiles'
+# ages with the same table (wallboard/delta.py).
+AGE_UNITS = {"zh": ("{n}秒", "{n}分钟"), "en": ("{n} s", "{n} min")}
+
+
 def age_text(age_s: float, lang: str) -> str:
     age = max(0, int(age_s))
-    if age < 120:
-        return f"{age}秒" if lang == "zh" else f"{age} s"
-    minutes = age // 60
-    return f"{minutes}分钟" if lang == "zh" else f"{minutes} min"
+    seconds, minutes = AGE_UNITS["zh" if lang == "zh" else "en"]
+    return seconds.format(n=age) if age < 120 else minutes.format(n=age // 60)
 
 
 def colour(kind: str, value: float | None, snap: dict[str, Any], settings: Settings) -> str:

@@ -163,6 +163,71 @@ def _check_live_then_stale(stack, browser, worker):
     assert "排队" in text_of(browser, "tile-GEN")
 
 
+# Records the board's refresh answers as the page receives them (dash-renderer posts
+# its callbacks with window.fetch).
+_RECORD_ANSWERS = """
+window.__answers = [];
+const original = window.fetch;
+window.fetch = function(url, options) {
+    return original.apply(this, arguments).then(function(reply) {
+        const body = options && options.body ? JSON.parse(options.body) : {};
+        if (String(url).indexOf('_dash-update-component') >= 0
+                && String(body.output).indexOf('tiles.children') >= 0) {
+            reply.clone().text().then(function(text) {
+                window.__answers.push({status: reply.status, body: text});
+            });
+        }
+        return reply;
+    });
+};
+"""
+
+
+def _answers(browser) -> list[dict]:
+    """The refresh answers since recording began: each one's ``response`` (what it set)."""
+    return [json.loads(a["body"])["response"] if a["status"] == 200 and a["body"] else {}
+            for a in browser.execute_script("return window.__answers;")]
+
+
+def test_a_display_is_sent_only_the_tiles_that_changed(stack, browser):
+    gen = snapshot("GEN", 0, waiting=7, longest=95, sl=0.8, abandon=0.04, asa=14.0,
+                   sl_day=0.65, abandon_day=0.12, available=3, on_call=9)
+    centre = snapshot("ALL", 0, waiting=12, longest=95, sl=0.7, abandon=0.05, asa=9.0,
+                      sl_day=0.7, abandon_day=0.1, available=5, on_call=20)
+    worker = FakeWorker(stack, [centre, gen])  # rewrites both every 0.5 s, figures unchanged
+    worker.start()
+    try:
+        url, _ = start_board(stack)
+        browser.get(f"{url}/board?lang=en")
+        wait_until(lambda: text_of(browser, "GEN-waiting") == "7", 30, "the GEN tile")
+        browser.execute_script(_RECORD_ANSWERS)
+        wait_until(lambda: len(_answers(browser)) >= 4, 30, "four refreshes")
+        # Nothing changed but the snapshots' write times: the answers carry the ages
+        # (last-ok) and no tile, no banner, no title.
+        quiet = _answers(browser)
+        assert all(set(answer) == {"last-ok"} for answer in quiet), quiet
+        assert set(quiet[-1]["last-ok"]["data"]["ms"]) == {"ALL", "GEN"}
+        # ...and the browser turns them into each tile's age.
+        assert text_of(browser, "GEN-age") in ("data 0 s old", "data 1 s old")
+
+        browser.execute_script("window.__answers = [];")
+        centre["now"]["waiting"] = 13  # one figure of one tile changes
+        wait_until(lambda: text_of(browser, "ALL-waiting") == "13", 30, "the new figure")
+        sent = [answer["tiles"]["children"] for answer in _answers(browser)
+                if "tiles" in answer]
+        assert len(sent) == 1
+        operations = sent[0]["operations"]
+        tiles_on_page = [e.get_attribute("id") for e in
+                         browser.find_elements(By.CSS_SELECTOR, "#tiles > .tile")]
+        # Only the row of the centre's tile that holds "waiting": not the tile's
+        # other rows (the interval figures carry long tooltips), not the GEN tile.
+        assert [op["location"] for op in operations] == [
+            [tiles_on_page.index("tile-ALL"), "props", "children", 1]]
+        assert text_of(browser, "GEN-waiting") == "7"
+    finally:
+        worker.stop()
+
+
 def test_board_says_when_redis_cannot_be_read(stack, browser):
     dead_port = services.free_port()  # nothing listens here
     url, _ = start_board(stack, CALLBOARD_REDIS_URL=f"redis://127.0.0.1:{dead_port}/0")
