@@ -358,6 +358,10 @@ class Worker:
                 self.not_ready = problem
                 return
             self.writer.source_ok_ms = int(time.time() * 1000)
+        if self.settings.broker_profile == "local":
+            from streams.local_broker import widen_fetch_wait
+
+            widen_fetch_wait(self.app.consumer, self.settings.events_topic)
         if not self.app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
             self.not_ready = "recovering the checkpoint table"
             return  # half-recovered tables would show numbers that are too low

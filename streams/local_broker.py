@@ -21,6 +21,10 @@ started on the same group) and are recorded in docs/broker.md:
    at 2,000 events/s, a plain aiokafka consumer saw p50 357 ms with 1500 ms,
    23 ms with 100 ms and 7 ms with 10 ms. The worker's consumer waits at most
    ``LOCAL_FETCH_MAX_WAIT_MS`` instead (idle cost: a fetch every 20 ms).
+4. ...but Tansu answers with what it found within that wait, and finding an offset
+   takes longer the further into the log it is: past ~33,000 records a partition got
+   empty answers for good (streams/fetch_wait.py). ``widen_fetch_wait`` doubles the
+   wait for a partition that has records waiting and does not move.
 
 Production (Apache Kafka) does not take these paths.
 """
@@ -36,7 +40,9 @@ from aiokafka.protocol.group import LeaveGroupRequest
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-__all__ = ["apply_local_broker_fixes"]
+from streams.fetch_wait import FetchWait
+
+__all__ = ["apply_local_broker_fixes", "widen_fetch_wait"]
 
 log = logging.getLogger(__name__)
 _original_leave = GroupCoordinator._maybe_leave_group
@@ -66,10 +72,49 @@ def _new_offset(self: Any, tp: Any) -> int | None:
     return _original_new_offset(self, tp)
 
 
+LIVE_FETCH_WAIT = FetchWait(LOCAL_FETCH_MAX_WAIT_MS)
+
+
 def _create_worker_consumer(self: Any, transport: Any) -> Any:
     consumer = _original_create_worker_consumer(self, transport)
-    consumer._fetch_max_wait_ms = LOCAL_FETCH_MAX_WAIT_MS  # read when the consumer starts
+    consumer._fetch_max_wait_ms = LIVE_FETCH_WAIT.wait_ms  # read when the consumer starts
     return consumer
+
+
+def widen_fetch_wait(consumer: Any, topic: str) -> int | None:
+    """Give the worker's fetches a longer wait when a partition of ``topic`` that Faust
+    is reading has records waiting and gets none (see 4. above); the new wait, or None.
+
+    Only a partition that is fetched and empty-handed counts as stuck: not one paused,
+    or held back by Faust while its stream is busy (a restore), or with fetched records
+    not yet taken. Those also stand still, and widening for them would only slow the
+    board (an idle fetch is held for most of the wait).
+    """
+    inner = consumer._thread._consumer  # aiokafka's consumer, once started
+    if inner is None or inner._fetcher is None or consumer.app.in_recovery:
+        return None
+    assignment = inner._fetcher._subscriptions.subscription
+    if assignment is None or assignment.assignment is None:
+        return None
+    asked = consumer._active_partitions or set()
+    widened = None
+    for tp in assignment.assignment.tps:
+        if tp.topic != topic:
+            continue
+        state = assignment.assignment.state_value(tp)
+        fetching = (tp in asked and not state.paused and tp not in inner._fetcher._records
+                    and state.has_valid_position)
+        position = state.position if fetching else None
+        wider = LIVE_FETCH_WAIT.observe(tp.partition, position, state.highwater)
+        if wider is not None:
+            widened = wider
+            log.warning("local broker: partition %s of %s has records waiting (%s) but got "
+                        "none at offset %s; fetches now wait up to %s ms",
+                        tp.partition, topic, state.highwater, position, wider)
+    if widened is not None:
+        # Both: the fetcher's copy is read for every fetch request.
+        inner._fetch_max_wait_ms = inner._fetcher._fetch_max_wait_ms = widened
+    return widened
 
 
 def apply_local_broker_fixes() -> None:

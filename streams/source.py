@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from callboard.core.pipeline import Record
+from streams.fetch_wait import FetchWait
 
 __all__ = ["read_partition"]
 
@@ -19,8 +20,12 @@ async def read_partition(bootstrap: list[str], topic: str, partition: int, start
     """Records of one partition from ``start`` to the high watermark seen on the first
     fetch, in batches. The high watermark is taken from fetch responses: the local
     broker answers ListOffsets (end offsets) wrongly (docs/broker.md)."""
+    # The local broker answers a fetch with what it found within the wait, and the
+    # search takes longer the further into the log (streams/fetch_wait.py): a backlog
+    # read with a fixed 50 ms never got past ~33,000 records.
+    wait = FetchWait(50, patience_s=0.5)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, fetch_max_wait_ms=50)
+                                enable_auto_commit=False, fetch_max_wait_ms=wait.wait_ms)
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)
@@ -38,5 +43,9 @@ async def read_partition(bootstrap: list[str], topic: str, partition: int, start
             position = await consumer.position(tp)
             if target is not None and position >= target:
                 return
+            if not messages and wait.observe(partition, position, target) is not None:
+                log.warning("reading partition %s: no records at offset %s of %s; fetches "
+                            "now wait up to %s ms", partition, position, target, wait.wait_ms)
+                consumer._fetcher._fetch_max_wait_ms = wait.wait_ms  # noqa: SLF001  # read per fetch
     finally:
         await consumer.stop()

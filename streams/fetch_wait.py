@@ -1,0 +1,47 @@
+"""How long a fetch may wait on the local broker, widened when a partition stops moving.
+
+Tansu (memory storage) answers a fetch with whatever it found within the request's
+``fetch_max_wait_ms``, and finding an offset takes longer the further into the log it
+is. With the 20 ms the live worker asks for (docs/broker.md: latency), a partition
+past ~33,000 records got empty answers for good while records waited: the 1-hour soak
+(bench/soak.py, 100 events/s) stopped counting GEN's partition after 8 minutes and
+showed it as live. Measured at that offset: 20 ms gave 0 records, 50 ms 2, 100 ms
+7,701. So a partition that has records waiting (high watermark above the position)
+and has not moved for ``patience_s`` gets twice the wait, up to ``ceiling_ms``; the
+wait never narrows again, since the log only grows. Apache Kafka answers as soon as
+it has data and never needs this.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+
+__all__ = ["FetchWait"]
+
+
+class FetchWait:
+    def __init__(self, start_ms: int, ceiling_ms: int = 1500, patience_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.wait_ms = start_ms
+        self.ceiling_ms = ceiling_ms
+        self.patience_s = patience_s
+        self.clock = clock
+        self._still: dict[Hashable, tuple[int, float]] = {}  # partition -> (position, since)
+
+    def observe(self, partition: Hashable, position: int | None, highwater: int | None
+                ) -> int | None:
+        """One look at a partition; the new, wider wait when it is stuck, else None."""
+        if position is None or highwater is None or highwater <= position:
+            self._still.pop(partition, None)  # caught up (or not fetched yet): not stuck
+            return None
+        now = self.clock()
+        seen = self._still.get(partition)
+        if seen is None or seen[0] != position:
+            self._still[partition] = (position, now)
+            return None
+        if now - seen[1] < self.patience_s or self.wait_ms >= self.ceiling_ms:
+            return None
+        self.wait_ms = min(self.ceiling_ms, self.wait_ms * 2)
+        self._still[partition] = (position, now)  # give the new wait its own patience
+        return self.wait_ms
