@@ -197,10 +197,8 @@ class _Frames:
 
     def get(self, reader: SnapshotReader, lang: str, replay: dict[str, Any] | None,
             now_ms: int) -> tuple[Frame, dict[str, Any]]:
-        try:
-            read = reader.read()
-        except (RedisError, OSError) as exc:
-            log.warning("cannot read snapshots: %s", exc)
+        read = _read(reader)
+        if read is None:
             return _frame(unreadable_view(lang, now_ms))
         key = (json.dumps(replay, sort_keys=True), lang)
         built = self._built.get(key)
@@ -223,12 +221,18 @@ def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: in
     """Tiles, banners, title, clock, footer, ages and ladder lines for one tick, as a
     new page gets them; ``replay`` (a session's state) shows a replay session's
     figures, marked as such."""
+    read = _read(reader)
+    if read is None:
+        return unreadable_view(lang, now_ms)
+    return view_of(*read, settings, lang, now_ms, replay)
+
+
+def _read(reader: SnapshotReader) -> tuple[list[dict[str, Any]], dict[str, int]] | None:
     try:
-        snaps, stats = reader.read()
+        return reader.read()
     except (RedisError, OSError) as exc:
         log.warning("cannot read snapshots: %s", exc)
-        return unreadable_view(lang, now_ms)
-    return view_of(snaps, stats, settings, lang, now_ms, replay)
+        return None
 
 
 def unreadable_view(lang: str, now_ms: int) -> tuple[Any, ...]:

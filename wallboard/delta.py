@@ -3,8 +3,8 @@
 Every display asks once per refresh period. Most ticks most tiles are as they were:
 the worker rewrote its snapshots with the same figures, only their age moved. The page
 keeps a fingerprint of each part it was sent (a ``dcc.Store``, sent back as State),
-so an answer carries the tiles whose content changed (a Dash ``Patch`` at their
-index) and the other parts only when they differ. The ages, which move every second,
+so an answer carries the tile rows whose content changed (a Dash ``Patch``) and the
+other parts only when they differ. The ages, which move every second,
 travel as a few numbers that the browser turns into text (``age_script``).
 """
 
@@ -37,8 +37,8 @@ def _tile_prints(tile: Any) -> list[Any]:
     children = getattr(tile, "children", None)
     if not isinstance(children, list):
         return [fingerprint(tile), []]
-    shell = {k: v for k, v in tile.to_plotly_json().items() if k != "props"}
-    shell["props"] = {k: v for k, v in tile.to_plotly_json()["props"].items() if k != "children"}
+    whole = tile.to_plotly_json()
+    shell = {**whole, "props": {k: v for k, v in whole["props"].items() if k != "children"}}
     return [fingerprint(shell), [fingerprint(child) for child in children]]
 
 
