@@ -96,13 +96,13 @@ def widen_fetch_wait(consumer: Any, topic: str) -> int | None:
     assignment = inner._fetcher._subscriptions.subscription
     if assignment is None or assignment.assignment is None:
         return None
-    asked = consumer._active_partitions or set()
+    asked = consumer._active_partitions  # None: not narrowed yet, every assigned one
     widened = None
     for tp in assignment.assignment.tps:
         if tp.topic != topic:
             continue
         state = assignment.assignment.state_value(tp)
-        fetching = (tp in asked and not state.paused and tp not in inner._fetcher._records
+        fetching = ((asked is None or tp in asked) and not state.paused and tp not in inner._fetcher._records
                     and state.has_valid_position)
         position = state.position if fetching else None
         wider = LIVE_FETCH_WAIT.observe(tp.partition, position, state.highwater)
