@@ -28,7 +28,7 @@ from common import live_paced, local_services, print_machine  # bench/common.py,
 
 from callboard import services
 from callboard.core.snapshot import CENTRE
-from producers.kafka_sink import KafkaSink
+from producers.kafka_sink import LOCAL_LINGER_MS, KafkaSink
 from producers.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def main() -> None:
         deadline = time.monotonic() + 120
         while not client.get(f"{prefix}:heartbeat") and time.monotonic() < deadline:
             time.sleep(0.2)
-        sink = KafkaSink(broker, "acd.events.v1", linger_ms=5)
+        sink = KafkaSink(broker, "acd.events.v1", linger_ms=LOCAL_LINGER_MS)  # as `callboard up`
         events = list(Simulator(seed=4, start_ms=START_MS, duration_ms=48 * 3_600_000,
                                 zone=_zone(), volume=10, flat=True, trunks=10_000).events())
         started = time.monotonic()
@@ -85,12 +85,12 @@ def main() -> None:
                 sink.send(event)
                 sent += 1
                 if time.monotonic() >= next_report:
-                    _report(client, prefix, sent, started, worker.pid, broker_pid)
+                    _report(client, prefix, sent, started, worker.pid, broker_pid, logs / "worker.log")
                     next_report += args.every * 60
                 if time.monotonic() - started >= args.minutes * 60:
                     break
             sink.flush()
-            _report(client, prefix, sent, started, worker.pid, broker_pid)
+            _report(client, prefix, sent, started, worker.pid, broker_pid, logs / "worker.log")
         finally:
             sink.close()
             services.stop(worker)
@@ -99,7 +99,7 @@ def main() -> None:
 
 
 def _report(client: redis.Redis, prefix: str, sent: int, started: float, worker_pid: int,
-            broker_pid: int | None) -> None:
+            broker_pid: int | None, worker_log: Path) -> None:
     stats = client.hgetall(f"{prefix}:stats")
     counted = int(stats.get("events_in", 0))
     raw = client.get(f"{prefix}:snapshot:{CENTRE}")
@@ -108,7 +108,20 @@ def _report(client: redis.Redis, prefix: str, sent: int, started: float, worker_
     broker_rss = f"{_rss_mb(broker_pid):.0f} MB" if broker_pid else "-"
     print(f"{(time.monotonic() - started) / 60:5.1f} min: sent {sent}, counted {counted}, "
           f"lag {sent - counted} events (newest counted event {age} old); worker RSS "
-          f"{_rss_mb(worker_pid):.0f} MB, broker RSS {broker_rss}", flush=True)
+          f"{_rss_mb(worker_pid):.0f} MB, broker RSS {broker_rss}, fetch wait "
+          f"{_fetch_wait(worker_log)}", flush=True)
+
+
+def _fetch_wait(worker_log: Path) -> str:
+    """The worker's fetch wait on the local broker: its last widening, else the start."""
+    from streams.local_broker import LOCAL_FETCH_MAX_WAIT_MS
+
+    marker = "fetches now wait up to "
+    widened = [line for line in worker_log.read_text(errors="replace").splitlines()
+               if marker in line]
+    if not widened:
+        return f"{LOCAL_FETCH_MAX_WAIT_MS} ms"
+    return widened[-1].split(marker, 1)[1].strip()
 
 
 def _listener_pid(port: int) -> int | None:

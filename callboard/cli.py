@@ -140,11 +140,10 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
         click.echo(f"wrote {count} {'lines' if fmt != 'jsonl' else 'events'} to {out}", err=True)
         return
     from callboard.topics import ensure_topics
-    from producers.kafka_sink import KafkaSink
+    from producers.kafka_sink import sink_for
 
     ensure_topics(settings)
-    sink = KafkaSink(settings.broker_url, settings.events_topic,
-                     ensure=lambda: ensure_topics(settings))
+    sink = sink_for(settings, settings.events_topic)
     signal.signal(signal.SIGTERM, _interrupt)  # flush what was produced, then exit
     try:
         for event in paced(sim.events(), speed):
@@ -174,7 +173,7 @@ def publish(ctx: click.Context, events_path: Path, speed: float) -> None:
     import json
 
     from callboard.topics import ensure_topics
-    from producers.kafka_sink import KafkaSink
+    from producers.kafka_sink import sink_for
     from producers.pacing import paced
 
     settings = _settings(ctx)
@@ -194,8 +193,7 @@ def publish(ctx: click.Context, events_path: Path, speed: float) -> None:
                     ts, key = 0, b""
                 yield {"ts_ms": ts, "key": key or None, "raw": raw}
 
-    sink = KafkaSink(settings.broker_url, settings.events_topic,
-                     ensure=lambda: ensure_topics(settings))
+    sink = sink_for(settings, settings.events_topic)
     try:
         for item in paced(lines(), speed):
             sink.send_raw(item["key"], item["raw"])

@@ -19,7 +19,7 @@ from callboard.keys import RedisKeys
 from callboard.topics import ensure_topics
 from producers.asterisk import Converter
 from producers.follow import Follower
-from producers.kafka_sink import KafkaSink
+from producers.kafka_sink import KafkaSink, sink_for
 
 __all__ = ["IngestCollector", "ingest_queue_log"]
 
@@ -61,10 +61,8 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
     ensure_topics(settings)
     follower = Follower(path, state_path)
     conv = Converter.restore(follower.extra.get("converter", {}))
-    events = KafkaSink(settings.broker_url, settings.events_topic,
-                       ensure=lambda: ensure_topics(settings))
-    letters = KafkaSink(settings.broker_url, settings.dead_letter_topic,
-                        ensure=lambda: ensure_topics(settings))
+    events = sink_for(settings, settings.events_topic)
+    letters = sink_for(settings, settings.dead_letter_topic)
     stats = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
     stats_key = RedisKeys(settings.redis_prefix).ingest("asterisk", path.name)
     last_log = [time.monotonic()]

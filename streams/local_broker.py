@@ -21,10 +21,11 @@ started on the same group) and are recorded in docs/broker.md:
    at 2,000 events/s, a plain aiokafka consumer saw p50 357 ms with 1500 ms,
    23 ms with 100 ms and 7 ms with 10 ms. The worker's consumer waits at most
    ``LOCAL_FETCH_MAX_WAIT_MS`` instead (idle cost: a fetch every 20 ms).
-4. ...but Tansu answers with what it found within that wait, and finding an offset
-   takes longer the further into the log it is: past ~33,000 records a partition got
-   empty answers for good (streams/fetch_wait.py). ``widen_fetch_wait`` doubles the
-   wait for a partition that has records waiting and does not move.
+4. ...but Tansu answers with what it found within that wait, and each fetch lists
+   every batch the partition holds (~1.5 us each, never deleted): past ~33,000
+   batches a partition got empty answers for good (streams/fetch_wait.py).
+   ``widen_fetch_wait`` doubles the wait for a partition that has records waiting
+   and does not move.
 
 Production (Apache Kafka) does not take these paths.
 """
