@@ -261,6 +261,7 @@ class Worker:
         self.stats: dict[str, int] = {}  # this process's own figures (restores, table sizes)
         self.probe = BrokerProbe(settings.broker_url)
         self.not_ready: str | None = "starting"  # why /readyz says 503, None when ready
+        self._stalled: set[int] = set()  # partitions logged as stalled
 
     async def emit(self, pipeline: Pipeline, result: FeedResult) -> None:
         """Dead letters and alerts to their topics; snapshot work to the publisher."""
@@ -364,6 +365,7 @@ class Worker:
             widen_fetch_wait(self.app.consumer, self.settings.events_topic)
         if not self.app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
             self.not_ready = "recovering the checkpoint table"
+            self.writer.progress.reset()  # no partition is read meanwhile; not a stall
             return  # half-recovered tables would show numbers that are too low
         assigned = {tp.partition for tp in self.app.consumer.assignment()
                     if tp.topic == self.settings.events_topic}
@@ -377,6 +379,7 @@ class Worker:
             self.not_ready = f"restoring partitions: {exc!r}"[:200]
             return
         self.not_ready = None if assigned else "no partition of the events topic assigned"
+        self._watch_progress()
         pipelines = self.shards().values()
         self.stats["restores"] = self.shards.restores
         self.stats["table.buckets"] = sum(len(p.engine.buckets) for p in pipelines)
@@ -386,6 +389,28 @@ class Worker:
             await self._advance_ladders()
         self.pending.queues |= set(_all_queues(self.shards))
         self.pending.dirty.set()
+
+    def _watch_progress(self) -> None:
+        # A partition with records waiting that does not move is not live, whatever
+        # stopped it (streams/progress.py): its queues' snapshots stop being fresh.
+        now = int(time.time() * 1000)
+        progress = self.writer.progress
+        for partition, pipeline in list(self.shards.pipelines.items()):
+            tp = TopicPartition(self.settings.events_topic, partition)
+            highwater = self.app.consumer.highwater(tp)  # type: ignore[arg-type]
+            progress.observe(partition, pipeline.offsets.get(partition, -1) + 1, highwater, now)
+        stalled = progress.stalled(now, int(self.settings.stale_after_s * 1000))
+        for partition in sorted(set(stalled) - self._stalled):
+            seen = stalled[partition]
+            log.error("partition %s of %s: %s records waiting, none counted for %.0f s (at "
+                      "offset %s); its queues show as not live", partition,
+                      self.settings.events_topic, seen.unread, (now - seen.ok_ms) / 1000,
+                      seen.position)
+        for partition in sorted(self._stalled - set(stalled)):
+            log.warning("partition %s of %s is counted again", partition,
+                        self.settings.events_topic)
+        self._stalled = set(stalled)
+        self.stats["partitions.stalled"] = len(stalled)
 
     async def _recreate_topics(self) -> None:
         # The broker answers but has no events topic: it came back empty (the local
@@ -413,8 +438,9 @@ class Worker:
     async def revoked(self, app_: faust.App, revoked: Any, **_: Any) -> None:
         # Another worker may count these now; if they come back, they are
         # restored from their checkpoints and the source.
-        self.shards.drop({tp.partition for tp in revoked
-                          if tp.topic == self.settings.events_topic})
+        gone = {tp.partition for tp in revoked if tp.topic == self.settings.events_topic}
+        self.shards.drop(gone)
+        self.writer.progress.forget(gone)
 
     async def close(self, app_: faust.App, **_: Any) -> None:
         await self.writer.close()

@@ -69,6 +69,18 @@ class WorkerCollector(Collector):
                                 value=(now_ms - writer.source_ok_ms) / 1000)
         yield GaugeMetricFamily("callboard_partitions", "Partitions counted here, restored",
                                 value=len(pipelines))
+        stalled_after = int(worker.settings.stale_after_s * 1000)
+        stalled = writer.progress.stalled(int(now_ms), stalled_after)
+        yield GaugeMetricFamily(
+            "callboard_partitions_stalled",
+            "Partitions with records waiting that none was counted from for stale_after_s",
+            value=len(stalled))
+        unread = GaugeMetricFamily("callboard_unread_records",
+                                   "Records on the broker not yet counted, per partition",
+                                   labels=["partition"])
+        for partition, seen in sorted(writer.progress.seen().items()):
+            unread.add_metric([str(partition)], seen.unread)
+        yield unread
         yield CounterMetricFamily("callboard_restores", "Partitions restored by this process",
                                   value=worker.shards.restores)
         sizes = GaugeMetricFamily("callboard_table_entries", "Entries in the worker's state",

@@ -25,6 +25,7 @@ from callboard.core.pipeline import Pipeline
 from callboard.core.schedule import Schedule
 from callboard.core.snapshot import CENTRE, centre_snapshot
 from callboard.keys import RedisKeys, text
+from streams.progress import PartitionProgress
 
 __all__ = ["SnapshotWriter"]
 
@@ -65,6 +66,9 @@ class SnapshotWriter:
         # Wall ms of the worker's last contact with the broker (the worker sets it);
         # every snapshot carries it, so the board can tell live from merely written.
         self.source_ok_ms = int(time.time() * 1000)
+        # ...and per partition, when it was last counted up to date (the worker feeds
+        # it): a partition stuck with records waiting makes its queues not live.
+        self.progress = PartitionProgress()
         self.last_write_ms = 0  # wall ms of the last write that reached Redis
         self._history_lost = False  # the last write found no history epoch (Redis empty)
         self._last_expiry = 0.0
@@ -83,9 +87,13 @@ class SnapshotWriter:
         return max(clock, int(time.time() * 1000)) if self.settings.clock == "wall" else clock
 
     def _owner(self, queue: str) -> Pipeline | None:
-        for pipeline in self.shards().values():
+        owned = self._owned(queue)
+        return owned[1] if owned is not None else None
+
+    def _owned(self, queue: str) -> tuple[int, Pipeline] | None:
+        for partition, pipeline in self.shards().items():
             if queue in pipeline.engine.live:
-                return pipeline
+                return partition, pipeline
         return None
 
     async def write(self, queues: Iterable[str], stats: dict[str, int] | None = None,
@@ -119,14 +127,20 @@ class SnapshotWriter:
                      ) -> bool:
         written = int(time.time() * 1000)
         planned = self.schedule.planned if self.schedule is not None else None
+        stalled = self.progress.stalled(written, int(self.settings.stale_after_s * 1000))
         snaps = []
         for queue in queues:
-            owner = self._owner(queue)
-            if owner is None:
+            owned = self._owned(queue)
+            if owned is None:
                 continue  # its partition moved to another worker
+            partition, owner = owned
             snap = owner.snapshot(queue, now, planned)
             snap["written_ms"] = written
-            snap["source_ok_ms"] = self.source_ok_ms
+            counted_ok = self.progress.ok_ms(partition)
+            snap["source_ok_ms"] = (self.source_ok_ms if counted_ok is None
+                                    else min(self.source_ok_ms, counted_ok))
+            if partition in stalled:
+                snap["unread"] = stalled[partition].unread  # the board says why
             snaps.append(snap)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -195,6 +209,9 @@ class SnapshotWriter:
         centre = centre_snapshot(parts, self.settings.rules_for(CENTRE), now, self.settings.zone)
         centre["written_ms"] = written
         centre["source_ok_ms"] = min(p.get("source_ok_ms", written) for p in parts)
+        unread = [p["unread"] for p in parts if p.get("unread")]
+        if unread:
+            centre["unread"] = max(unread)  # queues of one partition share its count
         return centre
 
     async def _write_history(self, queues: list[str], minutes: Iterable[tuple[str, int]],

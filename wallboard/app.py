@@ -278,7 +278,9 @@ def _stale_banner(snaps: list[dict[str, Any]], now_ms: int, settings: Settings, 
         return "", "banner hidden"
     # Any stale tile raises the page banner: a wall display is read from
     # across the room, where a dimmed tile alone is easy to miss.
-    why = "source_lost" if any(source_lost(s, settings) for s in snaps) else "stale_detail"
+    why = ("stalled" if any(s.get("unread") for s in snaps)
+           else "source_lost" if any(source_lost(s, settings) for s in snaps)
+           else "stale_detail")
     detail = label(why, lang, age=age_text(stale_age, lang)) if snaps else ""
     return [html.Strong(label("stale", lang)), " ", detail], "banner stale"
 

@@ -25,6 +25,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "no_data": ("暂无数据", "no data yet"),
     "source_lost": ("事件流 (Kafka) 中断 {age}，数字不是实时的",
                     "event stream (Kafka) lost for {age}: figures are not live"),
+    "stalled": ("计数停滞 {age}：有事件未被读取，数字不是实时的",
+                "counting stalled for {age}: events are waiting unread, figures are not live"),
     "redis_down": ("无法读取数据源 (Redis)", "cannot read the data store (Redis)"),
     "board_down": ("看板与服务器断开连接", "board lost its server"),
     "as_of": ("数据时间", "as of"),

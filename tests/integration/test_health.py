@@ -51,6 +51,16 @@ def test_the_worker_reports_its_counts_and_readiness(stack: Stack):
     assert metrics['callboard_table_entries{table="live"}'] == 1.0  # GEN
     assert 0 <= metrics["callboard_broker_contact_age_seconds"] < 10
 
+    def read_to_the_end() -> dict | None:
+        metrics = scrape(port)
+        unread = {k: v for k, v in metrics.items() if k.startswith("callboard_unread_records{")}
+        return unread if len(unread) == metrics["callboard_partitions"] and not any(
+            unread.values()) else None
+
+    unread = wait_until(read_to_the_end, 30, "every partition counted to its end")
+    assert len(unread) == metrics["callboard_partitions"] >= 1
+    assert scrape(port)["callboard_partitions_stalled"] == 0.0
+
 
 def test_the_notifier_reports_its_outbox_and_readiness(stack: Stack):
     port = services.free_port()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 import pytest
@@ -84,3 +85,47 @@ def test_history_rows_come_back_after_redis_restarts_empty(tmp_path, logs_dir):
         assert after == before
     finally:
         services.stop(own)
+
+
+def test_a_partition_stuck_with_records_waiting_shows_its_queues_stale_and_why(redis_url):
+    # The soak's fault (bench/README.md): one partition no longer read while the worker
+    # went on writing its queues with fresh times. Its progress is fed here as the
+    # worker feeds it; the snapshots and the board are the real ones.
+    from wallboard.app import board_view
+    from wallboard.reader import SnapshotReader
+
+    settings = load_settings(None, redis_url=redis_url, redis_prefix=f"stall:{time.time_ns()}",
+                             clock="event", stale_after_s=10)
+    gen = Pipeline(pipeline_rules(settings))
+    gen.feed_events(call("a", at(10, 0), answer_after_s=5))
+    vip = Pipeline(pipeline_rules(settings))
+    vip.feed_events(call("b", at(10, 0), queue="VIP", answer_after_s=5))
+    minute_ago = int(time.time() * 1000) - 60_000
+
+    async def write(vip_position: int) -> tuple[dict[str, dict], int]:
+        writer = SnapshotWriter(settings, lambda: {0: gen, 1: vip})
+        now = int(time.time() * 1000)
+        writer.progress.observe(0, 7, 7, minute_ago)
+        writer.progress.observe(0, 7, 7, now)  # caught up all along
+        writer.progress.observe(1, 40, 40, minute_ago)  # caught up a minute ago...
+        writer.progress.observe(1, vip_position, 95, now)  # ...then 55 records came
+        assert await writer.write(["GEN", "VIP"], {})
+        snaps = {q: json.loads(await writer.redis.get(writer.keys.snapshot(q)))
+                 for q in ("GEN", "VIP", "ALL")}
+        source_ok = writer.source_ok_ms
+        await writer.close()
+        return snaps, source_ok
+
+    def banner() -> str:
+        reader = SnapshotReader(settings)
+        return str(board_view(reader, settings, "en", int(time.time() * 1000))[1])
+
+    snaps, source_ok = asyncio.run(write(vip_position=40))  # none of them read
+    assert snaps["GEN"]["source_ok_ms"] == source_ok and "unread" not in snaps["GEN"]
+    assert snaps["VIP"]["source_ok_ms"] == minute_ago and snaps["VIP"]["unread"] == 55
+    assert snaps["ALL"]["source_ok_ms"] == minute_ago and snaps["ALL"]["unread"] == 55
+    assert re.search(r"counting stalled for 6\d s: events are waiting unread", banner())
+
+    snaps, source_ok = asyncio.run(write(vip_position=41))  # it moves again
+    assert snaps["VIP"]["source_ok_ms"] == source_ok and "unread" not in snaps["VIP"]
+    assert banner() == ""
