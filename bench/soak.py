@@ -7,8 +7,10 @@ A worker on the wall clock counts events published at ``--rate`` per second (sim
 peak traffic, its clock compressed to that rate and moved to the wall clock), on its own Tansu broker and
 redis-server. Every ``--every`` minutes: events sent and counted, the counting lag
 (sent minus counted, and the age of the newest counted event), the worker's and the
-broker's RSS. ``--hog`` runs a busy loop per core beside the stack (a machine busy with
-other work). Prints figures; asserts nothing.
+broker's RSS, and the worker's fetch wait on the local broker. At the end the worker is
+killed (-9) and a new one started on the same log: the seconds until it is ready and
+until it has counted every event again. ``--hog`` runs a busy loop per core beside the
+stack (a machine busy with other work). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import redis
+import requests
 from common import live_paced, local_services, print_machine  # bench/common.py, beside this script
 
 from callboard import services
@@ -64,7 +67,8 @@ def main() -> None:
         env = dict(os.environ, CALLBOARD_BROKER_URL=broker, CALLBOARD_REDIS_URL=redis_url,
                    CALLBOARD_BROKER_PROFILE="local", CALLBOARD_CLOCK="wall",
                    CALLBOARD_APP_ID=prefix, CALLBOARD_REDIS_PREFIX=prefix,
-                   CALLBOARD_WORKER_METRICS_PORT="0", PYTHONUNBUFFERED="1")
+                   CALLBOARD_WORKER_METRICS_PORT=str(services.free_port()),
+                   PYTHONUNBUFFERED="1")
         env.pop("CALLBOARD_CONFIG", None)
         worker = services.spawn(services.callboard_argv("worker"), logs / "worker.log", env, ROOT)
         broker_pid = _listener_pid(int(broker.rsplit(":", 1)[1]))
@@ -91,6 +95,7 @@ def main() -> None:
                     break
             sink.flush()
             _report(client, prefix, sent, started, worker.pid, broker_pid, logs / "worker.log")
+            worker = _restart(worker, env, logs, sent)
         finally:
             sink.close()
             services.stop(worker)
@@ -110,6 +115,36 @@ def _report(client: redis.Redis, prefix: str, sent: int, started: float, worker_
           f"lag {sent - counted} events (newest counted event {age} old); worker RSS "
           f"{_rss_mb(worker_pid):.0f} MB, broker RSS {broker_rss}, fetch wait "
           f"{_fetch_wait(worker_log)}", flush=True)
+
+
+def _restart(worker: subprocess.Popen[bytes], env: dict[str, str], logs: Path, sent: int
+             ) -> subprocess.Popen[bytes]:
+    """kill -9 the worker and time a new one: ready, then every event counted again."""
+    os.killpg(worker.pid, 9)
+    worker.wait()
+    port = int(env["CALLBOARD_WORKER_METRICS_PORT"])
+    started = time.monotonic()
+    worker = services.spawn(services.callboard_argv("worker"), logs / "worker-2.log", env, ROOT)
+    ready = None
+    counted = 0.0
+    while time.monotonic() - started < 3600:
+        try:
+            if ready is None and requests.get(f"http://127.0.0.1:{port}/readyz",
+                                              timeout=5).status_code == 200:
+                ready = time.monotonic() - started
+            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except requests.RequestException:
+            text = ""
+        for line in text.splitlines():
+            if line.startswith("callboard_events_in_total "):
+                counted = float(line.split()[1])
+        if ready is not None and counted >= sent:
+            print(f"restart (kill -9, new worker): ready after {ready:.1f} s, all {sent} "
+                  f"events counted after {time.monotonic() - started:.1f} s", flush=True)
+            return worker
+        time.sleep(1)
+    print(f"restart: after an hour, ready {ready}, counted {counted:.0f} of {sent}", flush=True)
+    return worker
 
 
 def _fetch_wait(worker_log: Path) -> str:

@@ -17,6 +17,7 @@ Hardened against other sites and guessing (docs/escalation.md):
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import secrets
@@ -92,6 +93,18 @@ class Gate:
                                   deduct_when=failed)(view)
         return self.limiter.limit(self.lockout, key_func=user_key, deduct_when=failed)(view)
 
+    def posted(self, view: Any) -> Any:
+        """A POST view, called with who makes it (``view(name, **url_args)``) once
+        ``post_user`` lets it through; the refusal otherwise."""
+        @functools.wraps(view)
+        def checked(**url_args: Any) -> Any:
+            name = self.post_user()
+            if isinstance(name, Response):
+                return name
+            return view(name, **url_args)
+
+        return self.guarded(checked)
+
     def post_user(self) -> str | Response:
         """Who makes this POST (signed in, same origin, valid token), or the refusal."""
         if not self.users:
@@ -135,11 +148,8 @@ def register_console(server: Flask, settings: Settings) -> Gate:
         return _page(client, keys, name, generate_csrf())
 
     @server.post("/console/ack/<queue>")
-    @gate.guarded
-    def ack(queue: str) -> Any:
-        name = gate.post_user()
-        if isinstance(name, Response):
-            return name
+    @gate.posted
+    def ack(name: str, queue: str) -> Any:
         if not acknowledge(client, keys, queue, name):
             return Response("no open alert for that queue", 404)
         return redirect("/console", code=303)

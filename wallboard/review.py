@@ -59,11 +59,8 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
         return _page(settings, sessions(), name, generate_csrf() if name else "")
 
     @server.post("/replay/start")
-    @gate.guarded
-    def start() -> Any:
-        name = gate.post_user()
-        if isinstance(name, Response):
-            return name
+    @gate.posted
+    def start(_name: str) -> Any:
         form = request.form
         session, source, speed = form.get("session", ""), form.get("source", ""), \
             form.get("speed", "max")
@@ -90,11 +87,8 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
         return redirect("/replay", code=303)
 
     @server.post("/replay/<session>/control")
-    @gate.guarded
-    def control(session: str) -> Any:
-        name = gate.post_user()
-        if isinstance(name, Response):
-            return name
+    @gate.posted
+    def control(_name: str, session: str) -> Any:
         if not SESSION_NAME.fullmatch(session):
             return Response("no such session", 404)
         key = f"{replay_prefix(settings.redis_prefix, session)}:control"
