@@ -84,7 +84,8 @@ def _create_worker_consumer(self: Any, transport: Any) -> Any:
 
 def widen_fetch_wait(consumer: Any, topic: str) -> int | None:
     """Give the worker's fetches a longer wait when a partition of ``topic`` that Faust
-    is reading has records waiting and gets none (see 4. above); the new wait, or None.
+    is reading has records waiting and gets none, or crawls through a backlog (see 4.
+    above); the new wait, or None.
 
     Only a partition that is fetched and empty-handed counts as stuck: not one paused,
     or held back by Faust while its stream is busy (a restore), or with fetched records
@@ -109,9 +110,9 @@ def widen_fetch_wait(consumer: Any, topic: str) -> int | None:
         wider = LIVE_FETCH_WAIT.observe(tp.partition, position, state.highwater)
         if wider is not None:
             widened = wider
-            log.warning("local broker: partition %s of %s has records waiting (%s) but got "
-                        "none at offset %s; fetches now wait up to %s ms",
-                        tp.partition, topic, state.highwater, position, wider)
+            log.warning("local broker: partition %s of %s is at offset %s of %s and not "
+                        "keeping up; fetches now wait up to %s ms",
+                        tp.partition, topic, position, state.highwater, wider)
     if widened is not None:
         # Both: the fetcher's copy is read for every fetch request.
         inner._fetch_max_wait_ms = inner._fetcher._fetch_max_wait_ms = widened

@@ -43,9 +43,10 @@ async def read_partition(bootstrap: list[str], topic: str, partition: int, start
             position = await consumer.position(tp)
             if target is not None and position >= target:
                 return
-            if not messages and wait.observe(partition, position, target) is not None:
-                log.warning("reading partition %s: no records at offset %s of %s; fetches "
-                            "now wait up to %s ms", partition, position, target, wait.wait_ms)
+            if wait.observe(partition, position, target) is not None:
+                log.warning("reading partition %s: at offset %s of %s and not keeping up; "
+                            "fetches now wait up to %s ms", partition, position, target,
+                            wait.wait_ms)
                 consumer._fetcher._fetch_max_wait_ms = wait.wait_ms  # noqa: SLF001  # read per fetch
     finally:
         await consumer.stop()
