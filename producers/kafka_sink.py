@@ -19,7 +19,7 @@ from kafka.errors import KafkaTimeoutError
 
 from callboard.config import Settings
 from callboard.core.events import dumps
-from callboard.topics import bootstrap_servers
+from callboard.topics import bootstrap_servers, ensure_topics
 
 __all__ = ["LOCAL_LINGER_MS", "KafkaSink", "sink_for"]
 
@@ -42,8 +42,6 @@ def _nothing() -> None:
 def sink_for(settings: Settings, topic: str) -> KafkaSink:
     """The sink callboard's producers publish through: topics made by callboard when
     missing, batches lingered on the local broker."""
-    from callboard.topics import ensure_topics
-
     overrides: dict[str, Any] = (
         {"linger_ms": LOCAL_LINGER_MS} if settings.broker_profile == "local" else {})
     return KafkaSink(settings.broker_url, topic, ensure=lambda: ensure_topics(settings),

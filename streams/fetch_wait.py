@@ -1,4 +1,4 @@
-"""How long a fetch may wait on the local broker, widened when a partition stops moving.
+"""How long a fetch may wait on the local broker, widened when a partition stops or crawls.
 
 Tansu 0.6.0 (memory storage; read in its source, tansu-storage dynostore ``fetch``)
 keeps each produced batch as one object and, on every fetch, lists every object of

@@ -42,8 +42,10 @@ class PartitionProgress:
         """One look at a partition: ``position`` is the next offset to count."""
         seen = self._seen.get(partition)
         caught_up = highwater is not None and position >= highwater
-        moved = seen is None or seen.position != position
-        ok_ms = now_ms if caught_up or moved else seen.ok_ms  # type: ignore[union-attr]
+        if caught_up or seen is None or seen.position != position:
+            ok_ms = now_ms  # counted to the end, first seen, or moving
+        else:
+            ok_ms = seen.ok_ms
         self._seen[partition] = Progress(position, highwater, ok_ms)
 
     def ok_ms(self, partition: int) -> int | None:
