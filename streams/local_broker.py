@@ -25,7 +25,7 @@ started on the same group) and are recorded in docs/broker.md:
    every batch the partition holds (~1.5 us each, never deleted): past ~33,000
    batches a partition got empty answers for good (streams/fetch_wait.py).
    ``widen_fetch_wait`` doubles the wait for a partition that has records waiting
-   and does not move.
+   and does not move, or crawls through a backlog.
 
 Production (Apache Kafka) does not take these paths.
 """
