@@ -14,7 +14,7 @@
   it over. Every attempt is audited.
 - An open alert (step > 0) not acknowledged within ``ack_timeout_min`` climbs to
   the next level's recipients (floor lead, then centre manager), once per level.
-  Open alerts are changed atomically (callboard/alertstore.py), so an
+  Open alerts are changed atomically (base/alertstore.py), so an
   acknowledgement from the console is never lost to an escalation tick.
 - Redis or the broker going away stops nothing for good: the loop waits with
   backoff and carries on where it was.
@@ -38,9 +38,9 @@ import redis
 import requests
 from prometheus_client import Counter, Gauge
 
-from callboard.alertstore import OpenAlert, Outbox, audit, update_open
-from callboard.config import Recipient, Settings
-from callboard.keys import RedisKeys, text
+from base.alertstore import OpenAlert, Outbox, audit, update_open
+from base.config import Recipient, Settings
+from base.keys import RedisKeys, text
 
 __all__ = ["Notifier", "run_notifier", "sign"]
 
@@ -287,7 +287,7 @@ def run_notifier(settings: Settings) -> None:
     Redis or the broker is waited out with backoff, never fatal."""
     from kafka.errors import KafkaError
 
-    from callboard.topics import ensure_topics
+    from base.topics import ensure_topics
 
     ensure_topics(settings)  # never let a subscription auto-create alerts.v1 wrongly
     notifier = Notifier(settings)
@@ -323,7 +323,7 @@ def run_notifier(settings: Settings) -> None:
 def _serve_health(settings: Settings, last_round: list[float]) -> None:
     if not settings.notify_metrics_port:
         return
-    from callboard.health import HealthServer
+    from base.health import HealthServer
 
     def not_ready() -> str | None:
         quiet_s = time.monotonic() - last_round[0]
@@ -340,7 +340,7 @@ def _serve_health(settings: Settings, last_round: list[float]) -> None:
 def _consumer(settings: Settings) -> Any:
     from kafka import KafkaConsumer
 
-    from callboard.topics import bootstrap_servers
+    from base.topics import bootstrap_servers
 
     # A dead notifier's partition moves to the next one after the session timeout.
     return KafkaConsumer(

@@ -36,10 +36,10 @@ import aiohttp
 import redis
 from common import print_machine  # bench/common.py, beside this script
 
+from base.config import load_settings
+from base.keys import RedisKeys
 from callboard import services
-from callboard.config import load_settings
-from callboard.core.snapshot import CENTRE
-from callboard.keys import RedisKeys
+from core.snapshot import CENTRE
 from wallboard.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -40,11 +40,11 @@ import requests
 from common import print_machine  # bench/common.py, beside this script
 from kafka import KafkaProducer
 
+from base.config import load_settings
+from base.topics import bootstrap_servers, ensure_topics
 from callboard import services
-from callboard.config import load_settings
-from callboard.core.ladder import Transition, default_rules
-from callboard.core.ladders import alert_doc
-from callboard.topics import bootstrap_servers, ensure_topics
+from core.escalation import alert_doc
+from core.ladder import Transition, default_rules
 from wallboard.app import board_view
 from wallboard.reader import SnapshotReader
 

@@ -26,10 +26,10 @@ from zoneinfo import ZoneInfo
 
 from common import print_machine  # bench/common.py, beside this script
 
-from callboard.assemble import pipeline_rules
-from callboard.config import Settings
-from callboard.core.events import EventError, dumps, parse
-from callboard.core.pipeline import Pipeline, Record
+from base.assemble import pipeline_rules
+from base.config import Settings
+from core.events import EventError, dumps, parse
+from core.pipeline import Pipeline, Record
 from producers.simulator import Simulator
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     print_machine()
     # Flipped bytes make up queue names by the thousand; each would warn once.
-    logging.getLogger("callboard.core.ladders").setLevel(logging.ERROR)
+    logging.getLogger("core.escalation").setLevel(logging.ERROR)
     pipeline = Pipeline(pipeline_rules(Settings()))
     parsed: Counter[str] = Counter()
     crashes: Counter[str] = Counter()

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from common import local_services, print_machine  # bench/common.py, beside this script
 
+from base.config import load_settings
 from callboard import services
-from callboard.config import load_settings
-from callboard.replay import (
+from review.replay import (
     ReplayWriter,
     Session,
     jump,
@@ -63,8 +63,8 @@ def _jumps(settings, log: Path, day0: int, end: int) -> dict[str, float]:
     back to 23:30."""
     import redis
 
-    from callboard.assemble import pipeline_rules
-    from callboard.replay import _CHECKPOINT_EVERY_MS
+    from base.assemble import pipeline_rules
+    from review.replay import _CHECKPOINT_EVERY_MS
 
     parts = load_source(settings, str(log), day0, end)
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)

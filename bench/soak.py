@@ -30,7 +30,7 @@ import requests
 from common import live_paced, local_services, print_machine  # bench/common.py, beside this script
 
 from callboard import services
-from callboard.core.snapshot import CENTRE
+from core.snapshot import CENTRE
 from producers.kafka_sink import LOCAL_LINGER_MS, KafkaSink
 from producers.simulator import Simulator
 

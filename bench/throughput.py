@@ -46,12 +46,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from common import local_services, print_machine  # bench/common.py, beside this script
 from kafka import KafkaConsumer
 
+from base.assemble import pipeline_rules
+from base.config import load_settings
+from base.topics import bootstrap_servers, ensure_topics
 from callboard import services
-from callboard.assemble import pipeline_rules
-from callboard.config import load_settings
-from callboard.core.events import dumps
-from callboard.core.pipeline import Pipeline, Record
-from callboard.topics import bootstrap_servers, ensure_topics
+from core.events import dumps
+from core.pipeline import Pipeline, Record
 from producers.kafka_sink import KafkaSink
 from producers.simulator import Simulator
 

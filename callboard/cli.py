@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from callboard.config import ConfigError, Settings, load_settings
+from base.config import ConfigError, Settings, load_settings
 
 __all__ = ["main"]
 
@@ -110,7 +110,7 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
              start: str | None, out: Path | None, volume: float, flat: bool,
              trunks: int, staff: float, fmt: str) -> None:
     """Generate realistic ACD traffic to Kafka or to a JSON-lines file."""
-    from callboard.core.events import dumps
+    from core.events import dumps
     from producers.pacing import paced
     from producers.simulator import Simulator, default_queues
 
@@ -139,7 +139,7 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
                     count += 1
         click.echo(f"wrote {count} {'lines' if fmt != 'jsonl' else 'events'} to {out}", err=True)
         return
-    from callboard.topics import ensure_topics
+    from base.topics import ensure_topics
     from producers.kafka_sink import sink_for
 
     ensure_topics(settings)
@@ -172,7 +172,7 @@ def publish(ctx: click.Context, events_path: Path, speed: float) -> None:
     """
     import json
 
-    from callboard.topics import ensure_topics
+    from base.topics import ensure_topics
     from producers.kafka_sink import sink_for
     from producers.pacing import paced
 
@@ -218,7 +218,7 @@ def replay(ctx: click.Context, from_: str, to: str, source: str, speed: str,
 
     Watch it at /board?session=NAME and /supervisor/?session=NAME (docs/review.md).
     """
-    from callboard.replay import run_replay
+    from review.replay import run_replay
 
     settings = _settings(ctx)
     from_ms, to_ms = _stretch(settings, from_, to, source)
@@ -266,8 +266,8 @@ def incident_report(ctx: click.Context, from_: str, to: str, source: str, out: P
                     lang: str, what_if: Path | None, add_agents: int | None,
                     from_minute: int) -> None:
     """One self-contained HTML report and CSV files on a stretch (docs/review.md)."""
-    from callboard.config import load_what_if
-    from callboard.incident import build_report, estimate_report, write_report
+    from base.config import load_what_if
+    from review.incident_report import build_incident_report, estimate_incident_report, write_incident_report
 
     settings = _settings(ctx)
     from_ms, to_ms = _stretch(settings, from_, to, source)
@@ -277,13 +277,13 @@ def incident_report(ctx: click.Context, from_: str, to: str, source: str, out: P
             alternative = load_what_if(ctx.obj.get("config"), what_if)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
-        other = (what_if.name, build_report(alternative, source, from_ms, to_ms))
-    report = build_report(settings, source, from_ms, to_ms)
+        other = (what_if.name, build_incident_report(alternative, source, from_ms, to_ms))
+    report = build_incident_report(settings, source, from_ms, to_ms)
     estimate = None
     if add_agents:
-        estimate = (add_agents, from_minute, *estimate_report(settings, report, add_agents,
+        estimate = (add_agents, from_minute, *estimate_incident_report(settings, report, add_agents,
                                                               from_minute))
-    page = write_report(settings, report, out, lang, what_if=other, estimate=estimate)
+    page = write_incident_report(settings, report, out, lang, what_if=other, estimate=estimate)
     click.echo(str(page))
 
 
@@ -332,7 +332,7 @@ def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
            sl_threshold_s: int | None, sl_formula: str | None,
            short_abandon_s: int | None, by_agent: bool) -> None:
     """KPIs per queue and interval from an event file; no services needed."""
-    from callboard.core.report import AGENT_ROW_KEYS, ROW_KEYS, report_rows, write_report
+    from core.report import AGENT_ROW_KEYS, ROW_KEYS, report_rows, write_report
 
     settings = _settings(ctx).override_all(
         sl_threshold_s=sl_threshold_s, sl_formula=sl_formula, short_abandon_s=short_abandon_s)
@@ -343,11 +343,11 @@ def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
 
 
 def _fold_file(path: Path, settings: Settings) -> tuple[Any, Any]:
-    """A file through the pipeline the worker runs (callboard.core.pipeline.fold_file)."""
+    """A file through the pipeline the worker runs (core.pipeline.fold_file)."""
     import time
 
-    from callboard.assemble import pipeline_rules
-    from callboard.core.pipeline import fold_file
+    from base.assemble import pipeline_rules
+    from core.pipeline import fold_file
 
     with path.open("rb") as fh:
         return fold_file(pipeline_rules(settings, offline=True), fh, int(time.time() * 1000))
@@ -404,7 +404,7 @@ def alerts(ctx: click.Context, events_path: Path, fmt: str) -> None:
 def erlang(calls: float, interval_s: float, aht_s: float, target_s: float,
            service_level: float, as_json: bool) -> None:
     """Agents needed (Erlang C) for a call volume, AHT and service-level target."""
-    from callboard.core.erlang import agents_needed
+    from core.erlang import agents_needed
 
     result = agents_needed(calls, interval_s, aht_s, target_s, service_level)
     if as_json:
@@ -429,7 +429,7 @@ def notify(ctx: click.Context) -> None:
 @click.pass_context
 def archive(ctx: click.Context) -> None:
     """Keep every event of the events topic, once, in daily files (docs/archive.md)."""
-    from streams.archive import run_archiver
+    from review.archive import run_archiver
 
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -458,7 +458,7 @@ def convert() -> None:
               help="Events file to write (JSON lines), for report and replay.")
 def convert_asterisk(queue_log: Path, out: Path) -> None:
     """An Asterisk queue_log, whole (docs/asterisk.md). Prints a summary of every line kind."""
-    from callboard.core.events import dumps
+    from core.events import dumps
     from producers.asterisk import Converter, convert_lines
 
     conv = Converter()

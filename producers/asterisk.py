@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from callboard.core import events as ev
+from core import events as ev
 
 __all__ = ["Converter", "agent_id", "convert_lines"]
 

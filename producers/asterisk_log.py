@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from callboard.core import events as ev
+from core import events as ev
 
 __all__ = ["queue_log_lines"]
 

@@ -14,9 +14,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from callboard.config import Settings
-from callboard.keys import RedisKeys
-from callboard.topics import ensure_topics
+from base.config import Settings
+from base.keys import RedisKeys
+from base.topics import ensure_topics
 from producers.asterisk import Converter
 from producers.follow import Follower
 from producers.kafka_sink import KafkaSink, sink_for
@@ -121,7 +121,7 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
 def _serve_metrics(settings: Settings, collector: IngestCollector) -> None:
     from prometheus_client import REGISTRY
 
-    from callboard.health import HealthServer
+    from base.health import HealthServer
 
     REGISTRY.register(collector)
     try:

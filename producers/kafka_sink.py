@@ -17,9 +17,9 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaTimeoutError
 
-from callboard.config import Settings
-from callboard.core.events import dumps
-from callboard.topics import bootstrap_servers, ensure_topics
+from base.config import Settings
+from base.topics import bootstrap_servers, ensure_topics
+from core.events import dumps
 
 __all__ = ["LOCAL_LINGER_MS", "KafkaSink", "sink_for"]
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callboard.core import events as ev
+from core import events as ev
 
 __all__ = ["SimQueue", "Simulator", "default_queues"]
 

@@ -24,15 +24,15 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 from faust.types import TP
 
-from callboard.assemble import pipeline_rules
-from callboard.config import Settings
-from callboard.core.pipeline import FeedResult, Pipeline, PipelineRules, Record
-from callboard.topics import bootstrap_servers, layout_problem
+from base.assemble import pipeline_rules
+from base.config import Settings
+from base.topics import bootstrap_servers, layout_problem
+from core.pipeline import FeedResult, Pipeline, PipelineRules, Record
+from streams.autocreate import forbid_auto_create, recreate_topics
 from streams.metrics import BATCH_SECONDS
-from streams.publish import SnapshotWriter
 from streams.source import read_partition
 from streams.tables import CheckpointTable, load_checkpoint, save_checkpoint
-from streams.topics import forbid_auto_create, recreate_topics
+from streams.writer import SnapshotWriter
 
 __all__ = ["create_app", "run_worker"]
 
@@ -249,7 +249,7 @@ class Worker:
         self.alerts_topic = raw_topic(settings.alerts_topic, 1)
         table = app.tables.add(CheckpointTable(  # type: ignore[arg-type]
             app, name="checkpoints-v2", default=None, partitions=settings.topic_partitions,
-            key_type=str, help="each partition's whole pipeline state (callboard/core/pipeline.py)",
+            key_type=str, help="each partition's whole pipeline state (core/pipeline.py)",
             beacon=app.tables.beacon,
         ))
         self.shards = Shards(settings, pipeline_rules(settings), table)  # type: ignore[arg-type]
@@ -495,7 +495,7 @@ async def _alert_ids(settings: Settings) -> set[str]:
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run the worker in this process until SIGINT/SIGTERM."""
-    from callboard.topics import TopicLayoutError, ensure_topics
+    from base.topics import TopicLayoutError, ensure_topics
 
     try:
         ensure_topics(settings, check=True)
@@ -511,7 +511,7 @@ def _serve_health(settings: Settings, worker: Worker) -> None:
         return
     from prometheus_client import REGISTRY
 
-    from callboard.health import HealthServer
+    from base.health import HealthServer
     from streams.metrics import WorkerCollector
 
     REGISTRY.register(WorkerCollector(worker))

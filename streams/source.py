@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from callboard.core.pipeline import Record
+from core.pipeline import Record
 from streams.fetch_wait import FetchWait
 
 __all__ = ["read_partition"]

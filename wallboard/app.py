@@ -11,9 +11,9 @@ from dash import ALL, Dash, Input, Output, State, dcc, html
 from gunicorn.app.base import BaseApplication
 from redis.exceptions import RedisError
 
-from callboard.config import Settings
-from callboard.core.catalog import by_key
-from callboard.core.snapshot import CENTRE
+from base.config import Settings
+from core.catalog import by_key
+from core.snapshot import CENTRE
 from wallboard.delta import Frame, age_script, only_changed
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import (
@@ -350,7 +350,7 @@ def _browser_callbacks(app: Dash, settings: Settings) -> None:
 def build(settings: Settings) -> Dash:
     """The whole board application: /board, /supervisor/, /console, /replay."""
     from wallboard.console import register_console
-    from wallboard.review import register_review
+    from wallboard.replay_page import register_review
     from wallboard.supervisor import create_supervisor
 
     app = create_app(settings)
@@ -362,7 +362,7 @@ def build(settings: Settings) -> Dash:
 def serve(settings: Settings, dev: bool = False) -> None:
     """Serve the board with gunicorn (``board_workers`` processes of ``board_threads``
     threads, no access log), or Flask's development server with ``dev``."""
-    from wallboard.metrics import clean, enable_multiprocess, instrument, serve_metrics
+    from wallboard.board_metrics import clean, enable_multiprocess, instrument, serve_metrics
 
     samples = enable_multiprocess()  # before anything imports prometheus-client
     app = build(settings)

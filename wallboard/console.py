@@ -33,9 +33,9 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from callboard.alertstore import acknowledge
-from callboard.config import Settings
-from callboard.keys import RedisKeys
+from base.alertstore import acknowledge
+from base.config import Settings
+from base.keys import RedisKeys
 
 __all__ = ["NO_USERS", "Gate", "register_console"]
 

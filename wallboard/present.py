@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from callboard.config import Settings
-from callboard.core.catalog import KPI
-from callboard.core.snapshot import CENTRE
+from base.config import Settings
+from core.catalog import KPI
+from core.snapshot import CENTRE
 from wallboard.i18n import label
 
 __all__ = [

@@ -10,9 +10,9 @@ from typing import Any, Generic, TypeVar
 
 import redis
 
-from callboard.config import Settings
-from callboard.core.snapshot import CENTRE
-from callboard.keys import SESSION_NAME, RedisKeys, replay_prefix, text
+from base.config import Settings
+from base.keys import SESSION_NAME, RedisKeys, replay_prefix, text
+from core.snapshot import CENTRE
 
 __all__ = ["ASSETS", "Readers", "SnapshotReader", "session_from_query"]
 

@@ -18,9 +18,9 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from redis.exceptions import RedisError
 
-from callboard.config import Settings
-from callboard.core.catalog import CATALOG
-from callboard.core.snapshot import CENTRE, WINDOW_NAMES
+from base.config import Settings
+from core.catalog import CATALOG
+from core.snapshot import CENTRE, WINDOW_NAMES
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import (
     age_text,

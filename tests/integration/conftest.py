@@ -34,8 +34,8 @@ from tenacity import (
     wait_fixed,
 )
 
+from base.topics import bootstrap_servers
 from callboard import services
-from callboard.topics import bootstrap_servers
 
 ROOT = Path(__file__).resolve().parents[2]
 

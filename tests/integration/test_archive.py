@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from callboard.config import load_settings
-from streams.archive import archive_days, read_day
+from base.config import load_settings
+from review.archive import archive_days, read_day
 from tests.integration.conftest import Stack, wait_until
 
 pytestmark = pytest.mark.integration

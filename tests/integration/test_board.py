@@ -20,7 +20,7 @@ STALE_AFTER_S = 2
 
 
 def snapshot(queue: str, written_ms: int, **figures) -> dict:
-    """A snapshot document as the worker writes it (callboard/core/snapshot.py), with chosen figures."""
+    """A snapshot document as the worker writes it (core/snapshot.py), with chosen figures."""
     window = lambda sl, ab, asa: {"service_level": sl, "abandon_rate": ab, "asa_s": asa}  # noqa: E731
     return {
         "schema": 1, "queue": queue, "label_zh": figures.get("zh", queue),

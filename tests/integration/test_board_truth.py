@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from base.config import load_settings
 from callboard import services
-from callboard.config import load_settings
 from tests.integration.conftest import wait_until
 from tests.integration.test_board import (
     FakeWorker,

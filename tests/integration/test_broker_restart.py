@@ -13,8 +13,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
+from base.topics import bootstrap_servers
 from callboard import services
-from callboard.topics import bootstrap_servers
 from tests.integration.conftest import ROOT, Stack, wait_until
 from tests.unit.factories import at, call
 

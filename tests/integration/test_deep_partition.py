@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from callboard.topics import bootstrap_servers
+from base.topics import bootstrap_servers
 from tests.integration.conftest import Stack, wait_until
 
 pytestmark = pytest.mark.integration

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from callboard.assemble import pipeline_rules
-from callboard.config import load_settings
-from callboard.core.pipeline import fold_file
-from callboard.core.snapshot import CENTRE, centre_snapshot, queue_snapshot
-from callboard.topics import bootstrap_servers
+from base.assemble import pipeline_rules
+from base.config import load_settings
+from base.topics import bootstrap_servers
+from core.pipeline import fold_file
+from core.snapshot import CENTRE, centre_snapshot, queue_snapshot
 from tests.integration.conftest import Stack, wait_until
 
 pytestmark = pytest.mark.integration

@@ -18,13 +18,13 @@ import redis
 from kafka import KafkaProducer
 
 from alerts.notify import Notifier
+from base.alertstore import acknowledge
+from base.config import load_settings
+from base.keys import RedisKeys
+from base.topics import bootstrap_servers
 from callboard import services
-from callboard.alertstore import acknowledge
-from callboard.config import load_settings
-from callboard.core.ladder import Transition, default_rules
-from callboard.core.ladders import alert_doc
-from callboard.keys import RedisKeys
-from callboard.topics import bootstrap_servers
+from core.escalation import alert_doc
+from core.ladder import Transition, default_rules
 from tests.integration.conftest import Stack, serving, wait_until
 from tests.unit.factories import SHANGHAI
 

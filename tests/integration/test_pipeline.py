@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
-from callboard.topics import bootstrap_servers
+from base.topics import bootstrap_servers
 from tests import oracle
 from tests.integration.conftest import Stack, wait_until
 

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from callboard.assemble import pipeline_rules
-from callboard.config import load_settings
-from callboard.core.pipeline import Pipeline
-from streams.publish import SnapshotWriter
+from base.assemble import pipeline_rules
+from base.config import load_settings
+from core.pipeline import Pipeline
+from streams.writer import SnapshotWriter
 from tests.integration.conftest import wait_until
 from tests.unit.factories import at, call
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from callboard import services
-from callboard.core.snapshot import CENTRE, centre_snapshot, queue_snapshot
+from core.snapshot import CENTRE, centre_snapshot, queue_snapshot
 from tests.integration.conftest import Stack, wait_until
 from tests.integration.test_board import attr_of, start_board, text_of
 from tests.integration.test_faults import events_in, offline, published_alerts, surge_log
@@ -221,8 +221,8 @@ def test_the_replay_page_starts_a_session_moves_it_and_serves_its_report(stack: 
 
 def test_kafka_as_a_source_starts_near_the_warm_up_not_at_the_topic_start(stack: Stack,
                                                                          tmp_path):
-    from callboard.config import load_settings
-    from callboard.replay import load_source
+    from base.config import load_settings
+    from review.replay import load_source
 
     day_before, day = tmp_path / "sunday.jsonl", tmp_path / "monday.jsonl"
     stack.cli("simulate", "--seed", "4", "--duration", "6h", "--start", "2026-01-04T12:00",
@@ -268,7 +268,7 @@ def test_replays_from_the_archive_kafka_and_the_file_equal_the_live_run(stack: S
     assert live_alerts
 
     def archived() -> int:
-        from streams.archive import archive_days, read_day
+        from review.archive import archive_days, read_day
 
         root = Path(stack.env["CALLBOARD_ARCHIVE_DIR"])
         return sum(len(v) for d in archive_days(root)
@@ -291,14 +291,14 @@ def test_replays_from_the_archive_kafka_and_the_file_equal_the_live_run(stack: S
         session_alerts = json.loads(stack.redis.get(f"{prefix}:alerts"))
         assert sorted(a["alert_id"] for a in session_alerts) == live_alerts, source
     # Minute by minute, the three sources give the same timeline (the incident report's).
-    from callboard.config import load_settings
-    from callboard.incident import build_report
+    from base.config import load_settings
+    from review.incident_report import build_incident_report
 
     env = {k[len("CALLBOARD_"):].lower(): v for k, v in stack.env.items()
            if k.startswith("CALLBOARD_") and k != "CALLBOARD_CONFIG"}
     here = load_settings(None, **env)
     nine = _ms("2026-01-05T09:00", settings)
-    timelines = [build_report(here, source, nine, last_ms)["timeline"]
+    timelines = [build_incident_report(here, source, nine, last_ms)["timeline"]
                  for source in ("archive", "kafka", str(log))]
     assert timelines[0]["GEN"] and timelines[0] == timelines[1] == timelines[2]
 

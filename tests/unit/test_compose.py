@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from callboard.config import load_settings
+from base.config import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from callboard.config import QueueConfig, Settings
+from base.config import QueueConfig, Settings
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
 
@@ -21,8 +21,8 @@ KPIS = (Path(__file__).resolve().parents[2] / "docs" / "kpis.md").read_text()
 
 
 def test_every_kpi_and_report_key_is_documented():
-    from callboard.core.catalog import CATALOG
-    from callboard.core.report import ROW_KEYS
+    from core.catalog import CATALOG
+    from core.report import ROW_KEYS
 
     assert [k.key for k in CATALOG if f"`{k.key}`" not in KPIS] == []
     assert [k for k in ROW_KEYS if f"`{k}`" not in KPIS] == []

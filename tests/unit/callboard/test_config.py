@@ -2,7 +2,7 @@
 
 import pytest
 
-from callboard.config import ConfigError, load_settings
+from base.config import ConfigError, load_settings
 
 
 def test_defaults_follow_the_manual(monkeypatch):

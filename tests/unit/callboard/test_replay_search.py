@@ -1,6 +1,6 @@
 """The binary search that finds a time in a partition by its events' own times."""
 
-from callboard.replay import first_offset_at
+from review.replay import first_offset_at
 
 
 def test_the_first_offset_at_or_after_the_time():

@@ -1,4 +1,4 @@
-from callboard.topics import bootstrap_servers, layout_problem
+from base.topics import bootstrap_servers, layout_problem
 
 
 def test_a_topic_of_the_configured_layout_has_no_problem():

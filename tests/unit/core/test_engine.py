@@ -4,9 +4,9 @@ import random
 
 import pytest
 
-from callboard.config import Settings
-from callboard.core import events as ev
-from callboard.core.engine import Engine
+from base.config import Settings
+from core import events as ev
+from core.engine import Engine
 from tests.unit.factories import SHANGHAI, at, call, event
 
 MIN = 60_000
@@ -166,7 +166,7 @@ def test_clock_recovers_from_live_state_after_restart():
 
 @pytest.mark.parametrize("etype", sorted(ev.CALL_TYPES | ev.AGENT_TYPES))
 def test_every_event_type_has_an_order(etype):
-    from callboard.core.engine import _RANK
+    from core.engine import _RANK
 
     assert etype in _RANK
 
@@ -252,7 +252,7 @@ def test_a_repeat_caller_within_the_window_marks_the_answered_call_unresolved():
     e.apply(events)  # replayed: still one repeat
     morning = e.counters_between("GEN", at(9, 0), at(9, 30))
     assert morning["answered"] == 3 and morning["repeated"] == 1
-    from callboard.core import kpi
+    from core import kpi
     assert kpi.derive(morning)["fcr"] == pytest.approx(2 / 3)
     stored = repr(dict(e.buckets)) + repr(dict(e.callers))
     assert "13800000001" not in stored  # numbers are kept only hashed
@@ -294,7 +294,7 @@ def test_every_answered_call_the_caller_calls_back_after_is_unresolved():
     # Issue 10's example (GEN, one caller): A offered 10:00:00, B offered 10:00:02,
     # A answered 10:00:05, B answered 10:00:10, C offered 10:05:00. C comes after both
     # answers and within 24 h of them: A and B are unresolved, FCR 0 (docs/kpis.md B16).
-    from callboard.core import kpi
+    from core import kpi
 
     a = call("A", at(10, 0), answer_after_s=5, caller="139")
     b = call("B", at(10, 0, 2), answer_after_s=8, caller="139")

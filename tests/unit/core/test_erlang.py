@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from callboard.core.erlang import agents_needed, erlang_c, staffing
+from core.erlang import agents_needed, erlang_c, staffing
 
 
 def textbook_c(n: int, a: float) -> float:

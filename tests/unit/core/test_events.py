@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from callboard.core import events as ev
+from core import events as ev
 from tests.unit.factories import at, call, event
 
 
@@ -110,10 +110,10 @@ def _event_like(draw_fields: dict) -> bytes:
                                      "talk_ms", "extra"]), _JSONISH, max_size=6)
     .map(_event_like)))
 def test_no_input_crashes_the_decoder_or_the_pipeline(raw):
-    from callboard.assemble import pipeline_rules
-    from callboard.config import Settings
-    from callboard.core.events import EventError, parse
-    from callboard.core.pipeline import Pipeline, Record
+    from base.assemble import pipeline_rules
+    from base.config import Settings
+    from core.events import EventError, parse
+    from core.pipeline import Pipeline, Record
 
     try:
         event = parse(raw)
@@ -133,7 +133,7 @@ def test_a_field_of_the_wrong_kind_is_refused_on_any_event_type():
     # need the field, reached a comparison and raised TypeError.
     import json as _json
 
-    from callboard.core.events import EventError, parse
+    from core.events import EventError, parse
 
     base = {"v": 1, "event_id": "e", "type": "call.offered", "ts_ms": 1_767_578_400_000,
             "queue": "GEN", "source": "t", "call_id": "c"}

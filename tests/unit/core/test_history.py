@@ -1,6 +1,6 @@
-"""Which half-hour and day rows a write makes due (callboard/core/history.py)."""
+"""Which half-hour and day rows a write makes due (core/history.py)."""
 
-from callboard.core.history import DAYS, HALF_HOURS, HistoryCursor, Span
+from core.history import DAYS, HALF_HOURS, HistoryCursor, Span
 from tests.unit.factories import SHANGHAI, at
 
 

@@ -1,6 +1,6 @@
 """Key moments worked by hand on small timelines and event lists."""
 
-from callboard.core.incident import Minute, abandoned_calls, key_moments, not_ready_by_reason
+from core.incident import Minute, abandoned_calls, key_moments, not_ready_by_reason
 
 M = 60_000
 

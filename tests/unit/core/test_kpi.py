@@ -3,7 +3,7 @@ answer limit 60 s, answer timeout 15 s, one ring every 5 s)."""
 
 import pytest
 
-from callboard.core import kpi
+from core import kpi
 from tests.unit.factories import at, call, event
 
 LIMITS = kpi.Limits(threshold_ms=20_000, short_abandon_ms=5_000)

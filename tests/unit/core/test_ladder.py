@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from callboard.core.ladder import Ladder, default_rules
+from core.ladder import Ladder, default_rules
 from tests.unit.factories import SHANGHAI, at
 
 T0 = at(10, 0)
@@ -115,8 +115,8 @@ def test_the_same_log_fires_the_same_steps_however_it_is_batched_or_restarted():
 
 
 def test_a_step_down_reads_as_a_sign_out_in_both_languages():
-    from callboard.core.ladder import Transition
-    from callboard.core.ladders import alert_doc
+    from core.escalation import alert_doc
+    from core.ladder import Transition
 
     rules = default_rules()
     quality = rules.steps[2]

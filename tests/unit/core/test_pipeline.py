@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2
 
-from callboard.assemble import pipeline_rules
-from callboard.config import Settings
-from callboard.core import ladders
-from callboard.core.events import dumps
-from callboard.core.pipeline import Pipeline, Record, fold_file
-from callboard.core.snapshot import queue_snapshot
-from callboard.core.timebuckets import half_hour_bounds
+from base.assemble import pipeline_rules
+from base.config import Settings
+from core import escalation
+from core.events import dumps
+from core.pipeline import Pipeline, Record, fold_file
+from core.snapshot import queue_snapshot
+from core.timebuckets import half_hour_bounds
 from producers.simulator import Simulator
 from tests.unit.factories import SHANGHAI, at, call, event
 
@@ -128,7 +128,7 @@ def test_a_queue_the_configuration_does_not_name_gets_the_default_ladder(caplog)
     # wait on "support" from 10:00:00-10:00:05; the manual's step 1 fires once more
     # than 5 have waited 5 minutes (lines 139-150): at 10:05:05, as for a configured queue.
     support = [event("call.offered", at(10, 0, i), "support", call_id=f"s{i}") for i in range(6)]
-    ladders._warned.discard("support")  # warned once per process: this test's own
+    escalation._warned.discard("support")  # warned once per process: this test's own
     pipeline = Pipeline(LIVE)
     pipeline.feed_events(support)
     restored = Pipeline.decode(LIVE, pipeline.encode())  # its ladder is in the checkpoint

@@ -8,10 +8,10 @@ from datetime import datetime
 import pytest
 from click.testing import CliRunner
 
-from callboard.assemble import build_report
+from base.assemble import report_of_events
+from base.config import Settings
 from callboard.cli import cli
-from callboard.config import Settings
-from callboard.core.report import AGENT_ROW_KEYS, ROW_KEYS, read_events, write_report
+from core.report import AGENT_ROW_KEYS, ROW_KEYS, read_events, write_report
 from tests.unit.factories import at, call
 
 
@@ -26,7 +26,7 @@ def events():
 
 
 def test_half_hour_rows(events):
-    rows = build_report(events, Settings(), "30m")
+    rows = report_of_events(events, Settings(), "30m")
     spans = sorted({(r["interval_start"], r["interval_end"]) for r in rows})
     assert spans == [("2026-01-05T10:00:00+08:00", "2026-01-05T10:30:00+08:00"),
                      ("2026-01-05T10:30:00+08:00", "2026-01-05T11:00:00+08:00")]
@@ -49,25 +49,25 @@ def test_half_hour_rows(events):
 
 
 def test_day_and_all(events):
-    day = build_report(events, Settings(), "day")
+    day = report_of_events(events, Settings(), "day")
     assert [r["queue"] for r in day] == ["GEN", "VIP", "ALL"]
     assert day[-1]["offered"] == 4
     assert day[0]["interval_start"] == "2026-01-05T00:00:00+08:00"
-    whole = build_report(events, Settings(), "all")
+    whole = report_of_events(events, Settings(), "all")
     assert whole[-1]["interval_start"] == "2026-01-05T10:05:00+08:00"
     assert whole[-1]["interval_end"] == "2026-01-05T10:41:00+08:00"
 
 
 def test_empty_intervals_are_listed(events):
     later = events + call("g9", at(12, 10), answer_after_s=3)
-    rows = [r for r in build_report(later, Settings(), "30m") if r["queue"] == "GEN"]
+    rows = [r for r in report_of_events(later, Settings(), "30m") if r["queue"] == "GEN"]
     assert [r["interval_start"][11:16] for r in rows] == ["10:00", "10:30", "11:00", "11:30", "12:00"]
     assert rows[2]["offered"] == 0 and rows[2]["service_level"] is None
 
 
 def test_csv_has_every_key_and_blank_for_undefined(events):
     out = io.StringIO()
-    write_report(build_report(events, Settings(), "30m"), "csv", out)
+    write_report(report_of_events(events, Settings(), "30m"), "csv", out)
     reader = csv.DictReader(io.StringIO(out.getvalue()))
     assert tuple(reader.fieldnames) == ROW_KEYS
     rows = list(reader)
@@ -153,7 +153,7 @@ def test_every_half_hour_of_a_simulated_day_equals_the_independent_computation(t
     path.write_text("".join(json.dumps(e) + "\n" for e in sim.events()))
     df = oracle.load(path)
     want = oracle.history(df, int(df["ts_ms"].max()), settings.timezone, {"VIP": 15}, "30min")
-    rows = build_report(read_events(path.read_text().splitlines()).events, settings, "30m")
+    rows = report_of_events(read_events(path.read_text().splitlines()).events, settings, "30m")
     assert len(rows) == len(want) == 48 * 5
     checked = 0
     for row in rows:
@@ -163,7 +163,7 @@ def test_every_half_hour_of_a_simulated_day_equals_the_independent_computation(t
             assert oracle.close(row[key], value), (row["queue"], row["interval_start"], key)
             checked += 1
     assert checked == len(rows) * len(next(iter(want.values())))
-    day = {r["queue"]: r for r in build_report(
+    day = {r["queue"]: r for r in report_of_events(
         read_events(path.read_text().splitlines()).events, settings, "day")}
     # The day must exercise every kind of call the KPIs distinguish.
     assert min(day["ALL"][k] for k in ("abandoned", "short_abandoned", "blocked", "transferred",
@@ -185,7 +185,7 @@ def test_agent_rows_per_interval_worked_by_hand():
         agent("agent.state", at(10, 11), state="available"),
         agent("agent.logout", at(10, 40)),
     ]
-    rows = build_report(events, Settings(), "30m", by_agent=True)
+    rows = report_of_events(events, Settings(), "30m", by_agent=True)
     by = {r["interval_start"][11:16]: r for r in rows}
     first, second = by["10:00"], by["10:30"]
     assert (first["queue"], first["agent_id"], first["handled"]) == ("GEN", "A1", 1)
@@ -206,7 +206,7 @@ def test_calls_still_waiting_at_the_end_are_a_column_and_no_wait_is_not_zero():
     # 10:30-11:00: d still waiting, nobody left the queue.
     events = [*call("a", at(10, 1), answer_after_s=12), *call("b", at(10, 20)),
               *call("c", at(10, 29)), *call("d", at(10, 40))]
-    rows = build_report(events, Settings(), "30m")
+    rows = report_of_events(events, Settings(), "30m")
     by = {(r["queue"], r["interval_start"][11:16]): r for r in rows}
     assert [by[("GEN", t)]["still_waiting"] for t in ("10:00", "10:30")] == [2, 1]
     assert [by[("ALL", t)]["still_waiting"] for t in ("10:00", "10:30")] == [2, 1]

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from callboard.core.schedule import ScheduleError, load_schedule
+from core.schedule import ScheduleError, load_schedule
 from tests.unit.factories import SHANGHAI, at
 
 MIN = 60_000

@@ -7,7 +7,7 @@ prints only some, with the variant's definition applied to the source's counts).
 
 import pytest
 
-from callboard.core import kpi
+from core import kpi
 from tests.unit.factories import at, call
 
 

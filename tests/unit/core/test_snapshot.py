@@ -2,9 +2,9 @@
 
 import pytest
 
-from callboard.config import Settings
-from callboard.core.engine import Engine
-from callboard.core.snapshot import centre_snapshot, queue_snapshot
+from base.config import Settings
+from core.engine import Engine
+from core.snapshot import centre_snapshot, queue_snapshot
 from tests.unit.factories import SHANGHAI, at, call, event
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from callboard.core.timebuckets import day_bounds, half_hour_bounds, interval_bounds, iso
+from core.timebuckets import day_bounds, half_hour_bounds, interval_bounds, iso
 
 
 def ms(year, month, day, hh, mm, zone):

@@ -1,6 +1,6 @@
 """More agents, the recorded calls queued again: worked by hand."""
 
-from callboard.core.whatif import RecordedCall, recorded_calls, requeue
+from core.whatif import RecordedCall, recorded_calls, requeue
 
 S = 1000
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callboard.assemble import build_report
-from callboard.config import Settings
-from callboard.core import events as ev
-from callboard.core import kpi
+from base.assemble import report_of_events
+from base.config import Settings
+from core import events as ev
+from core import kpi
 from producers.asterisk import Converter, agent_id, convert_lines
 
 T0 = 1767578400  # 2026-01-05 10:00:00 +08:00
@@ -35,7 +35,7 @@ def convert(rows: list[str]) -> tuple[list[dict], Converter]:
 
 
 def day_row(events: list[dict], queue: str = "GEN") -> dict:
-    rows = build_report(events, Settings(), "day")
+    rows = report_of_events(events, Settings(), "day")
     return next(r for r in rows if r["queue"] == queue)
 
 

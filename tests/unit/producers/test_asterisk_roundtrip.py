@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from callboard.assemble import build_report
-from callboard.config import Settings
+from base.assemble import report_of_events
+from base.config import Settings
 from producers.asterisk import Converter, convert_lines
 from producers.asterisk_log import queue_log_lines
 from producers.simulator import Simulator
@@ -61,14 +61,14 @@ def test_simulated_calls_survive_a_round_trip_through_queue_log():
     conv = Converter()
     back = list(convert_lines(log, conv))
     assert conv.counts["rejected"] == 0 and conv.counts["converted"] == len(log)
-    want = build_report(as_asterisk_measures(events), settings, "30m")
-    got = build_report(back, settings, "30m")
+    want = report_of_events(as_asterisk_measures(events), settings, "30m")
+    got = report_of_events(back, settings, "30m")
     assert [(r["queue"], r["interval_start"]) for r in got] == [
         (r["queue"], r["interval_start"]) for r in want]
     for g, w in zip(got, want, strict=True):
         for key in KEYS:
             assert g[key] == (pytest.approx(w[key]) if w[key] is not None else None), (
                 g["queue"], g["interval_start"], key)
-    total = next(r for r in build_report(back, settings, "all") if r["queue"] == "ALL")
+    total = next(r for r in report_of_events(back, settings, "all") if r["queue"] == "ALL")
     assert total["answered"] > 1000 and total["abandoned"] > 20 and total["transferred"] > 10
     assert total["repeated"] > 0

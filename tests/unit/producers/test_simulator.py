@@ -5,7 +5,7 @@ from collections import Counter
 from click.testing import CliRunner
 
 from callboard.cli import cli
-from callboard.core import events as ev
+from core import events as ev
 from producers.simulator import SimQueue, Simulator
 from tests.unit.factories import SHANGHAI, at
 

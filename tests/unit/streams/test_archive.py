@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from streams.archive import PartitionArchive, day_of, read_day
+from review.archive import PartitionArchive, day_of, read_day
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-01-05 15:59:59.999 UTC is 23:59:59.999 in Shanghai; one ms later is the 6th.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from callboard.config import Settings
+from base.config import Settings
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import colour, duration_text, percent_text
 
@@ -47,7 +47,7 @@ def test_labels_in_both_languages():
 
 
 def test_figures_are_as_old_as_the_workers_last_contact_with_the_event_stream():
-    from callboard.config import Settings
+    from base.config import Settings
     from wallboard.present import data_ms, source_lost
 
     settings = Settings(stale_after_s=5)

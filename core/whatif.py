@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
-from callboard.core import events as ev
+from core import events as ev
 
 __all__ = ["RecordedCall", "recorded_calls", "requeue"]
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from callboard.core import kpi
-from callboard.core.events import EventError, parse
-from callboard.core.pipeline import Pipeline
-from callboard.core.rules import QueueRules
-from callboard.core.snapshot import CENTRE
-from callboard.core.timebuckets import MINUTE_MS, interval_bounds, iso
+from core import kpi
+from core.events import EventError, parse
+from core.pipeline import Pipeline
+from core.rules import QueueRules
+from core.snapshot import CENTRE
+from core.timebuckets import MINUTE_MS, interval_bounds, iso
 
 __all__ = ["AGENT_ROW_KEYS", "ROW_KEYS", "ReportInput", "read_events", "report_rows",
            "write_report"]

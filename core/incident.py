@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from callboard.core import events as ev
+from core import events as ev
 
 __all__ = ["Minute", "abandoned_calls", "key_moments", "not_ready_by_reason"]
 

@@ -1,6 +1,6 @@
 """A queue's effective rules: thresholds, formulas and targets, centre defaults filled in.
 
-Built once from the validated settings at the edge (callboard/config.py);
+Built once from the validated settings at the edge (base/config.py);
 frozen here so the core never carries the settings object around.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from callboard.core.kpi import Limits
+from core.kpi import Limits
 
 __all__ = ["Bound", "QueueRules"]
 

@@ -9,7 +9,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from callboard.config import Settings
+from base.config import Settings
 
 __all__ = ["TopicLayoutError", "bootstrap_servers", "ensure_topics", "layout_problem"]
 

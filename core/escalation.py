@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callboard.core import kpi
-from callboard.core.erlang import agents_needed
-from callboard.core.ladder import Ladder, LadderRules, Transition
-from callboard.core.timebuckets import MINUTE_MS, iso, minute_start
+from core import kpi
+from core.erlang import agents_needed
+from core.ladder import Ladder, LadderRules, Transition
+from core.timebuckets import MINUTE_MS, iso, minute_start
 
 __all__ = ["LadderSet", "alert_doc", "seats_needed", "transition_docs"]
 

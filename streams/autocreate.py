@@ -20,8 +20,8 @@ import faust
 from aiokafka import client as aiokafka_client
 from aiokafka.protocol.metadata import MetadataRequest
 
-from callboard.config import Settings
-from callboard.topics import ensure_topics
+from base.config import Settings
+from base.topics import ensure_topics
 
 __all__ = ["forbid_auto_create", "recreate_topics"]
 

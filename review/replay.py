@@ -28,13 +28,13 @@ from typing import Any
 
 import redis
 
-from callboard.assemble import pipeline_rules
-from callboard.config import Settings
-from callboard.core.history import HistoryCursor
-from callboard.core.pipeline import Pipeline, PipelineRules, Record
-from callboard.core.timebuckets import day_bounds, half_hour_bounds
-from callboard.keys import RedisKeys, replay_prefix, text
-from streams.publish import SnapshotWriter
+from base.assemble import pipeline_rules
+from base.config import Settings
+from base.keys import RedisKeys, replay_prefix, text
+from core.history import HistoryCursor
+from core.pipeline import Pipeline, PipelineRules, Record
+from core.timebuckets import day_bounds, half_hour_bounds
+from streams.writer import SnapshotWriter
 
 __all__ = ["ReplayWriter", "Session", "jump", "load_source", "run_replay", "session_prefix",
            "sessions_key"]
@@ -75,7 +75,7 @@ def load_source(settings: Settings, source: str, from_ms: int, to_ms: int
     JSON lines or an Asterisk queue_log (told apart by its first line), as one partition.
     """
     if source == "archive":
-        from streams.archive import read_day
+        from review.archive import read_day
 
         parts: dict[int, list[bytes]] = {}
         day = datetime.fromtimestamp(from_ms / 1000, settings.zone).date()
@@ -95,7 +95,7 @@ def _file_lines(path: Path) -> list[bytes]:
     lines = [line.rstrip(b"\r\n") for line in path.read_bytes().splitlines() if line.strip()]
     if not lines or lines[0].lstrip().startswith(b"{"):
         return lines
-    from callboard.core.events import dumps
+    from core.events import dumps
     from producers.asterisk import convert_lines
 
     return [dumps(event) for event in convert_lines(lines)]
@@ -129,7 +129,7 @@ def _read_topic(settings: Settings, from_ms: int, to_ms: int) -> dict[int, list[
     time, which Tansu answers wrongly and which is the publish time of a recorded log."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from callboard.topics import bootstrap_servers
+    from base.topics import bootstrap_servers
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url),
                              enable_auto_commit=False, allow_auto_create_topics=False,

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callboard.core import kpi
-from callboard.core.records import MinuteKey
-from callboard.core.rules import QueueRules
-from callboard.core.snapshot import window_figures
-from callboard.core.timebuckets import day_bounds, half_hour_bounds
+from core import kpi
+from core.rules import QueueRules
+from core.snapshot import window_figures
+from core.state import MinuteKey
+from core.timebuckets import day_bounds, half_hour_bounds
 
 __all__ = ["HALF_HOURS", "DAYS", "HistoryCursor", "Span", "history_row"]
 

@@ -7,7 +7,7 @@ longest wait, agents by state, seats needed against staffed); service level,
 abandonment and ASA per 5 minutes and per half hour against their targets; every
 ladder step with who was told on which channel and who acknowledged after how long
 (from the alert audit trail, "not recorded" when the range was not live here); the
-key moments (``callboard.core.incident``); and the configuration used.
+key moments (``core.incident``); and the configuration used.
 """
 
 from __future__ import annotations
@@ -23,17 +23,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import redis
 
-from callboard.assemble import groups_of, ladder_rules, pipeline_rules
-from callboard.config import Settings
-from callboard.core import kpi
-from callboard.core.events import EventError, parse
-from callboard.core.incident import Minute, abandoned_calls, key_moments, not_ready_by_reason
-from callboard.core.snapshot import CENTRE, centre_snapshot, window_figures
-from callboard.core.whatif import recorded_calls, requeue
-from callboard.keys import RedisKeys, text
-from callboard.replay import Session, day_start_ms, load_source
+from base.assemble import groups_of, ladder_rules, pipeline_rules
+from base.config import Settings
+from base.keys import RedisKeys, text
+from core import kpi
+from core.events import EventError, parse
+from core.incident import Minute, abandoned_calls, key_moments, not_ready_by_reason
+from core.snapshot import CENTRE, centre_snapshot, window_figures
+from core.whatif import recorded_calls, requeue
+from review.replay import Session, day_start_ms, load_source
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["build_incident_report", "write_incident_report"]
 
 _MINUTE = 60_000
 _LABELS: dict[str, tuple[str, str]] = {
@@ -97,17 +97,17 @@ def _l(key: str, lang: str, **fields: Any) -> str:
     return (zh if lang == "zh" else en).format(**fields)
 
 
-def build_report(settings: Settings, source: str, from_ms: int, to_ms: int) -> dict[str, Any]:
+def build_incident_report(settings: Settings, source: str, from_ms: int, to_ms: int) -> dict[str, Any]:
     """Everything the report shows, as plain data (the tests read it too)."""
     from_ms -= from_ms % _MINUTE
     parts = load_source(settings, source, from_ms, to_ms)
     return _report(settings, parts, source, from_ms, to_ms)
 
 
-def estimate_report(settings: Settings, report: dict[str, Any], extra: int, from_minute: int
+def estimate_incident_report(settings: Settings, report: dict[str, Any], extra: int, from_minute: int
                     ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report's stretch with ``extra`` more agents from ``from_minute`` minutes after
-    its start, estimated (``callboard.core.whatif``): (the model with no extra agent, the
+    its start, estimated (``core.whatif``): (the model with no extra agent, the
     model with them), so the estimate is set against the model's own error."""
     from_ms, to_ms = report["from_ms"], report["to_ms"]
     parts = load_source(settings, report["source"], from_ms, to_ms)
@@ -265,7 +265,7 @@ def _clock(ms: int | None, settings: Settings) -> str:
     return datetime.fromtimestamp(ms / 1000, settings.zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def write_report(settings: Settings, report: dict[str, Any], out: Path, lang: str,
+def write_incident_report(settings: Settings, report: dict[str, Any], out: Path, lang: str,
                  trail: list[dict[str, str]] | None = None,
                  what_if: tuple[str, dict[str, Any]] | None = None,
                  estimate: tuple[int, int, dict[str, Any], dict[str, Any]] | None = None

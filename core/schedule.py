@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from callboard.core.timebuckets import half_hour_bounds
+from core.timebuckets import half_hour_bounds
 
 __all__ = ["Schedule", "ScheduleError", "load_schedule"]
 

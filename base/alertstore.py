@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import redis
 
-from callboard.keys import RedisKeys
+from base.keys import RedisKeys
 
 __all__ = ["Outbox", "acknowledge", "audit", "update_open"]
 

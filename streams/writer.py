@@ -2,7 +2,7 @@
 
 Also stores the history the supervisor page charts: one row per queue and half
 hour, and per day, in Redis hashes; which rows are due after a batch, and what
-they hold, the core decides (callboard/core/history.py).
+they hold, the core decides (core/history.py).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from callboard.config import Settings
-from callboard.core import kpi
-from callboard.core.history import HALF_HOURS, HistoryCursor, history_row
-from callboard.core.pipeline import Pipeline
-from callboard.core.schedule import Schedule
-from callboard.core.snapshot import CENTRE, centre_snapshot
-from callboard.keys import RedisKeys, text
+from base.config import Settings
+from base.keys import RedisKeys, text
+from core import kpi
+from core.history import HALF_HOURS, HistoryCursor, history_row
+from core.pipeline import Pipeline
+from core.schedule import Schedule
+from core.snapshot import CENTRE, centre_snapshot
 from streams.progress import PartitionProgress
 
 __all__ = ["SnapshotWriter"]
@@ -216,7 +216,7 @@ class SnapshotWriter:
 
     async def _write_history(self, queues: list[str], minutes: Iterable[tuple[str, int]],
                              now: int) -> bool:
-        # Which rows are due is the core's decision (callboard/core/history.py);
+        # Which rows are due is the core's decision (core/history.py);
         # only queues counted here, wholly restored, have rows written.
         minutes = list(minutes)
         owners = {q: p for q in {*queues, *(q for q, _ in minutes)}

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import Flask, g, request
 
-from callboard.config import Settings
+from base.config import Settings
 
 __all__ = ["enable_multiprocess", "instrument", "serve_metrics"]
 
@@ -78,7 +78,7 @@ def serve_metrics(settings: Settings, folder: Path) -> None:
     from prometheus_client import CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
 
-    from callboard.health import HealthServer
+    from base.health import HealthServer
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(folder))

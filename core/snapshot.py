@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callboard.core import kpi
-from callboard.core.engine import Engine
-from callboard.core.ladders import seats_needed
-from callboard.core.rules import QueueRules
-from callboard.core.timebuckets import iso
+from core import kpi
+from core.engine import Engine
+from core.escalation import seats_needed
+from core.rules import QueueRules
+from core.timebuckets import iso
 
 __all__ = ["CENTRE", "SNAPSHOT_SCHEMA", "centre_snapshot", "queue_snapshot", "window_figures"]
 

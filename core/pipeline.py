@@ -30,18 +30,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callboard.core.engine import Engine
-from callboard.core.events import EventError, parse
-from callboard.core.history import Span, history_row
-from callboard.core.ladder import LadderRules
-from callboard.core.ladders import LadderSet, transition_docs
-from callboard.core.records import LiveQueue, MinuteBucket, minute_key_text, parse_minute_key
-from callboard.core.rules import QueueRules
-from callboard.core.snapshot import queue_snapshot
+from core.engine import Engine
+from core.escalation import LadderSet, transition_docs
+from core.events import EventError, parse
+from core.history import Span, history_row
+from core.ladder import LadderRules
+from core.rules import QueueRules
+from core.snapshot import queue_snapshot
+from core.state import LiveQueue, MinuteBucket, minute_key_text, parse_minute_key
 
 __all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules", "Record"]
 
-# 2: typed records (records.py) with worded fields; 3: answer times for B16. A
+# 2: typed records (state.py) with worded fields; 3: answer times for B16. A
 # checkpoint of another schema is not read: the worker counts that partition
 # again from the topic.
 CHECKPOINT_SCHEMA = 3

@@ -7,12 +7,12 @@ from dataclasses import replace
 from datetime import time
 from typing import Any
 
-from callboard.config import Settings, StepConfig
-from callboard.core.ladder import LadderRules, Step, default_rules
-from callboard.core.pipeline import Pipeline, PipelineRules
-from callboard.core.report import report_rows
+from base.config import Settings, StepConfig
+from core.ladder import LadderRules, Step, default_rules
+from core.pipeline import Pipeline, PipelineRules
+from core.report import report_rows
 
-__all__ = ["build_report", "groups_of", "ladder_rules", "pipeline_rules"]
+__all__ = ["report_of_events", "groups_of", "ladder_rules", "pipeline_rules"]
 
 
 def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRules:
@@ -60,7 +60,7 @@ def groups_of(settings: Settings) -> dict[str, list[str]]:
     return dict(groups) if groups else {q.name: [q.name] for q in settings.queues}
 
 
-def build_report(events: list[dict[str, Any]], settings: Settings, interval: str,
+def report_of_events(events: list[dict[str, Any]], settings: Settings, interval: str,
                  scheduled_ms: Callable[[str, int, int], int] | None = None,
                  by_agent: bool = False) -> list[dict]:
     """The report rows of validated events (tests and callers holding events, not a file)."""

@@ -1,7 +1,7 @@
 """The counting engine: events in, per-minute counters and live queue state out.
 
-Plain Python over two mutable mappings of typed records (callboard/core/records.py);
-callboard/core/pipeline.py owns one engine per partition (the worker) or one for a
+Plain Python over two mutable mappings of typed records (core/state.py);
+core/pipeline.py owns one engine per partition (the worker) or one for a
 whole file (report, alerts):
 
 - ``buckets``: (queue, minute start) -> ``MinuteBucket``. An event is counted in
@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callboard.core import events as ev
-from callboard.core import kpi
-from callboard.core.records import (
+from core import events as ev
+from core import kpi
+from core.rules import QueueRules
+from core.state import (
     ABANDONED,
     ANSWERED,
     DIGEST_BYTES,
@@ -40,8 +41,7 @@ from callboard.core.records import (
     MinuteBucket,
     MinuteKey,
 )
-from callboard.core.rules import QueueRules
-from callboard.core.timebuckets import MINUTE_MS, day_bounds, half_hour_bounds, minute_start
+from core.timebuckets import MINUTE_MS, day_bounds, half_hour_bounds, minute_start
 
 __all__ = ["BatchResult", "Engine", "ROLLING_WINDOWS_MIN", "event_digest"]
 

@@ -34,7 +34,7 @@ class RedisKeys:
         # sorted set: deliveries still to make (member: the job, score: when due)
         self.alerts_outbox = f"{prefix}:alerts:outbox"
         self.alerts_attempts = f"{prefix}:alerts:attempts"  # hash: job -> attempts so far
-        # hash: replay session name -> its state (callboard/replay.py); each session's
+        # hash: replay session name -> its state (review/replay.py); each session's
         # own keys are under replay_prefix(prefix, name)
         self.replay_sessions = f"{prefix}:replay-sessions"
 

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from callboard.core.catalog import CATALOG
-from callboard.core.rules import Bound, QueueRules
-from callboard.core.schedule import Schedule, ScheduleError, load_schedule
+from core.catalog import CATALOG
+from core.rules import Bound, QueueRules
+from core.schedule import Schedule, ScheduleError, load_schedule
 
 __all__ = ["ConfigError", "QueueConfig", "QueueRules", "Settings", "Target", "load_settings",
            "load_what_if"]

@@ -25,8 +25,8 @@ import redis
 from flask import Flask, Response, redirect, request, send_file
 from flask_wtf.csrf import generate_csrf
 
-from callboard.config import Settings
-from callboard.keys import SESSION_NAME, RedisKeys, replay_prefix
+from base.config import Settings
+from base.keys import SESSION_NAME, RedisKeys, replay_prefix
 from wallboard.console import NO_USERS, Gate
 
 __all__ = ["register_review"]

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter
 
-from callboard.config import Settings
+from base.config import Settings
 
 __all__ = ["ArchiveWriter", "PartitionArchive", "archive_days", "day_of", "read_day"]
 
@@ -248,12 +248,12 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
-    from callboard.topics import bootstrap_servers, ensure_topics
+    from base.topics import bootstrap_servers, ensure_topics
 
     ensure_topics(settings)
     writer = ArchiveWriter(settings)
     if settings.archive_metrics_port:
-        from callboard.health import HealthServer
+        from base.health import HealthServer
 
         try:
             HealthServer(settings.metrics_host, settings.archive_metrics_port,

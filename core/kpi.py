@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from callboard.core import events as ev
+from core import events as ev
 
 __all__ = [
     "AGENT_FIELDS",

@@ -1,7 +1,7 @@
 """Typed stored records: the key codec and the checkpoint form of each record."""
 
-from callboard.core.engine import event_digest
-from callboard.core.records import (
+from core.engine import event_digest
+from core.state import (
     ANSWERED,
     LiveQueue,
     MinuteBucket,

@@ -1,6 +1,6 @@
 """The engine's stored records, typed, and the one codec for their keys.
 
-Two kinds of record make up a shard's state (callboard/core/engine.py):
+Two kinds of record make up a shard's state (core/engine.py):
 
 - ``MinuteBucket``, keyed by ``MinuteKey`` (queue, minute start in ms): what was
   counted for calls offered in that minute and agent time spent in it;
@@ -17,7 +17,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from callboard.core import kpi
+from core import kpi
 
 __all__ = ["ABANDONED", "ANSWERED", "DIGEST_BYTES", "LiveQueue", "MinuteBucket", "MinuteKey",
            "minute_key_text", "parse_minute_key"]
