@@ -7,12 +7,13 @@ from dataclasses import replace
 from datetime import time
 from typing import Any
 
+from base.broker import BrokerProfile, KafkaProfile
 from base.config import Settings, StepConfig
 from core.ladder import LadderRules, Step, default_rules
 from core.pipeline import Pipeline, PipelineRules
 from core.report import report_rows
 
-__all__ = ["report_of_events", "groups_of", "ladder_rules", "pipeline_rules"]
+__all__ = ["broker_profile", "report_of_events", "groups_of", "ladder_rules", "pipeline_rules"]
 
 
 def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRules:
@@ -68,3 +69,12 @@ def report_of_events(events: list[dict[str, Any]], settings: Settings, interval:
     pipeline = Pipeline(rules)
     pipeline.feed_events(events)
     return report_rows(pipeline, interval, by_agent)
+
+
+def broker_profile(settings: Settings) -> BrokerProfile:
+    """The profile ``settings.broker_profile`` names; nothing is patched until ``install``."""
+    if settings.broker_profile == "local":
+        from base.local_broker import TansuProfile
+
+        return TansuProfile()
+    return KafkaProfile(settings.topic_replication)

@@ -292,6 +292,11 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def topic_replication(self) -> int:
+        """The local stack runs one broker: its topics have one replica whatever is set."""
+        return 1 if self.broker_profile == "local" else self.replication_factor
+
     def override_all(self, **values: Any) -> Settings:
         """These settings with ``values`` for the centre and every queue (report options)."""
         values = {k: v for k, v in values.items() if v is not None}

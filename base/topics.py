@@ -57,7 +57,7 @@ def ensure_topics(settings: Settings, *, check: bool = False) -> None:
     touches the topic first creates it properly. With ``check`` (the worker at
     start-up) an events topic of another layout raises TopicLayoutError.
     """
-    replication = 1 if settings.broker_profile == "local" else settings.replication_factor
+    replication = settings.topic_replication
     wanted = [
         NewTopic(settings.events_topic, settings.topic_partitions, replication),
         NewTopic(settings.dead_letter_topic, 1, replication),

@@ -17,16 +17,15 @@ import time
 import faust
 import redis
 
-from streams.app import LOCAL_BROKER_PROFILE
+from base.assemble import broker_profile
+from base.config import Settings
 
-local = os.environ.get("BENCH_PROFILE", "local") == "local"
-if local:
-    from streams.local_broker import apply_local_broker_fixes
-
-    apply_local_broker_fixes()
+# The worker's own profile (base/assemble.py): the same patches and Faust options.
+profile = broker_profile(Settings(broker_profile=os.environ.get("BENCH_PROFILE", "local")))
+profile.install()
 app = faust.App(os.environ["BENCH_APP_ID"], broker=os.environ["BENCH_BROKER"], store="memory://",
                 topic_replication_factor=1, consumer_auto_offset_reset="earliest",
-                web_enabled=False, **(LOCAL_BROKER_PROFILE if local else {}))
+                web_enabled=False, **profile.faust_options())
 topic = app.topic(os.environ["BENCH_TOPIC"], key_serializer="raw", value_serializer="raw")
 target = int(os.environ["BENCH_EVENTS"])
 client = redis.Redis.from_url(os.environ["BENCH_REDIS"])

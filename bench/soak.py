@@ -31,7 +31,8 @@ from common import live_paced, local_services, print_machine  # bench/common.py,
 
 from callboard import services
 from core.snapshot import CENTRE
-from producers.kafka_sink import LOCAL_LINGER_MS, KafkaSink
+from base.local_broker import LOCAL_LINGER_MS
+from producers.kafka_sink import KafkaSink
 from producers.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +150,7 @@ def _restart(worker: subprocess.Popen[bytes], env: dict[str, str], logs: Path, s
 
 def _fetch_wait(worker_log: Path) -> str:
     """The worker's fetch wait on the local broker: its last widening, else the start."""
-    from streams.local_broker import LOCAL_FETCH_MAX_WAIT_MS
+    from base.local_broker import LOCAL_FETCH_MAX_WAIT_MS
 
     marker = "fetches now wait up to "
     widened = [line for line in worker_log.read_text(errors="replace").splitlines()

@@ -17,22 +17,16 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaTimeoutError
 
+from base.assemble import broker_profile
 from base.config import Settings
 from base.topics import bootstrap_servers, ensure_topics
 from core.events import dumps
 
-__all__ = ["LOCAL_LINGER_MS", "KafkaSink", "sink_for"]
+__all__ = ["KafkaSink", "sink_for"]
 
 log = logging.getLogger(__name__)
 _LOG_EVERY_S = 10.0
 _RESEND_PAUSE_S = 1.0
-# The local broker (Tansu 0.6.0, memory storage) keeps each produced batch as one
-# object and lists every object of a partition on every fetch: a fetch costs ~1.5 us
-# per batch the partition holds, for good (it deletes nothing). At live rates a 5 ms
-# linger sends one record per batch; 100 ms puts the records of a tenth of a second
-# in one batch, so the log a fetch walks grows several times slower (docs/broker.md).
-# Added latency: at most 0.1 s, inside the board's one-second refresh.
-LOCAL_LINGER_MS = 100
 
 
 def _nothing() -> None:
@@ -41,9 +35,8 @@ def _nothing() -> None:
 
 def sink_for(settings: Settings, topic: str) -> KafkaSink:
     """The sink callboard's producers publish through: topics made by callboard when
-    missing, batches lingered on the local broker."""
-    overrides: dict[str, Any] = (
-        {"linger_ms": LOCAL_LINGER_MS} if settings.broker_profile == "local" else {})
+    missing, with the broker profile's producer options."""
+    overrides = broker_profile(settings).producer_options()
     return KafkaSink(settings.broker_url, topic, ensure=lambda: ensure_topics(settings),
                      **overrides)
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from streams.app import Worker
+from streams.status import WorkerStatus
 
 __all__ = ["BATCH_SECONDS", "WorkerCollector"]
 
@@ -36,12 +34,12 @@ _COUNTERS = {
 
 
 class WorkerCollector(Collector):
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
+    def __init__(self, status: WorkerStatus) -> None:
+        self.status = status
 
     def collect(self) -> Iterator[Metric]:
-        worker = self.worker
-        pipelines = list(worker.shards().values())
+        status = self.status
+        pipelines = list(status.pipelines().values())
         totals: Counter[str] = Counter()
         for pipeline in pipelines:
             totals.update(pipeline.stats)
@@ -59,18 +57,18 @@ class WorkerCollector(Collector):
         yield reasons
         yield alerts
         now_ms = time.time() * 1000
-        writer = worker.writer
+        last_write_ms = status.last_write_ms()
         yield GaugeMetricFamily("callboard_snapshot_age_seconds",
                                 "Seconds since the last successful write to Redis",
-                                value=(now_ms - writer.last_write_ms) / 1000
-                                if writer.last_write_ms else float("nan"))
+                                value=(now_ms - last_write_ms) / 1000
+                                if last_write_ms else float("nan"))
+        liveness = status.liveness
         yield GaugeMetricFamily("callboard_broker_contact_age_seconds",
                                 "Seconds since the broker last answered the worker's probe",
-                                value=(now_ms - writer.source_ok_ms) / 1000)
+                                value=(now_ms - liveness.broker_ok_ms) / 1000)
         yield GaugeMetricFamily("callboard_partitions", "Partitions counted here, restored",
                                 value=len(pipelines))
-        stalled_after = int(worker.settings.stale_after_s * 1000)
-        stalled = writer.progress.stalled(int(now_ms), stalled_after)
+        stalled = liveness.progress.stalled(int(now_ms), status.stale_after_ms)
         yield GaugeMetricFamily(
             "callboard_partitions_stalled",
             "Partitions with records waiting that none was counted from for stale_after_s",
@@ -78,11 +76,11 @@ class WorkerCollector(Collector):
         unread = GaugeMetricFamily("callboard_unread_records",
                                    "Records on the broker not yet counted, per partition",
                                    labels=["partition"])
-        for partition, seen in sorted(writer.progress.seen().items()):
+        for partition, seen in sorted(liveness.progress.seen().items()):
             unread.add_metric([str(partition)], seen.unread)
         yield unread
         yield CounterMetricFamily("callboard_restores", "Partitions restored by this process",
-                                  value=worker.shards.restores)
+                                  value=status.restores())
         sizes = GaugeMetricFamily("callboard_table_entries", "Entries in the worker's state",
                                   labels=["table"])
         sizes.add_metric(["buckets"], sum(len(p.engine.buckets) for p in pipelines))
@@ -90,4 +88,4 @@ class WorkerCollector(Collector):
         sizes.add_metric(["callers"], sum(len(p.engine.callers) for p in pipelines))
         yield sizes
         yield GaugeMetricFamily("callboard_ready", "1 once every assigned partition is restored",
-                                value=1 if worker.not_ready is None else 0)
+                                value=1 if status.not_ready is None else 0)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["PartitionProgress", "Progress"]
+__all__ = ["Liveness", "PartitionProgress", "Progress"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +69,20 @@ class PartitionProgress:
         """Partitions this worker no longer counts (revoked)."""
         for partition in partitions:
             self._seen.pop(partition, None)
+
+
+class Liveness:
+    """How fresh the worker's input is: when the broker last answered its probe, and
+    each partition's progress. Every snapshot is stamped from it (``source_ok_ms``)."""
+
+    def __init__(self, now_ms: int) -> None:
+        self.broker_ok_ms = now_ms
+        self.progress = PartitionProgress()
+
+    def broker_answered(self, now_ms: int) -> None:
+        self.broker_ok_ms = now_ms
+
+    def source_ok_ms(self, partition: int) -> int:
+        """The earlier of the broker's last answer and the partition's last progress."""
+        counted_ok = self.progress.ok_ms(partition)
+        return self.broker_ok_ms if counted_ok is None else min(self.broker_ok_ms, counted_ok)

@@ -22,15 +22,16 @@ from base.config import Settings
 from base.keys import RedisKeys, text
 from core import kpi
 from core.history import HALF_HOURS, HistoryCursor, history_row
-from core.pipeline import Pipeline
+from core.pipeline import FeedResult, Pipeline
 from core.schedule import Schedule
 from core.snapshot import CENTRE, centre_snapshot
-from streams.progress import PartitionProgress
+from streams.progress import Liveness
 
-__all__ = ["SnapshotWriter"]
+__all__ = ["Pending", "SnapshotWriter", "write_changes"]
 
 log = logging.getLogger(__name__)
 _EXPIRE_EVERY_S = 30  # expiry scans every key: every 30 s is plenty for minute buckets
+_WRITE_PAUSE_S = 0.2
 
 
 # Writes a snapshot unless the one stored is newer (a later as_of_ms) and was written
@@ -57,18 +58,16 @@ class SnapshotWriter:
     """Writes queue and centre snapshots; a Redis outage is logged and retried next tick."""
 
     def __init__(self, settings: Settings, shards: Callable[[], Mapping[int, Pipeline]],
-                 schedule: Schedule | None = None) -> None:
+                 schedule: Schedule | None = None, liveness: Liveness | None = None) -> None:
         self.settings = settings
         self.shards = shards  # partition -> the pipeline counting its queues
         self.schedule = schedule
         self._trimmed_hour = 0
         self.cursor = HistoryCursor(settings.zone)
-        # Wall ms of the worker's last contact with the broker (the worker sets it);
-        # every snapshot carries it, so the board can tell live from merely written.
-        self.source_ok_ms = int(time.time() * 1000)
-        # ...and per partition, when it was last counted up to date (the worker feeds
-        # it): a partition stuck with records waiting makes its queues not live.
-        self.progress = PartitionProgress()
+        # The worker's last contact with the broker and each partition's progress (its
+        # jobs feed them); every snapshot carries the result, so the board can tell live
+        # from merely written, and a partition stuck with records waiting from live.
+        self.liveness = liveness if liveness is not None else Liveness(int(time.time() * 1000))
         self.last_write_ms = 0  # wall ms of the last write that reached Redis
         self._history_lost = False  # the last write found no history epoch (Redis empty)
         self._last_expiry = 0.0
@@ -127,7 +126,7 @@ class SnapshotWriter:
                      ) -> bool:
         written = int(time.time() * 1000)
         planned = self.schedule.planned if self.schedule is not None else None
-        stalled = self.progress.stalled(written, int(self.settings.stale_after_s * 1000))
+        stalled = self.liveness.progress.stalled(written, int(self.settings.stale_after_s * 1000))
         snaps = []
         for queue in queues:
             owned = self._owned(queue)
@@ -136,9 +135,7 @@ class SnapshotWriter:
             partition, owner = owned
             snap = owner.snapshot(queue, now, planned)
             snap["written_ms"] = written
-            counted_ok = self.progress.ok_ms(partition)
-            snap["source_ok_ms"] = (self.source_ok_ms if counted_ok is None
-                                    else min(self.source_ok_ms, counted_ok))
+            snap["source_ok_ms"] = self.liveness.source_ok_ms(partition)
             if partition in stalled:
                 snap["unread"] = stalled[partition].unread  # the board says why
             snaps.append(snap)
@@ -298,3 +295,41 @@ class SnapshotWriter:
 
 def _dumps(doc: Any) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+class Pending:
+    """Queues and minutes counted but not yet written to Redis."""
+
+    def __init__(self) -> None:
+        self.queues: set[str] = set()
+        self.minutes: set[tuple[str, int]] = set()
+        self.dirty = asyncio.Event()
+
+    def add(self, result: FeedResult) -> None:
+        if result.queues:
+            self.queues |= result.queues
+            self.minutes |= result.minutes
+            self.dirty.set()
+
+    def touch(self, queues: Iterable[str]) -> None:
+        """Write these again (windows slide; the write says the worker is alive)."""
+        self.queues |= set(queues)
+        self.dirty.set()
+
+
+async def write_changes(pending: Pending, writer: SnapshotWriter, stats: dict[str, int]) -> None:
+    """A Faust task. Counting never waits for Redis: what changed is written as soon as
+    the previous write is done, so under load one write covers many batches."""
+    while True:
+        await pending.dirty.wait()
+        pending.dirty.clear()
+        queues, minutes = pending.queues, pending.minutes
+        pending.queues, pending.minutes = set(), set()
+        if not await writer.write(queues, dict(stats), minutes):
+            pending.queues |= queues  # Redis is down: keep them for the next try
+            pending.minutes |= minutes
+        elif not pending.minutes:
+            writer.expire()  # every counted minute has its row: old buckets may go
+        # Under load, one write per pause covers many batches instead of
+        # recomputing every window after each one (the board polls at 1 Hz).
+        await asyncio.sleep(_WRITE_PAUSE_S)

@@ -6,7 +6,7 @@ used (50 ms reading a backlog, 20 ms live), a partition past ~33,000 records got
 empty answers for good: the 1-hour soak stopped counting GEN's partition after 8
 minutes, and a restarted worker never finished reading its backlog. The waits now
 widen for a partition that has records waiting and does not move, or moves but stays
-a backlog behind (streams/fetch_wait.py): the worker's live consumer, starting with
+a backlog behind (base/local_broker/fetch_wait.py): the worker's live consumer, starting with
 no committed offset, reads the partition again from 0 after the restore, and crawled
 through it at ~40 records/s when only a frozen position counted (a CI failure)."""
 

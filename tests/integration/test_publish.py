@@ -105,14 +105,14 @@ def test_a_partition_stuck_with_records_waiting_shows_its_queues_stale_and_why(r
     async def write(vip_position: int) -> tuple[dict[str, dict], int]:
         writer = SnapshotWriter(settings, lambda: {0: gen, 1: vip})
         now = int(time.time() * 1000)
-        writer.progress.observe(0, 7, 7, minute_ago)
-        writer.progress.observe(0, 7, 7, now)  # caught up all along
-        writer.progress.observe(1, 40, 40, minute_ago)  # caught up a minute ago...
-        writer.progress.observe(1, vip_position, 95, now)  # ...then 55 records came
+        writer.liveness.progress.observe(0, 7, 7, minute_ago)
+        writer.liveness.progress.observe(0, 7, 7, now)  # caught up all along
+        writer.liveness.progress.observe(1, 40, 40, minute_ago)  # caught up a minute ago...
+        writer.liveness.progress.observe(1, vip_position, 95, now)  # ...then 55 records came
         assert await writer.write(["GEN", "VIP"], {})
         snaps = {q: json.loads(await writer.redis.get(writer.keys.snapshot(q)))
                  for q in ("GEN", "VIP", "ALL")}
-        source_ok = writer.source_ok_ms
+        source_ok = writer.liveness.broker_ok_ms
         await writer.close()
         return snaps, source_ok
 

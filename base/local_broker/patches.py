@@ -1,4 +1,4 @@
-"""Workarounds for the Tansu broker, applied only with ``broker_profile = "local"``.
+"""Changes to aiokafka and Faust for the Tansu broker (``TansuProfile.install``).
 
 Both were found by the restart test (a worker stopped mid-log, a new one
 started on the same group) and are recorded in docs/broker.md:
@@ -23,7 +23,7 @@ started on the same group) and are recorded in docs/broker.md:
    ``LOCAL_FETCH_MAX_WAIT_MS`` instead (idle cost: a fetch every 20 ms).
 4. ...but Tansu answers with what it found within that wait, and each fetch lists
    every batch the partition holds (~1.5 us each, never deleted): past ~33,000
-   batches a partition got empty answers for good (streams/fetch_wait.py).
+   batches a partition got empty answers for good (fetch_wait.py).
    ``widen_fetch_wait`` doubles the wait for a partition that has records waiting
    and does not move, or crawls through a backlog.
 
@@ -33,6 +33,7 @@ Production (Apache Kafka) does not take these paths.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka.consumer.group_coordinator import GroupCoordinator
@@ -41,7 +42,7 @@ from aiokafka.protocol.group import LeaveGroupRequest
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-from streams.fetch_wait import FetchWait
+from base.local_broker.fetch_wait import FetchWait
 
 __all__ = ["apply_local_broker_fixes", "widen_fetch_wait"]
 
@@ -73,16 +74,16 @@ def _new_offset(self: Any, tp: Any) -> int | None:
     return _original_new_offset(self, tp)
 
 
-LIVE_FETCH_WAIT = FetchWait(LOCAL_FETCH_MAX_WAIT_MS)
+def _starting_with(live_wait: FetchWait) -> Callable[[AIOKafkaConsumerThread, Any], Any]:
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = _original_create_worker_consumer(self, transport)
+        consumer._fetch_max_wait_ms = live_wait.wait_ms  # read when the consumer starts
+        return consumer
+
+    return _create_worker_consumer
 
 
-def _create_worker_consumer(self: Any, transport: Any) -> Any:
-    consumer = _original_create_worker_consumer(self, transport)
-    consumer._fetch_max_wait_ms = LIVE_FETCH_WAIT.wait_ms  # read when the consumer starts
-    return consumer
-
-
-def widen_fetch_wait(consumer: Any, topic: str) -> int | None:
+def widen_fetch_wait(consumer: Any, topic: str, live_wait: FetchWait) -> int | None:
     """Give the worker's fetches a longer wait when a partition of ``topic`` that Faust
     is reading has records waiting and gets none, or crawls through a backlog (see 4.
     above); the new wait, or None.
@@ -107,7 +108,7 @@ def widen_fetch_wait(consumer: Any, topic: str) -> int | None:
         fetching = ((asked is None or tp in asked) and not state.paused and tp not in inner._fetcher._records
                     and state.has_valid_position)
         position = state.position if fetching else None
-        wider = LIVE_FETCH_WAIT.observe(tp.partition, position, state.highwater)
+        wider = live_wait.observe(tp.partition, position, state.highwater)
         if wider is not None:
             widened = wider
             log.warning("local broker: partition %s of %s is at offset %s of %s and not "
@@ -119,7 +120,11 @@ def widen_fetch_wait(consumer: Any, topic: str) -> int | None:
     return widened
 
 
-def apply_local_broker_fixes() -> None:
+def apply_local_broker_fixes(live_wait: FetchWait) -> None:
+    """Patch the classes themselves: Faust and aiokafka build these objects inside, with
+    no hook to hand them others. Every consumer of the process gets ``live_wait``'s wait."""
+    # mypy: assigning to a method is the point here.
     GroupCoordinator._maybe_leave_group = _maybe_leave_group  # type: ignore[method-assign]
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
-    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
+    create = _starting_with(live_wait)
+    AIOKafkaConsumerThread._create_worker_consumer = create  # type: ignore[method-assign,assignment]

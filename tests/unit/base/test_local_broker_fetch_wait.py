@@ -3,7 +3,7 @@ does not move or stays a backlog behind, and never past its ceiling."""
 
 from __future__ import annotations
 
-from streams.fetch_wait import FetchWait
+from base.local_broker.fetch_wait import FetchWait
 
 
 class Clock:

@@ -1,0 +1,175 @@
+"""The worker's timer: every snapshot interval, its jobs in order. Each job is a small
+function of its own; ``Refresh.tick`` stops at the first that says counting cannot go on
+(no topic, wrong layout, tables recovering, broker away)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import faust
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+
+from base.broker import BrokerProfile
+from base.config import Settings
+from base.topics import ensure_topics, layout_problem
+from core.pipeline import Pipeline
+from streams.probe import BrokerProbe
+from streams.shards import OnResult, Shards
+from streams.status import WorkerStatus
+from streams.writer import Pending
+
+__all__ = ["Refresh"]
+
+log = logging.getLogger(__name__)
+
+# In live mode a ladder's time follows the wall clock once its partition is
+# read to the end, less this much for events still on their way.
+_LIVE_GRACE_MS = 1000
+
+SendAlert = Callable[[dict], Awaitable[None]]
+
+
+class Refresh:
+    """Quiet partitions restored, ladders advanced on the wall clock, every queue
+    written again (windows slide, the write says alive)."""
+
+    def __init__(self, settings: Settings, app: faust.App, profile: BrokerProfile,
+                 shards: Shards, status: WorkerStatus, pending: Pending,
+                 on_result: OnResult, send_alert: SendAlert) -> None:
+        self.settings = settings
+        self.app = app
+        self.profile = profile
+        self.shards = shards
+        self.status = status
+        self.pending = pending
+        self.on_result = on_result
+        self.send_alert = send_alert
+        self.probe = BrokerProbe(settings.broker_url)
+        self._stalled: set[int] = set()  # partitions logged as stalled
+
+    async def tick(self) -> None:
+        if not await self.check_broker():
+            return
+        self.profile.tune_live_fetches(self.app.consumer, self.settings.events_topic)
+        if not self.tables_recovered():
+            return
+        assigned = self.assigned()
+        if not await self.restore_quiet(assigned):
+            return
+        self.status.not_ready = None if assigned else "no partition of the events topic assigned"
+        self.watch_progress()
+        self.count_state()
+        if self.settings.clock == "wall":
+            await self.advance_ladders()
+        self.pending.touch(self.shards.queues())
+
+    async def check_broker(self) -> bool:
+        """The broker answers with the events topic as configured; False stops the tick.
+        A broker that does not answer does not stop it: the snapshots then go on
+        carrying the last answer's time, and the board shows them stale."""
+        if not await self.probe.ok():
+            return True
+        topic = self.settings.events_topic
+        if topic not in self.probe.topics:
+            await self.recreate_topics()
+            return False
+        problem = layout_problem(topic, self.probe.partitions(topic), self.settings.topic_partitions)
+        if problem:  # recreated by someone else's auto-creation: counting would be wrong
+            if self.status.not_ready != problem:
+                log.error("cannot count: %s", problem)
+            self.status.not_ready = problem
+            return False
+        self.status.liveness.broker_answered(int(time.time() * 1000))
+        return True
+
+    def tables_recovered(self) -> bool:
+        # Half-recovered tables would show numbers that are too low.
+        if self.app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]  # not in faust's TableManagerT
+            return True
+        self.status.not_ready = "recovering the checkpoint table"
+        self.status.liveness.progress.reset()  # no partition is read meanwhile; not a stall
+        return False
+
+    def assigned(self) -> set[int]:
+        return {tp.partition for tp in self.app.consumer.assignment()
+                if tp.topic == self.settings.events_topic}
+
+    async def restore_quiet(self, assigned: set[int]) -> bool:
+        """A partition with no event yet still shows its queues: restored here."""
+        try:
+            for partition in sorted(assigned - set(self.shards.pipelines)):
+                await self.shards.get(partition, self.on_result)
+        except (KafkaError, OSError) as exc:
+            # The broker is away: the restore is tried again next tick; meanwhile the
+            # board shows the figures as not live (source_ok_ms stops).
+            log.warning("cannot restore a quiet partition now (%r); trying again", exc)
+            self.status.not_ready = f"restoring partitions: {exc!r}"[:200]
+            return False
+        return True
+
+    def _highwater(self, partition: int) -> int | None:
+        tp = TopicPartition(self.settings.events_topic, partition)
+        return self.app.consumer.highwater(tp)  # type: ignore[arg-type]  # faust types it TP, a NamedTuple alike
+
+    def watch_progress(self) -> None:
+        # A partition with records waiting that does not move is not live, whatever
+        # stopped it (streams/progress.py): its queues' snapshots stop being fresh.
+        now = int(time.time() * 1000)
+        progress = self.status.liveness.progress
+        for partition, pipeline in list(self.shards.pipelines.items()):
+            progress.observe(partition, _next_offset(pipeline, partition),
+                             self._highwater(partition), now)
+        stalled = progress.stalled(now, self.status.stale_after_ms)
+        topic = self.settings.events_topic
+        for partition in sorted(set(stalled) - self._stalled):
+            seen = stalled[partition]
+            log.error("partition %s of %s: %s records waiting, none counted for %.0f s (at "
+                      "offset %s); its queues show as not live", partition, topic,
+                      seen.unread, (now - seen.ok_ms) / 1000, seen.position)
+        for partition in sorted(self._stalled - set(stalled)):
+            log.warning("partition %s of %s is counted again", partition, topic)
+        self._stalled = set(stalled)
+        self.status.stats["partitions.stalled"] = len(stalled)
+
+    def count_state(self) -> None:
+        pipelines = self.shards.pipelines.values()
+        stats = self.status.stats
+        stats["restores"] = self.shards.restores
+        stats["table.buckets"] = sum(len(p.engine.buckets) for p in pipelines)
+        stats["table.live"] = sum(len(p.engine.live) for p in pipelines)
+        stats["callers_indexed"] = sum(len(p.engine.callers) for p in pipelines)
+
+    async def advance_ladders(self) -> None:
+        # Deadlines fall due while no event arrives (a stuck queue), but only
+        # once the partition is read to its end: a lagging one is not "now".
+        now = int(time.time() * 1000) - _LIVE_GRACE_MS
+        for partition, pipeline in list(self.shards.pipelines.items()):
+            highwater = self._highwater(partition)
+            if highwater is not None and _next_offset(pipeline, partition) >= highwater:
+                for doc in pipeline.advance(now):
+                    await self.send_alert(doc)
+
+    async def recreate_topics(self) -> None:
+        # The broker answers but has no events topic: it came back empty (the local
+        # one keeps everything in memory). Producers recreate it too; whoever is first
+        # creates it right. The partitions it held are told apart on their restore.
+        log.error("the broker has no topic %s: it lost its records; creating the topics "
+                  "again", self.settings.events_topic)
+        self.status.not_ready = "the broker lost the events topic"
+        try:
+            await asyncio.to_thread(ensure_topics, self.settings)
+            for table in self.app.tables.values():
+                await table.changelog_topic.declare()
+        except Exception as exc:  # noqa: BLE001  # kafka-python's and aiokafka's errors alike
+            log.warning("cannot create the topics now (%r); trying again", exc)
+
+    async def close(self) -> None:
+        await self.probe.close()
+
+
+def _next_offset(pipeline: Pipeline, partition: int) -> int:
+    return pipeline.offsets.get(partition, -1) + 1
