@@ -8,8 +8,8 @@ from datetime import time
 from typing import Any
 
 from base.broker import BrokerProfile, KafkaProfile
-from base.config import Settings, StepConfig
-from core.ladder import LadderRules, Step, default_rules
+from base.config import Settings
+from core.ladder import LadderRules, default_rules
 from core.pipeline import Pipeline, PipelineRules
 from core.report import report_rows
 
@@ -20,7 +20,7 @@ def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRule
     """The worker's rules; ``offline`` (report, alerts) keeps every minute and caller."""
     schedule = settings.load_schedule()
     return PipelineRules(
-        rules_for=settings.rules_for,
+        rule_book=settings.rule_book(),
         zone=settings.zone,
         queue_order=tuple(q.name for q in settings.queues),
         ladder_rules=ladder_rules(settings),
@@ -34,18 +34,14 @@ def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRule
     )
 
 
-def _step(cfg: StepConfig) -> Step:
-    return Step(**cfg.model_dump())
-
-
 def ladder_rules(settings: Settings) -> LadderRules:
     """The configured surge ladder, the manual's (lines 139-150) where not configured."""
     esc = settings.escalation
     base = default_rules(esc.holidays)
     return LadderRules(
-        steps=tuple(_step(s) for s in esc.steps) if esc.steps else base.steps,
-        night_step=_step(esc.night_step) if esc.night_step else base.night_step,
-        holiday_steps=(tuple(_step(s) for s in esc.holiday_steps)
+        steps=tuple(esc.steps) if esc.steps else base.steps,
+        night_step=esc.night_step or base.night_step,
+        holiday_steps=(tuple(esc.holiday_steps)
                        if esc.holiday_steps is not None else base.holiday_steps),
         clear_at_or_below=esc.clear_at_or_below,
         clear_for_s=esc.clear_for_s,

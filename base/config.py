@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.catalog import CATALOG
-from core.rules import Bound, QueueRules
+from core.ladder import Step
+from core.rules import Bound, QueueRules, RuleBook
 from core.schedule import Schedule, ScheduleError, load_schedule
 
 __all__ = ["ConfigError", "QueueConfig", "QueueRules", "Settings", "Target", "load_settings",
@@ -27,6 +28,9 @@ __all__ = ["ConfigError", "QueueConfig", "QueueRules", "Settings", "Target", "lo
 
 VIP_SL_THRESHOLD_S = 15
 VIP_SL_TARGET = 0.90
+# The name the centre-default rules are built under; each unconfigured queue gets them
+# under its own name (core.rules.RuleBook).
+CENTRE_DEFAULTS = "defaults"
 SlFormula = Literal["offered", "answered", "abandons_ignored", "abandons_met"]
 
 
@@ -90,26 +94,6 @@ def _default_queues() -> list[QueueConfig]:
     ]
 
 
-class StepConfig(BaseModel):
-    """One rung of the surge ladder (docs/escalation.md)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name_zh: str
-    name_en: str
-    action_zh: str
-    action_en: str
-    staff_group: str
-    seats: str
-    above: int = Field(ge=0)
-    for_s: int = Field(ge=0)
-    needs_seats_figure: bool = False
-    # Its name when signed out; by default name_zh with 签入 -> 签出 and name_en
-    # with "sign(s) in" -> "sign(s) out".
-    out_zh: str = ""
-    out_en: str = ""
-
-
 class Recipient(BaseModel):
     """Who is told, at which level, through which channels."""
 
@@ -130,9 +114,10 @@ class EscalationConfig(BaseModel):
     # Ladder groups: name -> queues whose callers waiting are summed. Empty: one
     # ladder per configured queue. A group's queues must be counted by one worker.
     groups: dict[str, list[str]] = Field(default_factory=dict)
-    steps: list[StepConfig] | None = None          # None: the manual's six steps
-    night_step: StepConfig | None = None           # None: the manual's night rule
-    holiday_steps: list[StepConfig] | None = None  # None: call in the 5-7 reserve seats
+    # Each rung is the core's own Step (core/ladder.py), validated as it stands.
+    steps: list[Step] | None = None          # None: the manual's six steps
+    night_step: Step | None = None           # None: the manual's night rule
+    holiday_steps: list[Step] | None = None  # None: call in the 5-7 reserve seats
     clear_at_or_below: int = Field(default=5, ge=0)  # line 146
     clear_for_s: int = Field(default=300, ge=0)
     cooldown_s: int = Field(default=120, ge=0)
@@ -322,6 +307,12 @@ class Settings(BaseSettings):
         """Rules for a queue; a queue missing from the config gets the centre defaults."""
         known = {q.name: q for q in self.queues}
         return self._rules(known.get(queue) or QueueConfig(name=queue))
+
+    def rule_book(self) -> RuleBook:
+        """Every queue's rules, frozen, for the core: built once per process
+        (base/assemble.py), never a call back into the settings."""
+        return RuleBook.of([self._rules(q) for q in self.queues],
+                           self._rules(QueueConfig(name=CENTRE_DEFAULTS)))
 
     def _rules(self, q: QueueConfig) -> QueueRules:
         # The VIP line's stricter defaults (manual lines 507-513): answers within

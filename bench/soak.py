@@ -29,9 +29,9 @@ import redis
 import requests
 from common import live_paced, local_services, print_machine  # bench/common.py, beside this script
 
+from base.local_broker import LOCAL_LINGER_MS
 from callboard import services
 from core.snapshot import CENTRE
-from base.local_broker import LOCAL_LINGER_MS
 from producers.kafka_sink import KafkaSink
 from producers.simulator import Simulator
 

@@ -47,6 +47,14 @@ class Step:
     out_zh: str = ""        # its name when it is signed out; derived from name_zh if empty
     out_en: str = ""
 
+    # The settings validate a configured rung as this very type (base/config.py): an
+    # unknown key is an error there. A plain dict: the core imports no pydantic.
+    __pydantic_config__ = {"extra": "forbid"}
+
+    def __post_init__(self) -> None:
+        if self.above < 0 or self.for_s < 0:
+            raise ValueError("above and for_s must be 0 or more")
+
     def signed_out(self) -> tuple[str, str, str, str]:
         """Names and actions of the rung as it signs out: the manual's 签出方法 (lines
         146-147), in the reverse order of signing in, seats back to normal."""

@@ -35,7 +35,7 @@ from core.escalation import LadderSet, transition_docs
 from core.events import EventError, parse
 from core.history import Span, history_row
 from core.ladder import LadderRules
-from core.rules import QueueRules
+from core.rules import RuleBook
 from core.snapshot import queue_snapshot
 from core.state import LiveQueue, MinuteBucket, minute_key_text, parse_minute_key
 
@@ -85,7 +85,7 @@ class DeadLetter:
 class PipelineRules:
     """Everything the pipeline needs from the configuration, built once at the edge."""
 
-    rules_for: Callable[[str], QueueRules]
+    rule_book: RuleBook
     zone: ZoneInfo
     ladder_rules: LadderRules
     ladder_groups: dict[str, list[str]]
@@ -117,7 +117,7 @@ class Pipeline:
     def __init__(self, rules: PipelineRules) -> None:
         self.rules = rules
         self.engine = Engine(
-            rules.rules_for, rules.zone, {}, {}, retention_ms=rules.retention_ms,
+            rules.rule_book.rules_for, rules.zone, {}, {}, retention_ms=rules.retention_ms,
             max_wait_ms=rules.max_wait_ms, repeat_window_ms=rules.repeat_window_ms,
             caller_key=rules.caller_key, scheduled_ms=rules.scheduled_ms,
         )
@@ -198,7 +198,7 @@ class Pipeline:
         return self._alerts(self.ladders.advance_each(self.queue_clock))
 
     def _alerts(self, changed: list[Any]) -> list[dict[str, Any]]:
-        docs = transition_docs(self.rules.rules_for, self.engine, self.ladders, changed)
+        docs = transition_docs(self.rules.rule_book.rules_for, self.engine, self.ladders, changed)
         for doc in docs:
             self.stats[f"alerts.{doc['direction']}"] += 1
         return docs
@@ -224,7 +224,7 @@ class Pipeline:
     def history_row(self, span: Span, end_ms: int, now_ms: int) -> dict[str, Any]:
         """The half-hour or day row of ``span`` as of ``now_ms`` (open agent time included)."""
         counters, _ = self.engine.window(span.queue, span.start_ms, end_ms, now_ms)
-        return history_row(self.rules.rules_for(span.queue), span.start_ms, end_ms, counters,
+        return history_row(self.rules.rule_book.rules_for(span.queue), span.start_ms, end_ms, counters,
                            self.rules.zone)
 
     def escalation(self, queue: str) -> dict[str, Any] | None:
@@ -243,7 +243,7 @@ class Pipeline:
     def snapshot(self, queue: str, now_ms: int,
                  planned: Callable[[str, int], int | None] | None = None) -> dict[str, Any]:
         """The queue's board snapshot at ``now_ms``: figures, seats needed, ladder step."""
-        snap = queue_snapshot(self.engine, self.rules.rules_for(queue), now_ms, planned)
+        snap = queue_snapshot(self.engine, self.rules.rule_book.rules_for(queue), now_ms, planned)
         snap["now"]["escalation"] = self.escalation(queue)
         return snap
 

@@ -93,7 +93,7 @@ def report_rows(pipeline: Pipeline, interval: str, by_agent: bool = False) -> li
             counters, agents = engine.window(queue, start, end, now, with_agents=by_agent)
             per_queue.append(counters)
             if by_agent:
-                acw = rules.rules_for(queue).occupancy_includes_acw
+                acw = rules.rule_book.rules_for(queue).occupancy_includes_acw
                 rows += [{"queue": queue, "agent_id": agent_id,
                           "interval_start": iso(start, zone), "interval_end": iso(end, zone),
                           **kpi.derive_agent(values, acw)}
@@ -101,10 +101,10 @@ def report_rows(pipeline: Pipeline, interval: str, by_agent: bool = False) -> li
             else:
                 waiting_here = sum(1 for t in waiting[queue] if start <= t < end)
                 still += waiting_here
-                rows.append(_row(rules.rules_for(queue), start, end, counters, zone,
+                rows.append(_row(rules.rule_book.rules_for(queue), start, end, counters, zone,
                                  waiting_here))
         if not by_agent:
-            rows.append(_row(rules.rules_for(CENTRE), start, end, kpi.merge(per_queue), zone,
+            rows.append(_row(rules.rule_book.rules_for(CENTRE), start, end, kpi.merge(per_queue), zone,
                              still))
     return rows
 

@@ -6,11 +6,13 @@ frozen here so the core never carries the settings object around.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from core.kpi import Limits
 
-__all__ = ["Bound", "QueueRules"]
+__all__ = ["Bound", "QueueRules", "RuleBook"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,24 @@ class QueueRules:
             answer_timeout_ms=self.answer_timeout_s * 1000,
             ring_cycle_ms=int(self.ring_cycle_s * 1000),
         )
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """Every configured queue's rules, and the centre's defaults for any other queue
+    (an Asterisk log's queues, the centre row), named for it."""
+
+    queues: Mapping[str, QueueRules]
+    defaults: QueueRules
+    _named: dict[str, QueueRules] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, configured: Iterable[QueueRules], defaults: QueueRules) -> RuleBook:
+        return cls(MappingProxyType({r.name: r for r in configured}), defaults)
+
+    def rules_for(self, queue: str) -> QueueRules:
+        found = self.queues.get(queue) or self._named.get(queue)
+        if found is None:
+            found = self._named[queue] = replace(self.defaults, name=queue, label_zh=queue,
+                                                 label_en=queue)
+        return found
