@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from functools import partial
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import redis
@@ -41,6 +41,7 @@ from prometheus_client import Counter, Gauge
 from base.alertstore import OpenAlert, Outbox, audit, update_open
 from base.config import Recipient, Settings
 from base.keys import RedisKeys, text
+from core.records import Alert
 
 __all__ = ["Notifier", "run_notifier", "sign"]
 
@@ -60,14 +61,14 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-def _subject(alert: dict[str, Any]) -> str:
+def _subject(alert: Alert) -> str:
     rung = alert["rung"]
     verb = "step up" if alert["direction"] == "up" else "step down"
     return (f"[callboard] {alert['queue']} {verb} -> {alert['step']}: "
             f"{rung['name_zh']} / {rung['name_en']}")
 
 
-def _text(alert: dict[str, Any], escalated: int = 0) -> str:
+def _text(alert: Alert, escalated: int = 0) -> str:
     rung = alert["rung"]
     lines = [
         _subject(alert),
@@ -75,8 +76,8 @@ def _text(alert: dict[str, Any], escalated: int = 0) -> str:
         f"{rung['action_zh']}",
         f"{rung['action_en']} ({rung['staff_group']}, seats {rung['seats']})",
     ]
-    if alert.get("seats_needed"):
-        s = alert["seats_needed"]
+    s = alert.get("seats_needed")
+    if s:
         lines.append(f"Seats needed now (Erlang C): {s['agents']} (staffed {alert.get('staffed')})")
     if escalated:
         lines.append(f"Not acknowledged: escalated to level {escalated}.")
@@ -107,7 +108,7 @@ class Notifier:
         return max((r.level for r in self.esc.recipients), default=0)
 
     # -------------------------------------------------------------- handling
-    def handle(self, alert: dict[str, Any]) -> None:
+    def handle(self, alert: Alert) -> None:
         """One alert from the topic: record it, update the open alert, queue level 0's
         deliveries. Safe to run again for the same alert (a redelivered message): the
         open alert is changed once per alert id, deliveries are queued once."""
@@ -135,7 +136,7 @@ class Notifier:
             self.tell(alert, level=0)
         self.redis.set(seen, 1, ex=30 * 86400)
 
-    def tell(self, alert: dict[str, Any], level: int) -> None:
+    def tell(self, alert: Alert, level: int) -> None:
         """Put the level's deliveries in the outbox, due now (once: a job is one member)."""
         jobs = []
         for recipient in self.recipients(alert["queue"], level):
@@ -145,7 +146,7 @@ class Notifier:
                         jobs.append(Outbox.job(alert, recipient.name, channel, level))
         self.outbox.add(jobs, self.now_ms())
 
-    def _marker(self, alert: dict[str, Any], level: int, recipient: str, channel: str) -> str:
+    def _marker(self, alert: Alert, level: int, recipient: str, channel: str) -> str:
         return f"{self.keys.alerts_sent}:{alert['alert_id']}:{level}:{recipient}:{channel}"
 
     # ------------------------------------------------------------- delivery
@@ -184,12 +185,13 @@ class Notifier:
         audit(self.redis, self.keys, what="notified", **fields)
         return 1
 
-    def _failed(self, raw: str, alert: dict[str, Any], attempt: int, fields: dict[str, Any],
+    def _failed(self, raw: str, alert: Alert, attempt: int, fields: dict[str, object],
                 exc: Exception) -> None:
         self.redis.hincrby(self.keys.alerts_stats, f"failed.{fields['channel']}", 1)
         # Retried until it succeeds, or until an unacknowledged alert has climbed
         # past this level anyway (the next level's people are being told).
-        age_ms = self.now_ms() - int(alert.get("notified_ms") or alert["event_ms"])
+        notified = cast(OpenAlert, alert).get("notified_ms")  # a retried step's open alert
+        age_ms = self.now_ms() - int(notified or alert["event_ms"])
         give_up = (age_ms > 2 * self.esc.ack_timeout_min * 60_000 and attempt >= len(_BACKOFF_S))
         audit(self.redis, self.keys, what="notify_gave_up" if give_up else "notify_failed",
               error=repr(exc)[:300], **fields)
@@ -203,7 +205,7 @@ class Notifier:
             wait_s = _BACKOFF_S[min(attempt, len(_BACKOFF_S)) - 1]
             self.outbox.retry_at(raw, self.now_ms() + wait_s * 1000)
 
-    def _webhook(self, recipient: Recipient, alert: dict[str, Any], level: int) -> None:
+    def _webhook(self, recipient: Recipient, alert: Alert, level: int) -> None:
         body = json.dumps({**alert, "level": level}, ensure_ascii=False).encode()
         timestamp = str(int(self.clock()))
         response = requests.post(
@@ -215,7 +217,7 @@ class Notifier:
                                                    body)})
         response.raise_for_status()
 
-    def _email(self, recipient: Recipient, alert: dict[str, Any], level: int) -> None:
+    def _email(self, recipient: Recipient, alert: Alert, level: int) -> None:
         if not self.esc.smtp_url:
             raise RuntimeError("escalation.smtp_url is not set")
         url = urlsplit(self.esc.smtp_url)
@@ -253,19 +255,19 @@ class Notifier:
         if (alert is None or alert.get("acked_by") or alert["level"] >= self.max_level()
                 or now_ms - alert["notified_ms"] < self.esc.ack_timeout_min * 60_000):
             return alert
-        climbed = {**alert, "level": alert["level"] + 1, "notified_ms": now_ms}
+        climbed: OpenAlert = {**alert, "level": alert["level"] + 1, "notified_ms": now_ms}
         raised.append(climbed)
         return climbed
 
 
-def _opened(current: OpenAlert | None, alert: dict[str, Any], now_ms: int,
+def _opened(current: OpenAlert | None, alert: Alert, now_ms: int,
             ended: list[tuple[int, float]]) -> OpenAlert | None:
     """The open alert after ``alert`` (runs inside a transaction, perhaps twice)."""
     ended.clear()
     if current is not None and current.get("last_alert_id") == alert["alert_id"]:
         return current  # this alert was applied already (a redelivery)
     if alert["direction"] == "up":
-        started = dict((current or {}).get("started", {}))
+        started = dict(current.get("started", {})) if current is not None else {}
         started[str(alert["step"])] = alert["event_ms"]
         # A further step is news: it starts unacknowledged at level 0 again.
         return {**alert, "level": 0, "notified_ms": now_ms, "acked_by": None,
@@ -277,9 +279,9 @@ def _opened(current: OpenAlert | None, alert: dict[str, Any], now_ms: int,
         ended.append((alert["step"] + 1, round((alert["event_ms"] - began) / 1000, 1)))
     if alert["step"] == 0:
         return None
-    return {**current, **{k: alert[k] for k in ("step", "rung", "waiting", "event_time",
-                                                 "event_ms", "direction")},
-            "last_alert_id": alert["alert_id"]}
+    return {**current, "step": alert["step"], "rung": alert["rung"], "waiting": alert["waiting"],
+            "event_time": alert["event_time"], "event_ms": alert["event_ms"],
+            "direction": alert["direction"], "last_alert_id": alert["alert_id"]}
 
 
 def run_notifier(settings: Settings) -> None:

@@ -16,10 +16,21 @@ from typing import Any, cast
 import redis
 
 from base.keys import RedisKeys
+from core.records import Alert
 
-__all__ = ["Outbox", "acknowledge", "audit", "update_open"]
+__all__ = ["OpenAlert", "Outbox", "acknowledge", "audit", "update_open"]
 
-OpenAlert = dict[str, Any]
+
+
+class OpenAlert(Alert):
+    """A ladder's open alert in Redis: its latest step, who was told, who acknowledged."""
+
+    level: int  # escalation level reached (0: the step's own recipients)
+    notified_ms: int
+    acked_by: str | None
+    acked_ms: int | None
+    started: dict[str, int]  # step -> event ms it was signed in
+    last_alert_id: str
 
 
 def audit(client: redis.Redis, keys: RedisKeys, **fields: Any) -> None:
@@ -89,7 +100,7 @@ class Outbox:
         self._claim = client.register_script(_CLAIM)
 
     @staticmethod
-    def job(alert: dict[str, Any], recipient: str, channel: str, level: int) -> str:
+    def job(alert: Alert, recipient: str, channel: str, level: int) -> str:
         # The member is the job itself (sorted keys: the same job is the same member).
         return json.dumps({"alert": alert, "recipient": recipient, "channel": channel,
                            "level": level}, ensure_ascii=False, sort_keys=True)

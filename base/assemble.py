@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import time
-from typing import Any
 
 from base.broker import BrokerProfile, KafkaProfile
 from base.config import Settings
 from core.ladder import LadderRules, default_rules
 from core.pipeline import Pipeline, PipelineRules
+from core.records import Event, ReportRow
 from core.report import report_rows
 
 __all__ = ["broker_profile", "report_of_events", "groups_of", "ladder_rules", "pipeline_rules"]
@@ -57,9 +57,9 @@ def groups_of(settings: Settings) -> dict[str, list[str]]:
     return dict(groups) if groups else {q.name: [q.name] for q in settings.queues}
 
 
-def report_of_events(events: list[dict[str, Any]], settings: Settings, interval: str,
-                 scheduled_ms: Callable[[str, int, int], int] | None = None,
-                 by_agent: bool = False) -> list[dict]:
+def report_of_events(events: list[Event], settings: Settings, interval: str,
+                     scheduled_ms: Callable[[str, int, int], int] | None = None,
+                     by_agent: bool = False) -> list[ReportRow]:
     """The report rows of validated events (tests and callers holding events, not a file)."""
     rules = replace(pipeline_rules(settings, offline=True), scheduled_ms=scheduled_ms)
     pipeline = Pipeline(rules)

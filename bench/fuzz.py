@@ -29,7 +29,8 @@ from common import print_machine  # bench/common.py, beside this script
 from base.assemble import pipeline_rules
 from base.config import Settings
 from core.events import EventError, dumps, parse
-from core.pipeline import Pipeline, Record
+from core.pipeline import Pipeline
+from core.records import Record
 from producers.simulator import Simulator
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -51,7 +51,8 @@ from base.config import load_settings
 from base.topics import bootstrap_servers, ensure_topics
 from callboard import services
 from core.events import dumps
-from core.pipeline import Pipeline, Record
+from core.pipeline import Pipeline
+from core.records import Record
 from producers.kafka_sink import KafkaSink
 from producers.simulator import Simulator
 

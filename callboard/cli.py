@@ -11,13 +11,22 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import click
 
 from base.config import ConfigError, Settings, load_settings
 
 __all__ = ["main"]
+
+
+
+class RawLine(TypedDict):
+    """A line of an event file as published: its time (for pacing), its key, its bytes."""
+
+    ts_ms: int
+    key: bytes | None
+    raw: bytes
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
@@ -179,7 +188,7 @@ def publish(ctx: click.Context, events_path: Path, speed: float) -> None:
     settings = _settings(ctx)
     ensure_topics(settings)
 
-    def lines() -> Iterator[dict[str, Any]]:
+    def lines() -> Iterator[RawLine]:
         with events_path.open("rb") as fh:
             for raw in fh:
                 raw = raw.rstrip(b"\n")
@@ -191,7 +200,7 @@ def publish(ctx: click.Context, events_path: Path, speed: float) -> None:
                     key = str(doc.get("queue", "")).encode() if isinstance(doc, dict) else b""
                 except (ValueError, KeyError, TypeError):
                     ts, key = 0, b""
-                yield {"ts_ms": ts, "key": key or None, "raw": raw}
+                yield RawLine(ts_ms=ts, key=key or None, raw=raw)
 
     sink = sink_for(settings, settings.events_topic)
     try:

@@ -24,13 +24,13 @@ Half hours, days and rolling windows are sums of minute buckets at read time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from core import events as ev
 from core import kpi
+from core.records import Event
 from core.rules import QueueRules
 from core.state import (
     ABANDONED,
@@ -68,10 +68,10 @@ class BatchResult:
 
     applied: int = 0
     duplicates: int = 0
-    late: list[dict[str, Any]] = field(default_factory=list)
+    late: list[Event] = field(default_factory=list)
     # A second outcome for a call that already left the queue (answered twice under
     # two event ids, answered then abandoned): the first one stands.
-    conflicting: list[dict[str, Any]] = field(default_factory=list)
+    conflicting: list[Event] = field(default_factory=list)
     lost_waiting: int = 0
     queues: set[str] = field(default_factory=set)
     minutes: set[tuple[str, int]] = field(default_factory=set)  # (queue, minute) written
@@ -127,7 +127,7 @@ class Engine:
                             tuple[kpi.Counters, dict[str, list[int]] | None]] = {}
 
     # ------------------------------------------------------------------ writes
-    def apply(self, batch: Iterable[Mapping[str, Any]]) -> BatchResult:
+    def apply(self, batch: Iterable[Event]) -> BatchResult:
         """Count a batch of validated events; every touched key is written once."""
         result = BatchResult()
         self._reads.clear()
@@ -142,14 +142,14 @@ class Engine:
         touched = _Touched(self)
         for event in events:
             if id(event) in conflicting:
-                result.conflicting.append(dict(event))
+                result.conflicting.append(event.copy())
                 continue
             self._apply_one(event, horizons.get(event["queue"]), touched, result)
         self._commit(touched, result)
         self.clock_ms = newest
         return result
 
-    def _conflicting(self, batch: list[Mapping[str, Any]]) -> set[int]:
+    def _conflicting(self, batch: list[Event]) -> set[int]:
         """Outcomes (answered, abandoned) of calls that already had one, in source order,
         so which one stands does not depend on how the records were batched. A
         producer's duplicate of the outcome that stands is not a conflict."""
@@ -171,7 +171,7 @@ class Engine:
                 out.add(id(event))
         return out
 
-    def _horizons(self, events: list[Mapping[str, Any]]) -> dict[str, int | None]:
+    def _horizons(self, events: list[Event]) -> dict[str, int | None]:
         """Per queue, the oldest time still counted. Each queue's horizon follows its
         own newest event: one queue read far ahead of another must not expire the
         other's windows (a replay reads partitions unevenly)."""
@@ -187,12 +187,12 @@ class Engine:
             horizons[queue] = max(known, event["ts_ms"] - self.retention_ms)
         return horizons
 
-    def _apply_one(self, event: Mapping[str, Any], horizon: int | None, touched: _Touched,
+    def _apply_one(self, event: Event, horizon: int | None, touched: _Touched,
                    result: BatchResult) -> None:
         queue = event["queue"]
         at = ev.attribution_ms(event)
         if horizon is not None and at < horizon:
-            result.late.append(dict(event))
+            result.late.append(event.copy())
             return
         bucket = touched.bucket((queue, minute_start(at)))
         digest = event_digest(event["event_id"])
@@ -229,7 +229,7 @@ class Engine:
             self.live[queue] = state
         result.queues = set(touched.lives)
 
-    def _close_span(self, queue: str, state: LiveQueue, event: Mapping[str, Any],
+    def _close_span(self, queue: str, state: LiveQueue, event: Event,
                     horizon: int | None, bucket_at: Callable[[MinuteKey], MinuteBucket]) -> None:
         """Credit the time since the agent's last state change to the minutes it covers."""
         current = state.agents.get(event["agent_id"])
@@ -254,7 +254,7 @@ class Engine:
     def caller_hash(self, caller: str) -> str:
         return hashlib.blake2b(caller.encode(), key=self.caller_key, digest_size=12).hexdigest()
 
-    def _note_caller(self, queue: str, event: Mapping[str, Any], own: MinuteBucket,
+    def _note_caller(self, queue: str, event: Event, own: MinuteBucket,
                      bucket_at: Callable[[MinuteKey], MinuteBucket | None]) -> None:
         """B16: a caller's call offered within the repeat window after one of their calls
         was answered makes that answered call unresolved (docs/kpis.md)."""
@@ -274,7 +274,7 @@ class Engine:
         # Its own answer may have overtaken this offer: check it against later calls.
         self._check_answered(queue, digest, own_key, call_id, bucket_at)
 
-    def _note_answer(self, queue: str, event: Mapping[str, Any], own: MinuteBucket,
+    def _note_answer(self, queue: str, event: Event, own: MinuteBucket,
                      bucket_at: Callable[[MinuteKey], MinuteBucket | None]) -> None:
         own.answered_ms[event["call_id"]] = event["ts_ms"]
         if queue not in self._indexed:
@@ -525,7 +525,7 @@ class _Touched:
         return limits
 
 
-def _update_live(state: LiveQueue, done: dict[str, int], event: Mapping[str, Any]) -> None:
+def _update_live(state: LiveQueue, done: dict[str, int], event: Event) -> None:
     etype = event["type"]
     ts = event["ts_ms"]
     if ts > state.newest_ms:

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from core import kpi
 from core.erlang import agents_needed
 from core.ladder import Ladder, LadderRules, Transition
+from core.records import Alert, KpiFigures, SeatsNeeded
+from core.rules import QueueRules
 from core.timebuckets import MINUTE_MS, iso, minute_start
 
 __all__ = ["LadderSet", "alert_doc", "seats_needed", "transition_docs"]
+
+if TYPE_CHECKING:
+    from core.engine import Engine
 
 log = logging.getLogger(__name__)
 _warned: set[str] = set()  # queues already reported as unconfigured, once per process
@@ -93,8 +98,8 @@ class LadderSet:
         self.waiting.update(state.get("waiting", {}))
 
 
-def seats_needed(figures: Mapping[str, Any], threshold_s: float, target: float,
-                 fallback_aht_s: float | None = None) -> dict[str, Any] | None:
+def seats_needed(figures: KpiFigures, threshold_s: float, target: float,
+                 fallback_aht_s: float | None = None) -> SeatsNeeded | None:
     """Agents needed now (Erlang C) from a window's offered calls and AHT (the
     rolling 15 minutes), or None when there is no traffic to size for."""
     offered = figures.get("offered") or 0
@@ -107,7 +112,7 @@ def seats_needed(figures: Mapping[str, Any], threshold_s: float, target: float,
 
 
 def alert_doc(group: str, t: Transition, zone: ZoneInfo,
-              seats: dict[str, Any] | None = None, staffed: int | None = None) -> dict[str, Any]:
+              seats: SeatsNeeded | None = None, staffed: int | None = None) -> Alert:
     """The alert event (topic alerts.v1, Redis): what changed, why, and what to do."""
     rung = t.rung
     names = ((rung.name_zh, rung.name_en, rung.action_zh, rung.action_en)
@@ -122,23 +127,22 @@ def alert_doc(group: str, t: Transition, zone: ZoneInfo,
         "waiting": t.waiting,
         "mode": t.mode,
         # Up: the rung signed in; down: the rung signed out, worded as a sign-out.
-        "rung": {**dict(zip(("name_zh", "name_en", "action_zh", "action_en"), names,
-                            strict=True)),
-                 "staff_group": rung.staff_group, "seats": rung.seats},
+        "rung": {"name_zh": names[0], "name_en": names[1], "action_zh": names[2],
+                 "action_en": names[3], "staff_group": rung.staff_group, "seats": rung.seats},
         "seats_needed": seats if rung.needs_seats_figure and t.direction == "up" else None,
         "staffed": staffed,
     }
 
 
-def group_figures(engine: Any, queues: list[str], at_ms: int) -> dict[str, Any]:
+def group_figures(engine: Engine, queues: list[str], at_ms: int) -> KpiFigures:
     """The rolling 15 minutes before ``at_ms`` of a group's queues, KPIs derived."""
     start = minute_start(at_ms) - 14 * MINUTE_MS
     parts = [engine.window(q, start, minute_start(at_ms) + MINUTE_MS, at_ms)[0] for q in queues]
     return kpi.derive(kpi.merge(parts))
 
 
-def transition_docs(rules_for: Callable[[str], Any], engine: Any, ladders: LadderSet,
-                    transitions: list[tuple[str, Transition]]) -> list[dict[str, Any]]:
+def transition_docs(rules_for: Callable[[str], QueueRules], engine: Engine, ladders: LadderSet,
+                    transitions: list[tuple[str, Transition]]) -> list[Alert]:
     """Alert documents for transitions, with seats needed for the steps that ask for it."""
     docs = []
     for group, t in transitions:

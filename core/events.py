@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
+
+from core.records import Event
 
 __all__ = [
     "AGENT_STATES",
@@ -97,7 +99,7 @@ class EventError(ValueError):
         self.detail = detail
 
 
-def parse(raw: bytes | str) -> dict[str, Any]:
+def parse(raw: bytes | str) -> Event:
     """Decode and validate one wire event; raises EventError, never anything else."""
     if len(raw) > MAX_EVENT_BYTES:
         raise EventError("too_large", f"{len(raw)} bytes, at most {MAX_EVENT_BYTES}")
@@ -131,8 +133,9 @@ def _too_deep(raw: bytes | str) -> bool:
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def validate(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Check an event against schema v1 and return it as a plain dict."""
+def validate(obj: Mapping[str, Any]) -> Event:
+    """Check an event against schema v1 (the JSON edge: anything in) and return it as an
+    Event, a plain dict."""
     version = obj.get("v")
     if version != SCHEMA_VERSION:
         raise EventError("unknown_version", f"v={version!r}, this build reads v1")
@@ -174,10 +177,10 @@ def validate(obj: Mapping[str, Any]) -> dict[str, Any]:
     state = obj.get("state")
     if etype in AGENT_TYPES and state is not None and state not in AGENT_STATES:
         raise EventError("bad_field", f"state={state!r}, expected one of {AGENT_STATES}")
-    return dict(obj)
+    return cast(Event, dict(obj))  # checked field by field above
 
 
-def attribution_ms(event: Mapping[str, Any]) -> int:
+def attribution_ms(event: Event) -> int:
     """The time an event is counted at: its call's offered time, else its own time.
 
     A call belongs to the interval in which it was offered (docs/kpis.md), so
@@ -187,6 +190,6 @@ def attribution_ms(event: Mapping[str, Any]) -> int:
     return int(offered) if offered is not None else int(event["ts_ms"])
 
 
-def dumps(event: Mapping[str, Any]) -> bytes:
+def dumps(event: Mapping[str, object]) -> bytes:
     """Canonical wire form: compact JSON, keys sorted, UTF-8."""
     return json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()

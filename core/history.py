@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from core import kpi
+from core.records import HistoryRow
 from core.rules import QueueRules
 from core.snapshot import window_figures
 from core.state import MinuteKey
@@ -88,7 +88,7 @@ class HistoryCursor:
 
 
 def history_row(rules: QueueRules, start_ms: int, end_ms: int, counters: kpi.Counters,
-                zone: ZoneInfo) -> dict[str, Any]:
+                zone: ZoneInfo) -> HistoryRow:
     """A stored row: the window's figures and how its service level was computed."""
     return {"queue": rules.name, "sl_formula": rules.sl_formula,
             "sl_threshold_s": rules.sl_threshold_s,

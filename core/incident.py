@@ -9,11 +9,11 @@ wait again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from core import events as ev
+from core.records import AbandonedCall, Event, KeyMoments
 
 __all__ = ["Minute", "abandoned_calls", "key_moments", "not_ready_by_reason"]
 
@@ -33,7 +33,7 @@ class Minute:
     staffed: int
 
 
-def key_moments(timeline: Sequence[Minute], threshold: int) -> dict[str, Any]:
+def key_moments(timeline: Sequence[Minute], threshold: int) -> KeyMoments:
     """First breach, peak waiting, peak longest wait and recovery, in event time (ms).
 
     ``threshold``: more callers waiting than this is a breach. A moment that did not
@@ -58,17 +58,17 @@ def key_moments(timeline: Sequence[Minute], threshold: int) -> dict[str, Any]:
     }
 
 
-def abandoned_calls(events: Iterable[Mapping[str, Any]], start_ms: int, end_ms: int
-                    ) -> list[dict[str, Any]]:
+def abandoned_calls(events: Iterable[Event], start_ms: int, end_ms: int
+                    ) -> list[AbandonedCall]:
     """Every call abandoned in [start_ms, end_ms], in time order, with how long it waited."""
-    rows = [{"queue": e["queue"], "call_id": e["call_id"], "abandoned_ms": e["ts_ms"],
+    rows: list[AbandonedCall] = [{"queue": e["queue"], "call_id": e["call_id"], "abandoned_ms": e["ts_ms"],
              "wait_s": round(e["wait_ms"] / 1000, 1)}
             for e in events
             if e["type"] == ev.CALL_ABANDONED and start_ms <= e["ts_ms"] <= end_ms]
     return sorted(rows, key=lambda r: (r["abandoned_ms"], r["queue"], r["call_id"]))
 
 
-def not_ready_by_reason(events: Iterable[Mapping[str, Any]], start_ms: int, end_ms: int
+def not_ready_by_reason(events: Iterable[Event], start_ms: int, end_ms: int
                         ) -> dict[str, float]:
     """Agent seconds spent not ready in [start_ms, end_ms), by reason ("" when none given).
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
 
 from core import events as ev
+from core.records import AgentFigures, Event, KpiFigures
 
 __all__ = [
     "AGENT_FIELDS",
@@ -98,7 +98,7 @@ def new_agent() -> list[int]:
     return [0] * len(AGENT_FIELDS)
 
 
-def fold(c: Counters, event: Mapping[str, Any], limits: Limits,
+def fold(c: Counters, event: Event, limits: Limits,
          agents: MutableMapping[str, list[int]] | None = None) -> None:
     """Add one validated call event to a counter set (and its agent's), in place."""
     etype = event["type"]
@@ -157,12 +157,12 @@ def fold(c: Counters, event: Mapping[str, Any], limits: Limits,
         c["blocked"] += 1
 
 
-def _queue_time(event: Mapping[str, Any]) -> int:
+def _queue_time(event: Event) -> int:
     """Wait before an agent was rung: the wait less the ring time (0 rings if unknown)."""
     return max(0, event["wait_ms"] - (event.get("ring_ms") or 0))
 
 
-def _left_queue(c: Counters, event: Mapping[str, Any], threshold_ms: int, count: str,
+def _left_queue(c: Counters, event: Event, threshold_ms: int, count: str,
                 total: str, within: str) -> None:
     """A call left the queue (answered or abandoned)."""
     wait = event["wait_ms"]
@@ -249,7 +249,7 @@ def _aht(talk: float | None, hold_per_call: float | None, acw: float | None) -> 
 
 
 def derive(c: Mapping[str, int], sl_formula: str = "offered",
-           occupancy_includes_acw: bool = False) -> dict[str, Any]:
+           occupancy_includes_acw: bool = False) -> KpiFigures:
     """The report/board figures of one window, from its counters.
 
     ``None`` marks a figure that is undefined for the window (nothing to divide by),
@@ -309,7 +309,7 @@ def derive(c: Mapping[str, int], sl_formula: str = "offered",
     }
 
 
-def derive_agent(values: list[int], occupancy_includes_acw: bool = False) -> dict[str, Any]:
+def derive_agent(values: list[int], occupancy_includes_acw: bool = False) -> AgentFigures:
     """One agent's figures (B2, B4, B9, B10, B12) from its counter list."""
     a = dict(zip(AGENT_FIELDS, values, strict=True))
     signed_in = a["avail_ms"] + a["busy_ms"] + a["acw_time_ms"] + a["not_ready_ms"]

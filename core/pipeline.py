@@ -27,34 +27,25 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.engine import Engine
 from core.escalation import LadderSet, transition_docs
 from core.events import EventError, parse
 from core.history import Span, history_row
-from core.ladder import LadderRules
+from core.ladder import LadderRules, Transition
+from core.records import Alert, DeadLetterDoc, Escalation, Event, HistoryRow, Record, Snapshot
 from core.rules import RuleBook
 from core.snapshot import queue_snapshot
 from core.state import LiveQueue, MinuteBucket, minute_key_text, parse_minute_key
 
-__all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules", "Record"]
+__all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules"]
 
 # 2: typed records (state.py) with worded fields; 3: answer times for B16. A
 # checkpoint of another schema is not read: the worker counts that partition
 # again from the topic.
 CHECKPOINT_SCHEMA = 3
 _DEAD_LETTER_VALUE_BYTES = 4096  # a dead letter carries at most this much of the original
-
-
-@dataclass(frozen=True)
-class Record:
-    """One message of the events topic (or one line of a file: partition 0, offset -1)."""
-
-    value: bytes
-    partition: int = 0
-    offset: int = -1
 
 
 @dataclass(frozen=True)
@@ -65,19 +56,18 @@ class DeadLetter:
     detail: str
     record: Record
 
-    def doc(self, source_topic: str, seen_ms: int) -> dict[str, Any]:
+    def doc(self, source_topic: str, seen_ms: int) -> DeadLetterDoc:
         value = self.record.value
-        body: dict[str, Any] = {
+        body: DeadLetterDoc = {
             "reason": self.reason, "detail": self.detail, "topic": source_topic,
             "partition": self.record.partition, "offset": self.record.offset,
             "seen_ms": seen_ms, "bytes": len(value),
+            "value": value[:_DEAD_LETTER_VALUE_BYTES].decode("utf-8", errors="replace"),
         }
         if len(value) > _DEAD_LETTER_VALUE_BYTES:
             # Too large to forward whole: keep the head and a hash of the original.
             body["sha256"] = hashlib.sha256(value).hexdigest()
             body["truncated"] = True
-            value = value[:_DEAD_LETTER_VALUE_BYTES]
-        body["value"] = value.decode("utf-8", errors="replace")
         return body
 
 
@@ -106,7 +96,7 @@ class FeedResult:
 
     counted: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
     queues: set[str] = field(default_factory=set)
     minutes: set[tuple[str, int]] = field(default_factory=set)
 
@@ -130,7 +120,7 @@ class Pipeline:
     def feed(self, records: Iterable[Record], wall_ms: int | None = None) -> FeedResult:
         """Fold records in source order; ``wall_ms`` (live input) enables the future check."""
         out = FeedResult()
-        valid: list[dict[str, Any]] = []
+        valid: list[Event] = []
         for record in records:
             if record.offset >= 0:
                 if record.offset <= self.offsets.get(record.partition, -1):
@@ -150,7 +140,7 @@ class Pipeline:
         self._count(valid, out)
         return out
 
-    def feed_events(self, events: list[dict[str, Any]]) -> FeedResult:
+    def feed_events(self, events: list[Event]) -> FeedResult:
         """Fold events that are already validated (tests, the report's callers)."""
         out = FeedResult()
         self.stats["events_in"] += len(events)
@@ -168,7 +158,7 @@ class Pipeline:
         self.stats["expired_buckets"] += expired
         return expired
 
-    def _count(self, events: list[dict[str, Any]], out: FeedResult) -> None:
+    def _count(self, events: list[Event], out: FeedResult) -> None:
         result = self.engine.apply(events)
         self.stats["events_counted"] += result.applied
         self.stats["duplicates"] += result.duplicates
@@ -188,16 +178,16 @@ class Pipeline:
             changed += self.ladders.advance_each(self.queue_clock)
             out.alerts += self._alerts(changed)
 
-    def advance(self, now_ms: int) -> list[dict[str, Any]]:
+    def advance(self, now_ms: int) -> list[Alert]:
         """Let time pass to ``now_ms`` for every ladder (live, once the input is caught
         up): a stuck queue's deadlines fall due while no event arrives."""
         return self._alerts(self.ladders.advance(now_ms))
 
-    def finish(self) -> list[dict[str, Any]]:
+    def finish(self) -> list[Alert]:
         """End of a file: each ladder's time runs to its queues' last event."""
         return self._alerts(self.ladders.advance_each(self.queue_clock))
 
-    def _alerts(self, changed: list[Any]) -> list[dict[str, Any]]:
+    def _alerts(self, changed: list[tuple[str, Transition]]) -> list[Alert]:
         docs = transition_docs(self.rules.rule_book.rules_for, self.engine, self.ladders, changed)
         for doc in docs:
             self.stats[f"alerts.{doc['direction']}"] += 1
@@ -221,13 +211,13 @@ class Pipeline:
         history row reaching back before it can no longer be summed."""
         return self.expired_before.get(queue)
 
-    def history_row(self, span: Span, end_ms: int, now_ms: int) -> dict[str, Any]:
+    def history_row(self, span: Span, end_ms: int, now_ms: int) -> HistoryRow:
         """The half-hour or day row of ``span`` as of ``now_ms`` (open agent time included)."""
         counters, _ = self.engine.window(span.queue, span.start_ms, end_ms, now_ms)
-        return history_row(self.rules.rule_book.rules_for(span.queue), span.start_ms, end_ms, counters,
-                           self.rules.zone)
+        return history_row(self.rules.rule_book.rules_for(span.queue), span.start_ms, end_ms,
+                           counters, self.rules.zone)
 
-    def escalation(self, queue: str) -> dict[str, Any] | None:
+    def escalation(self, queue: str) -> Escalation | None:
         """The step in force for the queue's ladder, for its snapshot."""
         ladders = self.ladders
         for group in ladders.group_of.get(queue, ()):
@@ -241,7 +231,7 @@ class Pipeline:
         return None
 
     def snapshot(self, queue: str, now_ms: int,
-                 planned: Callable[[str, int], int | None] | None = None) -> dict[str, Any]:
+                 planned: Callable[[str, int], int | None] | None = None) -> Snapshot:
         """The queue's board snapshot at ``now_ms``: figures, seats needed, ladder step."""
         snap = queue_snapshot(self.engine, self.rules.rule_book.rules_for(queue), now_ms, planned)
         snap["now"]["escalation"] = self.escalation(queue)

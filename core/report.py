@@ -8,12 +8,13 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 from zoneinfo import ZoneInfo
 
 from core import kpi
 from core.events import EventError, parse
 from core.pipeline import Pipeline
+from core.records import Event, ReportRow
 from core.rules import QueueRules
 from core.snapshot import CENTRE
 from core.timebuckets import MINUTE_MS, interval_bounds, iso
@@ -35,7 +36,7 @@ ROW_KEYS = (
 class ReportInput:
     """Valid events of a file and what was set aside, by reason."""
 
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
     lines: int = 0
 
@@ -85,7 +86,7 @@ def report_rows(pipeline: Pipeline, interval: str, by_agent: bool = False) -> li
     queues = configured + seen
     spans = list(_spans(first, last, interval, zone))
     waiting = {q: sorted(engine.live_state(q).waiting.values()) for q in queues}
-    rows: list[dict[str, Any]] = []
+    rows: list[ReportRow] = []
     for start, end in spans:
         per_queue = []
         still = 0
@@ -120,10 +121,10 @@ def _spans(first: int, last: int, interval: str, zone: ZoneInfo) -> Iterator[tup
 
 
 def _row(rules: QueueRules, start: int, end: int, counters: kpi.Counters, zone: ZoneInfo,
-         still_waiting: int) -> dict[str, Any]:
+         still_waiting: int) -> ReportRow:
     queue = rules.name
     figures = kpi.derive(counters, rules.sl_formula, rules.occupancy_includes_acw)
-    row = {
+    row: ReportRow = {
         "queue": queue,
         "interval_start": iso(start, zone),
         "interval_end": iso(end, zone),
@@ -139,7 +140,7 @@ def _row(rules: QueueRules, start: int, end: int, counters: kpi.Counters, zone: 
     return {k: row[k] for k in ROW_KEYS}
 
 
-def write_report(rows: list[dict[str, Any]], fmt: str, out: IO[str],
+def write_report(rows: list[ReportRow], fmt: str, out: IO[str],
                  keys: tuple[str, ...] = ROW_KEYS) -> None:
     if fmt == "json":
         json.dump(rows, out, ensure_ascii=False, indent=1)

@@ -7,13 +7,14 @@ A snapshot is a JSON document carrying the event time it is valid for
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from core import kpi
 from core.engine import Engine
 from core.escalation import seats_needed
+from core.records import AgentDay, Agents, RulesDoc, Snapshot, Window
 from core.rules import QueueRules
 from core.timebuckets import iso
 
@@ -27,7 +28,7 @@ WINDOW_NAMES = ("interval", "rolling_15", "rolling_30", "rolling_60", "day")
 
 def window_figures(
     start_ms: int, end_ms: int, counters: Mapping[str, int], rules: QueueRules, zone: ZoneInfo
-) -> dict[str, Any]:
+) -> Window:
     return {
         "start": iso(start_ms, zone),
         "end": iso(end_ms, zone),
@@ -38,7 +39,7 @@ def window_figures(
     }
 
 
-def _rules_doc(rules: QueueRules) -> dict[str, Any]:
+def _rules_doc(rules: QueueRules) -> RulesDoc:
     return {
         "label_zh": rules.label_zh,
         "label_en": rules.label_en,
@@ -56,29 +57,32 @@ def _rules_doc(rules: QueueRules) -> dict[str, Any]:
     }
 
 
+def _agents(counts: list[int], planned: int | None) -> Agents:
+    """Agents by state (AGENT_COLUMNS' order), signed in, planned for this half hour,
+    and B14 now: agents signed in / agents planned."""
+    available, on_call, acw, not_ready = counts
+    logged_in = sum(counts)
+    return {"available": available, "on_call": on_call, "acw": acw, "not_ready": not_ready,
+            "logged_in": logged_in, "planned": planned,
+            "attendance": round(logged_in / planned, 6) if planned else None}
+
+
 def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int,
-                   planned: Callable[[str, int], int | None] | None = None) -> dict[str, Any]:
+                   planned: Callable[[str, int], int | None] | None = None) -> Snapshot:
     """The live figures, every window and each agent's day of one queue at ``now_ms``."""
     state = engine.live_state(rules.name)
     waiting = state.waiting
     oldest = min(waiting.values()) if waiting else None
-    agents: dict[str, Any] = dict.fromkeys(AGENT_COLUMNS, 0)
-    for agent_state, _since in state.agents.values():
-        if agent_state in agents:
-            agents[agent_state] += 1
-    agents["logged_in"] = sum(agents[c] for c in AGENT_COLUMNS)
+    by_state = Counter(agent_state for agent_state, _since in state.agents.values())
     per_agent: dict[str, list[int]] = {}
     windows = {
         name: window_figures(start, end, counters, rules, engine.zone)
         for name, (start, end, counters) in engine.windows(rules.name, now_ms, per_agent).items()
     }
     planned_now = planned(rules.name, now_ms) if planned is not None else None
-    agents["planned"] = planned_now
-    # B14 now: agents signed in / agents planned for this half hour.
-    agents["attendance"] = (round(agents["logged_in"] / planned_now, 6)
-                            if planned_now else None)
+    agents = _agents([by_state[c] for c in AGENT_COLUMNS], planned_now)
     states = state.agents
-    agent_rows = {
+    agent_rows: dict[str, AgentDay] = {
         agent_id: {
             "state": states[agent_id][0] if agent_id in states else "logged_out",
             "since_ms": states[agent_id][1] if agent_id in states else None,
@@ -112,15 +116,15 @@ def queue_snapshot(engine: Engine, rules: QueueRules, now_ms: int,
 
 
 def centre_snapshot(
-    parts: Sequence[Mapping[str, Any]], centre_rules: QueueRules, now_ms: int, zone: ZoneInfo
-) -> dict[str, Any]:
+    parts: Sequence[Snapshot], centre_rules: QueueRules, now_ms: int, zone: ZoneInfo
+) -> Snapshot:
     """The whole centre: sums of the queue snapshots' counters, KPIs recomputed.
 
     Ratios are never averaged across queues: they are derived again from the
     summed counters, so the centre SL weighs every call the same.
     Agents are summed per queue: an agent in two queues counts twice (docs).
     """
-    agents: dict[str, Any] = dict.fromkeys((*AGENT_COLUMNS, "logged_in"), 0)
+    counts = [0] * len(AGENT_COLUMNS)
     planned: int | None = None
     waiting = 0
     oldest: int | None = None
@@ -130,13 +134,14 @@ def centre_snapshot(
         if now["oldest_offered_ms"] is not None:
             candidate = now["oldest_offered_ms"]
             oldest = candidate if oldest is None else min(oldest, candidate)
-        for column in (*AGENT_COLUMNS, "logged_in"):
-            agents[column] += now["agents"].get(column, 0)
-        if now["agents"].get("planned") is not None:
-            planned = (planned or 0) + now["agents"]["planned"]
-    agents["planned"] = planned
-    agents["attendance"] = round(agents["logged_in"] / planned, 6) if planned else None
-    windows = {}
+        a = now["agents"]
+        mine = (a.get("available", 0), a.get("on_call", 0), a.get("acw", 0), a.get("not_ready", 0))
+        counts = [c + m for c, m in zip(counts, mine, strict=True)]
+        part_planned = a.get("planned")
+        if part_planned is not None:
+            planned = (planned or 0) + part_planned
+    agents = _agents(counts, planned)
+    windows: dict[str, Window] = {}
     for name in WINDOW_NAMES:
         present = [p["windows"][name] for p in parts if name in p.get("windows", {})]
         if not present:

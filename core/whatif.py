@@ -29,6 +29,7 @@ from statistics import median
 from typing import Any
 
 from core import events as ev
+from core.records import Event
 
 __all__ = ["RecordedCall", "recorded_calls", "requeue"]
 
@@ -73,14 +74,14 @@ def recorded_calls(events: Iterable[Mapping[str, Any]]) -> list[RecordedCall]:
 
 
 def requeue(calls: list[RecordedCall], capacity: Callable[[str, int], int], extra: int,
-            extra_from_ms: int, until_ms: int) -> list[dict[str, Any]]:
+            extra_from_ms: int, until_ms: int) -> list[Event]:
     """The calls queued again with ``extra`` more agents from ``extra_from_ms``: their
     events (offered, then answered or abandoned at the new times), in time order.
 
     ``capacity(queue, minute_ms)``: agents who could take a call in that minute, as
     recorded. A call neither answered nor given up by ``until_ms`` stays waiting.
     """
-    out: list[dict[str, Any]] = []
+    out: list[Event] = []
     by_queue: dict[str, list[RecordedCall]] = {}
     for call in calls:
         by_queue.setdefault(call.queue, []).append(call)
@@ -110,18 +111,23 @@ def requeue(calls: list[RecordedCall], capacity: Callable[[str, int], int], extr
             out.append(_event(ev.CALL_OFFERED, call, call.offered_ms))
             if served is not None:
                 heapq.heappush(busy, served + (call.handle_ms or typical))
-                out.append(_event(ev.CALL_ANSWERED, call, served, agent_id="estimate",
-                                  offered_ms=call.offered_ms, wait_ms=served - call.offered_ms))
+                answer = _event(ev.CALL_ANSWERED, call, served)
+                answer["agent_id"] = "estimate"
+                answer["offered_ms"] = call.offered_ms
+                answer["wait_ms"] = served - call.offered_ms
+                out.append(answer)
             elif patience is not None and give_up <= until_ms:
-                out.append(_event(ev.CALL_ABANDONED, call, give_up, offered_ms=call.offered_ms,
-                                  wait_ms=patience))
+                abandon = _event(ev.CALL_ABANDONED, call, give_up)
+                abandon["offered_ms"] = call.offered_ms
+                abandon["wait_ms"] = patience
+                out.append(abandon)
     return sorted(out, key=lambda e: (e["ts_ms"], e["event_id"]))
 
 
-def _event(etype: str, call: RecordedCall, ts_ms: int, **fields: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {"v": 1, "event_id": f"whatif-{call.queue}-{call.call_id}-{etype}",
-                           "type": etype, "ts_ms": ts_ms, "queue": call.queue,
-                           "call_id": call.call_id, "source": "what-if", **fields}
+def _event(etype: str, call: RecordedCall, ts_ms: int) -> Event:
+    doc: Event = {"v": 1, "event_id": f"whatif-{call.queue}-{call.call_id}-{etype}",
+                  "type": etype, "ts_ms": ts_ms, "queue": call.queue,
+                  "call_id": call.call_id, "source": "what-if"}
     if etype == ev.CALL_OFFERED and call.caller:
         doc["caller"] = call.caller
     return doc

@@ -25,9 +25,10 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from core import events as ev
+from core.records import Event
 
 __all__ = ["Converter", "agent_id", "convert_lines"]
 
@@ -127,7 +128,7 @@ class Converter:
     _seen: dict[str, None] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- input
-    def feed(self, raw: str | bytes) -> list[dict[str, Any]]:
+    def feed(self, raw: str | bytes) -> list[Event]:
         """One line (without or with its newline) -> the events it makes."""
         if isinstance(raw, bytes):
             line = raw.decode("utf-8", errors="replace")
@@ -206,29 +207,30 @@ class Converter:
         if len(self._seen) > _SEEN_LINES:
             del self._seen[next(iter(self._seen))]
 
-    def _reject(self, reason: str, line: str) -> list[dict[str, Any]]:
+    def _reject(self, reason: str, line: str) -> list[Event]:
         self.counts["rejected"] += 1
         self.counts[f"rejected.{reason}"] += 1
         self.rejected_lines.append((reason, line))
         return []
 
-    def _skip(self, kind: str) -> list[dict[str, Any]]:
+    def _skip(self, kind: str) -> list[Event]:
         self.counts["skipped"] += 1
         self.counts[f"skipped.{kind}"] += 1
         return []
 
-    def _event(self, etype: str, ts: int, queue: str, key: str, **fields: Any) -> dict[str, Any]:
+    def _event(self, etype: str, ts: int, queue: str, key: str, **fields: Any) -> Event:
         digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
         event = {"v": ev.SCHEMA_VERSION, "event_id": f"ast-{digest}", "type": etype,
                  "ts_ms": ts, "queue": queue[:128], "source": SOURCE}
         event.update({k: v for k, v in fields.items() if v is not None})
-        return event
+        # The fields are the schema's, by name at each call here; the worker validates.
+        return cast(Event, event)
 
     def _call_key(self, call: _Call, kind: str) -> str:
         return f"{call.call_id}|{kind}"
 
     def _agent_event(self, etype: str, ts: int, queue: str, agent: str, line: str,
-                     n: int = 0, **fields: Any) -> dict[str, Any]:
+                     n: int = 0, **fields: Any) -> Event:
         return self._event(etype, ts, queue, f"line|{line}|{n}", agent_id=agent, **fields)
 
     def _open(self, callid: str, queue: str, ts: int, caller: str | None) -> _Call:
@@ -245,7 +247,7 @@ class Converter:
             del self.ended[next(iter(self.ended))]
 
     def _known(self, callid: str, queue: str, ts: int, wait_ms: int | None,
-               out: list[dict[str, Any]]) -> _Call:
+               out: list[Event]) -> _Call:
         """The call, or one repaired from this line when its ENTERQUEUE was not seen
         (the file starts mid-call): offered at ts - wait, with the id the real
         ENTERQUEUE would have had, so both count once."""
@@ -260,7 +262,7 @@ class Converter:
 
     # ---------------------------------------------------------------- verbs
     def _convert(self, verb: str, ts: int, callid: str, queue: str, member: str,
-                 data: list[str], line: str) -> list[dict[str, Any]] | None:
+                 data: list[str], line: str) -> list[Event] | None:
         agent = agent_id(member) if member and member.upper() != "NONE" else None
         q = _Line(verb, ts, callid, queue, agent or None, data, line)
         if verb in _EXIT_REASONS:
@@ -272,7 +274,7 @@ class Converter:
             return self._reject("bad_field", line) or None
         return self._agent_verb(verb, ts, queue, q.agent, data, line)
 
-    def _enter(self, q: _Line) -> list[dict[str, Any]] | None:
+    def _enter(self, q: _Line) -> list[Event] | None:
         if q.callid in self.calls:
             # Seen already (repaired from a later line, or a line out of order).
             self._skip("late_enterqueue")
@@ -283,11 +285,11 @@ class Converter:
         return [self._event(ev.CALL_OFFERED, q.ts, q.queue, self._call_key(call, "offered"),
                             call_id=call.call_id, caller=caller)]
 
-    def _connect(self, q: _Line) -> list[dict[str, Any]] | None:
+    def _connect(self, q: _Line) -> list[Event] | None:
         hold = _seconds(q.data[0])
         if hold is None or q.agent is None:
             return self._reject("bad_field", q.line) or None
-        out: list[dict[str, Any]] = []
+        out: list[Event] = []
         call = self._known(q.callid, q.queue, q.ts, hold * 1000, out)
         if call.answered:
             self._skip("duplicate_connect")
@@ -303,7 +305,7 @@ class Converter:
                                ring_ms=None if ring is None else ring * 1000))
         return out
 
-    def _complete(self, q: _Line) -> list[dict[str, Any]] | None:
+    def _complete(self, q: _Line) -> list[Event] | None:
         """COMPLETECALLER/-AGENT and the transfers: the conversation is over."""
         talk = _seconds(q.data[1] if q.verb.startswith("COMPLETE") else q.data[3])
         if talk is None:
@@ -314,7 +316,7 @@ class Converter:
         agent = call.agent or q.agent
         if agent is None:
             return self._reject("bad_field", q.line) or None
-        out: list[dict[str, Any]] = []
+        out: list[Event] = []
         offered = min(call.offered_ms, q.ts)
         if q.verb.endswith("TRANSFER"):
             # BLINDTRANSFER and TRANSFER name the extension; ATTENDEDTRANSFER the method.
@@ -332,12 +334,12 @@ class Converter:
         self._close(q.callid)
         return out
 
-    def _exit(self, q: _Line) -> list[dict[str, Any]] | None:
+    def _exit(self, q: _Line) -> list[Event] | None:
         """The caller left the queue unanswered (hung up, timed out, pressed a key...)."""
         wait = _seconds(q.data[-1] if q.verb != "EXITWITHKEY" else q.data[3])
         if wait is None:
             return self._reject("bad_field", q.line) or None
-        out: list[dict[str, Any]] = []
+        out: list[Event] = []
         call = self._known(q.callid, q.queue, q.ts, wait * 1000, out)
         if call.answered:
             return self._reject("orphan", q.line) or None
@@ -360,7 +362,7 @@ class Converter:
         self._skip("RINGNOANSWER")  # the call stays queued; nothing to count
 
     def _agent_verb(self, verb: str, ts: int, queue: str, agent: str, data: list[str],
-                    line: str) -> list[dict[str, Any]] | None:
+                    line: str) -> list[Event] | None:
         if verb in ("ADDMEMBER", "AGENTLOGIN", "AGENTCALLBACKLOGIN"):
             if not queue or queue.upper() == "NONE":
                 return self._reject("bad_field", line) or None
@@ -398,7 +400,7 @@ class Converter:
 
 
 def convert_lines(lines: Iterable[str | bytes], converter: Converter | None = None,
-                  reorder: bool = True) -> Iterator[dict[str, Any]]:
+                  reorder: bool = True) -> Iterator[Event]:
     """A whole file: lines sorted by time first (stable), so a log written out of
     order still tells each call's story in order; then every line converted."""
     conv = converter or Converter()
@@ -422,7 +424,7 @@ def convert_lines(lines: Iterable[str | bytes], converter: Converter | None = No
     conv.finish()
 
 
-_CALL_HANDLERS: dict[str, Callable[[Converter, _Line], list[dict[str, Any]] | None]] = {
+_CALL_HANDLERS: dict[str, Callable[[Converter, _Line], list[Event] | None]] = {
     "ENTERQUEUE": Converter._enter,
     "CONNECT": Converter._connect,
     "COMPLETECALLER": Converter._complete,

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Protocol, TypeVar
 
-__all__ = ["paced"]
+__all__ = ["Timed", "paced"]
 
 
-def paced(events: Iterable[dict[str, Any]], speed: float) -> Iterator[dict[str, Any]]:
-    """Yield each event when its event time, scaled by ``speed``, has come; 0 = no waiting."""
+class Timed(Protocol):
+    """Anything with an event time: an Event, or a raw line with the time read from it."""
+
+    def get(self, key: str, /) -> object: ...
+
+
+T = TypeVar("T", bound=Timed)
+
+
+def paced(events: Iterable[T], speed: float) -> Iterator[T]:
+    """Yield each event when its event time (``ts_ms``), scaled by ``speed``, has come;
+    0 = no waiting."""
     wall0: float | None = None
     ts0 = 0
     for event in events:
-        if speed > 0 and event.get("ts_ms"):  # an event without a time is sent at once
+        ts = event.get("ts_ms")
+        if speed > 0 and isinstance(ts, int) and ts:  # an event without a time is sent at once
             if wall0 is None:
-                wall0, ts0 = time.monotonic(), event["ts_ms"]
-            due = wall0 + (event["ts_ms"] - ts0) / 1000 / speed
+                wall0, ts0 = time.monotonic(), ts
+            due = wall0 + (ts - ts0) / 1000 / speed
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)

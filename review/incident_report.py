@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -29,11 +30,44 @@ from base.keys import RedisKeys, text
 from core import kpi
 from core.events import EventError, parse
 from core.incident import Minute, abandoned_calls, key_moments, not_ready_by_reason
+from core.records import AbandonedCall, Alert, Event, KeyMoments, Snapshot
 from core.snapshot import CENTRE, centre_snapshot, window_figures
 from core.whatif import recorded_calls, requeue
 from review.replay import Session, day_start_ms, load_source
 
-__all__ = ["build_incident_report", "write_incident_report"]
+__all__ = ["IncidentReport", "build_incident_report", "estimate_incident_report",
+           "write_incident_report"]
+
+
+class IntervalRow(TypedDict):
+    """One queue's 5- or 30-minute interval, against its targets."""
+
+    queue: str
+    start_ms: int
+    start: str
+    offered: int
+    service_level: float | None
+    sl_target: float
+    abandon_rate: float | None
+    abandon_target: float
+    asa_s: float | None
+    asa_target_s: float
+
+
+class IncidentReport(TypedDict):
+    """Everything the report shows, as plain data (the page, the CSVs and the tests)."""
+
+    from_ms: int
+    to_ms: int
+    source: str
+    timeline: dict[str, list[Minute]]
+    intervals_5: list[IntervalRow]
+    intervals_30: list[IntervalRow]
+    alerts: list[Alert]
+    moments: KeyMoments
+    abandoned: list[AbandonedCall]
+    not_ready: dict[str, float]
+    config: dict[str, object]
 
 _MINUTE = 60_000
 _LABELS: dict[str, tuple[str, str]] = {
@@ -97,15 +131,17 @@ def _l(key: str, lang: str, **fields: Any) -> str:
     return (zh if lang == "zh" else en).format(**fields)
 
 
-def build_incident_report(settings: Settings, source: str, from_ms: int, to_ms: int) -> dict[str, Any]:
+def build_incident_report(settings: Settings, source: str, from_ms: int, to_ms: int
+                          ) -> IncidentReport:
     """Everything the report shows, as plain data (the tests read it too)."""
     from_ms -= from_ms % _MINUTE
     parts = load_source(settings, source, from_ms, to_ms)
     return _report(settings, parts, source, from_ms, to_ms)
 
 
-def estimate_incident_report(settings: Settings, report: dict[str, Any], extra: int, from_minute: int
-                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+def estimate_incident_report(settings: Settings, report: IncidentReport, extra: int,
+                             from_minute: int
+                             ) -> tuple[IncidentReport, IncidentReport]:
     """The report's stretch with ``extra`` more agents from ``from_minute`` minutes after
     its start, estimated (``core.whatif``): (the model with no extra agent, the
     model with them), so the estimate is set against the model's own error."""
@@ -120,7 +156,7 @@ def estimate_incident_report(settings: Settings, report: dict[str, Any], extra: 
         return known.get(minute_ms, known.get(max((m for m in known if m <= minute_ms),
                                                   default=from_ms), 0))
 
-    def model(n: int) -> dict[str, Any]:
+    def model(n: int) -> IncidentReport:
         events = requeue(calls, capacity, n, from_ms + from_minute * _MINUTE, to_ms)
         lines = [json.dumps(e).encode() for e in events]
         return _report(settings, {0: lines}, report["source"], from_ms, to_ms)
@@ -129,7 +165,7 @@ def estimate_incident_report(settings: Settings, report: dict[str, Any], extra: 
 
 
 def _report(settings: Settings, parts: dict[int, list[bytes]], source: str, from_ms: int,
-            to_ms: int) -> dict[str, Any]:
+            to_ms: int) -> IncidentReport:
     rules = pipeline_rules(settings, offline=True)
     session = Session(rules, parts, day_start_ms(from_ms, settings))
     session.reset()
@@ -160,7 +196,7 @@ def _report(settings: Settings, parts: dict[int, list[bytes]], source: str, from
     }
 
 
-def _minute(snap: dict[str, Any], at: int) -> Minute:
+def _minute(snap: Snapshot, at: int) -> Minute:
     now, agents = snap["now"], snap["now"]["agents"]
     seats = now.get("seats_needed")
     return Minute(at_ms=at, waiting=now["waiting"], longest_wait_s=now["longest_wait_s"],
@@ -170,7 +206,7 @@ def _minute(snap: dict[str, Any], at: int) -> Minute:
                   staffed=agents["logged_in"])
 
 
-def _events(parts: dict[int, list[bytes]]) -> list[dict[str, Any]]:
+def _events(parts: dict[int, list[bytes]]) -> list[Event]:
     out = []
     for lines in parts.values():
         for raw in lines:
@@ -182,10 +218,10 @@ def _events(parts: dict[int, list[bytes]]) -> list[dict[str, Any]]:
 
 
 def _intervals(session: Session, settings: Settings, from_ms: int, to_ms: int, minutes: int
-               ) -> list[dict[str, Any]]:
+               ) -> list[IntervalRow]:
     width = minutes * _MINUTE
     first = from_ms - from_ms % width
-    rows = []
+    rows: list[IntervalRow] = []
     queues = session.queues()
     for start in range(first, to_ms, width):
         end = start + width
@@ -208,7 +244,7 @@ def _intervals(session: Session, settings: Settings, from_ms: int, to_ms: int, m
     return rows
 
 
-def _config(settings: Settings) -> dict[str, Any]:
+def _config(settings: Settings) -> dict[str, object]:
     queues = {q: {"sl_formula": r.sl_formula, "sl_threshold_s": r.sl_threshold_s,
                   "sl_target": r.sl_target, "abandon_target": r.abandon_target,
                   "asa_target_s": r.asa_target_s, "short_abandon_s": r.short_abandon_s}
@@ -235,9 +271,9 @@ def audit_trail(settings: Settings) -> list[dict[str, str]]:
     return [{text(k): text(v) for k, v in (fields or {}).items()} for _, fields in entries or ()]
 
 
-def _ladder_rows(report: dict[str, Any], trail: list[dict[str, str]], lang: str,
-                 settings: Settings) -> list[dict[str, Any]]:
-    rows = []
+def _ladder_rows(report: IncidentReport, trail: list[dict[str, str]], lang: str,
+                 settings: Settings) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
     for alert in report["alerts"]:
         told = [f"{e.get('recipient')} ({e.get('channel')}, {_l('step', lang)} {e.get('level')})"
                 for e in trail if e.get("what") == "notified"
@@ -265,11 +301,11 @@ def _clock(ms: int | None, settings: Settings) -> str:
     return datetime.fromtimestamp(ms / 1000, settings.zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def write_incident_report(settings: Settings, report: dict[str, Any], out: Path, lang: str,
-                 trail: list[dict[str, str]] | None = None,
-                 what_if: tuple[str, dict[str, Any]] | None = None,
-                 estimate: tuple[int, int, dict[str, Any], dict[str, Any]] | None = None
-                 ) -> Path:
+def write_incident_report(settings: Settings, report: IncidentReport, out: Path, lang: str,
+                          trail: list[dict[str, str]] | None = None,
+                          what_if: tuple[str, IncidentReport] | None = None,
+                          estimate: tuple[int, int, IncidentReport, IncidentReport] | None = None
+                          ) -> Path:
     """report.html and the CSVs into ``out``; returns the HTML file's path. ``what_if``:
     (its name, the same stretch's report under other settings), shown side by side;
     ``estimate``: (extra agents, from minute, the model without them, with them)."""
@@ -306,10 +342,10 @@ def write_incident_report(settings: Settings, report: dict[str, Any], out: Path,
     return page
 
 
-def _comparison(settings: Settings, report: dict[str, Any], a: str, other: dict[str, Any],
+def _comparison(settings: Settings, report: IncidentReport, a: str, other: IncidentReport,
                 b: str, title: str, element: str, lang: str) -> str:
 
-    def moments(r: dict[str, Any]) -> list[str]:
+    def moments(r: IncidentReport) -> list[str]:
         m = r["moments"]
         return [_clock(m["first_breach_ms"], settings) or _l("none", lang),
                 "" if m["peak_waiting"] is None else str(m["peak_waiting"]),
@@ -325,12 +361,12 @@ def _comparison(settings: Settings, report: dict[str, Any], a: str, other: dict[
     theirs = {r["start_ms"]: r for r in other["intervals_30"] if r["queue"] == CENTRE}
     halves = []
     for r in (r for r in report["intervals_30"] if r["queue"] == CENTRE):
-        o = theirs.get(r["start_ms"], {})
+        o = theirs.get(r["start_ms"])
         halves.append({_l("half_hour", lang): _clock(r["start_ms"], settings)[11:16],
                        f"{_l('service_level', lang)} · {a}": _pct(r["service_level"]),
-                       f"{_l('service_level', lang)} · {b}": _pct(o.get("service_level")),
+                       f"{_l('service_level', lang)} · {b}": _pct(o and o["service_level"]),
                        f"{_l('abandon_rate', lang)} · {a}": _pct(r["abandon_rate"]),
-                       f"{_l('abandon_rate', lang)} · {b}": _pct(o.get("abandon_rate"))})
+                       f"{_l('abandon_rate', lang)} · {b}": _pct(o and o["abandon_rate"])})
     changed = [{"key": k, a: json.dumps(x, ensure_ascii=False), b: json.dumps(y, ensure_ascii=False)}
                for k, x, y in _differences(report["config"], other["config"])]
     parts = (f"<h2>{html.escape(title)}</h2>"
@@ -351,7 +387,7 @@ def _differences(a: Any, b: Any, key: str = "") -> list[tuple[str, Any, Any]]:
     return [] if a == b else [(key, a, b)]
 
 
-def _html(settings: Settings, report: dict[str, Any], ladder: list[dict[str, Any]],
+def _html(settings: Settings, report: IncidentReport, ladder: list[dict[str, object]],
           lang: str, compared: str = "") -> str:
     threshold = settings.waiting_amber
     moments = report["moments"]
@@ -412,14 +448,14 @@ ladder.csv, abandoned.csv</p>
 """
 
 
-def _table(rows: list[dict[str, Any]], element_id: str) -> str:
+def _table(rows: Sequence[Mapping[str, object]], element_id: str) -> str:
     if not rows:
         return f"<p id='{element_id}'>–</p>"
     return pd.DataFrame(rows).to_html(index=False, table_id=element_id, escape=True,
                                       na_rep="–")
 
 
-def _timeline_chart(report: dict[str, Any], settings: Settings, lang: str) -> go.Figure:
+def _timeline_chart(report: IncidentReport, settings: Settings, lang: str) -> go.Figure:
     """The centre's minute timeline, and each queue's behind a button above the chart."""
     keys = ("waiting", "available", "on_call", "not_ready", "seats_needed", "staffed")
     groups = [CENTRE, *sorted(q for q in report["timeline"] if q != CENTRE)]
@@ -444,7 +480,7 @@ def _timeline_chart(report: dict[str, Any], settings: Settings, lang: str) -> go
     return fig
 
 
-def _interval_chart(report: dict[str, Any], settings: Settings, lang: str) -> go.Figure:
+def _interval_chart(report: IncidentReport, settings: Settings, lang: str) -> go.Figure:
     rows = [r for r in report["intervals_5"] if r["queue"] == CENTRE]
     times = [_clock(r["start_ms"], settings) for r in rows]
     fig = go.Figure()

@@ -32,7 +32,8 @@ from base.assemble import pipeline_rules
 from base.config import Settings
 from base.keys import RedisKeys, replay_prefix, text
 from core.history import HistoryCursor
-from core.pipeline import Pipeline, PipelineRules, Record
+from core.pipeline import Pipeline, PipelineRules
+from core.records import Alert, Record
 from core.timebuckets import day_bounds, half_hour_bounds
 from streams.writer import SnapshotWriter
 
@@ -189,7 +190,7 @@ class Session:
     checkpoint_every_ms: int | None = None
     pipelines: dict[int, Pipeline] = field(default_factory=dict)
     cursor: dict[int, int] = field(default_factory=dict)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
     minutes: set[tuple[str, int]] = field(default_factory=set)
     at_ms: int = 0
     _times: dict[int, list[int | None]] = field(default_factory=dict)  # each line's event time

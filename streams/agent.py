@@ -6,7 +6,8 @@ import time
 
 import faust
 
-from core.pipeline import FeedResult, Pipeline, Record
+from core.pipeline import FeedResult, Pipeline
+from core.records import Record
 from streams.metrics import BATCH_SECONDS
 from streams.sender import Sender
 from streams.shards import Shards

@@ -17,6 +17,7 @@ from base.broker import BrokerProfile
 from base.config import Settings
 from base.topics import ensure_topics, layout_problem
 from core.pipeline import Pipeline
+from core.records import Alert
 from streams.probe import BrokerProbe
 from streams.shards import OnResult, Shards
 from streams.status import WorkerStatus
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 # read to the end, less this much for events still on their way.
 _LIVE_GRACE_MS = 1000
 
-SendAlert = Callable[[dict], Awaitable[None]]
+SendAlert = Callable[[Alert], Awaitable[None]]
 
 
 class Refresh:

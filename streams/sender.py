@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from base.config import Settings
 from base.topics import bootstrap_servers
 from core.pipeline import DeadLetter
+from core.records import Alert
 
 __all__ = ["Sender"]
 
@@ -38,7 +39,7 @@ class Sender:
         body = json.dumps(letter.doc(self.settings.events_topic, seen), ensure_ascii=False)
         await self.dead_letters.send(key=letter.reason.encode(), value=body.encode())
 
-    async def send_alert(self, doc: dict[str, Any]) -> None:
+    async def send_alert(self, doc: Alert) -> None:
         await self.produced_loaded.wait()
         if doc["alert_id"] in self.produced:
             return

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from base.broker import BacklogTuner
-from core.pipeline import Record
+from core.records import Record
 
 __all__ = ["read_partition"]
 

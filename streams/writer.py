@@ -23,6 +23,7 @@ from base.keys import RedisKeys, text
 from core import kpi
 from core.history import HALF_HOURS, HistoryCursor, history_row
 from core.pipeline import FeedResult, Pipeline
+from core.records import Snapshot
 from core.schedule import Schedule
 from core.snapshot import CENTRE, centre_snapshot
 from streams.progress import Liveness
@@ -168,7 +169,7 @@ class SnapshotWriter:
             return False
         return True
 
-    async def _store(self, pipe: Any, snap: dict[str, Any]) -> None:
+    async def _store(self, pipe: Any, snap: Snapshot) -> None:
         queue = snap["queue"]
         await self._set_unless_newer(
             keys=[self.keys.snapshot(queue), self.keys.snapshot_meta],
@@ -190,8 +191,8 @@ class SnapshotWriter:
         if totals:
             await self.redis.hset(self.keys.stats, mapping=cast(Mapping[Any, Any], dict(totals)))
 
-    async def _centre(self, own: list[dict[str, Any]], now: int, written: int
-                      ) -> dict[str, Any] | None:
+    async def _centre(self, own: list[Snapshot], now: int, written: int
+                      ) -> Snapshot | None:
         # The centre sums every queue's snapshot, not only this worker's, so
         # several workers sharing partitions agree on it; the ones just written
         # here are used as they are, the others read back from Redis.

@@ -113,7 +113,8 @@ def test_no_input_crashes_the_decoder_or_the_pipeline(raw):
     from base.assemble import pipeline_rules
     from base.config import Settings
     from core.events import EventError, parse
-    from core.pipeline import Pipeline, Record
+    from core.pipeline import Pipeline
+    from core.records import Record
 
     try:
         event = parse(raw)

@@ -16,7 +16,8 @@ from base.assemble import pipeline_rules
 from base.config import Settings
 from core import escalation
 from core.events import dumps
-from core.pipeline import Pipeline, Record, fold_file
+from core.pipeline import Pipeline, fold_file
+from core.records import Record
 from core.snapshot import queue_snapshot
 from core.timebuckets import half_hour_bounds
 from producers.simulator import Simulator

@@ -1,0 +1,291 @@
+"""The records that cross the core's boundary, typed: an event in; alerts, dead letters,
+snapshots and history rows out.
+
+Each is a ``TypedDict`` because each travels as JSON (Kafka, Redis, the report
+files): at runtime it is the plain dict ``json`` reads and writes, and the type
+checker holds every producer and reader to its keys. The edges convert to and
+from JSON (``events.parse``, ``json.dumps``) and nowhere else. A window's KPI
+figures are read by catalogue key at the board (core/catalog.py); ``figure`` is
+the one place such a dynamic key is looked up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NotRequired, TypedDict, cast
+
+__all__ = [
+    "AbandonedCall", "AgentDay", "AgentFigures", "Agents", "Alert", "DeadLetterDoc", "Escalation", "Event",
+    "HistoryRow", "KpiFigures", "KeyMoments", "Now", "Record", "ReportRow", "RulesDoc", "Rung",
+    "SeatsNeeded", "Snapshot", "TargetDoc", "Window", "figure",
+]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One message of the events topic (or one line of a file: partition 0, offset -1)."""
+
+    value: bytes
+    partition: int = 0
+    offset: int = -1
+
+
+class Event(TypedDict, total=False):
+    """An ACD event, schema v1 (docs/events.md; ``events.validate`` checks it). Which
+    keys a type must carry is the schema's rule, not the type checker's."""
+
+    v: int
+    event_id: str
+    type: str
+    ts_ms: int
+    queue: str
+    source: str
+    call_id: str
+    agent_id: str
+    offered_ms: int
+    wait_ms: int
+    talk_ms: int
+    hold_ms: int
+    acw_ms: int
+    ring_ms: int
+    state: str
+    reason: str
+    caller: str
+    to_queue: str
+
+
+class DeadLetterDoc(TypedDict):
+    """A record set aside, on the dead-letter topic."""
+
+    reason: str
+    detail: str
+    topic: str
+    partition: int
+    offset: int
+    seen_ms: int
+    bytes: int
+    value: str  # at most 4 KB of the original, as text
+    sha256: NotRequired[str]  # of the whole original, when cut short
+    truncated: NotRequired[bool]
+
+
+class SeatsNeeded(TypedDict):
+    """Erlang C on the rolling 15 minutes (core/escalation.py)."""
+
+    agents: int
+    service_level: float
+    asa_s: float
+    calls_15min: int
+    aht_s: float
+
+
+class Rung(TypedDict):
+    name_zh: str
+    name_en: str
+    action_zh: str
+    action_en: str
+    staff_group: str
+    seats: str
+
+
+class Alert(TypedDict):
+    """A surge-ladder step change (topic alerts.v1, the notifier, the board)."""
+
+    alert_id: str
+    queue: str  # the ladder's group
+    step: int
+    direction: str  # "up" | "down"
+    event_time: str
+    event_ms: int
+    waiting: int
+    mode: str
+    rung: Rung
+    seats_needed: SeatsNeeded | None
+    staffed: int | None
+
+
+class Escalation(TypedDict):
+    """The step in force for a queue's ladder, on its snapshot."""
+
+    group: str
+    step: int
+    mode: str
+    since_ms: int | None
+    name_zh: str
+    name_en: str
+    action_zh: str
+    action_en: str
+
+
+class KpiFigures(TypedDict):
+    """The figures of one window (core/kpi.py ``derive``); None: undefined there."""
+
+    attempts: int
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandoned: int
+    blocked: int
+    transferred: int
+    handled: int
+    queued: int
+    repeated: int
+    answered_within_threshold: int
+    abandoned_within_threshold: int
+    connection_rate: float | None
+    answer_rate: float | None
+    answer_timeout_rate: float | None
+    adherence: float | None
+    avg_acw_s: float | None
+    avg_abandon_s: float | None
+    aht_s: float | None
+    avg_hold_s: float | None
+    avg_rings: float | None
+    avg_queue_s: float | None
+    asa_s: float | None
+    avg_talk_s: float | None
+    calls_per_agent_hour: float | None
+    occupancy: float | None
+    abandon_rate: float | None
+    attendance: float | None
+    busy_rate: float | None
+    fcr: float | None
+    queue_placement_rate: float | None
+    transfer_rate: float | None
+    answered_rate: float | None
+    service_level: float | None
+    max_wait_s: float | None
+    signed_in_h: float
+    scheduled_h: float
+
+
+class Window(KpiFigures):
+    """A window's span, its counters and its figures."""
+
+    start: str
+    end: str
+    start_ms: int
+    end_ms: int
+    counters: dict[str, int]
+
+
+class HistoryRow(Window):
+    """A stored half-hour or day row (Redis), and how its service level was computed."""
+
+    queue: str
+    sl_formula: str
+    sl_threshold_s: int
+
+
+class AgentFigures(TypedDict):
+    """One agent's figures of the day (core/kpi.py ``derive_agent``)."""
+
+    answered: int
+    handled: int
+    avg_talk_s: float | None
+    avg_acw_s: float | None
+    aht_s: float | None
+    calls_per_agent_hour: float | None
+    occupancy: float | None
+    signed_in_h: float
+    not_ready_h: float
+
+
+class AgentDay(AgentFigures):
+    state: str
+    since_ms: int | None
+
+
+class Agents(TypedDict):
+    """Agents of a queue (or the centre) by state now."""
+
+    available: int
+    on_call: int
+    acw: int
+    not_ready: int
+    logged_in: int
+    planned: int | None
+    attendance: float | None
+
+
+class Now(TypedDict):
+    waiting: int
+    oldest_offered_ms: int | None
+    longest_wait_s: float
+    agents: Agents
+    seats_needed: SeatsNeeded | None | dict[str, int]  # the centre's: {"agents": n}
+    escalation: NotRequired[Escalation | None]  # a queue's, added by the pipeline
+
+
+class TargetDoc(TypedDict):
+    min: float | None
+    max: float | None
+
+
+class RulesDoc(TypedDict):
+    """A queue's rules, as its snapshot states them for the board."""
+
+    label_zh: str
+    label_en: str
+    vip: bool
+    sl_formula: str
+    sl_threshold_s: int
+    sl_target: float
+    short_abandon_s: int
+    abandon_target: float
+    asa_target_s: float
+    answer_limit_s: int
+    answer_timeout_s: int
+    occupancy_includes_acw: bool
+    targets: dict[str, TargetDoc]
+
+
+class Snapshot(RulesDoc):
+    """What the worker hands the board for one queue or the centre (core/snapshot.py)."""
+
+    schema: int
+    queue: str
+    as_of_ms: int
+    as_of: str
+    last_event_ms: int | None
+    now: Now
+    windows: dict[str, Window]
+    agents_day: NotRequired[dict[str, AgentDay]]  # a queue's
+    queues: NotRequired[list[str]]  # the centre's
+    # Stamped by the writer:
+    written_ms: NotRequired[int]
+    source_ok_ms: NotRequired[int]
+    unread: NotRequired[int]
+
+
+# A report row (core/report.py ROW_KEYS): one value per column, for CSV and JSON.
+ReportRow = dict[str, object]
+
+
+class KeyMoments(TypedDict):
+    """An incident's key moments (core/incident.py)."""
+
+    first_breach_ms: int | None
+    peak_waiting: int | None
+    peak_waiting_ms: int | None
+    peak_longest_wait_s: float | None
+    peak_longest_wait_ms: int | None
+    recovered_ms: int | None
+    recovery_s: float | None
+
+
+class AbandonedCall(TypedDict):
+    """One abandoned call of an incident (abandoned.csv)."""
+
+    queue: str
+    call_id: str
+    abandoned_ms: int
+    wait_s: float
+
+
+def figure(doc: Mapping[str, object] | KpiFigures | AgentFigures, key: str) -> float | None:
+    """The figure ``key`` (a catalogue key) of a window or an agent's day; None where
+    the record has none or it is undefined."""
+    value = cast(Mapping[str, object], doc).get(key)
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
