@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
-__all__ = ["SESSION_NAME", "RedisKeys", "replay_prefix", "text"]
+__all__ = ["SESSION_NAME", "RedisKeys", "ReplaySession", "replay_prefix", "text"]
+
+
+class ReplaySession(TypedDict, total=False):
+    """A replay session's state in Redis (review/replay.py writes it, the board reads it)."""
+
+    name: str
+    source: str
+    from_ms: int
+    to_ms: int
+    speed: float | str  # events per second of event time, or "max"
+    started_ms: int
+    status: str  # running | paused | done | failed; "missing" when Redis has none
+    at_ms: int
+    alerts: int
+    updated_ms: int
 
 SESSION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 

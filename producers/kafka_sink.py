@@ -46,7 +46,7 @@ class KafkaSink:
 
     def __init__(self, broker_url: str, topic: str, *, ensure: Callable[[], None] = _nothing,
                  **overrides: Any) -> None:
-        options: dict[str, Any] = {
+        options: dict[str, object] = {
             "bootstrap_servers": bootstrap_servers(broker_url),
             "acks": "all",  # an ACD event lost here is a call missing from every figure
             "linger_ms": 5,

@@ -30,7 +30,7 @@ import redis
 
 from base.assemble import pipeline_rules
 from base.config import Settings
-from base.keys import RedisKeys, replay_prefix, text
+from base.keys import RedisKeys, ReplaySession, replay_prefix, text
 from core.history import HistoryCursor
 from core.pipeline import Pipeline, PipelineRules
 from core.records import Alert, Record
@@ -279,13 +279,13 @@ def run_replay(settings: Settings, *, name: str, source: str, from_ms: int, to_m
     session = Session(rules, load_source(settings, source, from_ms, to_ms), warm,
                       checkpoint_every_ms=None if speed is None else _CHECKPOINT_EVERY_MS)
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    state: dict[str, Any] = {"name": name, "source": source, "from_ms": from_ms,
+    state: ReplaySession = {"name": name, "source": source, "from_ms": from_ms,
                              "to_ms": to_ms, "speed": speed or "max",
                              "started_ms": int(time.time() * 1000)}
 
     def tell(status: str) -> None:
-        state.update(status=status, at_ms=session.at_ms, alerts=len(session.alerts),
-                     updated_ms=int(time.time() * 1000))
+        state.update({"status": status, "at_ms": session.at_ms, "alerts": len(session.alerts),
+                      "updated_ms": int(time.time() * 1000)})
         client.hset(sessions_key(settings), name, json.dumps(state))
 
     _clear(client, prefix)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from dash import ALL, Dash, Input, Output, State, dcc, html
 from gunicorn.app.base import BaseApplication
 from redis.exceptions import RedisError
 
 from base.config import Settings
+from base.keys import ReplaySession
 from core.catalog import by_key
+from core.records import Snapshot
 from core.snapshot import CENTRE
 from wallboard.delta import Frame, age_script, only_changed
 from wallboard.i18n import label, lang_from_query
@@ -24,16 +27,16 @@ from wallboard.present import (
     source_lost,
     tile_view,
 )
-from wallboard.reader import ASSETS, Readers, SnapshotReader, session_from_query
+from wallboard.reader import ASSETS, Read, Readers, SnapshotReader, session_from_query
 
-__all__ = ["create_app", "serve"]
+__all__ = ["BoardView", "board_view", "create_app", "serve"]
 
 log = logging.getLogger(__name__)
 _HELP_KPI = {"sl": "service_level", "abandon": "abandon_rate", "asa": "asa_s"}
 
 
 def _figure(key: str, shown: tuple[str, str], queue: str, lang: str, big: bool = False,
-            window: str | None = None, snap: dict[str, Any] | None = None) -> html.Div:
+            window: str | None = None, snap: Snapshot | None = None) -> html.Div:
     text, colour = shown
     caption = label(key, lang) + (f" · {label(window, lang)}" if window else "")
     help_text = None
@@ -48,7 +51,7 @@ def _figure(key: str, shown: tuple[str, str], queue: str, lang: str, big: bool =
     )
 
 
-def build_tile(snap: dict[str, Any], now_ms: int, settings: Settings, lang: str,
+def build_tile(snap: Snapshot, now_ms: int, settings: Settings, lang: str,
                replay: bool = False) -> html.Div:
     view = tile_view(snap, now_ms, settings)
     queue = snap["queue"]
@@ -110,7 +113,8 @@ def build_tile(snap: dict[str, Any], now_ms: int, settings: Settings, lang: str,
         ],
         id=f"tile-{queue}",
         className="tile stale" if view["stale"] else "tile",
-        **{"data-queue": queue, "data-stale": "1" if view["stale"] else "0"},
+        # dash types its keyword arguments; data-* attributes have no Python name.
+        **{"data-queue": queue, "data-stale": "1" if view["stale"] else "0"},  # type: ignore[arg-type]
     )
 
 
@@ -171,13 +175,14 @@ def create_app(settings: Settings) -> Dash:
         State("sent", "data"),
     )
     def refresh(_n: int | None, search: str | None, held: dict[str, Any] | None
-                ) -> tuple[Any, ...]:
+                ) -> tuple[Any, ...]:  # Dash takes the outputs above by position
         session = session_from_query(search)
         frame, ages = frames.get(readers.get(session), lang_from_query(search),
                                  readers.replay(session), int(time.time() * 1000))
         tiles, parts, sent = only_changed(frame, held)
+        banner, banner_class, title, clock, footer, esc, esc_class = parts
         # last-ok, the tiles' ages, goes in every answer: it is the browser's heartbeat.
-        return (tiles, *parts[:5], ages, *parts[5:], sent)
+        return (tiles, banner, banner_class, title, clock, footer, ages, esc, esc_class, sent)
 
     _browser_callbacks(app, settings)
     return app
@@ -193,10 +198,10 @@ class _Frames:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._built: dict[tuple[str, str], tuple[Any, Frame, dict[str, Any]]] = {}
+        self._built: dict[tuple[str, str], tuple[Read, Frame, Ages]] = {}
 
-    def get(self, reader: SnapshotReader, lang: str, replay: dict[str, Any] | None,
-            now_ms: int) -> tuple[Frame, dict[str, Any]]:
+    def get(self, reader: SnapshotReader, lang: str, replay: ReplaySession | None,
+            now_ms: int) -> tuple[Frame, Ages]:
         read = _read(reader)
         if read is None:
             return _frame(unreadable_view(lang, now_ms))
@@ -210,14 +215,40 @@ class _Frames:
         return built[1], built[2]
 
 
-def _frame(view: tuple[Any, ...]) -> tuple[Frame, dict[str, Any]]:
-    tiles, *parts = view
-    ages = parts.pop(5)
-    return Frame.of(tiles, [str(getattr(tile, "id", "")) for tile in tiles], parts), ages
+class Ages(TypedDict):
+    """The tiles' ages, drawn by the browser: the server's now, each queue's data time."""
+
+    now: int
+    ms: dict[str, int]
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """One tick of the wall, as a new page gets it."""
+
+    tiles: list[Any]  # Dash components
+    banner: Any
+    banner_class: str
+    title: str
+    clock: str
+    footer: str
+    ages: Ages
+    esc: list[html.Div]  # the ladder lines
+    esc_class: str
+
+    def parts(self) -> list[Any]:
+        """What a display is sent only when it differs (delta.py), in output order."""
+        return [self.banner, self.banner_class, self.title, self.clock, self.footer,
+                self.esc, self.esc_class]
+
+
+def _frame(view: BoardView) -> tuple[Frame, Ages]:
+    keys = [str(getattr(tile, "id", "")) for tile in view.tiles]
+    return Frame.of(view.tiles, keys, view.parts()), view.ages
 
 
 def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: int,
-               replay: dict[str, Any] | None = None) -> tuple[Any, ...]:
+               replay: ReplaySession | None = None) -> BoardView:
     """Tiles, banners, title, clock, footer, ages and ladder lines for one tick, as a
     new page gets them; ``replay`` (a session's state) shows a replay session's
     figures, marked as such."""
@@ -227,7 +258,7 @@ def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: in
     return view_of(*read, settings, lang, now_ms, replay)
 
 
-def _read(reader: SnapshotReader) -> tuple[list[dict[str, Any]], dict[str, int]] | None:
+def _read(reader: SnapshotReader) -> Read | None:
     try:
         return reader.read()
     except (RedisError, OSError) as exc:
@@ -235,13 +266,13 @@ def _read(reader: SnapshotReader) -> tuple[list[dict[str, Any]], dict[str, int]]
         return None
 
 
-def unreadable_view(lang: str, now_ms: int) -> tuple[Any, ...]:
-    return ([], label("redis_down", lang), "banner stale", label("title", lang), "", "",
-            {"now": now_ms, "ms": {}}, [], "esc-banner hidden")
+def unreadable_view(lang: str, now_ms: int) -> BoardView:
+    return BoardView([], label("redis_down", lang), "banner stale", label("title", lang), "",
+                     "", {"now": now_ms, "ms": {}}, [], "esc-banner hidden")
 
 
-def view_of(snaps: list[dict[str, Any]], stats: dict[str, int], settings: Settings,
-            lang: str, now_ms: int, replay: dict[str, Any] | None) -> tuple[Any, ...]:
+def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
+            lang: str, now_ms: int, replay: ReplaySession | None) -> BoardView:
     title = label("title", lang)
     if replay is not None:
         # A replay's figures are as of its own clock, never live: no age against the
@@ -249,8 +280,8 @@ def view_of(snaps: list[dict[str, Any]], stats: dict[str, int], settings: Settin
         now_ms = max((data_ms(s) for s in snaps), default=now_ms)
     tiles = [build_tile(s, now_ms, settings, lang, replay is not None) for s in snaps]
     # The tiles' ages, drawn by the browser; none for a replay (its figures have no age).
-    ages = {"now": now_ms, "ms": {} if replay is not None else
-            {s["queue"]: data_ms(s) for s in snaps}}
+    ages: Ages = {"now": now_ms, "ms": {} if replay is not None else
+                  {s["queue"]: data_ms(s) for s in snaps}}
     if not snaps:
         tiles = [html.Div(label("no_data", lang), className="tile empty")]
     if replay is not None:
@@ -262,15 +293,15 @@ def view_of(snaps: list[dict[str, Any]], stats: dict[str, int], settings: Settin
     footer = f"{label('dead_letters', lang)}: {stats.get('dead_letters', 0)}"
     esc = _ladder_lines(snaps, lang)
     esc_class = "esc-banner" + (" hidden" if not esc else "")
-    return tiles, banner, banner_class, title, clock, footer, ages, esc, esc_class
+    return BoardView(tiles, banner, banner_class, title, clock, footer, ages, esc, esc_class)
 
 
-def replay_banner(replay: dict[str, Any], snaps: list[dict[str, Any]], lang: str) -> Any:
+def replay_banner(replay: ReplaySession, snaps: list[Snapshot], lang: str) -> Any:
     marker, detail = replay_marker(replay, snaps, lang)
     return [html.Strong(marker), " ", detail] if marker else detail
 
 
-def _stale_banner(snaps: list[dict[str, Any]], now_ms: int, settings: Settings, lang: str
+def _stale_banner(snaps: list[Snapshot], now_ms: int, settings: Settings, lang: str
                   ) -> tuple[Any, str]:
     oldest = min((data_ms(s) for s in snaps), default=0)
     stale_age = (now_ms - oldest) / 1000
@@ -285,9 +316,9 @@ def _stale_banner(snaps: list[dict[str, Any]], now_ms: int, settings: Settings, 
     return [html.Strong(label("stale", lang)), " ", detail], "banner stale"
 
 
-def _ladder_lines(snaps: list[dict[str, Any]], lang: str) -> list[html.Div]:
-    steps = [(s["queue"], s["now"]["escalation"]) for s in snaps
-             if s["queue"] != CENTRE and s["now"].get("escalation")]
+def _ladder_lines(snaps: list[Snapshot], lang: str) -> list[html.Div]:
+    steps = [(s["queue"], e) for s in snaps
+             if s["queue"] != CENTRE and (e := s["now"].get("escalation")) is not None]
     return [html.Div(
         f"{queue} · {label('step', lang, n=e['step'])} · "
         f"{e['name_zh'] if lang == 'zh' else e['name_en']} — "
@@ -411,7 +442,7 @@ def _child_exit(_server: Any, worker: Any) -> None:
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
     """gunicorn's documented way to serve an application object from Python."""
 
-    def __init__(self, application: Any, options: dict[str, Any]) -> None:
+    def __init__(self, application: Any, options: dict[str, object]) -> None:
         self.application = application  # not "wsgi": BaseApplication has a method of that name
         self.options = options
         super().__init__()

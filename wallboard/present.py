@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from base.config import Settings
+from base.keys import ReplaySession
 from core.catalog import KPI
+from core.records import Now, Snapshot, TargetDoc, Window, figure
 from core.snapshot import CENTRE
 from wallboard.i18n import label
 
 __all__ = [
     "AGE_UNITS", "age_text", "colour", "duration_text", "format_kpi", "kpi_help", "percent_text",
-    "seats_view", "target_colour", "tile_view",
+    "Shown", "TileView", "WindowFigures", "seats_view", "target_colour", "tile_view",
 ]
+
+Shown = tuple[str, str]  # a figure's text and its colour class
 
 GREEN, AMBER, RED, GREY, PLAIN = "green", "amber", "red", "grey", "plain"
 
@@ -42,7 +46,7 @@ def age_text(age_s: float, lang: str) -> str:
     return seconds.format(n=age) if age < 120 else minutes.format(n=age // 60)
 
 
-def colour(kind: str, value: float | None, snap: dict[str, Any], settings: Settings) -> str:
+def colour(kind: str, value: float | None, snap: Snapshot, settings: Settings) -> str:
     """Green / amber / red against the manual's targets (kpis.md), grey when undefined."""
     if value is None:
         return GREY
@@ -63,16 +67,17 @@ def colour(kind: str, value: float | None, snap: dict[str, Any], settings: Setti
 _TILE_KPI = {"sl": "service_level", "abandon": "abandon_rate", "asa": "asa_s"}
 
 
-def seats_view(now: dict[str, Any]) -> tuple[str, str]:
+def seats_view(now: Now) -> Shown:
     """Seats needed now (Erlang C) / agents signed in; red when short."""
     needed = now.get("seats_needed")
     if not needed:
         return "–", GREY
     staffed = now["agents"].get("logged_in", 0)
-    return f"{needed['agents']}/{staffed}", RED if needed["agents"] > staffed else GREEN
+    agents = needed["agents"]
+    return f"{agents}/{staffed}", RED if agents > staffed else GREEN
 
 
-def target_colour(value: float | None, target: dict[str, float | None] | None,
+def target_colour(value: float | None, target: TargetDoc | None,
                   margin: float) -> str:
     """Green inside the target range, amber within ``margin`` (a fraction of the
     bound) outside it, red beyond; grey when undefined, plain when there is no target."""
@@ -88,7 +93,7 @@ def target_colour(value: float | None, target: dict[str, float | None] | None,
     return GREEN
 
 
-def data_ms(snap: dict[str, Any]) -> int:
+def data_ms(snap: Snapshot) -> int:
     """When the figures were last known live: the earlier of their write and the
     worker's last contact with the event stream (the worker keeps writing while the
     broker is away, but what it writes is no longer live)."""
@@ -96,17 +101,35 @@ def data_ms(snap: dict[str, Any]) -> int:
     return min(written, int(snap.get("source_ok_ms", written)))
 
 
-def source_lost(snap: dict[str, Any], settings: Settings) -> bool:
+def source_lost(snap: Snapshot, settings: Settings) -> bool:
     """The worker writes, but has lost the event stream (the broker is away)."""
     written = int(snap.get("written_ms", 0))
     return written - int(snap.get("source_ok_ms", written)) > settings.stale_after_s * 1000
 
 
-def tile_view(snap: dict[str, Any], now_ms: int, settings: Settings) -> dict[str, Any]:
+class TileView(TypedDict):
+    """Every figure of one tile as (text, colour class), and whether it is stale."""
+
+    queue: str
+    age_s: float
+    stale: bool
+    waiting: Shown
+    longest: Shown
+    sl: Shown
+    sl_day: Shown
+    abandon: Shown
+    abandon_day: Shown
+    asa: Shown
+    seats: Shown
+    available: str
+    on_call: str
+
+
+def tile_view(snap: Snapshot, now_ms: int, settings: Settings) -> TileView:
     """Every figure of one tile with its text and colour, and whether it is stale."""
     now = snap["now"]
-    interval = snap["windows"].get("interval", {})
-    day = snap["windows"].get("day", {})
+    interval = WindowFigures(snap["windows"].get("interval"))
+    day = WindowFigures(snap["windows"].get("day"))
     age_s = (now_ms - data_ms(snap)) / 1000
     return {
         "queue": snap["queue"],
@@ -131,7 +154,17 @@ def tile_view(snap: dict[str, Any], now_ms: int, settings: Settings) -> dict[str
     }
 
 
-def format_kpi(kpi: KPI, value: Any) -> str:
+class WindowFigures:
+    """A window's figures read by name, a missing window reading as undefined figures."""
+
+    def __init__(self, window: Window | None) -> None:
+        self.window = window
+
+    def get(self, key: str) -> float | None:
+        return None if self.window is None else figure(self.window, key)
+
+
+def format_kpi(kpi: KPI, value: float | None) -> str:
     if value is None:
         return "–"
     if kpi.unit == "ratio":
@@ -147,7 +180,7 @@ def _bound_text(kpi: KPI, bound: float | None) -> str:
     return "" if bound is None else format_kpi(kpi, bound)
 
 
-def kpi_help(kpi: KPI, lang: str, target: dict[str, float | None] | None) -> str:
+def kpi_help(kpi: KPI, lang: str, target: TargetDoc | None) -> str:
     """The tooltip: code and name, formula, target, the manual's line, what to check."""
     name = kpi.zh if lang == "zh" else kpi.en
     lines = [f"{kpi.code} {name}: {kpi.formula}"]
@@ -162,11 +195,11 @@ def kpi_help(kpi: KPI, lang: str, target: dict[str, float | None] | None) -> str
     return "\n".join(lines)
 
 
-def replay_marker(replay: dict[str, Any], snaps: list[dict[str, Any]], lang: str
+def replay_marker(replay: ReplaySession, snaps: list[Snapshot], lang: str
                   ) -> tuple[str, str]:
     """A replay session's banner: (the marker, the detail). The marker is empty when the
     session is unknown (expired or never started), and the detail says so."""
-    name, status = replay["name"], replay.get("status", "running")
+    name, status = replay.get("name", ""), replay.get("status", "running")
     if status == "missing":
         return "", label("replay_missing", lang, name=name)
     centre = next((s for s in snaps if s["queue"] == CENTRE), None)

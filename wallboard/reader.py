@@ -6,15 +6,19 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import redis
 
 from base.config import Settings
-from base.keys import SESSION_NAME, RedisKeys, replay_prefix, text
+from base.keys import SESSION_NAME, RedisKeys, ReplaySession, replay_prefix, text
+from core.records import Snapshot
 from core.snapshot import CENTRE
 
-__all__ = ["ASSETS", "Readers", "SnapshotReader", "session_from_query"]
+__all__ = ["ASSETS", "Read", "Readers", "SnapshotReader", "session_from_query"]
+
+# One read of Redis: snapshots in board order, and the worker's stats.
+Read = tuple[list[Snapshot], dict[str, int]]
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -41,10 +45,10 @@ class SnapshotReader:
         # Every display polls once per refresh period; one read per half period
         # serves all of them (200 displays cost Redis what 2 do).
         self._max_age_s = settings.board_refresh_ms / 2000
-        self._cached: tuple[float, tuple[list[dict[str, Any]], dict[str, int]]] | None = None
+        self._cached: tuple[float, Read] | None = None
         self._lock = threading.Lock()
 
-    def read(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    def read(self) -> Read:
         """Snapshots in board order (centre first, then configured queues), and worker
         stats; shared by every display this process serves for half a refresh period."""
         with self._lock:
@@ -55,7 +59,7 @@ class SnapshotReader:
             self._cached = (time.monotonic(), fresh)
             return fresh
 
-    def _read(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    def _read(self) -> Read:
         configured = [CENTRE, *(q.name for q in self.settings.queues)]
         with self.client.pipeline(transaction=False) as pipe:
             pipe.smembers(self.keys.queues)
@@ -65,7 +69,7 @@ class SnapshotReader:
         others = sorted({text(n) for n in members} - set(configured))
         if others:  # queues the configuration does not name: a second, rarer trip
             raw = [*raw, *self.client.mget([self.keys.snapshot(n) for n in others])]
-        snaps = [json.loads(r) for r in raw if r]
+        snaps = [cast(Snapshot, json.loads(r)) for r in raw if r]  # the worker's, as written
         return snaps, {text(k): int(v) for k, v in stats.items()}
 
 
@@ -105,7 +109,7 @@ class Readers(Generic[R]):
             self._sessions[session] = reader  # most recent last
             return reader
 
-    def replay(self, session: str | None) -> dict[str, Any] | None:
+    def replay(self, session: str | None) -> ReplaySession | None:
         """The watched session's state; None when live. A session Redis does not list
         is "missing"; a failed read leaves the page's own read to report Redis."""
         if session is None:
@@ -114,4 +118,4 @@ class Readers(Generic[R]):
             raw = self.live.client.hget(self.live.keys.replay_sessions, session)
         except (redis.RedisError, OSError):
             return {"name": session, "status": "running"}
-        return json.loads(raw) if raw else {"name": session, "status": "missing"}
+        return cast(ReplaySession, json.loads(raw)) if raw else {"name": session, "status": "missing"}

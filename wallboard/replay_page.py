@@ -26,7 +26,7 @@ from flask import Flask, Response, redirect, request, send_file
 from flask_wtf.csrf import generate_csrf
 
 from base.config import Settings
-from base.keys import SESSION_NAME, RedisKeys, replay_prefix
+from base.keys import SESSION_NAME, RedisKeys, ReplaySession, replay_prefix
 from wallboard.console import NO_USERS, Gate
 
 __all__ = ["register_review"]
@@ -41,9 +41,9 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2)
     keys = RedisKeys(settings.redis_prefix)
 
-    def sessions() -> list[dict[str, Any]]:
+    def sessions() -> list[ReplaySession]:
         raw = cast(dict[str, str], client.hgetall(keys.replay_sessions))
-        found = [json.loads(v) for v in raw.values()]
+        found = [cast(ReplaySession, json.loads(v)) for v in raw.values()]  # review/replay.py's
         # A session whose keys expired is gone from the list too.
         ttl_ms = settings.replay_ttl_h * 3_600_000
         now = time.time() * 1000
@@ -146,7 +146,7 @@ def _clock(ms: int | None, settings: Settings) -> str:
     return datetime.fromtimestamp(ms / 1000, settings.zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _page(settings: Settings, sessions: list[dict[str, Any]], name: str | None, token: str
+def _page(settings: Settings, sessions: list[ReplaySession], name: str | None, token: str
           ) -> Response:
     def form(action: str, fields: str, button: str) -> str:
         if not name:

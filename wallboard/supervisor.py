@@ -12,17 +12,20 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from redis.exceptions import RedisError
 
 from base.config import Settings
+from base.keys import ReplaySession
 from core.catalog import CATALOG
+from core.records import HistoryRow, Snapshot, TargetDoc, figure
 from core.snapshot import CENTRE, WINDOW_NAMES
 from wallboard.i18n import label, lang_from_query
 from wallboard.present import (
+    WindowFigures,
     age_text,
     data_ms,
     duration_text,
@@ -45,13 +48,13 @@ VOLUME_KEYS = ("attempts", "answered", "abandoned", "blocked")
 
 
 class HistoryReader(SnapshotReader):
-    def half_hours(self, queue: str, since_ms: int) -> list[dict[str, Any]]:
+    def half_hours(self, queue: str, since_ms: int) -> list[HistoryRow]:
         raw = self.client.hgetall(self.keys.intervals(queue))
-        rows = [json.loads(v) for k, v in raw.items() if int(k) >= since_ms]
+        rows = [cast(HistoryRow, json.loads(v)) for k, v in raw.items() if int(k) >= since_ms]
         return sorted(rows, key=lambda r: r["start_ms"])
 
 
-def _table(snaps: list[dict[str, Any]], window: str, lang: str, settings: Settings) -> html.Table:
+def _table(snaps: list[Snapshot], window: str, lang: str, settings: Settings) -> html.Table:
     head = [html.Th(label("queue", lang)), html.Th(label("waiting", lang)),
             html.Th(label("longest", lang)), html.Th(label("seats_needed", lang)),
             html.Th(label("formula", lang))]
@@ -60,7 +63,7 @@ def _table(snaps: list[dict[str, Any]], window: str, lang: str, settings: Settin
     body = []
     for snap in snaps:
         queue = snap["queue"]
-        figures = snap["windows"].get(window, {})
+        figures = WindowFigures(snap["windows"].get(window))
         targets = snap.get("targets", {})
         formula = label(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
         seats, seats_colour = seats_view(snap["now"])
@@ -87,12 +90,12 @@ def _local(ms: int, settings: Settings) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC).astimezone(settings.zone)
 
 
-def _trend(title: str, rows: list[dict[str, Any]], keys: dict[str, str], settings: Settings,
+def _trend(title: str, rows: list[HistoryRow], keys: dict[str, str], settings: Settings,
            target: float | None = None, percent: bool = False) -> go.Figure:
     fig = go.Figure()
     x = [_local(r["start_ms"], settings).strftime("%H:%M") for r in rows]
     for name, key in keys.items():
-        y = [r.get(key) for r in rows]
+        y = [figure(r, key) for r in rows]
         if percent:
             y = [None if v is None else v * 100 for v in y]
         fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines+markers", connectgaps=False))
@@ -104,7 +107,7 @@ def _trend(title: str, rows: list[dict[str, Any]], keys: dict[str, str], setting
     return fig
 
 
-def _agents(snaps: list[dict[str, Any]], lang: str) -> html.Div:
+def _agents(snaps: list[Snapshot], lang: str) -> html.Div:
     agents = [(s["queue"], agent_id, a) for s in snaps for agent_id, a in
               s.get("agents_day", {}).items()]
     if not agents:
@@ -182,7 +185,7 @@ def supervisor_layout(settings: Settings) -> html.Div:
 
 
 def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window: str,
-                    queue: str, replay: dict[str, Any] | None = None) -> tuple[Any, ...]:
+                    queue: str, replay: ReplaySession | None = None) -> tuple[Any, ...]:
     """Title, KPI table, banner, age, four trend charts and the agents, for one tick;
     ``replay``: a replay session's, marked as such (see wallboard/app.py)."""
     title = f"{label('title', lang)} · {label('supervisor', lang)}"
@@ -210,11 +213,10 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
         marker, detail = replay_marker(replay, snaps, lang)
         banner = [html.Strong(marker), " ", detail] if marker else detail
         banner_class = "banner replay"
-    targets = (chosen or {}).get("targets", {})
+    targets = chosen.get("targets", {}) if chosen else {}
     charts = [
         _trend(label(name, lang), rows, {label(name, lang): key}, settings,
-               target=(targets.get(key) or {}).get("min") or (targets.get(key) or {}).get("max"),
-               percent=key != "asa_s")
+               target=_bound(targets.get(key)), percent=key != "asa_s")
         for name, key in TREND_KEYS.items()
     ]
     volume = _trend(label("trend_volume", lang), rows,
@@ -222,6 +224,11 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
     return (title, _table(snaps, window, lang, settings), banner, banner_class,
             label("age", lang, age=age_text(age, lang)), *charts, volume,
             _agents([s for s in snaps if queue in (CENTRE, s["queue"])], lang))
+
+
+def _bound(target: TargetDoc | None) -> float | None:
+    """The line a trend chart draws for its target: the lower bound, else the upper."""
+    return (target.get("min") or target.get("max")) if target else None
 
 
 def _kpi_name(key: str, lang: str) -> str:
