@@ -359,7 +359,7 @@ def _step(consumer: Any, notifier: Notifier) -> None:
         for message in messages:
             try:
                 alert = json.loads(message.value)
-                alert["alert_id"], alert["queue"], alert["event_ms"]  # noqa: B018
+                alert["alert_id"], alert["queue"], alert["event_ms"]
             except (ValueError, KeyError, TypeError) as exc:
                 log.error("alerts topic %s@%s: not an alert (%s); skipped", tp.partition,
                           message.offset, exc)

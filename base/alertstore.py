@@ -36,6 +36,7 @@ class OpenAlert(Alert):
 def audit(client: redis.Redis, keys: RedisKeys, **fields: Any) -> None:
     entry = {k: "" if v is None else str(v) for k, v in fields.items()}
     entry["at_ms"] = str(int(time.time() * 1000))
+    # redis-py types the fields as a dict of its own encodable union; str values are that.
     client.xadd(keys.alerts_audit, entry, maxlen=100_000, approximate=True)  # type: ignore[arg-type]
 
 
@@ -55,6 +56,7 @@ def update_open(client: redis.Redis, keys: RedisKeys, queue: str,
             pipe.hset(keys.alerts_open, queue, json.dumps(new, ensure_ascii=False))
         return new
 
+    # redis-py types the callable as taking its Pipeline class; ours takes that very class.
     stored = client.transaction(attempt, keys.alerts_open,  # type: ignore[arg-type]
                                 value_from_callable=True)
     return cast(OpenAlert | None, stored)

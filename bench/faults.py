@@ -176,7 +176,7 @@ class _Hooks(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         server: _Hooks = self.server  # type: ignore[assignment]
         if server.failing:

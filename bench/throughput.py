@@ -135,7 +135,7 @@ def env_for(broker: str, redis_url: str, profile: str, topic: str) -> tuple[dict
     return env, app_id
 
 
-def wait_for(predicate, deadline_s: float, poll_s: float = 0.05):  # noqa: ANN001, ANN201
+def wait_for(predicate, deadline_s: float, poll_s: float = 0.05):
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         value = predicate()

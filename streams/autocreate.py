@@ -23,6 +23,5 @@ __all__ = ["forbid_auto_create"]
 def forbid_auto_create() -> None:
     """Every aiokafka metadata request of this process (Faust's consumer and producer
     included) asks the broker not to create the topics it names."""
-    # mypy: a partial stands in for the class; aiokafka only ever calls it.
-    aiokafka_client.MetadataRequest = functools.partial(  # type: ignore[misc]
+    aiokafka_client.MetadataRequest = functools.partial(
         MetadataRequest, allow_auto_topic_creation=False)

@@ -114,7 +114,7 @@ class Refresh:
 
     def _highwater(self, partition: int) -> int | None:
         tp = TopicPartition(self.settings.events_topic, partition)
-        return self.app.consumer.highwater(tp)  # type: ignore[arg-type]  # faust types it TP, a NamedTuple alike
+        return self.app.consumer.highwater(tp)
 
     def watch_progress(self) -> None:
         # A partition with records waiting that does not move is not live, whatever

@@ -53,7 +53,7 @@ class Sender:
         """A Faust task: the ids already sent, before any alert goes out."""
         try:
             self.produced.update(await _alert_ids(self.settings))
-        except Exception:  # noqa: BLE001  # a failed read must not hold every alert back
+        except Exception:  # a failed read must not hold every alert back
             log.exception("could not read the alerts already sent: a step fired again after "
                           "this restart may be sent twice (the notifier sends each id once)")
         finally:

@@ -439,7 +439,7 @@ def _child_exit(_server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
+class _Gunicorn(BaseApplication):
     """gunicorn's documented way to serve an application object from Python."""
 
     def __init__(self, application: Any, options: dict[str, object]) -> None:

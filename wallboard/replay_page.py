@@ -79,7 +79,7 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
         # The replay reports itself in the sessions hash; its output goes to a log.
         log = Path(tempfile.gettempdir()) / f"callboard-replay-{session}.log"
         with log.open("ab") as out:
-            subprocess.Popen(  # noqa: S603  # fixed argv, validated values
+            subprocess.Popen(  # fixed argv, validated values
                 [sys.executable, "-m", "callboard.cli", "replay", "--from", _iso(frm, settings),
                  "--to", _iso(to, settings), "--source", source, "--speed", speed,
                  "--session", session], stdout=out, stderr=subprocess.STDOUT,
@@ -118,7 +118,7 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
             return Response("no such session (or its source was a file on the server)", 404)
         lang = "en" if request.args.get("lang") == "en" else "zh"
         out = Path(tempfile.mkdtemp(prefix=f"callboard-report-{session}-"))
-        done = subprocess.run(  # noqa: S603  # fixed argv, values from the session's own state
+        done = subprocess.run(  # fixed argv, values from the session's own state
             [sys.executable, "-m", "callboard.cli", "incident-report",
              "--from", _iso(state["from_ms"], settings), "--to", _iso(state["to_ms"], settings),
              "--source", state["source"], "--out", str(out), "--lang", lang],

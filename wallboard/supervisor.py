@@ -133,7 +133,7 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
     readers = Readers(settings, HistoryReader(settings))
     app = Dash(__name__, server=server,  # type: ignore[arg-type]  # Flask is accepted
                url_base_pathname="/supervisor/", title="callboard",
-               assets_folder=str(ASSETS), update_title=None,  # type: ignore[arg-type]
+               assets_folder=str(ASSETS), update_title=None,  # type: ignore[arg-type]  # None: no flicker
                suppress_callback_exceptions=True)
     app.layout = supervisor_layout(settings)
 

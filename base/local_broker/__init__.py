@@ -81,6 +81,6 @@ class TansuProfile(KafkaProfile):
                             "fetches now wait up to %s ms", partition, position, target,
                             wait.wait_ms)
                 # aiokafka has no public setter; the fetcher reads it for every request.
-                consumer._fetcher._fetch_max_wait_ms = wait.wait_ms  # noqa: SLF001
+                consumer._fetcher._fetch_max_wait_ms = wait.wait_ms
 
         return tune

@@ -124,7 +124,7 @@ def apply_local_broker_fixes(live_wait: FetchWait) -> None:
     """Patch the classes themselves: Faust and aiokafka build these objects inside, with
     no hook to hand them others. Every consumer of the process gets ``live_wait``'s wait."""
     # mypy: assigning to a method is the point here.
-    GroupCoordinator._maybe_leave_group = _maybe_leave_group  # type: ignore[method-assign]
+    GroupCoordinator._maybe_leave_group = _maybe_leave_group
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
     create = _starting_with(live_wait)
     AIOKafkaConsumerThread._create_worker_consumer = create  # type: ignore[method-assign,assignment]

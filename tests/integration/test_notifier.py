@@ -51,7 +51,7 @@ class FlakyHooks(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         failing = self.server.failing  # type: ignore[attr-defined]
         self.server.attempts.append((body["alert_id"], not failing))  # type: ignore[attr-defined]
