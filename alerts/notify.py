@@ -43,7 +43,7 @@ from base.config import Recipient, Settings
 from base.keys import RedisKeys, text
 from core.records import Alert
 
-__all__ = ["Notifier", "run_notifier", "sign"]
+__all__ = ["Notifier", "message_subject", "message_text", "open_alert_after", "run_notifier", "sign"]
 
 log = logging.getLogger(__name__)
 DELIVERIES = Counter("callboard_alert_deliveries", "Alert delivery attempts, by channel and result",
@@ -61,17 +61,17 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-def _subject(alert: Alert) -> str:
+def message_subject(alert: Alert) -> str:
     rung = alert["rung"]
     verb = "step up" if alert["direction"] == "up" else "step down"
     return (f"[callboard] {alert['queue']} {verb} -> {alert['step']}: "
             f"{rung['name_zh']} / {rung['name_en']}")
 
 
-def _text(alert: Alert, escalated: int = 0) -> str:
+def message_text(alert: Alert, escalated: int = 0) -> str:
     rung = alert["rung"]
     lines = [
-        _subject(alert),
+        message_subject(alert),
         f"{alert['event_time']}  waiting {alert['waiting']}  mode {alert['mode']}",
         f"{rung['action_zh']}",
         f"{rung['action_en']} ({rung['staff_group']}, seats {rung['seats']})",
@@ -121,7 +121,7 @@ class Notifier:
             self.redis.ltrim(self.keys.alerts_log, 0, 9999)
             ended: list[tuple[int, float]] = []
             update_open(self.redis, self.keys, queue,
-                        lambda current: _opened(current, alert, now_ms, ended))
+                        lambda current: open_alert_after(current, alert, now_ms, ended))
             for step, duration_s in ended[-1:]:
                 audit(self.redis, self.keys, what="step_ended", queue=queue, step=step,
                       duration_s=duration_s)
@@ -224,8 +224,8 @@ class Notifier:
         message = EmailMessage()
         message["From"] = self.esc.smtp_from
         message["To"] = str(recipient.email)
-        message["Subject"] = _subject(alert)
-        message.set_content(_text(alert, level))
+        message["Subject"] = message_subject(alert)
+        message.set_content(message_text(alert, level))
         with smtplib.SMTP(url.hostname or "localhost", url.port or 25, timeout=5) as smtp:
             smtp.send_message(message)
 
@@ -238,7 +238,7 @@ class Notifier:
         for queue in map(text, self.redis.hkeys(self.keys.alerts_open)):
             raised: list[OpenAlert] = []
             update_open(self.redis, self.keys, queue,
-                        partial(self._climbed, now_ms=now_ms, raised=raised))
+                        partial(self.climbed, now_ms=now_ms, raised=raised))
             for alert in raised[-1:]:
                 audit(self.redis, self.keys, what="escalated", queue=queue, step=alert["step"],
                       level=alert["level"])
@@ -247,8 +247,10 @@ class Notifier:
                 climbed += 1
         return climbed
 
-    def _climbed(self, alert: OpenAlert | None, now_ms: int, raised: list[OpenAlert]
-                 ) -> OpenAlert | None:
+    def climbed(self, alert: OpenAlert | None, now_ms: int, raised: list[OpenAlert]
+                ) -> OpenAlert | None:
+        """The open alert one level up when nobody acknowledged it within the timeout
+        and someone sits higher; else as it is. ``raised`` holds the climb, if any."""
         # Runs inside a transaction, perhaps twice: it only computes, and only the
         # attempt that is stored may report a climb.
         raised.clear()
@@ -260,7 +262,7 @@ class Notifier:
         return climbed
 
 
-def _opened(current: OpenAlert | None, alert: Alert, now_ms: int,
+def open_alert_after(current: OpenAlert | None, alert: Alert, now_ms: int,
             ended: list[tuple[int, float]]) -> OpenAlert | None:
     """The open alert after ``alert`` (runs inside a transaction, perhaps twice)."""
     ended.clear()

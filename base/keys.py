@@ -53,6 +53,11 @@ class RedisKeys:
         # hash: replay session name -> its state (review/replay.py); each session's
         # own keys are under replay_prefix(prefix, name)
         self.replay_sessions = f"{prefix}:replay-sessions"
+        self.replays = f"{prefix}:replay:"  # every replay session's keys start with it
+        # Under a replay session's own prefix: its alerts (JSON list, once it is done)
+        # and its controls (hash: pause, speed, jump_ms) from the /replay page.
+        self.session_alerts = f"{prefix}:alerts"
+        self.session_control = f"{prefix}:control"
 
     def snapshot(self, queue: str) -> str:
         return f"{self.prefix}:snapshot:{queue}"
@@ -78,7 +83,7 @@ def replay_prefix(prefix: str, name: str) -> str:
     """Where a replay session's keys live: the live names under a prefix of its own."""
     if not SESSION_NAME.fullmatch(name):
         raise ValueError(f"session name {name!r}: 1-40 of A-Z a-z 0-9 _ . -")
-    return f"{prefix}:replay:{name}"
+    return RedisKeys(prefix).replays + name
 
 
 def text(value: bytes | str) -> str:

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import redis
 from common import live_paced, local_services, print_machine  # bench/common.py, beside this script
 
+from base.keys import RedisKeys
 from callboard import services
 from producers.kafka_sink import KafkaSink
 from producers.simulator import Simulator
@@ -60,13 +61,13 @@ def latency(broker: str, redis_url: str, rate: int, seconds: int, logs: Path) ->
     samples: list[int] = []
     try:
         deadline = time.monotonic() + 120
-        while not client.get(f"{prefix}:heartbeat"):
+        while not client.get(RedisKeys(prefix).heartbeat):
             if time.monotonic() > deadline:
                 print("latency: worker never became ready")
                 return
             time.sleep(0.1)
         pubsub = client.pubsub()
-        pubsub.subscribe(f"{prefix}:changes")
+        pubsub.subscribe(RedisKeys(prefix).changes)
         stop = threading.Event()
 
         def listen() -> None:
@@ -74,7 +75,7 @@ def latency(broker: str, redis_url: str, rate: int, seconds: int, logs: Path) ->
             while not stop.is_set():
                 message = pubsub.get_message(timeout=0.2)
                 if message and message["type"] == "message" and message["data"] != "ALL":
-                    raw = reader.get(f"{prefix}:snapshot:{message['data']}")
+                    raw = reader.get(RedisKeys(prefix).snapshot(message['data']))
                     if raw:
                         snap = json.loads(raw)
                         if snap.get("last_event_ms"):

@@ -29,6 +29,7 @@ import redis
 import requests
 from common import live_paced, local_services, print_machine  # bench/common.py, beside this script
 
+from base.keys import RedisKeys
 from base.local_broker import LOCAL_LINGER_MS
 from callboard import services
 from core.snapshot import CENTRE
@@ -75,7 +76,7 @@ def main() -> None:
         broker_pid = _listener_pid(int(broker.rsplit(":", 1)[1]))
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         deadline = time.monotonic() + 120
-        while not client.get(f"{prefix}:heartbeat") and time.monotonic() < deadline:
+        while not client.get(RedisKeys(prefix).heartbeat) and time.monotonic() < deadline:
             time.sleep(0.2)
         sink = KafkaSink(broker, "acd.events.v1", linger_ms=LOCAL_LINGER_MS)  # as `callboard up`
         events = list(Simulator(seed=4, start_ms=START_MS, duration_ms=48 * 3_600_000,
@@ -106,9 +107,9 @@ def main() -> None:
 
 def _report(client: redis.Redis, prefix: str, sent: int, started: float, worker_pid: int,
             broker_pid: int | None, worker_log: Path) -> None:
-    stats = client.hgetall(f"{prefix}:stats")
+    stats = client.hgetall(RedisKeys(prefix).stats)
     counted = int(stats.get("events_in", 0))
-    raw = client.get(f"{prefix}:snapshot:{CENTRE}")
+    raw = client.get(RedisKeys(prefix).snapshot(CENTRE))
     newest = json.loads(raw).get("last_event_ms") if raw else None
     age = f"{time.time() - newest / 1000:.1f} s" if newest else "-"
     broker_rss = f"{_rss_mb(broker_pid):.0f} MB" if broker_pid else "-"

@@ -48,6 +48,7 @@ from kafka import KafkaConsumer
 
 from base.assemble import pipeline_rules
 from base.config import load_settings
+from base.keys import RedisKeys
 from base.topics import bootstrap_servers, ensure_topics
 from callboard import services
 from core.events import dumps
@@ -165,7 +166,7 @@ def bare_faust(broker: str, redis_url: str, profile: str, topic: str, n: int, lo
 
 
 def counted(client: redis.Redis, prefix: str) -> int:
-    return int(client.hget(f"{prefix}:stats", "events_in") or 0)
+    return int(client.hget(RedisKeys(prefix).stats, "events_in") or 0)
 
 
 def worker(broker: str, redis_url: str, profile: str, topic: str, n: int, logs: Path
@@ -200,7 +201,7 @@ def live_rate(broker: str, redis_url: str, profile: str, n: int, logs: Path, kin
     done_key = f"{app_id}:done"
     if kind == "worker":
         argv = services.callboard_argv("worker")
-        ready_key = f"{app_id}:heartbeat"
+        ready_key = RedisKeys(app_id).heartbeat
     else:
         env.update(BENCH_APP_ID=app_id, BENCH_BROKER=broker, BENCH_TOPIC=topic,
                    BENCH_EVENTS=str(n), BENCH_REDIS=redis_url, BENCH_KEY=done_key)

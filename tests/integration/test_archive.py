@@ -12,7 +12,7 @@ import pytest
 
 from base.config import load_settings
 from review.archive import archive_days, read_day
-from tests.integration.conftest import Stack, wait_until
+from tests.integration.helpers import Stack, wait_until
 
 pytestmark = pytest.mark.integration
 

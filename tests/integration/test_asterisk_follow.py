@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.integration.conftest import Stack, wait_until
+from tests.integration.helpers import Stack, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +17,7 @@ KEYS = ("offered", "answered", "abandoned", "short_abandoned", "answered_within_
 
 
 def ingest_lines(stack: Stack) -> int:
-    raw = stack.redis.hget(f"{stack.prefix}:ingest:asterisk:queue_log", "lines")
+    raw = stack.redis.hget(stack.keys.ingest("asterisk", "queue_log"), "lines")
     return int(raw or 0)
 
 
@@ -76,6 +76,6 @@ def test_follow_through_rotation_and_restart_counts_every_call_once(stack, tmp_p
     wait_until(matches, 60, "the worker's day figures to equal the whole file's")
     stats = stack.stats()
     assert stats["events_counted"] == expected_events  # nothing lost, nothing twice
-    counts = stack.redis.hgetall(f"{stack.prefix}:ingest:asterisk:queue_log")
+    counts = stack.redis.hgetall(stack.keys.ingest("asterisk", "queue_log"))
     assert int(counts["converted"]) == len(lines) and "rejected" not in counts
     assert report[-1]["offered"] > 300

@@ -3,114 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from callboard import services
-from tests.integration.conftest import Stack, wait_until
+from tests.integration.helpers import FakeWorker, attr_of, snapshot, start_board, text_of, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-STALE_AFTER_S = 2
-
-
-def snapshot(queue: str, written_ms: int, **figures) -> dict:
-    """A snapshot document as the worker writes it (core/snapshot.py), with chosen figures."""
-    window = lambda sl, ab, asa: {"service_level": sl, "abandon_rate": ab, "asa_s": asa}  # noqa: E731
-    return {
-        "schema": 1, "queue": queue, "label_zh": figures.get("zh", queue),
-        "label_en": figures.get("en", queue), "vip": figures.get("vip", False),
-        "sl_formula": "offered", "sl_threshold_s": 20, "sl_target": 0.8,
-        "short_abandon_s": 5, "abandon_target": 0.05, "asa_target_s": 20,
-        "targets": {"service_level": {"min": 0.8, "max": None},
-                    "abandon_rate": {"min": None, "max": 0.05}, "asa_s": {"min": None, "max": 20}},
-        "as_of_ms": written_ms, "as_of": "2026-01-05T10:15:00+08:00", "written_ms": written_ms,
-        "now": {"waiting": figures["waiting"], "oldest_offered_ms": 0,
-                "longest_wait_s": figures["longest"],
-                "agents": {"available": figures["available"], "on_call": figures["on_call"],
-                           "acw": 0, "not_ready": 0, "logged_in": 0}},
-        "windows": {"interval": window(figures["sl"], figures["abandon"], figures["asa"]),
-                    "day": window(figures["sl_day"], figures["abandon_day"], 10.0)},
-    }
-
-
-class FakeWorker:
-    """Writes snapshots to the real Redis every half second, like a live worker, until stopped."""
-
-    def __init__(self, stack: Stack, docs: list[dict]) -> None:
-        self.stack, self.docs = stack, docs
-        self.running = threading.Event()
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while self.running.is_set():
-            self.write()
-            self.stopped.wait(0.5)
-
-    def write(self) -> None:
-        now = int(time.time() * 1000)
-        for doc in self.docs:
-            doc["written_ms"] = now
-            self.stack.redis.set(f"{self.stack.prefix}:snapshot:{doc['queue']}", json.dumps(doc))
-            self.stack.redis.sadd(f"{self.stack.prefix}:queues", doc["queue"])
-        self.stack.redis.hset(f"{self.stack.prefix}:stats", mapping={"dead_letters": 3})
-
-    def start(self) -> None:
-        self.write()
-        self.running.set()
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.running.clear()
-        self.stopped.set()
-        if self.thread.is_alive():
-            self.thread.join()
-
-
-def start_board(stack: Stack, **env: str) -> tuple[str, object]:
-    port = services.free_port()
-    stack.env.update(CALLBOARD_BOARD_PORT=str(port), CALLBOARD_STALE_AFTER_S=str(STALE_AFTER_S),
-                     CALLBOARD_BOARD_REFRESH_MS="500", **env)
-    proc = stack.start("board", name="board")
-    services.wait_for_port(port, proc, 60, "board")
-    return f"http://127.0.0.1:{port}", proc
-
-
-def text_of(browser, element_id: str, settle_s: float = 5) -> str:
-    """The element's text once Dash has rendered it; "" if it has not within ``settle_s``.
-
-    A figure is never blank once rendered ("–" when undefined), so a blank text
-    means a render in progress: waiting for it is a condition, not a sleep.
-    """
-    def read() -> str:
-        try:
-            return browser.find_element(By.ID, element_id).text
-        except (NoSuchElementException, StaleElementReferenceException):
-            return ""
-
-    return Retrying(stop=stop_after_delay(settle_s), wait=wait_fixed(0.05),
-                    retry=retry_if_result(lambda text: not text),
-                    retry_error_callback=lambda state: "")(read)
-
-
-def attr_of(browser, element_id: str, name: str) -> str:
-    """An attribute of the element as rendered now; re-read if Dash replaced the element
-    between finding it and reading it (the board re-renders every second)."""
-    def read() -> str | None:
-        try:
-            return browser.find_element(By.ID, element_id).get_attribute(name)
-        except (NoSuchElementException, StaleElementReferenceException):
-            return None
-
-    return Retrying(stop=stop_after_delay(5), wait=wait_fixed(0.05),
-                    retry=retry_if_result(lambda value: value is None),
-                    retry_error_callback=lambda state: "")(read)
 
 
 def test_board_shows_redis_figures_then_flags_them_stale(stack, browser):

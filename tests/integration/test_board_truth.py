@@ -11,14 +11,16 @@ import time
 import pytest
 
 from base.config import load_settings
+from base.keys import RedisKeys
 from callboard import services
-from tests.integration.conftest import wait_until
-from tests.integration.test_board import (
+from core.snapshot import CENTRE
+from tests.integration.helpers import (
     FakeWorker,
     attr_of,
     snapshot,
     start_board,
     text_of,
+    wait_until,
 )
 from tests.unit.factories import at, call
 from wallboard.app import board_view
@@ -104,7 +106,7 @@ def test_many_displays_cost_redis_one_read_per_half_refresh(tmp_path, logs_dir):
                                  redis_prefix="displays", board_refresh_ms=1000,
                                  board_threads=8)
         admin = redis_py.Redis(port=port, decode_responses=True)
-        admin.set("displays:snapshot:ALL", json.dumps({"queue": "ALL"}))
+        admin.set(RedisKeys(settings.redis_prefix).snapshot(CENTRE), json.dumps({"queue": CENTRE}))
         admin.config_resetstat()
         reader = SnapshotReader(settings)
         # 200 displays asking at once, as one tick of a wall of screens.

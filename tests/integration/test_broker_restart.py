@@ -15,7 +15,7 @@ from kafka.admin import NewTopic
 
 from base.topics import bootstrap_servers
 from callboard import services
-from tests.integration.conftest import ROOT, Stack, wait_until
+from tests.integration.helpers import ROOT, Stack, wait_until
 from tests.unit.factories import at, call
 
 pytestmark = pytest.mark.integration

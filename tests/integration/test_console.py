@@ -4,35 +4,15 @@ without a users file. (CSRF and Origin: test_escalation.py, on a live alert.)"""
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 
 import pytest
 import requests
-from werkzeug.security import generate_password_hash
 
-from tests.integration.conftest import Stack
-from tests.integration.test_board import start_board
+from tests.integration.helpers import open_alert, start_board, with_users
 
 pytestmark = pytest.mark.integration
-
-
-def with_users(stack: Stack, tmp_path, **escalation: str) -> None:
-    users = tmp_path / "users.toml"
-    users.write_text(f'[users]\nlin = "{generate_password_hash("floor-pass")}"\n')
-    extra = "".join(f"{k} = {v}\n" for k, v in escalation.items())
-    config = tmp_path / "centre.toml"
-    config.write_text(f'[escalation]\nusers_file = "{users}"\n{extra}')
-    stack.env["CALLBOARD_CONFIG"] = str(config)
-
-
-def open_alert(stack: Stack) -> None:
-    stack.redis.hset(f"{stack.prefix}:alerts:open", "GEN", json.dumps({
-        "queue": "GEN", "step": 1, "level": 0, "notified_ms": 0, "acked_by": None,
-        "acked_ms": None, "waiting": 7, "event_time": "2026-01-05T10:05:00+08:00",
-        "rung": {"name_zh": "流动专家组签入", "name_en": "Floating experts sign in",
-                 "action_zh": "x", "action_en": "y"}}))
 
 
 def test_wrong_passwords_lock_the_user_and_the_address_out(stack, tmp_path):

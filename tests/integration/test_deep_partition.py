@@ -19,7 +19,7 @@ import pytest
 from kafka import KafkaProducer
 
 from base.topics import bootstrap_servers
-from tests.integration.conftest import Stack, wait_until
+from tests.integration.helpers import Stack, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from werkzeug.security import generate_password_hash
 
 from callboard import services
-from tests.integration.conftest import Stack, serving, wait_until
+from tests.integration.helpers import Stack, serving, wait_until
 from tests.unit.factories import at, event
 
 pytestmark = pytest.mark.integration
@@ -166,7 +166,7 @@ def test_a_surge_climbs_to_step_four_and_signs_out_in_reverse(stack, tmp_path, h
     # The same steps offline, from the same file.
     offline = json.loads(stack.cli("alerts", "--events", str(log)).stdout)
     assert [(r["direction"], r["step"], r["event_time"][11:19]) for r in offline] == expected
-    audit = stack.redis.xrange(f"{stack.prefix}:alerts:audit")
+    audit = stack.redis.xrange(stack.keys.alerts_audit)
     durations = {int(f["step"]): float(f["duration_s"]) for _, f in audit
                  if f["what"] == "step_ended"}
     # Each step active from its sign-in to its sign-out: 4: 10:16:40-10:23:20, 3:
@@ -207,15 +207,15 @@ def test_an_unacknowledged_alert_climbs_and_acknowledging_stops_it(stack, tmp_pa
     assert forged.status_code == 403
     assert requests.post(f"{console}/ack/GEN", auth=("lin", "floor-pass"), timeout=5,
                          allow_redirects=False).status_code == 403  # no token, no session
-    assert not json.loads(stack.redis.hget(f"{stack.prefix}:alerts:open", "GEN"))["acked_by"]
+    assert not json.loads(stack.redis.hget(stack.keys.alerts_open, "GEN"))["acked_by"]
     acked = browser.post(f"{console}/ack/GEN", data={"csrf_token": token}, timeout=5,
                          headers={"Origin": f"http://127.0.0.1:{port}"}, allow_redirects=False)
     assert acked.status_code == 303
-    acked_ms = json.loads(stack.redis.hget(f"{stack.prefix}:alerts:open", "GEN"))["acked_ms"]
+    acked_ms = json.loads(stack.redis.hget(stack.keys.alerts_open, "GEN"))["acked_ms"]
     # Let the notifier check twice the timeout after the acknowledgement.
-    wait_until(lambda: int(stack.redis.hget(f"{stack.prefix}:alerts:stats", "last_check_ms")
+    wait_until(lambda: int(stack.redis.hget(stack.keys.alerts_stats, "last_check_ms")
                            or 0) > acked_ms + 12_000, 40, "the notifier's escalation checks")
     assert not any("manager@example.com" in rcpt for rcpt, _ in box.messages)
-    audit = [f for _, f in stack.redis.xrange(f"{stack.prefix}:alerts:audit")]
+    audit = [f for _, f in stack.redis.xrange(stack.keys.alerts_audit)]
     assert [f["user"] for f in audit if f["what"] == "acknowledged"] == ["lin"]
     assert [f["level"] for f in audit if f["what"] == "escalated"] == ["1"]

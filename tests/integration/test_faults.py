@@ -5,47 +5,17 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from base.assemble import pipeline_rules
-from base.config import load_settings
 from base.topics import bootstrap_servers
-from core.pipeline import fold_file
 from core.snapshot import CENTRE, centre_snapshot, queue_snapshot
-from tests.integration.conftest import Stack, wait_until
+from tests.integration.helpers import Stack, events_in, offline, published_alerts, surge_log, wait_until
 
 pytestmark = pytest.mark.integration
-
-SURGE = ("--seed", "7", "--duration", "1h", "--start", "2026-01-05T09:00", "--volume", "2.5")
-
-
-def surge_log(stack: Stack, path: Path) -> list[bytes]:
-    stack.cli("simulate", *SURGE, "--out", str(path))
-    return path.read_bytes().splitlines()
-
-
-def offline(stack: Stack, lines: list[bytes]):
-    settings = load_settings(None)
-    pipeline, result = fold_file(pipeline_rules(settings, offline=True), lines)
-    return settings, pipeline, result
-
-
-def events_in(stack: Stack) -> int:
-    return stack.stats().get("events_in", 0)
-
-
-def published_alerts(stack: Stack) -> list[dict]:
-    consumer = KafkaConsumer(
-        stack.env["CALLBOARD_ALERTS_TOPIC"],
-        bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]),
-        auto_offset_reset="earliest", consumer_timeout_ms=1500)
-    try:
-        return [json.loads(m.value) for m in consumer]
-    finally:
-        consumer.close()
 
 
 def assert_live_equals_offline(stack: Stack, lines: list[bytes], log: Path) -> None:
@@ -69,7 +39,7 @@ def assert_live_equals_offline(stack: Stack, lines: list[bytes], log: Path) -> N
         assert got["now"]["escalation"] == reference.escalation(queue), queue
         # Every half-hour row the board charts equals the offline counters.
         rows = {int(k): json.loads(v) for k, v in
-                stack.redis.hgetall(f"{stack.prefix}:intervals:{queue}").items()}
+                stack.redis.hgetall(stack.keys.intervals(queue)).items()}
         assert rows, queue
         for start, row in rows.items():
             counters = reference.engine.window(queue, start, row["end_ms"], now)[0]
@@ -106,15 +76,17 @@ def test_kill_9_at_random_points_changes_no_figure_and_no_alert(stack, tmp_path)
     feeder = stack.start("publish", str(log), "--speed", "80", name="feeder")
     rng = random.Random(9)
     worker = stack.start("worker", name="worker-0")
-    kills = 0
-    for kill in range(6):
+    kills = 6
+    counted_at_kill = []
+    for kill in range(kills):
         target = min(len(lines) - 1, events_in(stack) + rng.randint(150, 700))
         wait_until(lambda t=target: events_in(stack) >= t, 90, f"{target} records counted")
         worker.kill()  # SIGKILL: no flush, no commit, no goodbye
-        worker.wait()
-        kills += 1
+        assert worker.wait() == -signal.SIGKILL
+        counted_at_kill.append(events_in(stack))
         worker = stack.start("worker", name=f"worker-{kill + 1}")
-    assert kills >= 5
+    # Every kill landed while the hour was still being counted, not after it.
+    assert all(n < len(lines) for n in counted_at_kill), (counted_at_kill, len(lines))
     wait_until(lambda: feeder.poll() is not None, 120, "the feeder to publish the hour")
     wait_until(lambda: events_in(stack) == len(lines), 120, "every record counted once")
     assert "restored at offset" in stack.log_tail(f"worker-{kills}", 400)
@@ -200,7 +172,7 @@ def test_rows_redis_missed_are_written_again_from_the_checkpoint_after_kill_9(st
                == reference.engine.clock_ms, 60, "the last write")
     stale = 0
     for queue in reference.queues():
-        key = f"{stack.prefix}:intervals:{queue}"
+        key = stack.keys.intervals(queue)
         for start, raw in stack.redis.hgetall(key).items():
             row = json.loads(raw)
             row["counters"]["repeated"] = -1  # what no count can give
@@ -214,7 +186,7 @@ def test_rows_redis_missed_are_written_again_from_the_checkpoint_after_kill_9(st
     def rows_behind() -> int:
         return sum(json.loads(raw)["counters"]["repeated"] == -1
                    for queue in reference.queues()
-                   for raw in stack.redis.hvals(f"{stack.prefix}:intervals:{queue}"))
+                   for raw in stack.redis.hvals(stack.keys.intervals(queue)))
 
     wait_until(lambda: rows_behind() == 0, 90, f"the {stale} rows written again")
     assert_live_equals_offline(stack, lines, log)

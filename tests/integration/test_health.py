@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from callboard import services
-from tests.integration.conftest import Stack, wait_until
+from tests.integration.helpers import Stack, wait_until
 from tests.unit.factories import at, call
 
 pytestmark = pytest.mark.integration
@@ -72,7 +72,7 @@ def test_the_notifier_reports_its_outbox_and_readiness(stack: Stack):
 
 
 def test_the_board_reports_request_times_summed_over_its_workers(stack: Stack):
-    from tests.integration.test_board import start_board
+    from tests.integration.helpers import start_board
 
     port = services.free_port()
     url, _ = start_board(stack, CALLBOARD_BOARD_METRICS_PORT=str(port),

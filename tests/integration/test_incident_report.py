@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from callboard import services
-from tests.integration.conftest import Stack
+from tests.integration.helpers import Stack
 from tests.unit.factories import at, call, event
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -15,8 +15,11 @@ import urllib.request
 import pytest
 import redis
 
+from base.config import Settings
+from base.keys import RedisKeys
 from callboard import services
-from tests.integration.conftest import ROOT, wait_until
+from core.snapshot import CENTRE
+from tests.integration.helpers import ROOT, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +52,7 @@ def test_up_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path):
         client = redis.Redis(port=ports[1], decode_responses=True)
 
         def centre_as_of() -> int:
-            raw = client.get("callboard:v1:snapshot:ALL")
+            raw = client.get(RedisKeys(Settings().redis_prefix).snapshot(CENTRE))  # the default prefix
             return json.loads(raw)["as_of_ms"] if raw else 0
 
         first = wait_until(centre_as_of, 90, "the first centre snapshot")

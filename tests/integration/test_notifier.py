@@ -25,7 +25,7 @@ from base.topics import bootstrap_servers
 from callboard import services
 from core.escalation import alert_doc
 from core.ladder import Transition, default_rules
-from tests.integration.conftest import Stack, serving, wait_until
+from tests.integration.helpers import Stack, serving, wait_until
 from tests.unit.factories import SHANGHAI
 
 pytestmark = pytest.mark.integration
@@ -100,7 +100,7 @@ def publish(stack: Stack, docs: list[dict]) -> None:
 
 
 def audit(stack: Stack) -> list[dict[str, str]]:
-    return [f for _, f in stack.redis.xrange(f"{stack.prefix}:alerts:audit")]
+    return [f for _, f in stack.redis.xrange(stack.keys.alerts_audit)]
 
 
 def test_a_failing_webhook_is_retried_and_a_killed_notifier_is_taken_over(stack, tmp_path,
@@ -123,7 +123,7 @@ def test_a_failing_webhook_is_retried_and_a_killed_notifier_is_taken_over(stack,
     stack.start("notify", name="notify-2")
     wait_until(lambda: set(hooks.delivered()) == ids, 60, "every alert delivered by the next one")
     print(f"delivered by the next notifier {time.monotonic() - started:.1f} s after its start")
-    wait_until(lambda: stack.redis.zcard(f"{stack.prefix}:alerts:outbox") == 0, 30,
+    wait_until(lambda: stack.redis.zcard(stack.keys.alerts_outbox) == 0, 30,
                "the outbox to empty")
     assert hooks.delivered() == dict.fromkeys(ids, 1)  # each once, none twice
     notified = [f["alert_id"] for f in audit(stack) if f["what"] == "notified"]

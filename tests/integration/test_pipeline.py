@@ -10,44 +10,15 @@ import pytest
 from kafka import KafkaConsumer
 
 from base.topics import bootstrap_servers
-from tests import oracle
-from tests.integration.conftest import Stack, wait_until
+from tests.integration.helpers import Stack, assert_board_equals_oracle, wait_until
 
 pytestmark = pytest.mark.integration
-
-ZONE = "Asia/Shanghai"
-THRESHOLDS = {"VIP": 15}  # the default config: VIP answers within 15 s, others 20 s
 
 
 def simulate(stack: Stack, path: Path, seed: int, duration: str, start: str) -> list[str]:
     stack.cli("simulate", "--seed", str(seed), "--duration", duration, "--start", start,
               "--out", str(path))
     return path.read_text().splitlines()
-
-
-def assert_board_equals_oracle(stack: Stack, log: Path) -> dict:
-    df = oracle.load(log)
-    centre = stack.snapshot("ALL")
-    assert centre is not None, "no centre snapshot in Redis"
-    # In event-clock mode "now" is the newest event time of the log.
-    assert centre["as_of_ms"] == int(df["ts_ms"].max())
-    want = oracle.expected(df, centre["as_of_ms"], ZONE, THRESHOLDS)
-    queues = sorted(q for q in want if q != "ALL")
-    assert sorted(centre["queues"]) == queues
-    for queue in [*queues, "ALL"]:
-        snap = stack.snapshot(queue)
-        assert snap is not None, queue
-        for name, figures in want[queue]["windows"].items():
-            got = snap["windows"][name]
-            for key, value in figures.items():  # every KPI the oracle computes
-                assert oracle.close(got[key], value), (queue, name, key, got[key], value)
-        assert snap["now"]["waiting"] == want[queue]["now"]["waiting"], queue
-        assert snap["now"]["longest_wait_s"] == pytest.approx(
-            want[queue]["now"]["longest_wait_s"], abs=1e-3), queue
-        if queue != "ALL":
-            for state, count in want[queue]["now"]["agents"].items():
-                assert snap["now"]["agents"][state] == count, (queue, state)
-    return want
 
 
 def test_worker_figures_equal_an_independent_computation(stack, tmp_path):

@@ -14,7 +14,7 @@ from base.assemble import pipeline_rules
 from base.config import load_settings
 from core.pipeline import Pipeline
 from streams.writer import SnapshotWriter
-from tests.integration.conftest import wait_until
+from tests.integration.helpers import wait_until
 from tests.unit.factories import at, call
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,20 @@ from pathlib import Path
 import pytest
 import redis
 
+from base.keys import RedisKeys, replay_prefix
 from callboard import services
 from core.snapshot import CENTRE, centre_snapshot, queue_snapshot
-from tests.integration.conftest import Stack, wait_until
-from tests.integration.test_board import attr_of, start_board, text_of
-from tests.integration.test_faults import events_in, offline, published_alerts, surge_log
+from tests.integration.helpers import (
+    Stack,
+    attr_of,
+    events_in,
+    offline,
+    published_alerts,
+    start_board,
+    surge_log,
+    text_of,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +30,7 @@ pytestmark = pytest.mark.integration
 def live_keys(stack: Stack) -> dict[str, bytes | None]:
     raw = redis.Redis.from_url(stack.env["CALLBOARD_REDIS_URL"])  # DUMP is binary
     keys = [k for k in stack.redis.scan_iter(match=f"{stack.prefix}:*")
-            if not k.startswith(f"{stack.prefix}:replay")]
+            if not k.startswith(stack.keys.replays)]
     return {k: raw.dump(k) for k in sorted(keys)}
 
 
@@ -51,29 +60,29 @@ def test_a_replayed_file_equals_the_offline_reference_and_touches_nothing_live(
     assert live_keys(stack) == before
     assert len(published_alerts(stack)) == alerts_before
 
-    prefix = f"{stack.prefix}:replay:surge"
+    prefix = replay_prefix(stack.prefix, "surge")
     parts = []
     for queue in reference.queues():
         want = queue_snapshot(reference.engine, settings.rules_for(queue), last_ms)
         parts.append(want)
-        got = json.loads(stack.redis.get(f"{prefix}:snapshot:{queue}"))
+        got = json.loads(stack.redis.get(RedisKeys(prefix).snapshot(queue)))
         assert got["as_of_ms"] == last_ms
         for key in ("windows", "agents_day"):
             assert got[key] == want[key], (queue, key)
         assert got["now"]["waiting"] == want["now"]["waiting"], queue
         assert got["now"]["agents"] == want["now"]["agents"], queue
-    centre = json.loads(stack.redis.get(f"{prefix}:snapshot:{CENTRE}"))
+    centre = json.loads(stack.redis.get(RedisKeys(prefix).snapshot(CENTRE)))
     want_centre = centre_snapshot(parts, settings.rules_for(CENTRE), last_ms, settings.zone)
     assert centre["windows"] == want_centre["windows"]
     # The session's alerts: those `callboard alerts` fires up to the range's end.
-    session_alerts = json.loads(stack.redis.get(f"{prefix}:alerts"))
+    session_alerts = json.loads(stack.redis.get(RedisKeys(prefix).session_alerts))
     want_alerts = [a for a in result.alerts if a["event_ms"] <= last_ms]
     assert want_alerts, "the surge fires no alert in the range: the comparison would be empty"
     assert [a["alert_id"] for a in session_alerts] == [a["alert_id"] for a in want_alerts]
     # Listed, done, and every key of it expires.
-    listed = json.loads(stack.redis.hget(f"{stack.prefix}:replay-sessions", "surge"))
+    listed = json.loads(stack.redis.hget(stack.keys.replay_sessions, "surge"))
     assert listed["status"] == "done" and listed["at_ms"] == last_ms
-    ttl = stack.redis.ttl(f"{prefix}:snapshot:{CENTRE}")
+    ttl = stack.redis.ttl(RedisKeys(prefix).snapshot(CENTRE))
     assert 0 < ttl <= 24 * 3600
 
 
@@ -91,27 +100,27 @@ def test_the_board_shows_a_session_marked_as_replay_and_a_jump_lands_on_its_minu
     settings, reference, _ = offline(stack, lines)
     last_ms = reference.engine.clock_ms
     # A paced session, paused on its first minute; then a jump to 09:41.
-    prefix = f"{stack.prefix}:replay:play"
-    stack.redis.hset(f"{prefix}:control", mapping={"paused": "1"})
+    prefix = replay_prefix(stack.prefix, "play")
+    stack.redis.hset(RedisKeys(prefix).session_control, mapping={"paused": "1"})
     session = stack.start("replay", "--from", "2026-01-05T09:00", "--to", _iso(last_ms, settings),
                           "--source", str(log), "--session", "play", "--speed", "60",
                           name="replay")
     try:
         def state() -> dict:
-            raw = stack.redis.hget(f"{stack.prefix}:replay-sessions", "play")
+            raw = stack.redis.hget(stack.keys.replay_sessions, "play")
             return json.loads(raw) if raw else {}
 
         nine = _ms("2026-01-05T09:00", settings)
         wait_until(lambda: state().get("status") == "paused" and state()["at_ms"] == nine, 60,
                    "the session paused at 09:00")
         jump = _ms("2026-01-05T09:41", settings)
-        stack.redis.hset(f"{prefix}:control", "jump_ms", str(jump))
+        stack.redis.hset(RedisKeys(prefix).session_control, "jump_ms", str(jump))
         wait_until(lambda: state().get("at_ms") == jump, 30, "the jump to 09:41")
         # The session at 09:41 is the log folded to 09:41, as the offline reference has it.
         upto = [line for line in lines if json.loads(line)["ts_ms"] <= jump]
         _, at_jump, _ = offline(stack, upto)
         want = queue_snapshot(at_jump.engine, settings.rules_for("GEN"), jump)
-        got = json.loads(stack.redis.get(f"{prefix}:snapshot:GEN"))
+        got = json.loads(stack.redis.get(RedisKeys(prefix).snapshot("GEN")))
         assert got["as_of_ms"] == jump
         assert got["windows"] == want["windows"]
         assert got["now"]["waiting"] == want["now"]["waiting"]
@@ -119,20 +128,20 @@ def test_the_board_shows_a_session_marked_as_replay_and_a_jump_lands_on_its_minu
         # Back to 09:20 (from the 09:00 checkpoint): the state there, and no half hour
         # after 09:20's left in the session's rows.
         back = _ms("2026-01-05T09:20", settings)
-        stack.redis.hset(f"{prefix}:control", "jump_ms", str(back))
+        stack.redis.hset(RedisKeys(prefix).session_control, "jump_ms", str(back))
         wait_until(lambda: state().get("at_ms") == back, 30, "the jump back to 09:20")
         _, at_back, _ = offline(stack, [line for line in lines
                                         if json.loads(line)["ts_ms"] <= back])
         want_back = queue_snapshot(at_back.engine, settings.rules_for("GEN"), back)
-        got_back = json.loads(stack.redis.get(f"{prefix}:snapshot:GEN"))
+        got_back = json.loads(stack.redis.get(RedisKeys(prefix).snapshot("GEN")))
         assert got_back["as_of_ms"] == back
         assert got_back["windows"] == want_back["windows"]
         assert got_back["now"]["waiting"] == want_back["now"]["waiting"]
-        rows = stack.redis.hgetall(f"{prefix}:intervals:GEN")
+        rows = stack.redis.hgetall(RedisKeys(prefix).intervals("GEN"))
         assert sorted(int(k) for k in rows) == [_ms("2026-01-05T09:00", settings)]
         assert json.loads(rows[str(_ms("2026-01-05T09:00", settings))])["counters"] == \
             at_back.engine.window("GEN", nine, nine + 1_800_000, back)[0]
-        stack.redis.hset(f"{prefix}:control", "jump_ms", str(jump))
+        stack.redis.hset(RedisKeys(prefix).session_control, "jump_ms", str(jump))
         wait_until(lambda: state().get("at_ms") == jump, 30, "the jump forward to 09:41 again")
 
         url, _ = start_board(stack)
@@ -169,7 +178,7 @@ def test_the_replay_page_starts_a_session_moves_it_and_serves_its_report(stack: 
 
     import requests
 
-    from tests.integration.test_console import with_users
+    from tests.integration.helpers import with_users
 
     log = tmp_path / "surge.jsonl"
     lines = surge_log(stack, log)
@@ -194,7 +203,7 @@ def test_the_replay_page_starts_a_session_moves_it_and_serves_its_report(stack: 
     assert started.status_code == 303
 
     def state() -> dict:
-        raw = stack.redis.hget(f"{stack.prefix}:replay-sessions", "web")
+        raw = stack.redis.hget(stack.keys.replay_sessions, "web")
         return json.loads(raw) if raw else {}
 
     wait_until(lambda: state().get("status") == "running", 60, "the session to play")
@@ -279,16 +288,16 @@ def test_replays_from_the_archive_kafka_and_the_file_equal_the_live_run(stack: S
         name = "src-" + ("file" if source == str(log) else source)
         stack.cli("replay", "--from", "2026-01-05T09:00", "--to", _iso(last_ms, settings),
                   "--source", source, "--session", name)
-        prefix = f"{stack.prefix}:replay:{name}"
+        prefix = replay_prefix(stack.prefix, name)
         for queue in queues:
-            got = json.loads(stack.redis.get(f"{prefix}:snapshot:{queue}"))
+            got = json.loads(stack.redis.get(RedisKeys(prefix).snapshot(queue)))
             want = live[queue]
             assert got["as_of_ms"] == want["as_of_ms"] == last_ms, (source, queue)
             for key in ("windows", "agents_day"):  # the centre has no agents_day
                 assert got.get(key) == want.get(key), (source, queue, key)
             assert got["now"]["waiting"] == want["now"]["waiting"], (source, queue)
             assert got["now"]["agents"] == want["now"]["agents"], (source, queue)
-        session_alerts = json.loads(stack.redis.get(f"{prefix}:alerts"))
+        session_alerts = json.loads(stack.redis.get(RedisKeys(prefix).session_alerts))
         assert sorted(a["alert_id"] for a in session_alerts) == live_alerts, source
     # Minute by minute, the three sources give the same timeline (the incident report's).
     from base.config import load_settings
@@ -312,10 +321,10 @@ def test_an_asterisk_queue_log_replays_as_its_converted_events(stack: Stack, tmp
     for name, source in (("qlog", queue_log), ("converted", converted)):
         stack.cli("replay", "--from", "2026-01-05T09:00", "--to", "2026-01-05T09:30",
                   "--source", str(source), "--session", name)
-    queues = stack.redis.smembers(f"{stack.prefix}:replay:converted:queues")
+    queues = stack.redis.smembers(RedisKeys(replay_prefix(stack.prefix, "converted")).queues)
     assert queues
     for queue in queues:
-        a, b = (json.loads(stack.redis.get(f"{stack.prefix}:replay:{n}:snapshot:{queue}"))
+        a, b = (json.loads(stack.redis.get(RedisKeys(replay_prefix(stack.prefix, n)).snapshot(queue)))
                 for n in ("qlog", "converted"))
         assert a["windows"] == b["windows"] and a["now"] == b["now"], queue
         assert a["windows"]["day"]["offered"] > 0, queue

@@ -10,8 +10,7 @@ from base.assemble import pipeline_rules
 from base.config import load_settings
 from core.pipeline import Pipeline
 from streams.writer import SnapshotWriter
-from tests.integration.conftest import wait_until
-from tests.integration.test_board import attr_of, start_board, text_of
+from tests.integration.helpers import attr_of, start_board, text_of, wait_until
 from tests.unit.factories import at, call, event
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

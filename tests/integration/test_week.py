@@ -12,8 +12,7 @@ import json
 import pytest
 
 from tests import oracle
-from tests.integration.conftest import Stack, wait_until
-from tests.integration.test_pipeline import THRESHOLDS, ZONE, assert_board_equals_oracle
+from tests.integration.helpers import THRESHOLDS, ZONE, Stack, assert_board_equals_oracle, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +23,7 @@ RETENTION_H = 48  # the default bucket_retention_h
 def rows(stack: Stack, kind: str) -> dict[tuple[str, int], dict]:
     out = {}
     for queue in (*QUEUES, "ALL"):
-        for start, raw in stack.redis.hgetall(f"{stack.prefix}:{kind}:{queue}").items():
+        for start, raw in stack.redis.hgetall(getattr(stack.keys, kind)(queue)).items():
             out[(queue, int(start))] = json.loads(raw)
     return out
 

@@ -1,0 +1,110 @@
+"""The notifier's decisions, in memory: what the open alert becomes after each alert, when
+an unacknowledged alert climbs a level, who is told, and what a message says. The
+delivery itself (Redis outbox, webhook, SMTP) is tested against real servers in
+tests/integration/test_notifier.py."""
+
+from __future__ import annotations
+
+import hmac
+
+from alerts.notify import Notifier, message_text, open_alert_after, sign
+from base.config import Settings
+from core.records import Alert
+
+MIN = 60_000
+
+
+def climb(notifier: Notifier, current, now_ms: int):
+    raised: list = []
+    return notifier.climbed(current, now_ms, raised), raised
+
+
+def alert(step: int, direction: str, at_ms: int, queue: str = "GEN", waiting: int = 8) -> Alert:
+    return {
+        "alert_id": f"{queue}:{at_ms}:{direction}:{step}", "queue": queue, "step": step,
+        "direction": direction, "event_time": "2026-01-05T09:05:05+08:00", "event_ms": at_ms,
+        "waiting": waiting, "mode": "day",
+        "rung": {"name_zh": "值班长签入", "name_en": "Duty manager signs in",
+                 "action_zh": "增开座席", "action_en": "Open more seats",
+                 "staff_group": "duty", "seats": "2-3"},
+        "seats_needed": None, "staffed": None,
+    }
+
+
+def test_a_step_up_opens_the_alert_unacknowledged_at_level_0():
+    opened = open_alert_after(None, alert(1, "up", 5 * MIN), now_ms=5 * MIN + 200, ended=[])
+    assert opened is not None
+    assert (opened["step"], opened["level"], opened["acked_by"], opened["notified_ms"]) == (
+        1, 0, None, 5 * MIN + 200)
+    assert opened["started"] == {"1": 5 * MIN}
+
+
+def test_a_redelivered_alert_changes_nothing():
+    first = alert(1, "up", 5 * MIN)
+    opened = open_alert_after(None, first, 5 * MIN, [])
+    assert open_alert_after(opened, first, 9 * MIN, []) is opened
+
+
+def test_a_further_step_is_news_again_and_keeps_when_each_step_began():
+    opened = open_alert_after(None, alert(1, "up", 5 * MIN), 5 * MIN, [])
+    acked = {**opened, "acked_by": "alice", "acked_ms": 6 * MIN}
+    second = open_alert_after(acked, alert(2, "up", 10 * MIN), 10 * MIN, [])
+    assert (second["step"], second["level"], second["acked_by"]) == (2, 0, None)
+    assert second["started"] == {"1": 5 * MIN, "2": 10 * MIN}
+
+
+def test_signing_out_a_step_reports_how_long_it_ran_and_step_0_closes_the_alert():
+    opened = open_alert_after(None, alert(1, "up", 5 * MIN), 5 * MIN, [])
+    up2 = open_alert_after(opened, alert(2, "up", 10 * MIN), 10 * MIN, [])
+    ended: list[tuple[int, float]] = []
+    down1 = open_alert_after(up2, alert(1, "down", 16 * MIN), 16 * MIN, ended)
+    # Step 2 ran from minute 10 to minute 16: 360 s.
+    assert ended == [(2, 360.0)]
+    assert (down1["step"], down1["direction"], down1["started"]) == (1, "down", up2["started"])
+    ended.clear()
+    assert open_alert_after(down1, alert(0, "down", 20 * MIN), 20 * MIN, ended) is None
+    assert ended == [(1, 900.0)]  # step 1: minute 5 to minute 20
+
+
+def test_an_unacknowledged_alert_climbs_one_level_after_the_ack_timeout_and_no_further():
+    settings = Settings(escalation={"ack_timeout_min": 5, "recipients": [
+        {"name": "lead", "level": 0, "email": "lead@example.test"},
+        {"name": "manager", "level": 1, "email": "manager@example.test"}]})
+    notifier = Notifier(settings)  # no Redis call is made by the decision
+    opened = open_alert_after(None, alert(1, "up", 0), 0, [])
+    assert climb(notifier, opened, 5 * MIN - 1) == (opened, [])  # not yet
+    climbed, raised = climb(notifier, opened, 5 * MIN)
+    assert (climbed["level"], climbed["notified_ms"]) == (1, 5 * MIN) and raised == [climbed]
+    # Level 1 is the highest anyone is at: it stays there.
+    assert climb(notifier, climbed, 20 * MIN) == (climbed, [])
+    acked = {**opened, "acked_by": "lead"}
+    assert climb(notifier, acked, 20 * MIN) == (acked, [])
+
+
+def test_recipients_are_chosen_by_level_and_queue():
+    settings = Settings(escalation={"recipients": [
+        {"name": "all-queues", "level": 0, "email": "a@example.test"},
+        {"name": "vip-only", "level": 0, "queues": ["VIP"], "email": "v@example.test"},
+        {"name": "manager", "level": 1, "email": "m@example.test"}]})
+    notifier = Notifier(settings)
+    assert [r.name for r in notifier.recipients("GEN", 0)] == ["all-queues"]
+    assert [r.name for r in notifier.recipients("VIP", 0)] == ["all-queues", "vip-only"]
+    assert [r.name for r in notifier.recipients("VIP", 1)] == ["manager"]
+
+
+def test_the_message_names_queue_step_action_and_seats_and_says_when_it_escalated():
+    doc = alert(6, "up", 0)
+    doc["seats_needed"] = {"agents": 14, "service_level": 0.81, "asa_s": 12.0,
+                           "calls_15min": 120, "aht_s": 180.0}
+    doc["staffed"] = 9
+    lines = message_text(doc, escalated=2).splitlines()
+    assert lines[0] == "[callboard] GEN step up -> 6: 值班长签入 / Duty manager signs in"
+    assert lines[2:4] == ["增开座席", "Open more seats (duty, seats 2-3)"]
+    assert "Seats needed now (Erlang C): 14 (staffed 9)" in lines
+    assert lines[-1] == "Not acknowledged: escalated to level 2."
+
+
+def test_the_webhook_signature_is_hmac_sha256_of_timestamp_dot_body():
+    # Worked by hand with the standard library, not with the code under test.
+    want = hmac.new(b"s3cret", b"1700000000.{}", "sha256").hexdigest()
+    assert sign("s3cret", "1700000000", b"{}") == f"sha256={want}"

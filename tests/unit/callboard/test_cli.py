@@ -1,0 +1,93 @@
+"""The command line in process (click's runner): the offline commands on hand-written
+files, and a bad settings file stopping a command with the file, the key and why."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from callboard.cli import cli
+from tests.unit.factories import at, call, event
+
+
+@pytest.fixture
+def runner(monkeypatch) -> CliRunner:
+    monkeypatch.delenv("CALLBOARD_CONFIG", raising=False)
+    return CliRunner()
+
+
+def write(path, events, *extra: str) -> str:
+    path.write_text("".join(json.dumps(e) + "\n" for e in events) + "".join(extra))
+    return str(path)
+
+
+def test_report_counts_a_hand_written_morning(runner, tmp_path):
+    # Three GEN calls at 09:00-09:02: two answered (5 s and 40 s), one abandoned after
+    # 30 s; the default service level is answered within 20 s / offered (docs/kpis.md).
+    events = [*call("a", at(9, 0), answer_after_s=5, talk_s=60),
+              *call("b", at(9, 1), answer_after_s=40, talk_s=90),
+              *call("c", at(9, 2), abandon_after_s=30)]
+    log = write(tmp_path / "day.jsonl", events, "not json\n")
+    result = runner.invoke(cli, ["report", "--events", log, "--interval", "day"])
+    assert result.exit_code == 0, result.output
+    rows = {r["queue"]: r for r in json.loads(result.stdout)}
+    gen = rows["GEN"]
+    assert (gen["offered"], gen["answered"], gen["abandoned"]) == (3, 2, 1)
+    assert gen["service_level"] == pytest.approx(1 / 3)
+    assert gen["asa_s"] == pytest.approx(22.5)  # (5 + 40) / 2
+    assert gen["avg_talk_s"] == pytest.approx(75.0)  # (60 + 90) / 2
+    assert "rejected: malformed_json 1" in result.stderr
+
+
+def test_report_as_csv_has_one_header_and_a_row_per_queue_and_the_centre(runner, tmp_path):
+    events = [*call("a", at(9, 0), answer_after_s=5),
+              *call("v", at(9, 0), queue="VIP", answer_after_s=5)]
+    log = write(tmp_path / "day.jsonl", events)
+    result = runner.invoke(cli, ["report", "--events", log, "--interval", "day",
+                                 "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("queue,interval_start,interval_end,")
+    assert sorted(line.split(",")[0] for line in lines[1:]) == ["ALL", "GEN", "VIP"]
+
+
+def test_alerts_fires_step_1_once_more_than_5_have_waited_5_minutes(runner, tmp_path):
+    # Six callers from 10:00:00 to 10:00:05, none answered: the manual's step 1 (lines
+    # 139-150) at 10:05:05, five minutes after the sixth caller made it "more than 5".
+    waiting = [event("call.offered", at(10, 0, i), "GEN", call_id=f"w{i}") for i in range(6)]
+    later = [event("call.offered", at(10, 6), "GEN", call_id="late")]
+    log = write(tmp_path / "surge.jsonl", [*waiting, *later])
+    result = runner.invoke(cli, ["alerts", "--events", log])
+    assert result.exit_code == 0, result.output
+    alerts = json.loads(result.stdout)
+    assert [(a["queue"], a["step"], a["direction"]) for a in alerts] == [("GEN", 1, "up")]
+    assert alerts[0]["event_time"].startswith("2026-01-05T10:05:05")
+
+
+def test_erlang_takes_the_traffic_from_calls_interval_and_aht(runner):
+    # 100 calls in 30 minutes at 180 s each: 100 * 180 / 1800 = 10 erlangs.
+    result = runner.invoke(cli, ["erlang", "--calls", "100", "--aht-s", "180", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["traffic_erlangs"] == pytest.approx(10.0)
+    assert figures["agents"] > 10  # Erlang C needs more agents than erlangs to be stable
+    assert figures["service_level"] >= 0.8
+
+
+def test_a_bad_settings_file_stops_the_command_naming_file_key_and_reason(runner, tmp_path):
+    config = tmp_path / "callboard.toml"
+    config.write_text("sl_threshold_s = -3\n")
+    log = write(tmp_path / "day.jsonl", call("a", at(9, 0), answer_after_s=5))
+    result = runner.invoke(cli, ["--config", str(config), "report", "--events", log])
+    assert result.exit_code != 0
+    assert str(config) in result.output and "sl_threshold_s" in result.output
+
+
+def test_every_process_is_a_subcommand_of_the_one_entry_point(runner):
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in ("worker", "board", "notify", "archive", "simulate", "publish", "ingest",
+                    "replay", "report", "alerts", "incident-report", "up"):
+        assert f"  {command} " in result.output, command

@@ -1,0 +1,177 @@
+"""The worker's parts in memory, each through its narrow interface: no broker, no Redis.
+
+Faust's topics and consumer are replaced by recording stand-ins that offer the one or
+two calls each part makes; the real ones are exercised by tests/integration."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+
+from prometheus_client.core import Metric
+
+from base.assemble import pipeline_rules
+from base.broker import KafkaProfile
+from base.config import Settings
+from core.pipeline import Pipeline
+from core.records import Record
+from streams.metrics import WorkerCollector
+from streams.progress import Liveness
+from streams.refresh import Refresh
+from streams.sender import Sender
+from streams.shards import Shards
+from streams.status import WorkerStatus
+from streams.writer import Pending, write_changes
+from tests.unit.factories import at, call, event
+
+SETTINGS = Settings(stale_after_s=5)
+
+
+class RecordingTopic:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+
+    async def send(self, key: bytes, value: bytes) -> None:
+        self.sent.append((key, value))
+
+
+def surge_alert(alert_id: str) -> dict:
+    return {"alert_id": alert_id, "queue": "GEN", "step": 1, "direction": "up",
+            "event_time": "2026-01-05T09:05:05+08:00", "waiting": 6}
+
+
+def test_each_alert_id_goes_to_the_topic_once_and_none_before_the_sent_ones_are_known():
+    async def run() -> list[str]:
+        topic = RecordingTopic()
+        sender = Sender(SETTINGS, topic, RecordingTopic())
+        sender.produced.add("GEN:1:up:1")  # already on the topic before this restart
+        first = asyncio.create_task(sender.send_alert(surge_alert("GEN:2:up:2")))
+        await asyncio.sleep(0)
+        assert topic.sent == []  # held until the ids on the topic are read
+        sender.produced_loaded.set()
+        await first
+        for alert_id in ("GEN:1:up:1", "GEN:2:up:2", "GEN:3:down:1", "GEN:3:down:1"):
+            await sender.send_alert(surge_alert(alert_id))
+        return [json.loads(value)["alert_id"] for _key, value in topic.sent]
+
+    assert asyncio.run(run()) == ["GEN:2:up:2", "GEN:3:down:1"]
+
+
+def test_a_dead_letter_goes_out_keyed_by_its_reason_with_its_place_in_the_source():
+    async def run() -> list[tuple[bytes, bytes]]:
+        letters = RecordingTopic()
+        pipeline = Pipeline(pipeline_rules(SETTINGS, offline=True))
+        result = pipeline.feed([Record(b"{not json", 2, 41)])
+        sender = Sender(SETTINGS, RecordingTopic(), letters)
+        for letter in result.dead:
+            await sender.dead_letter(letter)
+        return letters.sent
+
+    [(key, value)] = asyncio.run(run())
+    doc = json.loads(value)
+    assert key == b"malformed_json"
+    assert (doc["partition"], doc["offset"], doc["value"], doc["topic"]) == (
+        2, 41, "{not json", SETTINGS.events_topic)
+
+
+def test_snapshots_are_stamped_with_the_earlier_of_the_broker_and_the_partition():
+    liveness = Liveness(now_ms=1_000)
+    assert liveness.source_ok_ms(0) == 1_000  # no progress seen yet: the broker's time
+    liveness.broker_answered(9_000)
+    liveness.progress.observe(0, position=10, highwater=50, now_ms=4_000)  # behind since 4 s
+    liveness.progress.observe(1, position=7, highwater=7, now_ms=9_500)  # caught up
+    assert liveness.source_ok_ms(0) == 4_000
+    assert liveness.source_ok_ms(1) == 9_000
+
+
+class FlakyWriter:
+    """Redis is down for the first write, back for the second."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[set[str], set[tuple[str, int]]]] = []
+        self.expired = 0
+
+    async def write(self, queues, stats, minutes) -> bool:
+        self.calls.append((set(queues), set(minutes)))
+        return len(self.calls) > 1
+
+    def expire(self) -> None:
+        self.expired += 1
+
+
+def test_what_a_failed_write_held_is_written_on_the_next_try():
+    async def run() -> FlakyWriter:
+        pending, writer = Pending(), FlakyWriter()
+        loop = asyncio.create_task(write_changes(pending, writer, {}))  # type: ignore[arg-type]
+        pending.queues, pending.minutes = {"GEN"}, {("GEN", 0)}
+        pending.dirty.set()
+        async with asyncio.timeout(5):
+            while len(writer.calls) < 1:
+                await asyncio.sleep(0.01)
+            pending.touch(["VIP"])  # more work arrives while Redis is down
+            while len(writer.calls) < 2:
+                await asyncio.sleep(0.01)
+        loop.cancel()
+        return writer
+
+    writer = asyncio.run(run())
+    assert writer.calls == [({"GEN"}, {("GEN", 0)}), ({"GEN", "VIP"}, {("GEN", 0)})]
+    assert writer.expired == 1  # once every counted minute had its row
+
+
+def _status(shards: Shards) -> WorkerStatus:
+    return WorkerStatus(pipelines=shards, liveness=Liveness(0), stale_after_ms=5_000,
+                        restores=lambda: shards.restores, last_write_ms=lambda: 0)
+
+
+def _shards_with(pipelines: dict[int, Pipeline]) -> Shards:
+    async def reset(_partition: int) -> None:
+        return None
+
+    shards = Shards(SETTINGS, pipeline_rules(SETTINGS), None,  # type: ignore[arg-type]  # no table needed
+                    KafkaProfile(1).backlog_tuner(), reset)
+    shards.pipelines.update(pipelines)
+    return shards
+
+
+def test_a_partition_with_records_waiting_that_does_not_move_counts_as_stalled():
+    pipeline = Pipeline(pipeline_rules(SETTINGS))
+    pipeline.feed([Record(json.dumps(e).encode(), 0, i)
+                   for i, e in enumerate(call("c1", at(9, 0), answer_after_s=5))])
+    shards = _shards_with({0: pipeline})
+    status = _status(shards)
+    highwater = {0: 10}  # offsets 0-1 counted (offered, answered); 8 records wait
+    consumer = SimpleNamespace(highwater=lambda tp: highwater[tp.partition])
+    clock = iter([100.0, 103.0, 106.0])
+    refresh = Refresh(SETTINGS, SimpleNamespace(consumer=consumer), KafkaProfile(1),
+                      shards, status, Pending(), on_result=None, send_alert=None,
+                      clock=lambda: next(clock))
+    refresh.watch_progress()  # first look at 100 s
+    refresh.watch_progress()  # 3 s later, not moved: not yet stale (5 s)
+    assert status.stats["partitions.stalled"] == 0
+    refresh.watch_progress()  # 6 s without moving
+    assert status.stats["partitions.stalled"] == 1
+    refresh.count_state()
+    assert (status.stats["table.live"], status.stats["restores"]) == (1, 0)
+
+
+def test_the_metrics_read_the_status_and_sum_every_partitions_counters():
+    a, b = Pipeline(pipeline_rules(SETTINGS)), Pipeline(pipeline_rules(SETTINGS))
+    a.feed([Record(json.dumps(event("call.offered", at(9, 0), "GEN", call_id="x")).encode(), 0, 0),
+            Record(b"[]", 0, 1)])
+    b.feed([Record(json.dumps(event("call.offered", at(9, 0), "VIP", call_id="y")).encode(), 1, 0)])
+    status = _status(_shards_with({0: a, 1: b}))
+    status.not_ready = None
+    metrics: dict[str, Metric] = {m.name: m for m in WorkerCollector(status).collect()}
+
+    def value(name: str, **labels: str) -> float:
+        return next(s.value for s in metrics[name].samples
+                    if s.name.endswith(("_total", name)) and all(s.labels.get(k) == v
+                                                               for k, v in labels.items()))
+
+    assert value("callboard_events_in") == 3
+    assert value("callboard_events_counted") == 2
+    assert value("callboard_dead_letters_by_reason", reason="not_an_object") == 1
+    assert value("callboard_partitions") == 2
+    assert value("callboard_ready") == 1
