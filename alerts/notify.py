@@ -40,6 +40,7 @@ from prometheus_client import Counter, Gauge
 
 from base.alertstore import OpenAlert, Outbox, audit, update_open
 from base.config import Recipient, Settings
+from base.i18n import MESSAGES
 from base.keys import RedisKeys, text
 from core.records import Alert
 
@@ -61,26 +62,32 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
+# Messages go out in English around the rung's names in both languages (as they
+# always have); issue #18 gives each recipient their own language.
+_LANG = "en"
+
+
 def message_subject(alert: Alert) -> str:
     rung = alert["rung"]
-    verb = "step up" if alert["direction"] == "up" else "step down"
-    return (f"[callboard] {alert['queue']} {verb} -> {alert['step']}: "
-            f"{rung['name_zh']} / {rung['name_en']}")
+    return MESSAGES("subject", _LANG, queue=alert["queue"], verb=MESSAGES(alert["direction"], _LANG),
+                    step=alert["step"], name_zh=rung["name_zh"], name_en=rung["name_en"])
 
 
 def message_text(alert: Alert, escalated: int = 0) -> str:
     rung = alert["rung"]
     lines = [
         message_subject(alert),
-        f"{alert['event_time']}  waiting {alert['waiting']}  mode {alert['mode']}",
+        MESSAGES("situation", _LANG, at=alert["event_time"], waiting=alert["waiting"],
+                 mode=alert["mode"]),
         f"{rung['action_zh']}",
-        f"{rung['action_en']} ({rung['staff_group']}, seats {rung['seats']})",
+        MESSAGES("staffing", _LANG, action=rung["action_en"], group=rung["staff_group"],
+                 seats=rung["seats"]),
     ]
     s = alert.get("seats_needed")
     if s:
-        lines.append(f"Seats needed now (Erlang C): {s['agents']} (staffed {alert.get('staffed')})")
+        lines.append(MESSAGES("seats_needed", _LANG, n=s["agents"], staffed=alert.get("staffed")))
     if escalated:
-        lines.append(f"Not acknowledged: escalated to level {escalated}.")
+        lines.append(MESSAGES("escalated", _LANG, level=escalated))
     return "\n".join(lines)
 
 

@@ -167,9 +167,9 @@ class Settings(BaseSettings):
     # --- the centre (manual chapter 4)
     timezone: str = "Asia/Shanghai"
     queues: list[QueueConfig] = Field(default_factory=_default_queues, min_length=1)
-    sl_threshold_s: int = Field(default=20, ge=0, le=3600)  # B20, line 745: 80% in 20 s
+    sl_threshold_s: int = Field(default=20, ge=0, le=3600)  # B20's target, line 746: 80% in 20 s
     sl_target: float = Field(default=0.80, gt=0, le=1)
-    sl_formula: SlFormula = "offered"  # B20's own definition, line 743
+    sl_formula: SlFormula = "offered"  # B20's own definition, line 744
     # B13 (lines 654-655): short abandons must be defined and excluded; the
     # manual's "20 s or less" is an upper bound, and 1-5 s hang-ups are misdials.
     # 5 s excludes misdials without hiding callers who waited and gave up.

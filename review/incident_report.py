@@ -12,9 +12,7 @@ key moments (``core.incident``); and the configuration used.
 
 from __future__ import annotations
 
-import html
 import json
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +21,12 @@ from typing import Any, TypedDict
 import pandas as pd
 import plotly.graph_objects as go
 import redis
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 
 from base.assemble import groups_of, ladder_rules, pipeline_rules
 from base.config import Settings
+from base.i18n import REPORT
 from base.keys import RedisKeys, text
 from core import kpi
 from core.events import EventError, parse
@@ -70,65 +71,8 @@ class IncidentReport(TypedDict):
     config: dict[str, object]
 
 _MINUTE = 60_000
-_LABELS: dict[str, tuple[str, str]] = {
-    "title": ("事件复盘报告", "Incident report"),
-    "range": ("时段", "Range"),
-    "source": ("数据来源", "Source"),
-    "moments": ("关键时刻", "Key moments"),
-    "first_breach_ms": ("首次超限（排队超过 {t} 人）", "First breach (more than {t} waiting)"),
-    "peak_waiting": ("排队峰值", "Peak waiting"),
-    "peak_longest_wait_s": ("最长等待峰值", "Peak longest wait"),
-    "recovered_ms": ("恢复（排队不超过 {t} 人）", "Recovered (no more than {t} waiting)"),
-    "recovery_s": ("从超限到恢复", "Breach to recovery"),
-    "none": ("无", "none"),
-    "not_recovered": ("到时段结束仍未恢复", "not recovered by the end of the range"),
-    "timeline": ("逐分钟时间线", "Minute by minute"),
-    "waiting": ("排队", "Waiting"),
-    "longest": ("最长等待（秒）", "Longest wait (s)"),
-    "available": ("空闲", "Available"),
-    "on_call": ("通话", "On call"),
-    "not_ready": ("未就绪", "Not ready"),
-    "seats_needed": ("所需坐席", "Seats needed"),
-    "staffed": ("在岗", "Staffed"),
-    "intervals": ("服务水平、放弃率、平均应答（每5分钟）",
-                  "Service level, abandonment, ASA (per 5 min)"),
-    "service_level": ("服务水平", "Service level"),
-    "abandon_rate": ("放弃率", "Abandonment"),
-    "asa_s": ("平均应答（秒）", "ASA (s)"),
-    "target": ("目标", "target"),
-    "ladder": ("升级阶梯", "Surge ladder"),
-    "step": ("步骤", "Step"),
-    "direction": ("方向", "Direction"),
-    "up": ("升级", "up"), "down": ("降级", "down"),
-    "queue": ("队列", "Queue"),
-    "time": ("时间", "Time"),
-    "notified": ("通知", "Notified"),
-    "acknowledged": ("确认", "Acknowledged"),
-    "not_recorded": ("未记录（该时段不在本系统实时运行）", "not recorded (the range was not live here)"),
-    "abandoned": ("放弃的来电", "Calls abandoned"),
-    "wait_s": ("等待（秒）", "Waited (s)"),
-    "not_ready_reasons": ("事件期间未就绪时长（按原因，秒）",
-                          "Not-ready time during the incident (by reason, s)"),
-    "no_reason": ("（未给原因）", "(no reason given)"),
-    "config": ("所用配置", "Configuration used"),
-    "csv": ("CSV 文件", "CSV files"),
-    "what_if": ("假设分析：同一时段，另一套规则", "What if: the same stretch under other rules"),
-    "as_run": ("现行配置", "As configured"),
-    "alternative": ("假设（{name}）", "What if ({name})"),
-    "changed": ("改变的配置", "Settings changed"),
-    "ladder_steps": ("升级阶梯步骤", "Ladder steps"),
-    "half_hour": ("半小时", "Half hour"),
-    "centre": ("全中心", "Whole centre"),
-    "estimate": ("估算（模型，并非记录）：{at} 起增加 {n} 名坐席",
-                 "Estimate (a model, not a recording): {n} more agents from {at}"),
-    "model": ("模型：现有坐席", "Model: the agents there were"),
-    "model_plus": ("模型：{at} 起 +{n} 名坐席", "Model: +{n} agents from {at}"),
-}
-
-
-def _l(key: str, lang: str, **fields: Any) -> str:
-    zh, en = _LABELS[key]
-    return (zh if lang == "zh" else en).format(**fields)
+_TEMPLATES = Environment(loader=PackageLoader("review", "templates"), autoescape=True,
+                         trim_blocks=True, lstrip_blocks=True)
 
 
 def build_incident_report(settings: Settings, source: str, from_ms: int, to_ms: int
@@ -275,22 +219,22 @@ def _ladder_rows(report: IncidentReport, trail: list[dict[str, str]], lang: str,
                  settings: Settings) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for alert in report["alerts"]:
-        told = [f"{e.get('recipient')} ({e.get('channel')}, {_l('step', lang)} {e.get('level')})"
+        told = [f"{e.get('recipient')} ({e.get('channel')}, {REPORT('step', lang)} {e.get('level')})"
                 for e in trail if e.get("what") == "notified"
                 and e.get("alert_id") == alert["alert_id"]]
         acks = [f"{e.get('user')} +{e.get('after_s')} s" for e in trail
                 if e.get("what") == "acknowledged" and e.get("queue") == alert["queue"]
                 and e.get("step") == str(alert["step"]) and alert["direction"] == "up"]
         rows.append({
-            _l("time", lang): _clock(alert["event_ms"], settings),
-            _l("queue", lang): alert["queue"],
-            _l("step", lang): alert["step"],
-            _l("direction", lang): _l(alert["direction"], lang),
-            _l("waiting", lang): alert["waiting"],
+            REPORT("time", lang): _clock(alert["event_ms"], settings),
+            REPORT("queue", lang): alert["queue"],
+            REPORT("step", lang): alert["step"],
+            REPORT("direction", lang): REPORT(alert["direction"], lang),
+            REPORT("waiting", lang): alert["waiting"],
             "rung": alert["rung"]["name_zh" if lang == "zh" else "name_en"],
-            _l("notified", lang): "; ".join(told) or _l("not_recorded", lang),
-            _l("acknowledged", lang): "; ".join(acks) or (
-                _l("not_recorded", lang) if not told else "–"),
+            REPORT("notified", lang): "; ".join(told) or REPORT("not_recorded", lang),
+            REPORT("acknowledged", lang): "; ".join(acks) or (
+                REPORT("not_recorded", lang) if not told else "–"),
         })
     return rows
 
@@ -319,61 +263,68 @@ def write_incident_report(settings: Settings, report: IncidentReport, out: Path,
     ladder = _ladder_rows(report, trail, lang, settings)
     pd.DataFrame(ladder).to_csv(out / "ladder.csv", index=False)
     pd.DataFrame(report["abandoned"]).to_csv(out / "abandoned.csv", index=False)
-    compared = ""
+    compared: list[Comparison] = []
     if what_if is not None:
         name, other = what_if
         pd.DataFrame(other["intervals_30"]).to_csv(out / "intervals_30min_what_if.csv",
                                                    index=False)
         pd.DataFrame(_ladder_rows(other, [], lang, settings)).to_csv(
             out / "ladder_what_if.csv", index=False)
-        compared = _comparison(settings, report, _l("as_run", lang), other,
-                               _l("alternative", lang, name=name), _l("what_if", lang),
-                               "what-if", lang)
+        compared.append(_comparison(settings, report, REPORT("as_run", lang), other,
+                                    REPORT("alternative", lang, name=name),
+                                    REPORT("what_if", lang), "what-if", lang))
     if estimate is not None:
         extra, minute, without, with_extra = estimate
         pd.DataFrame(with_extra["intervals_30"]).to_csv(out / "intervals_30min_estimate.csv",
                                                         index=False)
         at = _clock(report["from_ms"] + minute * _MINUTE, settings)[11:16]
-        compared += _comparison(settings, without, _l("model", lang), with_extra,
-                                _l("model_plus", lang, n=extra, at=at),
-                                _l("estimate", lang, n=extra, at=at), "estimate", lang)
+        compared.append(_comparison(settings, without, REPORT("model", lang), with_extra,
+                                    REPORT("model_plus", lang, n=extra, at=at),
+                                    REPORT("estimate", lang, n=extra, at=at), "estimate", lang))
     page = out / "report.html"
     page.write_text(_html(settings, report, ladder, lang, compared), encoding="utf-8")
     return page
 
 
+class Comparison(TypedDict):
+    """Two runs of one stretch side by side: key moments, half hours, settings changed."""
+
+    title: str
+    element: str  # the id prefix of its tables
+    moments: list[dict[str, str]]
+    halves: list[dict[str, str]]
+    changed: list[dict[str, str]]
+
+
 def _comparison(settings: Settings, report: IncidentReport, a: str, other: IncidentReport,
-                b: str, title: str, element: str, lang: str) -> str:
+                b: str, title: str, element: str, lang: str) -> Comparison:
 
     def moments(r: IncidentReport) -> list[str]:
         m = r["moments"]
-        return [_clock(m["first_breach_ms"], settings) or _l("none", lang),
+        return [_clock(m["first_breach_ms"], settings) or REPORT("none", lang),
                 "" if m["peak_waiting"] is None else str(m["peak_waiting"]),
                 _clock(m["recovered_ms"], settings),
-                "".join(f"{x['queue']} {x['step']} {_l(x['direction'], lang)} "
+                "".join(f"{x['queue']} {x['step']} {REPORT(x['direction'], lang)} "
                         f"{_clock(x['event_ms'], settings)[11:]}; " for x in r["alerts"])
-                or _l("none", lang)]
+                or REPORT("none", lang)]
 
-    labels = [_l("first_breach_ms", lang, t=settings.waiting_amber), _l("peak_waiting", lang),
-              _l("recovered_ms", lang, t=settings.waiting_amber), _l("ladder_steps", lang)]
+    labels = [REPORT("first_breach_ms", lang, t=settings.waiting_amber), REPORT("peak_waiting", lang),
+              REPORT("recovered_ms", lang, t=settings.waiting_amber), REPORT("ladder_steps", lang)]
     rows = [{"": label, a: x, b: y}
             for label, x, y in zip(labels, moments(report), moments(other), strict=True)]
     theirs = {r["start_ms"]: r for r in other["intervals_30"] if r["queue"] == CENTRE}
     halves = []
     for r in (r for r in report["intervals_30"] if r["queue"] == CENTRE):
         o = theirs.get(r["start_ms"])
-        halves.append({_l("half_hour", lang): _clock(r["start_ms"], settings)[11:16],
-                       f"{_l('service_level', lang)} · {a}": _pct(r["service_level"]),
-                       f"{_l('service_level', lang)} · {b}": _pct(o and o["service_level"]),
-                       f"{_l('abandon_rate', lang)} · {a}": _pct(r["abandon_rate"]),
-                       f"{_l('abandon_rate', lang)} · {b}": _pct(o and o["abandon_rate"])})
+        halves.append({REPORT("half_hour", lang): _clock(r["start_ms"], settings)[11:16],
+                       f"{REPORT('service_level', lang)} · {a}": _pct(r["service_level"]),
+                       f"{REPORT('service_level', lang)} · {b}": _pct(o and o["service_level"]),
+                       f"{REPORT('abandon_rate', lang)} · {a}": _pct(r["abandon_rate"]),
+                       f"{REPORT('abandon_rate', lang)} · {b}": _pct(o and o["abandon_rate"])})
     changed = [{"key": k, a: json.dumps(x, ensure_ascii=False), b: json.dumps(y, ensure_ascii=False)}
                for k, x, y in _differences(report["config"], other["config"])]
-    parts = (f"<h2>{html.escape(title)}</h2>"
-             f"{_table(rows, f'{element}-moments')}{_table(halves, f'{element}-intervals')}")
-    if changed:
-        parts += f"<h3>{html.escape(_l('changed', lang))}</h3>{_table(changed, f'{element}-config')}"
-    return parts
+    return {"title": title, "element": element, "moments": rows, "halves": halves,
+            "changed": changed}
 
 
 def _pct(value: float | None) -> str:
@@ -388,71 +339,37 @@ def _differences(a: Any, b: Any, key: str = "") -> list[tuple[str, Any, Any]]:
 
 
 def _html(settings: Settings, report: IncidentReport, ladder: list[dict[str, object]],
-          lang: str, compared: str = "") -> str:
-    threshold = settings.waiting_amber
+          lang: str, compared: list[Comparison]) -> str:
     moments = report["moments"]
     figures = [_timeline_chart(report, settings, lang), _interval_chart(report, settings, lang)]
-    charts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"chart-{i}",
-                          config={"displayModeBar": False})
-              for i, fig in enumerate(figures)]
-
-    def moment(key: str, value: Any) -> str:
-        label = _l(key, lang, t=threshold)
-        return f"<tr><th>{html.escape(label)}</th><td id='m-{key}'>{html.escape(value)}</td></tr>"
-
-    none = _l("none", lang)
+    # Plotly's own HTML for each chart, the one part of the page not escaped: its data
+    # is JSON, its names are queue names (events.QUEUE_PATTERN) and catalogue labels.
+    charts = [Markup(fig.to_html(  # noqa: S704
+        full_html=False, include_plotlyjs=(i == 0), div_id=f"chart-{i}",
+        config={"displayModeBar": False})) for i, fig in enumerate(figures)]
+    none = REPORT("none", lang)
     rows = [
-        moment("first_breach_ms", _clock(moments["first_breach_ms"], settings) or none),
-        moment("peak_waiting", "" if moments["peak_waiting"] is None else
-               f"{moments['peak_waiting']} @ {_clock(moments['peak_waiting_ms'], settings)}"),
-        moment("peak_longest_wait_s", "" if moments["peak_longest_wait_s"] is None else
-               f"{moments['peak_longest_wait_s']:.0f} s @ "
-               f"{_clock(moments['peak_longest_wait_ms'], settings)}"),
-        moment("recovered_ms", _clock(moments["recovered_ms"], settings) or (
-            _l("not_recovered", lang) if moments["first_breach_ms"] else none)),
-        moment("recovery_s", "" if moments["recovery_s"] is None else
-               f"{moments['recovery_s'] / 60:.0f} min"),
+        ("first_breach_ms", _clock(moments["first_breach_ms"], settings) or none),
+        ("peak_waiting", "" if moments["peak_waiting"] is None else
+         f"{moments['peak_waiting']} @ {_clock(moments['peak_waiting_ms'], settings)}"),
+        ("peak_longest_wait_s", "" if moments["peak_longest_wait_s"] is None else
+         f"{moments['peak_longest_wait_s']:.0f} s @ "
+         f"{_clock(moments['peak_longest_wait_ms'], settings)}"),
+        ("recovered_ms", _clock(moments["recovered_ms"], settings) or (
+            REPORT("not_recovered", lang) if moments["first_breach_ms"] else none)),
+        ("recovery_s", "" if moments["recovery_s"] is None else
+         f"{moments['recovery_s'] / 60:.0f} min"),
     ]
-    abandoned = [{_l("queue", lang): a["queue"], "call_id": a["call_id"],
-                  _l("time", lang): _clock(a["abandoned_ms"], settings),
-                  _l("wait_s", lang): a["wait_s"]} for a in report["abandoned"]]
-    reasons = [{"reason": r or _l("no_reason", lang), "s": round(s)}
+    abandoned = [{REPORT("queue", lang): a["queue"], "call_id": a["call_id"],
+                  REPORT("time", lang): _clock(a["abandoned_ms"], settings),
+                  REPORT("wait_s", lang): a["wait_s"]} for a in report["abandoned"]]
+    reasons = [{"reason": r or REPORT("no_reason", lang), "s": round(s)}
                for r, s in report["not_ready"].items()]
-    title = _l("title", lang)
-    span = f"{_clock(report['from_ms'], settings)} – {_clock(report['to_ms'], settings)}"
-    return f"""<!doctype html>
-<html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
-<title>{html.escape(title)} {html.escape(span)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
-th {{ background: #f3f3f3; }}
-h1 small {{ font-weight: normal; color: #666; }}
-</style></head><body>
-<h1>{html.escape(title)} <small>{html.escape(span)}</small></h1>
-<p>{html.escape(_l("source", lang))}: {html.escape(report["source"])}</p>
-<h2>{html.escape(_l("moments", lang))}</h2>
-<table id="moments">{"".join(rows)}</table>
-<h2>{html.escape(_l("timeline", lang))}</h2>{charts[0]}
-<h2>{html.escape(_l("intervals", lang))}</h2>{charts[1]}
-<h2>{html.escape(_l("ladder", lang))}</h2>{_table(ladder, "ladder")}
-<h2>{html.escape(_l("abandoned", lang))}</h2>{_table(abandoned, "abandoned")}
-<h2>{html.escape(_l("not_ready_reasons", lang))}</h2>{_table(reasons, "not-ready")}
-{compared}
-<h2>{html.escape(_l("config", lang))}</h2>
-<pre id="config">{html.escape(json.dumps(report["config"], ensure_ascii=False, indent=1))}</pre>
-<p>{html.escape(_l("csv", lang))}: timeline.csv, intervals_5min.csv, intervals_30min.csv,
-ladder.csv, abandoned.csv</p>
-</body></html>
-"""
-
-
-def _table(rows: Sequence[Mapping[str, object]], element_id: str) -> str:
-    if not rows:
-        return f"<p id='{element_id}'>–</p>"
-    return pd.DataFrame(rows).to_html(index=False, table_id=element_id, escape=True,
-                                      na_rep="–")
+    return _TEMPLATES.get_template("incident_report.html").render(
+        t=REPORT, lang=lang, threshold=settings.waiting_amber, source=report["source"],
+        span=f"{_clock(report['from_ms'], settings)} – {_clock(report['to_ms'], settings)}",
+        moments=rows, charts=charts, ladder=ladder, abandoned=abandoned, reasons=reasons,
+        comparisons=compared, config=json.dumps(report["config"], ensure_ascii=False, indent=1))
 
 
 def _timeline_chart(report: IncidentReport, settings: Settings, lang: str) -> go.Figure:
@@ -466,12 +383,12 @@ def _timeline_chart(report: IncidentReport, settings: Settings, lang: str) -> go
         times = [_clock(m.at_ms, settings) for m in minutes]
         for key in keys:
             fig.add_trace(go.Scatter(x=times, y=[getattr(m, key) for m in minutes],
-                                     name=_l(key, lang), mode="lines", visible=g == 0,
+                                     name=REPORT(key, lang), mode="lines", visible=g == 0,
                                      legendgroup=key))
         fig.add_trace(go.Scatter(x=times, y=[m.longest_wait_s for m in minutes],
-                                 name=_l("longest", lang), mode="lines", yaxis="y2",
+                                 name=REPORT("longest", lang), mode="lines", yaxis="y2",
                                  visible=g == 0))
-    buttons = [{"label": _l("centre", lang) if q == CENTRE else q, "method": "update",
+    buttons = [{"label": REPORT("centre", lang) if q == CENTRE else q, "method": "update",
                 "args": [{"visible": [i // per_group == g for i in range(per_group * len(groups))]}]}
                for g, q in enumerate(groups)]
     fig.update_layout(height=440, margin={"t": 40}, yaxis2={"overlaying": "y", "side": "right"},
@@ -485,12 +402,12 @@ def _interval_chart(report: IncidentReport, settings: Settings, lang: str) -> go
     times = [_clock(r["start_ms"], settings) for r in rows]
     fig = go.Figure()
     for key in ("service_level", "abandon_rate"):
-        fig.add_trace(go.Bar(x=times, y=[r[key] for r in rows], name=_l(key, lang)))
-    fig.add_trace(go.Scatter(x=times, y=[r["asa_s"] for r in rows], name=_l("asa_s", lang),
+        fig.add_trace(go.Bar(x=times, y=[r[key] for r in rows], name=REPORT(key, lang)))
+    fig.add_trace(go.Scatter(x=times, y=[r["asa_s"] for r in rows], name=REPORT("asa_s", lang),
                              mode="lines+markers", yaxis="y2"))
     if rows:
         fig.add_hline(y=rows[0]["sl_target"], line_dash="dash",
-                      annotation_text=f"{_l('service_level', lang)} {_l('target', lang)}")
+                      annotation_text=f"{REPORT('service_level', lang)} {REPORT('target', lang)}")
     fig.update_layout(height=380, margin={"t": 20}, barmode="group",
                       yaxis={"tickformat": ".0%"}, yaxis2={"overlaying": "y", "side": "right"})
     return fig

@@ -13,12 +13,12 @@ from gunicorn.app.base import BaseApplication
 from redis.exceptions import RedisError
 
 from base.config import Settings
+from base.i18n import BOARD, lang_from_query
 from base.keys import ReplaySession
 from core.catalog import by_key
 from core.records import Snapshot
 from core.snapshot import CENTRE
 from wallboard.delta import Frame, age_script, only_changed
-from wallboard.i18n import label, lang_from_query
 from wallboard.present import (
     age_text,
     data_ms,
@@ -38,7 +38,7 @@ _HELP_KPI = {"sl": "service_level", "abandon": "abandon_rate", "asa": "asa_s"}
 def _figure(key: str, shown: tuple[str, str], queue: str, lang: str, big: bool = False,
             window: str | None = None, snap: Snapshot | None = None) -> html.Div:
     text, colour = shown
-    caption = label(key, lang) + (f" · {label(window, lang)}" if window else "")
+    caption = BOARD(key, lang) + (f" · {BOARD(window, lang)}" if window else "")
     help_text = None
     if key in _HELP_KPI and snap is not None:
         # The manual's definition, target and monitoring measures, on hover.
@@ -56,10 +56,10 @@ def build_tile(snap: Snapshot, now_ms: int, settings: Settings, lang: str,
     view = tile_view(snap, now_ms, settings)
     queue = snap["queue"]
     name = snap["label_zh"] if lang == "zh" else snap["label_en"]
-    formula = label(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
-    badges = [html.Span(label("vip", lang), className="badge vip")] if snap.get("vip") else []
+    formula = BOARD(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
+    badges = [html.Span(BOARD("vip", lang), className="badge vip")] if snap.get("vip") else []
     if view["stale"]:
-        badges.append(html.Span(label("stale", lang), className="badge stale"))
+        badges.append(html.Span(BOARD("stale", lang), className="badge stale"))
     return html.Div(
         [
             html.Div([html.Span(name, className="tile-name"), *badges], className="tile-head"),
@@ -81,9 +81,9 @@ def build_tile(snap: Snapshot, now_ms: int, settings: Settings, lang: str,
             ),
             html.Div(
                 [
-                    html.Span(f"{label('today', lang)} {label('sl', lang)} "),
+                    html.Span(f"{BOARD('today', lang)} {BOARD('sl', lang)} "),
                     html.Span(view["sl_day"][0], id=f"{queue}-sl_day", className=view["sl_day"][1]),
-                    html.Span(f" · {label('abandon', lang)} "),
+                    html.Span(f" · {BOARD('abandon', lang)} "),
                     html.Span(view["abandon_day"][0], id=f"{queue}-abandon_day",
                               className=view["abandon_day"][1]),
                 ],
@@ -91,11 +91,11 @@ def build_tile(snap: Snapshot, now_ms: int, settings: Settings, lang: str,
             ),
             html.Div(
                 [
-                    html.Span(f"{label('available', lang)} "),
+                    html.Span(f"{BOARD('available', lang)} "),
                     html.Span(view["available"], id=f"{queue}-available", className="led green"),
-                    html.Span(f"  {label('on_call', lang)} "),
+                    html.Span(f"  {BOARD('on_call', lang)} "),
                     html.Span(view["on_call"], id=f"{queue}-on_call", className="led"),
-                    html.Span(f"  {label('seats_short', lang)} ", title=label("seats_help", lang)),
+                    html.Span(f"  {BOARD('seats_short', lang)} ", title=BOARD("seats_help", lang)),
                     html.Span(view["seats"][0], id=f"{queue}-seats",
                               className=f"led {view['seats'][1]}"),
                 ],
@@ -105,7 +105,7 @@ def build_tile(snap: Snapshot, now_ms: int, settings: Settings, lang: str,
                 [html.Span(formula, className="formula", title=formula),
                  # Live, the age moves every second: the browser writes it (delta.py),
                  # so the tile itself changes only when its figures do.
-                 html.Span(label("replay_age", lang, at=snap["as_of"][11:16]) if replay else
+                 html.Span(BOARD("replay_age", lang, at=snap["as_of"][11:16]) if replay else
                            html.Span(id={"type": "age", "queue": queue}),
                            id=f"{queue}-age", className="age")],
                 className="tile-foot",
@@ -267,13 +267,13 @@ def _read(reader: SnapshotReader) -> Read | None:
 
 
 def unreadable_view(lang: str, now_ms: int) -> BoardView:
-    return BoardView([], label("redis_down", lang), "banner stale", label("title", lang), "",
+    return BoardView([], BOARD("redis_down", lang), "banner stale", BOARD("title", lang), "",
                      "", {"now": now_ms, "ms": {}}, [], "esc-banner hidden")
 
 
 def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
             lang: str, now_ms: int, replay: ReplaySession | None) -> BoardView:
-    title = label("title", lang)
+    title = BOARD("title", lang)
     if replay is not None:
         # A replay's figures are as of its own clock, never live: no age against the
         # wall clock, and a marker nobody can take for live figures.
@@ -283,14 +283,14 @@ def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
     ages: Ages = {"now": now_ms, "ms": {} if replay is not None else
                   {s["queue"]: data_ms(s) for s in snaps}}
     if not snaps:
-        tiles = [html.Div(label("no_data", lang), className="tile empty")]
+        tiles = [html.Div(BOARD("no_data", lang), className="tile empty")]
     if replay is not None:
         banner, banner_class = replay_banner(replay, snaps, lang), "banner replay"
     else:
         banner, banner_class = _stale_banner(snaps, now_ms, settings, lang)
     centre = next((s for s in snaps if s["queue"] == CENTRE), None)
-    clock = f"{label('as_of', lang)} {centre['as_of'][11:19]}" if centre else ""
-    footer = f"{label('dead_letters', lang)}: {stats.get('dead_letters', 0)}"
+    clock = f"{BOARD('as_of', lang)} {centre['as_of'][11:19]}" if centre else ""
+    footer = f"{BOARD('dead_letters', lang)}: {stats.get('dead_letters', 0)}"
     esc = _ladder_lines(snaps, lang)
     esc_class = "esc-banner" + (" hidden" if not esc else "")
     return BoardView(tiles, banner, banner_class, title, clock, footer, ages, esc, esc_class)
@@ -312,15 +312,15 @@ def _stale_banner(snaps: list[Snapshot], now_ms: int, settings: Settings, lang: 
     why = ("stalled" if any(s.get("unread") for s in snaps)
            else "source_lost" if any(source_lost(s, settings) for s in snaps)
            else "stale_detail")
-    detail = label(why, lang, age=age_text(stale_age, lang)) if snaps else ""
-    return [html.Strong(label("stale", lang)), " ", detail], "banner stale"
+    detail = BOARD(why, lang, age=age_text(stale_age, lang)) if snaps else ""
+    return [html.Strong(BOARD("stale", lang)), " ", detail], "banner stale"
 
 
 def _ladder_lines(snaps: list[Snapshot], lang: str) -> list[html.Div]:
     steps = [(s["queue"], e) for s in snaps
              if s["queue"] != CENTRE and (e := s["now"].get("escalation")) is not None]
     return [html.Div(
-        f"{queue} · {label('step', lang, n=e['step'])} · "
+        f"{queue} · {BOARD('step', lang, n=e['step'])} · "
         f"{e['name_zh'] if lang == 'zh' else e['name_en']} — "
         f"{e['action_zh'] if lang == 'zh' else e['action_en']}",
         id=f"esc-{queue}", className="esc-line") for queue, e in steps]
@@ -343,8 +343,8 @@ def _browser_callbacks(app: Dash, settings: Settings) -> None:
     app.clientside_callback(
         f"""function(n, seen, search) {{
             const lang = (search || '').indexOf('lang=en') >= 0 ? 'en' : 'zh';
-            const text = lang === 'en' ? {json.dumps(label('board_down', 'en'))}
-                                       : {json.dumps(label('board_down', 'zh'))};
+            const text = lang === 'en' ? {json.dumps(BOARD('board_down', 'en'))}
+                                       : {json.dumps(BOARD('board_down', 'zh'))};
             if (seen && Date.now() - seen > {int(settings.stale_after_s * 1000)}) {{
                 return [text, 'banner stale'];
             }}

@@ -18,7 +18,6 @@ Hardened against other sites and guessing (docs/escalation.md):
 from __future__ import annotations
 
 import functools
-import html
 import json
 import secrets
 import time
@@ -35,7 +34,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from base.alertstore import acknowledge
 from base.config import Settings
+from base.i18n import PAGES
 from base.keys import RedisKeys
+from wallboard.pages import render_page
 
 __all__ = ["NO_USERS", "Gate", "register_console"]
 
@@ -157,40 +158,16 @@ def register_console(server: Flask, settings: Settings) -> Gate:
     return gate
 
 
-NO_USERS = ("Acknowledging is off: no escalation.users_file is configured "
-            "(确认功能未开启：未配置 escalation.users_file)")
+NO_USERS = f"{PAGES('no_users', 'en')} ({PAGES('no_users', 'zh')})"
 
 
 def _page(client: redis.Redis, keys: RedisKeys, name: str | None, token: str) -> Response:
     """The open alerts and the audit trail; acknowledge buttons when someone is signed in."""
     opened = cast(dict[str, str], client.hgetall(keys.alerts_open))
-    alerts = [json.loads(v) for v in opened.values()]
-    rows = []
-    for a in sorted(alerts, key=lambda a: a["queue"]):
-        acked = (f"{html.escape(a['acked_by'])}" if a.get("acked_by") else
-                 "—" if name is None else
-                 f'<form method="post" action="/console/ack/{html.escape(a["queue"])}">'
-                 f'<input type="hidden" name="csrf_token" value="{html.escape(token)}">'
-                 '<button>确认 / Acknowledge</button></form>')
-        rung = a["rung"]
-        rows.append(
-            f'<tr id="open-{html.escape(a["queue"])}"><td>{html.escape(a["queue"])}</td>'
-            f'<td>{a["step"]}</td><td>{html.escape(rung["name_zh"])}<br>'
-            f'{html.escape(rung["name_en"])}</td><td>{html.escape(rung["action_zh"])}<br>'
-            f'{html.escape(rung["action_en"])}</td><td>{a["waiting"]}</td>'
-            f'<td>{html.escape(a["event_time"])}</td><td>{a["level"]}</td><td>{acked}</td></tr>')
-    trail = cast(list[tuple[str, dict[str, str]]], client.xrevrange(keys.alerts_audit, count=30))
-    audit_rows = "".join(
-        f"<tr><td>{time.strftime('%H:%M:%S', time.localtime(int(f['at_ms']) / 1000))}</td>"
-        f"<td>{html.escape(' '.join(f'{k}={v}' for k, v in f.items() if k != 'at_ms' and v))}"
-        "</td></tr>" for _, f in trail)
-    page = f"""<!doctype html><html><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="5"><title>callboard console</title>
-<link rel="stylesheet" href="/assets/board.css"></head><body class="console">
-<h1>升级告警 / Open escalations <small>{html.escape(name or "")}</small></h1>
-{"" if name else f'<p class="console-note">{html.escape(NO_USERS)}</p>'}
-<table class="kpi-table"><tr><th>队列 Queue</th><th>步 Step</th><th>名称 Step name</th>
-<th>措施 Action</th><th>排队 Waiting</th><th>时间 Since</th><th>级别 Level</th>
-<th>确认 Ack</th></tr>{''.join(rows) or '<tr><td colspan="8">—</td></tr>'}</table>
-<h2>审计记录 / Audit trail</h2><table class="kpi-table">{audit_rows}</table></body></html>"""
-    return Response(page, 200, {"Content-Type": "text/html; charset=utf-8"})
+    alerts = sorted((json.loads(v) for v in opened.values()), key=lambda a: a["queue"])
+    entries = cast(list[tuple[str, dict[str, str]]], client.xrevrange(keys.alerts_audit, count=30))
+    trail = [(time.strftime("%H:%M:%S", time.localtime(int(f["at_ms"]) / 1000)),
+              " ".join(f"{k}={v}" for k, v in f.items() if k != "at_ms" and v))
+             for _, f in entries]
+    return render_page("console.html", name=name, token=token, alerts=alerts, trail=trail,
+                       no_users=NO_USERS)

@@ -19,7 +19,7 @@ from typing import Any
 from dash import Patch, no_update
 from plotly.utils import PlotlyJSONEncoder
 
-from wallboard.i18n import label
+from base.i18n import BOARD
 from wallboard.present import AGE_UNITS
 
 __all__ = ["Frame", "age_script", "fingerprint", "only_changed"]
@@ -105,7 +105,7 @@ def only_changed(frame: Frame, held: dict[str, Any] | None
 def age_script() -> str:
     """The browser side: ``{"now": ms, "ms": {queue: ms}}`` (the server's clock on both
     sides: a display's own clock may be wrong) to the text of every tile's age."""
-    templates = {lang: label("age", lang, age="{age}") for lang in ("zh", "en")}
+    templates = {lang: BOARD("age", lang, age="{age}") for lang in ("zh", "en")}
     return f"""function(ages, search) {{
         const lang = (search || '').indexOf('lang=en') >= 0 ? 'en' : 'zh';
         const units = {json.dumps(AGE_UNITS)}[lang];

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TypedDict
 
 from base.config import Settings
+from base.i18n import BOARD
 from base.keys import ReplaySession
 from core.catalog import KPI
 from core.records import Now, Snapshot, TargetDoc, Window, figure
 from core.snapshot import CENTRE
-from wallboard.i18n import label
 
 __all__ = [
     "AGE_UNITS", "age_text", "colour", "duration_text", "format_kpi", "kpi_help", "percent_text",
@@ -187,11 +187,11 @@ def kpi_help(kpi: KPI, lang: str, target: TargetDoc | None) -> str:
     if target and (target.get("min") is not None or target.get("max") is not None):
         low, high = _bound_text(kpi, target.get("min")), _bound_text(kpi, target.get("max"))
         span = f"{low}–{high}" if low and high else (f">= {low}" if low else f"<= {high}")
-        lines.append(f"{label('target', lang)} {span}")
-    lines.append(label("manual_line", lang, line=kpi.line))
+        lines.append(f"{BOARD('target', lang)} {span}")
+    lines.append(BOARD("manual_line", lang, line=kpi.line))
     check = kpi.check_zh if lang == "zh" else kpi.check_en
     if check:
-        lines.append(f"{label('check', lang)}: {check}")
+        lines.append(f"{BOARD('check', lang)}: {check}")
     return "\n".join(lines)
 
 
@@ -201,9 +201,9 @@ def replay_marker(replay: ReplaySession, snaps: list[Snapshot], lang: str
     session is unknown (expired or never started), and the detail says so."""
     name, status = replay.get("name", ""), replay.get("status", "running")
     if status == "missing":
-        return "", label("replay_missing", lang, name=name)
+        return "", BOARD("replay_missing", lang, name=name)
     centre = next((s for s in snaps if s["queue"] == CENTRE), None)
     at = centre["as_of"][:16].replace("T", " ") if centre else ""
     shown = status if status in ("running", "paused", "done") else "running"
-    return (label("replay", lang, at=at),
-            label("replay_detail", lang, name=name, status=label(shown, lang)))
+    return (BOARD("replay", lang, at=at),
+            BOARD("replay_detail", lang, name=name, status=BOARD(shown, lang)))

@@ -11,7 +11,6 @@ report each cost a CPU for seconds to minutes. A session runs as its own process
 
 from __future__ import annotations
 
-import html
 import json
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from flask_wtf.csrf import generate_csrf
 from base.config import Settings
 from base.keys import SESSION_NAME, RedisKeys, ReplaySession, replay_prefix
 from wallboard.console import NO_USERS, Gate
+from wallboard.pages import render_page
 
 __all__ = ["register_review"]
 
@@ -148,59 +148,6 @@ def _clock(ms: int | None, settings: Settings) -> str:
 
 def _page(settings: Settings, sessions: list[ReplaySession], name: str | None, token: str
           ) -> Response:
-    def form(action: str, fields: str, button: str) -> str:
-        if not name:
-            return ""
-        return (f'<form method="post" action="{action}" class="inline">'
-                f'<input type="hidden" name="csrf_token" value="{html.escape(token)}">'
-                f'{fields}<button>{button}</button></form>')
-
-    rows = []
-    for s in sessions:
-        n = html.escape(s["name"])
-        controls = ""
-        if s.get("status") in ("running", "paused"):
-            controls = (
-                form(f"/replay/{n}/control", '<input type="hidden" name="action" value="'
-                     f'{"play" if s["status"] == "paused" else "pause"}">',
-                     "继续 / Play" if s["status"] == "paused" else "暂停 / Pause")
-                + form(f"/replay/{n}/control", '<input type="hidden" name="action" value="speed">'
-                       '<select name="speed">' + "".join(
-                           f"<option>{v}</option>" for v in _SPEEDS[1:]) + "</select>",
-                       "速度 / Speed")
-                + form(f"/replay/{n}/control", '<input type="hidden" name="action" value="jump">'
-                       '<input name="at" placeholder="2026-01-05T09:40" size="16">',
-                       "跳转 / Jump"))
-        report = (f'<a href="/replay/{n}/report?lang=zh">报告</a> · '
-                  f'<a href="/replay/{n}/report?lang=en">report</a>'
-                  if s.get("source") in _SOURCES else "")
-        rows.append(
-            f'<tr id="session-{n}"><td>{n}</td><td>{html.escape(str(s.get("source")))}</td>'
-            f'<td>{_clock(s.get("from_ms"), settings)} – {_clock(s.get("to_ms"), settings)}</td>'
-            f'<td>{html.escape(str(s.get("speed")))}</td>'
-            f'<td class="status">{html.escape(str(s.get("status")))}</td>'
-            f'<td>{_clock(s.get("at_ms"), settings)}</td><td>{s.get("alerts", 0)}</td>'
-            f'<td><a href="/board?session={n}">看板 board</a> · '
-            f'<a href="/supervisor/?session={n}">值班长 supervisor</a> · {report}</td>'
-            f'<td>{controls}</td></tr>')
-    start = form("/replay/start", (
-        '<label>会话 Session <input name="session" required pattern="[A-Za-z0-9_.-]{1,40}">'
-        '</label> <label>从 From <input name="from" placeholder="2026-01-05T09:00" required>'
-        '</label> <label>到 To <input name="to" placeholder="2026-01-05T10:30" required></label> '
-        '<label>来源 Source <select name="source">'
-        + "".join(f"<option>{v}</option>" for v in _SOURCES) + '</select></label> '
-        '<label>速度 Speed <select name="speed">'
-        + "".join(f"<option>{v}</option>" for v in _SPEEDS) + "</select></label> "), "开始回放 / Start")
-    page = f"""<!doctype html><html><head><meta charset="utf-8">
-<title>callboard replay</title>
-<link rel="stylesheet" href="/assets/board.css"></head><body class="console">
-<h1>回放 / Replay sessions <small>{html.escape(name or "")}</small>
-<a href="/replay">刷新 / refresh</a></h1>
-<p>回放使用与实时看板相同的计算代码，从不改变实时数据，也不发送告警。
-A replay runs the live board's own code; it never changes live data or sends an alert.</p>
-{start or f'<p class="console-note">{html.escape(NO_USERS)}</p>'}
-<table class="kpi-table" id="sessions"><tr><th>会话 Session</th><th>来源 Source</th>
-<th>时段 Range</th><th>速度 Speed</th><th>状态 Status</th><th>回放时间 Clock</th>
-<th>告警 Alerts</th><th>查看 Watch</th><th>控制 Controls</th></tr>
-{''.join(rows) or '<tr><td colspan="9">—</td></tr>'}</table></body></html>"""
-    return Response(page, 200, {"Content-Type": "text/html; charset=utf-8"})
+    return render_page("replay.html", name=name, token=token, sessions=sessions,
+                       sources=_SOURCES, speeds=_SPEEDS, no_users=NO_USERS,
+                       clock=lambda ms: _clock(ms, settings))

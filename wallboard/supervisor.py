@@ -19,11 +19,11 @@ from dash import Dash, Input, Output, dcc, html
 from redis.exceptions import RedisError
 
 from base.config import Settings
+from base.i18n import BOARD, lang_from_query
 from base.keys import ReplaySession
 from core.catalog import CATALOG
 from core.records import HistoryRow, Snapshot, TargetDoc, figure
 from core.snapshot import CENTRE, WINDOW_NAMES
-from wallboard.i18n import label, lang_from_query
 from wallboard.present import (
     WindowFigures,
     age_text,
@@ -55,9 +55,9 @@ class HistoryReader(SnapshotReader):
 
 
 def _table(snaps: list[Snapshot], window: str, lang: str, settings: Settings) -> html.Table:
-    head = [html.Th(label("queue", lang)), html.Th(label("waiting", lang)),
-            html.Th(label("longest", lang)), html.Th(label("seats_needed", lang)),
-            html.Th(label("formula", lang))]
+    head = [html.Th(BOARD("queue", lang)), html.Th(BOARD("waiting", lang)),
+            html.Th(BOARD("longest", lang)), html.Th(BOARD("seats_needed", lang)),
+            html.Th(BOARD("formula", lang))]
     head += [html.Th([html.Div(k.code), html.Div(k.zh if lang == "zh" else k.en)],
                      title=kpi_help(k, lang, None), className="kpi-head") for k in CATALOG]
     body = []
@@ -65,14 +65,14 @@ def _table(snaps: list[Snapshot], window: str, lang: str, settings: Settings) ->
         queue = snap["queue"]
         figures = WindowFigures(snap["windows"].get(window))
         targets = snap.get("targets", {})
-        formula = label(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
+        formula = BOARD(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
         seats, seats_colour = seats_view(snap["now"])
         cells = [
             html.Td(snap["label_zh"] if lang == "zh" else snap["label_en"], className="qname"),
             html.Td(str(snap["now"]["waiting"]), id=f"sup-{queue}-waiting"),
             html.Td(duration_text(snap["now"]["longest_wait_s"]), id=f"sup-{queue}-longest"),
             html.Td(seats, id=f"sup-{queue}-seats", className=seats_colour,
-                    title=label("seats_help", lang)),
+                    title=BOARD("seats_help", lang)),
             html.Td(formula, id=f"sup-{queue}-formula", className="formula"),
         ]
         for k in CATALOG:
@@ -111,20 +111,20 @@ def _agents(snaps: list[Snapshot], lang: str) -> html.Div:
     agents = [(s["queue"], agent_id, a) for s in snaps for agent_id, a in
               s.get("agents_day", {}).items()]
     if not agents:
-        return html.Div(label("no_data", lang))
-    head = [label(k, lang) for k in ("queue", "agent", "state", "handled")] + [
-        "AHT", "B10", "B12", label("signed_in_h", lang)]
+        return html.Div(BOARD("no_data", lang))
+    head = [BOARD(k, lang) for k in ("queue", "agent", "state", "handled")] + [
+        "AHT", "B10", "B12", BOARD("signed_in_h", lang)]
     rows = []
     for queue, agent_id, a in agents:
         rows.append(html.Tr([
             html.Td(queue), html.Td(agent_id),
-            html.Td(label(a["state"], lang), className=f"state {a['state']}"),
+            html.Td(BOARD(a["state"], lang), className=f"state {a['state']}"),
             html.Td(str(a["handled"])), html.Td(duration_text(a["aht_s"])),
             html.Td("–" if a["calls_per_agent_hour"] is None else f"{a['calls_per_agent_hour']:.1f}"),
             html.Td("–" if a["occupancy"] is None else f"{a['occupancy'] * 100:.0f}%"),
             html.Td(f"{a['signed_in_h']:.2f}"),
         ], id=f"agent-{queue}-{agent_id}"))
-    return html.Div([html.H3(label("agents_today", lang)),
+    return html.Div([html.H3(BOARD("agents_today", lang)),
                      html.Table([html.Thead(html.Tr([html.Th(h) for h in head])),
                                  html.Tbody(rows)], className="agent-table")])
 
@@ -143,7 +143,7 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
     )
     def window_names(search: str | None) -> list[dict[str, str]]:
         lang = lang_from_query(search)
-        return [{"label": label(w, lang), "value": w} for w in WINDOW_NAMES]
+        return [{"label": BOARD(w, lang), "value": w} for w in WINDOW_NAMES]
 
     @app.callback(
         Output("sup-title", "children"), Output("sup-table", "children"),
@@ -188,7 +188,7 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
                     queue: str, replay: ReplaySession | None = None) -> tuple[Any, ...]:
     """Title, KPI table, banner, age, four trend charts and the agents, for one tick;
     ``replay``: a replay session's, marked as such (see wallboard/app.py)."""
-    title = f"{label('title', lang)} · {label('supervisor', lang)}"
+    title = f"{BOARD('title', lang)} · {BOARD('supervisor', lang)}"
     now_ms = int(time.time() * 1000)
     empty = go.Figure()
     try:
@@ -198,16 +198,16 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
         rows = reader.half_hours(queue, since)
     except (RedisError, OSError) as exc:
         log.warning("cannot read snapshots: %s", exc)
-        return (title, [], label("redis_down", lang), "banner stale", "",
+        return (title, [], BOARD("redis_down", lang), "banner stale", "",
                 empty, empty, empty, empty, [])
     if replay is not None:  # the replay's clock, not the wall's (wallboard/app.py)
         now_ms = max((data_ms(s) for s in snaps), default=now_ms)
     oldest = min((data_ms(s) for s in snaps), default=0)
     age = (now_ms - oldest) / 1000
     stale = not snaps or age > settings.stale_after_s
-    banner: Any = [html.Strong(label("stale", lang)), " ",
-                   label("stale_detail", lang, age=age_text(age, lang))] if snaps and stale else (
-        label("no_data", lang) if not snaps else "")
+    banner: Any = [html.Strong(BOARD("stale", lang)), " ",
+                   BOARD("stale_detail", lang, age=age_text(age, lang))] if snaps and stale else (
+        BOARD("no_data", lang) if not snaps else "")
     banner_class = "banner stale" if stale else "banner hidden"
     if replay is not None:
         marker, detail = replay_marker(replay, snaps, lang)
@@ -215,14 +215,14 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
         banner_class = "banner replay"
     targets = chosen.get("targets", {}) if chosen else {}
     charts = [
-        _trend(label(name, lang), rows, {label(name, lang): key}, settings,
+        _trend(BOARD(name, lang), rows, {BOARD(name, lang): key}, settings,
                target=_bound(targets.get(key)), percent=key != "asa_s")
         for name, key in TREND_KEYS.items()
     ]
-    volume = _trend(label("trend_volume", lang), rows,
+    volume = _trend(BOARD("trend_volume", lang), rows,
                     {_kpi_name(k, lang): k for k in VOLUME_KEYS}, settings)
     return (title, _table(snaps, window, lang, settings), banner, banner_class,
-            label("age", lang, age=age_text(age, lang)), *charts, volume,
+            BOARD("age", lang, age=age_text(age, lang)), *charts, volume,
             _agents([s for s in snaps if queue in (CENTRE, s["queue"])], lang))
 
 

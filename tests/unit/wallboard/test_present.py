@@ -3,7 +3,7 @@
 import pytest
 
 from base.config import Settings
-from wallboard.i18n import label, lang_from_query
+from base.i18n import BOARD, lang_from_query
 from wallboard.present import colour, duration_text, percent_text
 
 SNAP = {"sl_threshold_s": 20, "targets": {"service_level": {"min": 0.8},
@@ -40,7 +40,7 @@ def test_colours_against_targets(kind, value, expected):
 
 
 def test_labels_in_both_languages():
-    assert label("waiting", "zh") == "排队" and label("waiting", "en") == "Waiting"
+    assert BOARD("waiting", "zh") == "排队" and BOARD("waiting", "en") == "Waiting"
     assert lang_from_query("?lang=en") == "en"
     assert lang_from_query("?lang=fr") == "zh"
     assert lang_from_query(None) == "zh"

@@ -1,0 +1,225 @@
+"""Every label callboard shows or sends, in Chinese and English: one catalogue.
+
+Sections by where the text appears (the wall and supervisor pages; the incident
+report; the console and replay pages; the notifier's messages), because the same
+word is worded for its place ("longest" is a big LED figure on the wall and a
+column in seconds in the report). ``Labels(section)`` looks one up; a missing key is
+a KeyError at once, never a blank on a wall.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+__all__ = ["BOARD", "LANGS", "MESSAGES", "PAGES", "REPORT", "Labels", "lang_from_query"]
+
+LANGS = ("zh", "en")
+
+_BOARD: dict[str, tuple[str, str]] = {
+    "title": ("热线实时监控", "Hotline live board"),
+    "waiting": ("排队", "Waiting"),
+    "longest": ("最长等待", "Longest wait"),
+    "sl": ("服务水平", "Service level"),
+    "abandon": ("放弃率", "Abandoned"),
+    "asa": ("平均应答", "ASA"),
+    "available": ("空闲", "Available"),
+    "on_call": ("通话", "On call"),
+    "acw": ("话后", "Wrap-up"),
+    "not_ready": ("未就绪", "Not ready"),
+    "interval": ("半小时", "30 min"),
+    "today": ("今日", "today"),
+    "age": ("数据{age}前", "data {age} old"),
+    "stale": ("数据已停止更新", "DATA STALE"),
+    "stale_detail": ("最后更新于 {age} 前，数字不是实时的", "last update {age} ago: figures are not live"),
+    "no_data": ("暂无数据", "no data yet"),
+    "source_lost": ("事件流 (Kafka) 中断 {age}，数字不是实时的",
+                    "event stream (Kafka) lost for {age}: figures are not live"),
+    "stalled": ("计数停滞 {age}：有事件未被读取，数字不是实时的",
+                "counting stalled for {age}: events are waiting unread, figures are not live"),
+    "redis_down": ("无法读取数据源 (Redis)", "cannot read the data store (Redis)"),
+    "board_down": ("看板与服务器断开连接", "board lost its server"),
+    "as_of": ("数据时间", "as of"),
+    "replay": ("回放 {at}", "REPLAY {at}"),
+    "replay_age": ("回放 {at} 的数据", "replay, as of {at}"),
+    "replay_detail": ("会话 {name} · {status} · 不是实时数据", "session {name} · {status} · not live"),
+    "replay_missing": ("没有名为 {name} 的回放会话（已过期或未开始）",
+                       "no replay session {name} (expired or never started)"),
+    "running": ("播放中", "playing"),
+    "paused": ("已暂停", "paused"),
+    "done": ("已完成", "finished"),
+    "vip": ("贵宾", "VIP"),
+    "centre": ("全中心", "Whole centre"),
+    "dead_letters": ("异常事件", "rejected events"),
+    "seats_short": ("需/在岗", "need/staffed"),
+    "seats_needed": ("所需台数/在岗", "Seats needed / staffed"),
+    "seats_help": ("按近15分钟呼入量和平均处理时长以Erlang C计算达到服务水平目标所需的坐席数",
+                   "Erlang C: agents needed to meet the SL target at the last 15 minutes' "
+                   "volume and AHT, against agents signed in now"),
+    "step": ("第{n}步", "step {n}"),
+    "supervisor": ("值班长视图", "Supervisor view"),
+    "window": ("时段", "Window"),
+    "rolling_15": ("近15分钟", "last 15 min"),
+    "rolling_30": ("近30分钟", "last 30 min"),
+    "rolling_60": ("近60分钟", "last 60 min"),
+    "day": ("今日累计", "day so far"),
+    "queue": ("队列", "Queue"),
+    "formula": ("服务水平公式", "SL formula"),
+    "agent": ("坐席", "Agent"),
+    "state": ("状态", "State"),
+    "logged_out": ("已签出", "Logged out"),
+    "handled": ("处理", "Handled"),
+    "signed_in_h": ("签入小时", "Signed-in h"),
+    "agents_today": ("坐席今日明细", "Agents today"),
+    "trend_sl": ("服务水平（每半小时）", "Service level by half hour"),
+    "trend_asa": ("平均应答速度（每半小时）", "ASA by half hour"),
+    "trend_abandon": ("放弃率（每半小时）", "Abandonment by half hour"),
+    "trend_volume": ("呼叫量（每半小时，按类型）", "Calls by half hour, by type"),
+    "target": ("目标", "target"),
+    "manual_line": ("手册第{line}行", "manual line {line}"),
+    "check": ("偏离目标时检查", "When off target, check"),
+    "planned": ("计划", "planned"),
+    "formula_offered": ("B20 {t}秒内接通/呼入", "B20 answered in {t}s / offered"),
+    "formula_answered": ("{t}秒内接通/接通", "answered in {t}s / answered"),
+    "formula_abandons_ignored": ("{t}秒内接通/(呼入-{t}秒内放弃)", "in {t}s / (offered - abandoned in {t}s)"),
+    "formula_abandons_met": ("({t}秒内接通+放弃)/呼入", "(answered + abandoned in {t}s) / offered"),
+}
+
+_REPORT: dict[str, tuple[str, str]] = {
+    "title": ("事件复盘报告", "Incident report"),
+    "range": ("时段", "Range"),
+    "source": ("数据来源", "Source"),
+    "moments": ("关键时刻", "Key moments"),
+    "first_breach_ms": ("首次超限（排队超过 {t} 人）", "First breach (more than {t} waiting)"),
+    "peak_waiting": ("排队峰值", "Peak waiting"),
+    "peak_longest_wait_s": ("最长等待峰值", "Peak longest wait"),
+    "recovered_ms": ("恢复（排队不超过 {t} 人）", "Recovered (no more than {t} waiting)"),
+    "recovery_s": ("从超限到恢复", "Breach to recovery"),
+    "none": ("无", "none"),
+    "not_recovered": ("到时段结束仍未恢复", "not recovered by the end of the range"),
+    "timeline": ("逐分钟时间线", "Minute by minute"),
+    "waiting": ("排队", "Waiting"),
+    "longest": ("最长等待（秒）", "Longest wait (s)"),
+    "available": ("空闲", "Available"),
+    "on_call": ("通话", "On call"),
+    "not_ready": ("未就绪", "Not ready"),
+    "seats_needed": ("所需坐席", "Seats needed"),
+    "staffed": ("在岗", "Staffed"),
+    "intervals": ("服务水平、放弃率、平均应答（每5分钟）",
+                  "Service level, abandonment, ASA (per 5 min)"),
+    "service_level": ("服务水平", "Service level"),
+    "abandon_rate": ("放弃率", "Abandonment"),
+    "asa_s": ("平均应答（秒）", "ASA (s)"),
+    "target": ("目标", "target"),
+    "ladder": ("升级阶梯", "Surge ladder"),
+    "step": ("步骤", "Step"),
+    "direction": ("方向", "Direction"),
+    "up": ("升级", "up"), "down": ("降级", "down"),
+    "queue": ("队列", "Queue"),
+    "time": ("时间", "Time"),
+    "notified": ("通知", "Notified"),
+    "acknowledged": ("确认", "Acknowledged"),
+    "not_recorded": ("未记录（该时段不在本系统实时运行）", "not recorded (the range was not live here)"),
+    "abandoned": ("放弃的来电", "Calls abandoned"),
+    "wait_s": ("等待（秒）", "Waited (s)"),
+    "not_ready_reasons": ("事件期间未就绪时长（按原因，秒）",
+                          "Not-ready time during the incident (by reason, s)"),
+    "no_reason": ("（未给原因）", "(no reason given)"),
+    "config": ("所用配置", "Configuration used"),
+    "csv": ("CSV 文件", "CSV files"),
+    "what_if": ("假设分析：同一时段，另一套规则", "What if: the same stretch under other rules"),
+    "as_run": ("现行配置", "As configured"),
+    "alternative": ("假设（{name}）", "What if ({name})"),
+    "changed": ("改变的配置", "Settings changed"),
+    "ladder_steps": ("升级阶梯步骤", "Ladder steps"),
+    "half_hour": ("半小时", "Half hour"),
+    "centre": ("全中心", "Whole centre"),
+    "estimate": ("估算（模型，并非记录）：{at} 起增加 {n} 名坐席",
+                 "Estimate (a model, not a recording): {n} more agents from {at}"),
+    "model": ("模型：现有坐席", "Model: the agents there were"),
+    "model_plus": ("模型：{at} 起 +{n} 名坐席", "Model: +{n} agents from {at}"),
+}
+
+# The console and the replay page.
+_PAGES: dict[str, tuple[str, str]] = {
+    "escalations": ("升级告警", "Open escalations"),
+    "audit_trail": ("审计记录", "Audit trail"),
+    "queue": ("队列", "Queue"),
+    "step": ("步", "Step"),
+    "step_name": ("名称", "Step name"),
+    "action": ("措施", "Action"),
+    "waiting": ("排队", "Waiting"),
+    "since": ("时间", "Since"),
+    "level": ("级别", "Level"),
+    "ack": ("确认", "Ack"),
+    "acknowledge": ("确认", "Acknowledge"),
+    "no_users": ("确认功能未开启：未配置 escalation.users_file",
+                 "Acknowledging is off: no escalation.users_file is configured"),
+    "replay_sessions": ("回放", "Replay sessions"),
+    "refresh": ("刷新", "refresh"),
+    "replay_note": ("回放使用与实时看板相同的计算代码，从不改变实时数据，也不发送告警。",
+                    "A replay runs the live board's own code; it never changes live data or sends an alert."),
+    "session": ("会话", "Session"),
+    "from": ("从", "From"),
+    "to": ("到", "To"),
+    "source": ("来源", "Source"),
+    "speed": ("速度", "Speed"),
+    "start": ("开始回放", "Start"),
+    "range": ("时段", "Range"),
+    "status": ("状态", "Status"),
+    "clock": ("回放时间", "Clock"),
+    "alerts": ("告警", "Alerts"),
+    "watch": ("查看", "Watch"),
+    "controls": ("控制", "Controls"),
+    "board": ("看板", "board"),
+    "supervisor": ("值班长", "supervisor"),
+    "report": ("报告", "report"),
+    "play": ("继续", "Play"),
+    "pause": ("暂停", "Pause"),
+    "jump": ("跳转", "Jump"),
+}
+
+
+class Labels:
+    """One section of the catalogue: ``labels(key, lang, **fields)`` -> the text."""
+
+    def __init__(self, section: str, table: dict[str, tuple[str, str]]) -> None:
+        self.section = section
+        self.table = table
+
+    def __call__(self, key: str, lang: str, **fields: object) -> str:
+        zh, en = self.table[key]
+        text = zh if lang == "zh" else en
+        return text.format(**fields) if fields else text
+
+    def both(self, key: str, **fields: object) -> str:
+        """"中文 English", for a page that shows both languages at once."""
+        return f"{self(key, 'zh', **fields)} {self(key, 'en', **fields)}"
+
+    def slash(self, key: str, **fields: object) -> str:
+        """"中文 / English": a heading or a button in both languages."""
+        return f"{self(key, 'zh', **fields)} / {self(key, 'en', **fields)}"
+
+
+# The notifier's messages (phone notifications, e-mail), around the rung's own names.
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "up": ("升级", "step up"),
+    "down": ("降级", "step down"),
+    "subject": ("[callboard] {queue} {verb} -> {step}: {name_zh} / {name_en}",
+                "[callboard] {queue} {verb} -> {step}: {name_zh} / {name_en}"),
+    "situation": ("{at}  排队 {waiting}  模式 {mode}", "{at}  waiting {waiting}  mode {mode}"),
+    "staffing": ("{action} ({group}，座席 {seats})", "{action} ({group}, seats {seats})"),
+    "seats_needed": ("当前所需坐席（Erlang C）：{n}（在岗 {staffed}）",
+                     "Seats needed now (Erlang C): {n} (staffed {staffed})"),
+    "escalated": ("未确认：已升级到第 {level} 级。", "Not acknowledged: escalated to level {level}."),
+}
+
+BOARD = Labels("board", _BOARD)
+MESSAGES = Labels("messages", _MESSAGES)
+REPORT = Labels("report", _REPORT)
+PAGES = Labels("pages", _PAGES)
+
+
+def lang_from_query(search: str | None, default: str = "zh") -> str:
+    """``?lang=en`` -> "en"; anything else -> the default."""
+    values = parse_qs((search or "").lstrip("?")).get("lang", [])
+    return values[0] if values and values[0] in LANGS else default

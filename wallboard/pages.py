@@ -1,0 +1,19 @@
+"""The board server's HTML pages (console, replay), rendered from wallboard/templates/
+with Jinja2: every value escaped unless a template says otherwise."""
+
+from __future__ import annotations
+
+from flask import Response
+from jinja2 import Environment, PackageLoader
+
+from base.i18n import PAGES
+
+__all__ = ["render_page"]
+
+_ENV = Environment(loader=PackageLoader("wallboard", "templates"), autoescape=True,
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def render_page(template: str, **values: object) -> Response:
+    html = _ENV.get_template(template).render(t=PAGES, **values)
+    return Response(html, 200, {"Content-Type": "text/html; charset=utf-8"})
