@@ -40,7 +40,7 @@ from base.config import load_settings
 from base.keys import RedisKeys
 from callboard import services
 from core.snapshot import CENTRE
-from wallboard.app import create_app
+from wallboard.wall import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ again, and the alerts a killed notifier loses or repeats.
 
 A worker on the wall clock counts live simulated traffic (`callboard simulate --start
 now`) on its own Tansu broker and redis-server. The board's answer is read as a display
-gets it, through `wallboard.app.board_view` with the board's own `SnapshotReader`, every
+gets it, through `wallboard.wall.board_view` with the board's own `SnapshotReader`, every
 0.2 s. For each fault, held `--hold` seconds and then healed:
 
 - Redis frozen (SIGSTOP), Redis killed and restarted empty;
@@ -45,8 +45,8 @@ from base.topics import bootstrap_servers, ensure_topics
 from callboard import services
 from core.escalation import alert_doc
 from core.ladder import Transition, default_rules
-from wallboard.app import board_view
 from wallboard.reader import SnapshotReader
+from wallboard.wall import board_view
 
 ROOT = Path(__file__).resolve().parents[1]
 

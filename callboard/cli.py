@@ -315,7 +315,7 @@ def worker(ctx: click.Context, clock: str | None) -> None:
 @click.pass_context
 def board(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> None:
     """Serve the wallboard (/board, /supervisor/, /console) from the snapshots in Redis."""
-    from wallboard.app import serve
+    from wallboard.server import serve
 
     serve(_settings(ctx, board_host=host, board_port=port), dev=dev)
 

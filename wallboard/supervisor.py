@@ -187,7 +187,7 @@ def supervisor_layout(settings: Settings) -> html.Div:
 def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window: str,
                     queue: str, replay: ReplaySession | None = None) -> tuple[Any, ...]:
     """Title, KPI table, banner, age, four trend charts and the agents, for one tick;
-    ``replay``: a replay session's, marked as such (see wallboard/app.py)."""
+    ``replay``: a replay session's, marked as such (see wallboard/wall.py)."""
     title = f"{BOARD('title', lang)} · {BOARD('supervisor', lang)}"
     now_ms = int(time.time() * 1000)
     empty = go.Figure()
@@ -200,7 +200,7 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
         log.warning("cannot read snapshots: %s", exc)
         return (title, [], BOARD("redis_down", lang), "banner stale", "",
                 empty, empty, empty, empty, [])
-    if replay is not None:  # the replay's clock, not the wall's (wallboard/app.py)
+    if replay is not None:  # the replay's clock, not the wall's (wallboard/wall.py)
         now_ms = max((data_ms(s) for s in snaps), default=now_ms)
     oldest = min((data_ms(s) for s in snaps), default=0)
     age = (now_ms - oldest) / 1000

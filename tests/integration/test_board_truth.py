@@ -23,8 +23,8 @@ from tests.integration.helpers import (
     wait_until,
 )
 from tests.unit.factories import at, call
-from wallboard.app import board_view
 from wallboard.reader import SnapshotReader
+from wallboard.wall import board_view
 
 pytestmark = pytest.mark.integration
 

@@ -91,8 +91,8 @@ def test_a_partition_stuck_with_records_waiting_shows_its_queues_stale_and_why(r
     # The soak's fault (bench/README.md): one partition no longer read while the worker
     # went on writing its queues with fresh times. Its progress is fed here as the
     # worker feeds it; the snapshots and the board are the real ones.
-    from wallboard.app import board_view
     from wallboard.reader import SnapshotReader
+    from wallboard.wall import board_view
 
     settings = load_settings(None, redis_url=redis_url, redis_prefix=f"stall:{time.time_ns()}",
                              clock="event", stale_after_s=10)

@@ -1,4 +1,5 @@
-"""The Dash wallboard. It reads snapshots from Redis and nothing else."""
+"""The wall (/board): LED tiles per queue, banners and ladder lines, built from the
+snapshots in Redis and nothing else."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from dash import ALL, Dash, Input, Output, State, dcc, html
-from gunicorn.app.base import BaseApplication
 from redis.exceptions import RedisError
 
 from base.config import Settings
@@ -29,7 +29,7 @@ from wallboard.present import (
 )
 from wallboard.reader import ASSETS, Read, Readers, SnapshotReader, session_from_query
 
-__all__ = ["BoardView", "board_view", "create_app", "serve"]
+__all__ = ["BoardView", "board_view", "build_tile", "create_app"]
 
 log = logging.getLogger(__name__)
 _HELP_KPI = {"sl": "service_level", "abandon": "abandon_rate", "asa": "asa_s"}
@@ -376,80 +376,3 @@ def _browser_callbacks(app: Dash, settings: Settings) -> None:
         State("url", "search"),
         State("esc-seen", "data"),
     )
-
-
-def build(settings: Settings) -> Dash:
-    """The whole board application: /board, /supervisor/, /console, /replay."""
-    from wallboard.console import register_console
-    from wallboard.replay_page import register_review
-    from wallboard.supervisor import create_supervisor
-
-    app = create_app(settings)
-    create_supervisor(settings, app.server)
-    register_review(app.server, settings, register_console(app.server, settings))
-    return app
-
-
-def serve(settings: Settings, dev: bool = False) -> None:
-    """Serve the board with gunicorn (``board_workers`` processes of ``board_threads``
-    threads, no access log), or Flask's development server with ``dev``."""
-    from wallboard.board_metrics import clean, enable_multiprocess, instrument, serve_metrics
-
-    samples = enable_multiprocess()  # before anything imports prometheus-client
-    app = build(settings)
-    counting = instrument(app.server)
-    # Dash registers the script paths it may serve while rendering a page; done
-    # here, before gunicorn forks, every worker can serve every script (else a
-    # worker asked for a script before it rendered a page answers 500).
-    with app.server.test_client() as client:
-        for page in ("/board", "/supervisor/"):
-            client.get(page)
-    counting.set()  # from here on: the displays' requests only
-    serve_metrics(settings, samples)
-    log.info("board on http://%s:%s/board, supervisor page on /supervisor/ (%s)",
-             settings.board_host, settings.board_port, "development server" if dev else
-             f"gunicorn, {settings.board_workers} workers x {settings.board_threads} threads")
-    if dev:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-        try:
-            app.run(host=settings.board_host, port=settings.board_port, debug=False)
-        finally:
-            clean(samples)
-        return
-    _Gunicorn(app.server, {
-        "bind": f"{settings.board_host}:{settings.board_port}",
-        "workers": settings.board_workers,
-        "threads": settings.board_threads,
-        "worker_class": "gthread",
-        "preload_app": True,  # one app (and one console secret) forked into every worker
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "timeout": 30,
-        "graceful_timeout": 10,
-        # A worker that ends leaves its files; its live gauges must not be summed.
-        "child_exit": _child_exit,
-    }).run()
-    clean(samples)
-
-
-def _child_exit(_server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
-
-
-class _Gunicorn(BaseApplication):
-    """gunicorn's documented way to serve an application object from Python."""
-
-    def __init__(self, application: Any, options: dict[str, object]) -> None:
-        self.application = application  # not "wsgi": BaseApplication has a method of that name
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return self.application
