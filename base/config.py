@@ -106,6 +106,22 @@ class Recipient(BaseModel):
     email: str | None = None
 
 
+class WallConfig(BaseModel):
+    """A named wall display (``/board/<name>``): which queues, which figures, how it pages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    # The queues on it, in this order; "all": every queue, the configured ones first.
+    queues: list[str] | Literal["all"] = "all"
+    centre: bool = True  # the whole-centre tile first
+    # "compact": waiting, longest wait, SL and abandoned (30 min), for a big room;
+    # "full": today's tile (also the day line, agents and seats needed).
+    figures: Literal["compact", "full"] = "full"
+    lang: Literal["zh", "en"] = "zh"  # ?lang= on the URL still overrides it
+    page_s: float = Field(default=10.0, ge=3, le=600)  # rotation when not every tile fits
+
+
 class EscalationConfig(BaseModel):
     """The manual's surge ladder (lines 139-150) and who hears about it."""
 
@@ -239,6 +255,14 @@ class Settings(BaseSettings):
     # A figure within this fraction of its target's bound is amber, beyond it red
     # (the manual's +/-15% tolerance on AHT, line 572, applied to every target).
     amber_margin: float = Field(default=0.15, ge=0, le=1)
+    # Named walls (docs/board.md); /board is every queue, full tiles.
+    walls: list[WallConfig] = Field(default_factory=list)
+    # A wall pages rather than shrink its main digits below this fraction of the
+    # screen's height (1/18 of 1080 px = 60 px: docs/board.md has the arithmetic).
+    board_digit_floor: float = Field(default=1 / 18, gt=0, le=0.5)
+    # "led": red/amber/green; "okabe_ito": a palette colour-blind viewers tell apart.
+    # Over and near target also show as a shape and a word whatever the palette.
+    board_palette: Literal["led", "okabe_ito"] = "led"
 
     @field_validator("timezone")
     @classmethod
@@ -259,7 +283,21 @@ class Settings(BaseSettings):
             raise ValueError("'ALL' is reserved for the whole-centre figures")
         if self.repeat_window_h >= self.bucket_retention_h:
             raise ValueError("repeat_window_h must be shorter than bucket_retention_h")
+        walls = [w.name for w in self.walls]
+        if len(set(walls)) != len(walls):
+            raise ValueError(f"walls: names must be unique, got {walls}")
+        for i, wall in enumerate(self.walls):
+            unknown = [] if wall.queues == "all" else [q for q in wall.queues if q not in names]
+            if unknown:
+                raise ValueError(f"walls[{i}] ({wall.name}).queues: not configured queues: "
+                                 f"{', '.join(unknown)}")
         return self
+
+    def wall(self, name: str | None) -> WallConfig | None:
+        """The named wall; None for a name no wall has. No name: /board, every queue."""
+        if not name:
+            return WallConfig(name="board")
+        return next((w for w in self.walls if w.name == name), None)
 
     @classmethod
     def settings_customise_sources(

@@ -107,7 +107,7 @@ def age_script() -> str:
     sides: a display's own clock may be wrong) to the text of every tile's age."""
     templates = {lang: BOARD("age", lang, age="{age}") for lang in ("zh", "en")}
     return f"""function(ages, search) {{
-        const lang = (search || '').indexOf('lang=en') >= 0 ? 'en' : 'zh';
+        const lang = (ages && ages.lang) || ((search || '').indexOf('lang=en') >= 0 ? 'en' : 'zh');
         const units = {json.dumps(AGE_UNITS)}[lang];
         const template = {json.dumps(templates)}[lang];
         const known = (ages && ages.ms) || {{}};

@@ -12,8 +12,9 @@ from core.records import Now, Snapshot, TargetDoc, Window, figure
 from core.snapshot import CENTRE
 
 __all__ = [
-    "AGE_UNITS", "age_text", "colour", "duration_text", "format_kpi", "kpi_help", "percent_text",
-    "Shown", "TileView", "WindowFigures", "seats_view", "target_colour", "tile_view",
+    "AGE_UNITS", "AMBER", "RED", "Shown", "TileView", "WindowFigures", "age_text", "colour",
+    "duration_text", "format_kpi", "kpi_help", "percent_text", "seats_view", "severity",
+    "target_colour", "tile_view",
 ]
 
 Shown = tuple[str, str]  # a figure's text and its colour class
@@ -123,6 +124,19 @@ class TileView(TypedDict):
     seats: Shown
     available: str
     on_call: str
+    severity: int  # 2: a figure over target (red), 1: near it (amber), 0: calm
+    step: int  # the surge-ladder step in force, 0 for none
+    rank: int  # worst first: severity, then ladder step
+
+
+_SEVERITY = {RED: 2, AMBER: 1}
+
+
+def severity(view: TileView) -> int:
+    """2 when any of the tile's main figures (waiting, longest wait, SL and abandoned in
+    the half hour) is red, 1 when any is amber, else 0: what a wall pins on every page."""
+    colours = (view["waiting"][1], view["longest"][1], view["sl"][1], view["abandon"][1])
+    return max(_SEVERITY.get(c, 0) for c in colours)
 
 
 def tile_view(snap: Snapshot, now_ms: int, settings: Settings) -> TileView:
@@ -131,7 +145,7 @@ def tile_view(snap: Snapshot, now_ms: int, settings: Settings) -> TileView:
     interval = WindowFigures(snap["windows"].get("interval"))
     day = WindowFigures(snap["windows"].get("day"))
     age_s = (now_ms - data_ms(snap)) / 1000
-    return {
+    view: TileView = {
         "queue": snap["queue"],
         "age_s": age_s,
         "stale": age_s > settings.stale_after_s,
@@ -151,7 +165,15 @@ def tile_view(snap: Snapshot, now_ms: int, settings: Settings) -> TileView:
         "seats": seats_view(now),
         "available": str(now["agents"].get("available", 0)),
         "on_call": str(now["agents"].get("on_call", 0)),
+        "severity": 0, "step": 0, "rank": 0,
     }
+    escalation = now.get("escalation")
+    view["step"] = escalation["step"] if escalation else 0
+    view["severity"] = severity(view)
+    # Changes only with the colour or the step, so a tile's own markup (and what each
+    # display is sent) does not change with every caller; fit.js breaks ties by waiting.
+    view["rank"] = view["severity"] * 100 + min(view["step"], 99)
+    return view
 
 
 class WindowFigures:

@@ -7,12 +7,12 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from dash import ALL, Dash, Input, Output, State, dcc, html
 from redis.exceptions import RedisError
 
-from base.config import Settings
+from base.config import Settings, WallConfig
 from base.i18n import BOARD, lang_from_query
 from base.keys import ReplaySession
 from core.catalog import by_key
@@ -44,6 +44,7 @@ def _figure(key: str, shown: tuple[str, str], queue: str, lang: str, big: bool =
         # The manual's definition, target and monitoring measures, on hover.
         kpi = by_key(_HELP_KPI[key])
         help_text = kpi_help(kpi, lang, snap.get("targets", {}).get(kpi.key))
+    # Red and amber figures also carry a shape (board.css: ▲ over, ◆ near).
     return html.Div(
         [html.Div(caption, className="fig-label"),
          html.Div(text, id=f"{queue}-{key}", className=f"fig-value led {colour}")],
@@ -52,70 +53,78 @@ def _figure(key: str, shown: tuple[str, str], queue: str, lang: str, big: bool =
 
 
 def build_tile(snap: Snapshot, now_ms: int, settings: Settings, lang: str,
-               replay: bool = False) -> html.Div:
+               replay: bool = False, compact: bool = False) -> html.Div:
     view = tile_view(snap, now_ms, settings)
     queue = snap["queue"]
     name = snap["label_zh"] if lang == "zh" else snap["label_en"]
-    formula = BOARD(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
     badges = [html.Span(BOARD("vip", lang), className="badge vip")] if snap.get("vip") else []
+    level = {2: "over", 1: "near"}.get(view["severity"])
+    if level:  # the word as well as the colour and the outline
+        badges.append(html.Span(BOARD(level, lang), className=f"badge {level}"))
     if view["stale"]:
         badges.append(html.Span(BOARD("stale", lang), className="badge stale"))
-    return html.Div(
-        [
-            html.Div([html.Span(name, className="tile-name"), *badges], className="tile-head"),
-            html.Div(
-                [
-                    _figure("waiting", view["waiting"], queue, lang, big=True),
-                    _figure("longest", view["longest"], queue, lang, big=True),
-                ],
-                className="row",
-            ),
-            html.Div(
-                [
-                    _figure("sl", view["sl"], queue, lang, window="interval", snap=snap),
-                    _figure("abandon", view["abandon"], queue, lang, window="interval",
-                            snap=snap),
-                    _figure("asa", view["asa"], queue, lang, window="interval", snap=snap),
-                ],
-                className="row",
-            ),
-            html.Div(
-                [
-                    html.Span(f"{BOARD('today', lang)} {BOARD('sl', lang)} "),
-                    html.Span(view["sl_day"][0], id=f"{queue}-sl_day", className=view["sl_day"][1]),
-                    html.Span(f" · {BOARD('abandon', lang)} "),
-                    html.Span(view["abandon_day"][0], id=f"{queue}-abandon_day",
-                              className=view["abandon_day"][1]),
-                ],
-                className="day-line",
-            ),
-            html.Div(
-                [
-                    html.Span(f"{BOARD('available', lang)} "),
-                    html.Span(view["available"], id=f"{queue}-available", className="led green"),
-                    html.Span(f"  {BOARD('on_call', lang)} "),
-                    html.Span(view["on_call"], id=f"{queue}-on_call", className="led"),
-                    html.Span(f"  {BOARD('seats_short', lang)} ", title=BOARD("seats_help", lang)),
-                    html.Span(view["seats"][0], id=f"{queue}-seats",
-                              className=f"led {view['seats'][1]}"),
-                ],
-                className="agents",
-            ),
-            html.Div(
-                [html.Span(formula, className="formula", title=formula),
-                 # Live, the age moves every second: the browser writes it (delta.py),
-                 # so the tile itself changes only when its figures do.
-                 html.Span(BOARD("replay_age", lang, at=snap["as_of"][11:16]) if replay else
-                           html.Span(id={"type": "age", "queue": queue}),
-                           id=f"{queue}-age", className="age")],
-                className="tile-foot",
-            ),
-        ],
-        id=f"tile-{queue}",
-        className="tile stale" if view["stale"] else "tile",
-        # dash types its keyword arguments; data-* attributes have no Python name.
-        **{"data-queue": queue, "data-stale": "1" if view["stale"] else "0"},  # type: ignore[arg-type]
-    )
+    head = html.Div([html.Span(name, className="tile-name"), *badges], className="tile-head")
+    main = html.Div([_figure("waiting", view["waiting"], queue, lang, big=True),
+                     _figure("longest", view["longest"], queue, lang, big=True)],
+                    className="row main")
+    kpis = [_figure("sl", view["sl"], queue, lang, window="interval", snap=snap),
+            _figure("abandon", view["abandon"], queue, lang, window="interval", snap=snap)]
+    if not compact:
+        kpis.append(_figure("asa", view["asa"], queue, lang, window="interval", snap=snap))
+    # Live, the age moves every second: the browser writes it (delta.py), so the
+    # tile itself changes only when its figures do.
+    age = html.Span(BOARD("replay_age", lang, at=snap["as_of"][11:16]) if replay else
+                    html.Span(id={"type": "age", "queue": queue}),
+                    id=f"{queue}-age", className="age")
+    rows = [head, main, html.Div(kpis, className="row kpis")]
+    if not compact:
+        formula = BOARD(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
+        rows += [
+            html.Div([html.Span(f"{BOARD('today', lang)} {BOARD('sl', lang)} "),
+                      html.Span(view["sl_day"][0], id=f"{queue}-sl_day",
+                                className=view["sl_day"][1]),
+                      html.Span(f" · {BOARD('abandon', lang)} "),
+                      html.Span(view["abandon_day"][0], id=f"{queue}-abandon_day",
+                                className=view["abandon_day"][1])],
+                     className="day-line"),
+            html.Div([html.Span(f"{BOARD('available', lang)} "),
+                      html.Span(view["available"], id=f"{queue}-available", className="led green"),
+                      html.Span(f"  {BOARD('on_call', lang)} "),
+                      html.Span(view["on_call"], id=f"{queue}-on_call", className="led"),
+                      html.Span(f"  {BOARD('seats_short', lang)} ", title=BOARD("seats_help", lang)),
+                      html.Span(view["seats"][0], id=f"{queue}-seats",
+                                className=f"led {view['seats'][1]}")],
+                     className="agents"),
+            html.Div([html.Span(formula, className="formula", title=formula), age],
+                     className="tile-foot"),
+        ]
+    else:
+        rows.append(html.Div([age], className="tile-foot"))
+    classes = ["tile", *(["compact"] if compact else []), *([level] if level else []),
+               *(["stale"] if view["stale"] else [])]
+    # The wall's layout script (assets/fit.js) reads these to pin and page tiles.
+    data = {"data-queue": queue, "data-stale": "1" if view["stale"] else "0",
+            "data-severity": str(view["severity"]), "data-step": str(view["step"]),
+            "data-rank": str(view["rank"]), "data-name": name}
+    # dash types its keyword arguments; data-* attributes have no Python name.
+    return html.Div(rows, id=f"tile-{queue}", className=" ".join(classes), **data)  # type: ignore[arg-type]
+
+
+def wall_name(path: str | None) -> str | None:
+    """``/board/floor`` -> "floor"; ``/board`` (or any other page) -> None, the default wall."""
+    parts = [p for p in (path or "").split("/") if p]
+    return parts[1] if len(parts) == 2 and parts[0] == "board" else None
+
+
+def walls_script(settings: Settings) -> str:
+    """What the layout script (assets/fit.js) needs to fit and page each wall, for the
+    page's head: it picks its wall by the page's own path."""
+    walls = {w.name: w.model_dump() for w in [WallConfig(name="board"), *settings.walls]}
+    spec = {"walls": walls, "floor": settings.board_digit_floor,
+            "palette": settings.board_palette,
+            "page_label": {lang: BOARD("page", lang, n="{n}", of="{of}") for lang in ("zh", "en")}}
+    # JSON is JavaScript; "</" is escaped so no value can end the script element.
+    return "<script>window.callboardWalls = " + json.dumps(spec).replace("</", "<\\/") + ";</script>"
 
 
 def board_layout() -> html.Div:
@@ -147,6 +156,7 @@ def create_app(settings: Settings) -> Dash:
         update_title=None,  # type: ignore[arg-type]  # None: no "Updating..." flicker in a kiosk
         suppress_callback_exceptions=True,
     )
+    app.index_string = app.index_string.replace("{%css%}", walls_script(settings) + "{%css%}")
     app.layout = html.Div(
         [
             dcc.Location(id="url"),
@@ -172,13 +182,21 @@ def create_app(settings: Settings) -> Dash:
         Output("sent", "data"),
         Input("tick", "n_intervals"),
         Input("url", "search"),
+        State("url", "pathname"),
         State("sent", "data"),
     )
-    def refresh(_n: int | None, search: str | None, held: dict[str, Any] | None
-                ) -> tuple[Any, ...]:  # Dash takes the outputs above by position
+    def refresh(_n: int | None, search: str | None, path: str | None,
+                held: dict[str, Any] | None) -> tuple[Any, ...]:  # outputs by position
         session = session_from_query(search)
-        frame, ages = frames.get(readers.get(session), lang_from_query(search),
-                                 readers.replay(session), int(time.time() * 1000))
+        name = wall_name(path)
+        wall = settings.wall(name)
+        now_ms = int(time.time() * 1000)
+        if wall is None:
+            frame, ages = _frame(unknown_wall_view(name or "", lang_from_query(search), now_ms))
+        else:
+            lang = lang_from_query(search, default=wall.lang)
+            frame, ages = frames.get(readers.get(session), lang, readers.replay(session),
+                                     now_ms, wall)
         tiles, parts, sent = only_changed(frame, held)
         banner, banner_class, title, clock, footer, esc, esc_class = parts
         # last-ok, the tiles' ages, goes in every answer: it is the browser's heartbeat.
@@ -198,19 +216,19 @@ class _Frames:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._built: dict[tuple[str, str], tuple[Read, Frame, Ages]] = {}
+        self._built: dict[tuple[str, str, str], tuple[Read, Frame, Ages]] = {}
 
     def get(self, reader: SnapshotReader, lang: str, replay: ReplaySession | None,
-            now_ms: int) -> tuple[Frame, Ages]:
+            now_ms: int, wall: WallConfig) -> tuple[Frame, Ages]:
         read = _read(reader)
         if read is None:
             return _frame(unreadable_view(lang, now_ms))
-        key = (json.dumps(replay, sort_keys=True), lang)
+        key = (json.dumps(replay, sort_keys=True), lang, wall.name)
         built = self._built.get(key)
         if built is None or built[0] is not read:  # the reader's object: same read, same tick
             if len(self._built) > 64:  # sessions come and go
                 self._built.clear()
-            built = (read, *_frame(view_of(*read, self.settings, lang, now_ms, replay)))
+            built = (read, *_frame(view_of(*read, self.settings, lang, now_ms, replay, wall)))
             self._built[key] = built
         return built[1], built[2]
 
@@ -220,6 +238,7 @@ class Ages(TypedDict):
 
     now: int
     ms: dict[str, int]
+    lang: NotRequired[str]  # the wall's language, when the URL does not say
 
 
 @dataclass(frozen=True)
@@ -248,14 +267,15 @@ def _frame(view: BoardView) -> tuple[Frame, Ages]:
 
 
 def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: int,
-               replay: ReplaySession | None = None) -> BoardView:
+               replay: ReplaySession | None = None, wall: WallConfig | None = None
+               ) -> BoardView:
     """Tiles, banners, title, clock, footer, ages and ladder lines for one tick, as a
     new page gets them; ``replay`` (a session's state) shows a replay session's
     figures, marked as such."""
     read = _read(reader)
     if read is None:
         return unreadable_view(lang, now_ms)
-    return view_of(*read, settings, lang, now_ms, replay)
+    return view_of(*read, settings, lang, now_ms, replay, wall or WallConfig(name="board"))
 
 
 def _read(reader: SnapshotReader) -> Read | None:
@@ -271,17 +291,35 @@ def unreadable_view(lang: str, now_ms: int) -> BoardView:
                      "", {"now": now_ms, "ms": {}}, [], "esc-banner hidden")
 
 
+def unknown_wall_view(name: str, lang: str, now_ms: int) -> BoardView:
+    return BoardView([], BOARD("no_wall", lang, name=name), "banner stale", BOARD("title", lang),
+                     "", "", {"now": now_ms, "ms": {}}, [], "esc-banner hidden")
+
+
+def on_wall(snaps: list[Snapshot], wall: WallConfig) -> list[Snapshot]:
+    """The wall's snapshots in its order: the centre first (if it has one), then its
+    queues as configured ("all": every queue, in the reader's board order)."""
+    by_queue = {s["queue"]: s for s in snaps}
+    queues = ([s["queue"] for s in snaps if s["queue"] != CENTRE] if wall.queues == "all"
+              else [q for q in wall.queues if q in by_queue])
+    centre = [by_queue[CENTRE]] if wall.centre and CENTRE in by_queue else []
+    return centre + [by_queue[q] for q in queues]
+
+
 def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
-            lang: str, now_ms: int, replay: ReplaySession | None) -> BoardView:
-    title = BOARD("title", lang)
+            lang: str, now_ms: int, replay: ReplaySession | None,
+            wall: WallConfig) -> BoardView:
+    snaps = on_wall(snaps, wall)
+    title = BOARD("title", lang) + ("" if wall.name == "board" else f" · {wall.name}")
     if replay is not None:
         # A replay's figures are as of its own clock, never live: no age against the
         # wall clock, and a marker nobody can take for live figures.
         now_ms = max((data_ms(s) for s in snaps), default=now_ms)
-    tiles = [build_tile(s, now_ms, settings, lang, replay is not None) for s in snaps]
+    tiles = [build_tile(s, now_ms, settings, lang, replay is not None,
+                        compact=wall.figures == "compact") for s in snaps]
     # The tiles' ages, drawn by the browser; none for a replay (its figures have no age).
     ages: Ages = {"now": now_ms, "ms": {} if replay is not None else
-                  {s["queue"]: data_ms(s) for s in snaps}}
+                  {s["queue"]: data_ms(s) for s in snaps}, "lang": lang}
     if not snaps:
         tiles = [html.Div(BOARD("no_data", lang), className="tile empty")]
     if replay is not None:

@@ -1,0 +1,208 @@
+/* The wall's layout, in the browser: every tile fitted to the screen it is on.
+ *
+ * Columns and rows are chosen so that the main digits are as large as they can be
+ * (the tile's fonts follow its size: container query units in board.css). When
+ * fitting every tile would make them smaller than the floor (a fraction of the
+ * screen's shorter side, its height on a landscape wall), the wall pages: as many
+ * tiles as fit, rotating every page_s seconds, "2/3" shown. Every queue that is amber, red or on a ladder
+ * step (data-severity, data-step) is pinned onto every page, worst first
+ * (data-rank); if they alone exceed a page they page among themselves and the calm
+ * queues shrink to a strip of names and waiting counts. The page is chosen from the
+ * clock, so every display of a wall shows the same page.
+ *
+ * Dash owns the tiles; this only sets their style (order, display) and the grid's,
+ * and draws the page number and the strip outside Dash's tree.
+ */
+(function () {
+  "use strict";
+
+  function px(value) { return parseFloat(value) || 0; }
+
+  // This page's wall (window.callboardWalls, from the page's head: wallboard/wall.py).
+  function wallSpec() {
+    const spec = window.callboardWalls || { walls: {}, floor: 1 / 18, page_label: {} };
+    const parts = window.location.pathname.split("/").filter(Boolean);
+    const name = parts.length === 2 && parts[0] === "board" ? parts[1] : "board";
+    const wall = spec.walls[name] || { figures: "full", page_s: 10, lang: "zh" };
+    const asked = new URLSearchParams(window.location.search).get("lang");
+    const lang = asked === "en" || asked === "zh" ? asked : wall.lang;
+    return { wall: wall, floor: spec.floor, palette: spec.palette,
+             pageLabel: spec.page_label[lang] || "{n}/{of}" };
+  }
+
+  function metrics(grid) {
+    const style = getComputedStyle(grid);
+    return {
+      kh: px(style.getPropertyValue("--kh")) || 0.22,
+      kw: px(style.getPropertyValue("--kw")) || 0.13,
+      rowGap: px(style.rowGap),
+      colGap: px(style.columnGap),
+    };
+  }
+
+  // The largest main digit n tiles can have in w x h, and the grid that gives it.
+  function best(n, w, h, m, chrome) {
+    let top = { digit: 0, cols: 1, rows: n, tileW: w, tileH: h };
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      // Whole pixels, as the grid is set below: the digit computed is the one shown.
+      const tileW = Math.floor((w - (cols - 1) * m.colGap) / cols);
+      const tileH = Math.floor((h - (rows - 1) * m.rowGap) / rows);
+      if (tileW <= chrome.w || tileH <= chrome.h) { continue; }
+      const digit = Math.min(m.kh * (tileH - chrome.h), m.kw * (tileW - chrome.w));
+      if (digit > top.digit) { top = { digit: digit, cols: cols, rows: rows, tileW: tileW, tileH: tileH }; }
+    }
+    return top;
+  }
+
+  function waiting(tile) {  // callers waiting, as the tile shows them
+    const figure = document.getElementById(tile.dataset.queue + "-waiting");
+    return figure ? px(figure.textContent) : 0;
+  }
+
+  function overlay(id, className) {
+    let el = document.getElementById(id);
+    if (!el) {
+      el = document.createElement("div");
+      el.id = id;
+      el.className = className;
+      document.body.appendChild(el);
+    }
+    return el;
+  }
+
+  function tileChrome(tile) {  // padding and border: the tile's content box is the rest
+    const s = getComputedStyle(tile);
+    return {
+      h: px(s.paddingTop) + px(s.paddingBottom) + px(s.borderTopWidth) + px(s.borderBottomWidth),
+      w: px(s.paddingLeft) + px(s.paddingRight) + px(s.borderLeftWidth) + px(s.borderRightWidth),
+    };
+  }
+
+  function layout() {
+    const grid = document.getElementById("tiles");
+    if (!grid) { return; }
+    const tiles = Array.prototype.filter.call(grid.children, function (t) {
+      return t.dataset && t.dataset.queue;
+    });
+    const pageNo = overlay("page-no", "page-no");
+    const strip = overlay("calm-strip", "calm-strip");
+    if (!tiles.length) { pageNo.textContent = ""; strip.style.display = "none"; return; }
+    const spec = wallSpec();
+    grid.classList.toggle("compact", spec.wall.figures === "compact");
+    grid.classList.toggle("full", spec.wall.figures !== "compact");
+    document.body.classList.toggle("palette-okabe_ito", spec.palette === "okabe_ito");
+    const m = metrics(grid);
+    const chrome = tileChrome(tiles[0]);
+    // A portrait wall is the same panel turned: the same millimetres read as far.
+    const floor = spec.floor * Math.min(window.innerHeight, window.innerWidth);
+    const pageS = spec.wall.page_s || 10;
+    const footer = document.getElementById("footer");
+    const footerH = footer ? footer.getBoundingClientRect().height : 0;
+    const width = grid.clientWidth;
+    const top = grid.getBoundingClientRect().top;
+    const fullH = window.innerHeight - top - footerH - 12;
+
+    const pinned = tiles.filter(function (t) {
+      return px(t.dataset.severity) > 0 || px(t.dataset.step) > 0;
+    }).sort(function (a, b) {
+      return px(b.dataset.rank) - px(a.dataset.rank) || waiting(b) - waiting(a);
+    });
+    const calm = tiles.filter(function (t) { return pinned.indexOf(t) < 0; });
+
+    function perPage(h) {  // the most tiles a page holds with digits at the floor
+      let fit = 1;
+      for (let n = 1; n <= tiles.length; n++) {
+        if (best(n, width, h, m, chrome).digit >= floor) { fit = n; }
+      }
+      return fit;
+    }
+
+    let shown = tiles, pages = 1, stripped = [], height = fullH;
+    if (best(tiles.length, width, fullH, m, chrome).digit < floor) {
+      let fit = perPage(fullH);
+      if (pinned.length >= fit && calm.length) {
+        height = fullH * 0.9;  // the strip takes the rest
+        fit = perPage(height);
+        stripped = calm;
+      }
+      // The page turns on the clock; a test may hold one (window.callboardPage).
+      const now = typeof window.callboardPage === "number" ? window.callboardPage
+        : Math.floor(Date.now() / 1000 / pageS);
+      if (stripped.length || pinned.length >= fit) {
+        pages = Math.max(1, Math.ceil(pinned.length / fit));
+        const page = now % pages;
+        shown = pinned.slice(page * fit, (page + 1) * fit);
+        pageNo.dataset.page = String(page + 1);
+      } else {
+        const room = fit - pinned.length;
+        pages = Math.ceil(calm.length / room);
+        const page = now % pages;
+        shown = pinned.concat(calm.slice(page * room, (page + 1) * room));
+        pageNo.dataset.page = String(page + 1);
+      }
+    }
+    const g = best(shown.length, width, height, m, chrome);
+    grid.style.gridTemplateColumns = "repeat(" + g.cols + ", " + g.tileW + "px)";
+    grid.style.gridAutoRows = g.tileH + "px";
+    grid.style.height = Math.floor(height) + "px";
+    grid.dataset.digit = String(Math.floor(g.digit));
+    grid.dataset.pages = String(pages);
+    tiles.forEach(function (t) {
+      const at = shown.indexOf(t);
+      t.style.display = at < 0 ? "none" : "";
+      t.style.order = String(at < 0 ? 0 : at);
+    });
+    pageNo.textContent = pages > 1 ? spec.pageLabel
+      .replace("{n}", pageNo.dataset.page).replace("{of}", pages) : "";
+    if (stripped.length) {
+      strip.style.display = "";
+      strip.style.top = Math.floor(top + height + 4) + "px";
+      strip.style.height = Math.floor(fullH - height - 8) + "px";
+      strip.textContent = "";
+      stripped.forEach(function (t) {
+        const item = document.createElement("span");
+        item.className = "calm-item";
+        item.textContent = t.dataset.name + " " + waiting(t);
+        item.dataset.queue = t.dataset.queue;
+        strip.appendChild(item);
+      });
+      // As large as lets every calm queue show: shrink until nothing is cut off.
+      let size = Math.floor((fullH - height) * 0.45);
+      strip.style.fontSize = size + "px";
+      while (size > 8 && strip.scrollHeight > strip.clientHeight) {
+        size -= 1;
+        strip.style.fontSize = size + "px";
+      }
+    } else {
+      strip.style.display = "none";
+    }
+  }
+
+  let queued = false;
+  function soon() {
+    if (queued) { return; }
+    queued = true;
+    window.requestAnimationFrame(function () { queued = false; layout(); });
+  }
+
+  function watch() {
+    const grid = document.getElementById("tiles");
+    if (!grid) { window.setTimeout(watch, 100); return; }
+    new MutationObserver(soon).observe(grid, {
+      childList: true, subtree: true, attributes: true,
+      attributeFilter: ["data-severity", "data-step", "data-rank", "class"],
+      characterData: true,
+    });
+    window.addEventListener("resize", soon);
+    window.setInterval(soon, 1000);  // the page turns on the clock
+    soon();
+  }
+
+  window.callboardLayout = layout;  // for the browser tests and a console
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", watch);
+  } else {
+    watch();
+  }
+})();
