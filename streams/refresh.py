@@ -64,10 +64,10 @@ class Refresh:
         if not await self.restore_quiet(assigned):
             return
         self.status.not_ready = None if assigned else "no partition of the events topic assigned"
-        self.watch_progress()
+        self.watch_progress(assigned)
         self.count_state()
         if self.settings.clock == "wall":
-            await self.advance_ladders()
+            await self.advance_ladders(assigned)
         self.pending.touch(self.shards.queues())
 
     async def check_broker(self) -> bool:
@@ -115,15 +115,29 @@ class Refresh:
         return True
 
     def _highwater(self, partition: int) -> int | None:
-        tp = TopicPartition(self.settings.events_topic, partition)
-        return self.app.consumer.highwater(tp)
+        """The partition's high watermark, None when unknown or no longer assigned here.
 
-    def watch_progress(self) -> None:
+        A rebalance can take a partition away at any moment (Faust's consumer runs in
+        a thread of its own), and aiokafka asserts the partition is assigned: that
+        assertion killed the first worker when a second one joined (issue #19)."""
+        tp = TopicPartition(self.settings.events_topic, partition)
+        try:
+            return self.app.consumer.highwater(tp)
+        except AssertionError:
+            return None
+
+    def _held(self, assigned: set[int]) -> list[tuple[int, Pipeline]]:
+        """The pipelines of the partitions still assigned here; the others wait for the
+        revoke handler to drop them."""
+        return [(p, pipeline) for p, pipeline in list(self.shards.pipelines.items())
+                if p in assigned]
+
+    def watch_progress(self, assigned: set[int]) -> None:
         # A partition with records waiting that does not move is not live, whatever
         # stopped it (streams/progress.py): its queues' snapshots stop being fresh.
         now = int(self.clock() * 1000)
         progress = self.status.liveness.progress
-        for partition, pipeline in list(self.shards.pipelines.items()):
+        for partition, pipeline in self._held(assigned):
             progress.observe(partition, _next_offset(pipeline, partition),
                              self._highwater(partition), now)
         stalled = progress.stalled(now, self.status.stale_after_ms)
@@ -146,11 +160,11 @@ class Refresh:
         stats["table.live"] = sum(len(p.engine.live) for p in pipelines)
         stats["callers_indexed"] = sum(len(p.engine.callers) for p in pipelines)
 
-    async def advance_ladders(self) -> None:
+    async def advance_ladders(self, assigned: set[int]) -> None:
         # Deadlines fall due while no event arrives (a stuck queue), but only
         # once the partition is read to its end: a lagging one is not "now".
         now = int(self.clock() * 1000) - _LIVE_GRACE_MS
-        for partition, pipeline in list(self.shards.pipelines.items()):
+        for partition, pipeline in self._held(assigned):
             highwater = self._highwater(partition)
             if highwater is not None and _next_offset(pipeline, partition) >= highwater:
                 for doc in pipeline.advance(now):

@@ -9,6 +9,7 @@ import asyncio
 import json
 from types import SimpleNamespace
 
+from aiokafka import TopicPartition
 from prometheus_client.core import Metric
 
 from base.assemble import pipeline_rules
@@ -147,10 +148,10 @@ def test_a_partition_with_records_waiting_that_does_not_move_counts_as_stalled()
     refresh = Refresh(SETTINGS, SimpleNamespace(consumer=consumer), KafkaProfile(1),
                       shards, status, Pending(), on_result=None, send_alert=None,
                       clock=lambda: next(clock))
-    refresh.watch_progress()  # first look at 100 s
-    refresh.watch_progress()  # 3 s later, not moved: not yet stale (5 s)
+    refresh.watch_progress({0})  # first look at 100 s
+    refresh.watch_progress({0})  # 3 s later, not moved: not yet stale (5 s)
     assert status.stats["partitions.stalled"] == 0
-    refresh.watch_progress()  # 6 s without moving
+    refresh.watch_progress({0})  # 6 s without moving
     assert status.stats["partitions.stalled"] == 1
     refresh.count_state()
     assert (status.stats["table.live"], status.stats["restores"]) == (1, 0)
@@ -175,3 +176,44 @@ def test_the_metrics_read_the_status_and_sum_every_partitions_counters():
     assert value("callboard_dead_letters_by_reason", reason="not_an_object") == 1
     assert value("callboard_partitions") == 2
     assert value("callboard_ready") == 1
+
+
+class RebalancedConsumer:
+    """aiokafka's consumer after a rebalance took partition 1 away: asking for the
+    high watermark of a partition no longer assigned fails its assertion, as it did
+    when a second worker joined (issue #19)."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    def assignment(self) -> set:
+        return {TopicPartition(self.topic, 0)}
+
+    def highwater(self, tp) -> int:
+        assert tp.partition == 0, "Partition is not assigned"
+        return 2
+
+
+def test_a_partition_a_rebalance_took_away_is_left_alone_until_its_revoke_is_handled():
+    rules = pipeline_rules(SETTINGS)
+    kept, taken = Pipeline(rules), Pipeline(rules)
+    for pipeline, partition in ((kept, 0), (taken, 1)):
+        pipeline.feed([Record(json.dumps(e).encode(), partition, i)
+                       for i, e in enumerate(call(f"c{partition}", at(9, 0), answer_after_s=5))])
+    shards = _shards_with({0: kept, 1: taken})
+    status = _status(shards)
+    sent: list = []
+
+    async def send(alert) -> None:
+        sent.append(alert)
+
+    consumer = RebalancedConsumer(SETTINGS.events_topic)
+    refresh = Refresh(SETTINGS, SimpleNamespace(consumer=consumer), KafkaProfile(1), shards,
+                      status, Pending(), on_result=None, send_alert=send, clock=lambda: 200.0)
+    assigned = refresh.assigned()
+    assert assigned == {0}
+    refresh.watch_progress(assigned)  # before the fix: AssertionError, and the worker died
+    asyncio.run(refresh.advance_ladders(assigned))
+    assert set(status.liveness.progress.seen()) == {0}
+    # The assignment can change between two calls: asked anyway, it answers None.
+    assert refresh._highwater(1) is None  # noqa: SLF001  # the guard itself
