@@ -60,6 +60,17 @@ class ConfigError(Exception):
     """A configuration file or variable is invalid; the message names file, key and reason."""
 
 
+class SimulateConfig(BaseModel):
+    """How ``callboard simulate`` (and so ``make up``) plays a queue; unset: its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agents: int | None = Field(default=None, ge=1, le=2000)
+    peak_calls_per_hour: float | None = Field(default=None, gt=0, le=100_000)
+    talk_mean_s: float | None = Field(default=None, gt=0, le=7200)
+    patience_mean_s: float | None = Field(default=None, gt=0, le=7200)
+
+
 class QueueConfig(BaseModel):
     """One ACD queue (skill group) and the targets its tile is coloured against."""
 
@@ -81,6 +92,7 @@ class QueueConfig(BaseModel):
     ring_cycle_s: float | None = Field(default=None, gt=0, le=60)
     occupancy_includes_acw: bool | None = None
     targets: dict[str, Target] = Field(default_factory=dict)
+    simulate: SimulateConfig = Field(default_factory=SimulateConfig)
 
     _check_targets = field_validator("targets")(_known_targets)
 

@@ -121,7 +121,7 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
     """Generate realistic ACD traffic to Kafka or to a JSON-lines file."""
     from core.events import dumps
     from producers.pacing import paced
-    from producers.simulator import Simulator, default_queues
+    from producers.simulator import Simulator, configured_queues
 
     settings = _settings(ctx)
     if seed is None:
@@ -131,7 +131,9 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
         seed=seed, start_ms=_start_ms(start, settings, out is not None),
         duration_ms=_duration_ms(duration), zone=settings.zone, volume=volume,
         flat=flat, trunks=trunks,
-        queues=[replace(q, agents=max(1, round(q.agents * staff))) for q in default_queues()],
+        # The configured centre (each queue's [queues.simulate], today's four by default).
+        queues=[replace(q, agents=max(1, round(q.agents * staff)))
+                for q in configured_queues(settings)],
     )
     if out is not None:
         count = 0

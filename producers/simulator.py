@@ -16,15 +16,16 @@ import math
 import random
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from base.config import Settings
 from core import events as ev
 from core.records import Event
 
-__all__ = ["SimQueue", "Simulator", "default_queues"]
+__all__ = ["SimQueue", "Simulator", "configured_queues", "default_queues"]
 
 # Share of the peak arrival rate by local hour: a hotline's double hump.
 HOURLY_PROFILE = (
@@ -53,6 +54,23 @@ def default_queues() -> list[SimQueue]:
         SimQueue("EN", agents=4, peak_calls_per_hour=40, talk_mean_s=210, patience_mean_s=120),
         SimQueue("VIP", agents=6, peak_calls_per_hour=70, talk_mean_s=200, patience_mean_s=60),
     ]
+
+
+# A configured queue the simulator has no default for: a mid-sized skill group.
+_OTHER = SimQueue("", agents=8, peak_calls_per_hour=80)
+
+
+def configured_queues(settings: Settings) -> list[SimQueue]:
+    """The configured centre's queues, in order, each played as its ``simulate`` settings
+    say; what they leave unset comes from today's four (GEN, BIZ, EN, VIP) by name, or a
+    mid-sized queue for any other name."""
+    defaults = {q.name: q for q in default_queues()}
+    out = []
+    for queue in settings.queues:
+        base = replace(defaults.get(queue.name, _OTHER), name=queue.name)
+        asked = {k: v for k, v in queue.simulate.model_dump().items() if v is not None}
+        out.append(replace(base, **asked))
+    return out
 
 
 @dataclass

@@ -93,3 +93,32 @@ def test_long_runs_with_shift_changes_hold_together():
                 logged_in.remove(e["agent_id"])
             elif e["type"] == "agent.state":
                 assert e["agent_id"] in logged_in
+
+
+def test_the_simulator_plays_the_configured_centre_with_each_queues_own_settings():
+    from base.config import Settings
+    from producers.simulator import configured_queues
+
+    queues = [{"name": f"Q{i:02d}"} for i in range(16)]
+    queues[3]["simulate"] = {"agents": 2, "peak_calls_per_hour": 30, "talk_mean_s": 300}
+    queues[0] = {"name": "VIP"}  # one of today's four keeps its own defaults
+    settings = Settings(queues=queues)
+    played = configured_queues(settings)
+    assert [q.name for q in played] == ["VIP", *(f"Q{i:02d}" for i in range(1, 16))]
+    assert (played[0].agents, played[0].patience_mean_s) == (6, 60)  # VIP's, as before
+    assert (played[3].agents, played[3].peak_calls_per_hour, played[3].talk_mean_s) == (2, 30, 300)
+    assert played[3].patience_mean_s == 90.0  # unset: the simulator's default
+
+    sim = Simulator(seed=5, start_ms=at(9, 0), duration_ms=2 * 3_600_000, zone=SHANGHAI,
+                    queues=played)
+    events = list(sim.events())
+    assert {e["queue"] for e in events} == {q.name for q in played}
+    q03_agents = {e["agent_id"] for e in events if e["queue"] == "Q03" and "agent_id" in e}
+    assert 1 <= len(q03_agents) <= 2
+
+
+def test_without_simulate_settings_the_default_centre_plays_as_it_always_has():
+    from base.config import Settings
+    from producers.simulator import configured_queues, default_queues
+
+    assert configured_queues(Settings()) == default_queues()
