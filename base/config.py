@@ -8,6 +8,7 @@ documented in docs/configuration.md.
 
 from __future__ import annotations
 
+import csv
 import os
 import tomllib
 from datetime import date
@@ -23,7 +24,8 @@ from core.ladder import Step
 from core.rules import Bound, QueueRules, RuleBook
 from core.schedule import Schedule, ScheduleError, load_schedule
 
-__all__ = ["ConfigError", "QueueConfig", "QueueRules", "Settings", "Target", "load_settings",
+__all__ = ["ConfigError", "QueueConfig", "QueueRules", "Settings", "Target", "load_agent_names",
+           "load_settings",
            "load_what_if"]
 
 VIP_SL_THRESHOLD_S = 15
@@ -118,12 +120,22 @@ class Recipient(BaseModel):
     email: str | None = None
 
 
+AgentState = Literal["acw", "not_ready", "on_call", "available"]
+
+
+def _agent_limits() -> dict[AgentState, float]:
+    return {"acw": 120.0, "not_ready": 900.0}
+
+
 class WallConfig(BaseModel):
     """A named wall display (``/board/<name>``): which queues, which figures, how it pages."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    # "queues": a tile per queue; "agents": a tile per agent signed in to its queues
+    # (state, time in state, queue), sorted by state, then longest in it.
+    kind: Literal["queues", "agents"] = "queues"
     # The queues on it, in this order; "all": every queue, the configured ones first.
     queues: list[str] | Literal["all"] = "all"
     centre: bool = True  # the whole-centre tile first
@@ -275,6 +287,10 @@ class Settings(BaseSettings):
     # "led": red/amber/green; "okabe_ito": a palette colour-blind viewers tell apart.
     # Over and near target also show as a shape and a word whatever the palette.
     board_palette: Literal["led", "okabe_ito"] = "led"
+    # An agent wall shows these names (CSV: agent_id,name) instead of the ACD's ids.
+    agent_names_file: str | None = None
+    # On an agent wall, an agent this long in a state stands out (red, a word).
+    agent_state_limits_s: dict[AgentState, float] = Field(default_factory=_agent_limits)
 
     @field_validator("timezone")
     @classmethod
@@ -405,6 +421,26 @@ class Settings(BaseSettings):
 
 def _pick(value: Any, default: Any) -> Any:
     return default if value is None else value
+
+
+def load_agent_names(path: str | None) -> dict[str, str]:
+    """agent_id -> display name, from an ``agent_names_file`` (CSV: agent_id,name, a header
+    row optional); raises ConfigError naming the file and the line of a bad row."""
+    if not path:
+        return {}
+    try:
+        with Path(path).open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read agent_names_file: {exc}") from exc
+    names: dict[str, str] = {}
+    for number, row in enumerate(rows, start=1):
+        if not row or (number == 1 and row[:2] == ["agent_id", "name"]):
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise ConfigError(f"{path}, line {number}: expected agent_id,name; got {row!r}")
+        names[row[0].strip()] = row[1].strip()
+    return names
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

@@ -71,6 +71,7 @@ _BOARD: dict[str, tuple[str, str]] = {
     "agent": ("坐席", "Agent"),
     "state": ("状态", "State"),
     "logged_out": ("已签出", "Logged out"),
+    "too_long": ("超时", "TOO LONG"),
     "handled": ("处理", "Handled"),
     "signed_in_h": ("签入小时", "Signed-in h"),
     "agents_today": ("坐席今日明细", "Agents today"),

@@ -64,6 +64,12 @@ def snapshot(queue: str, zh: str, en: str, rng: random.Random, now: int, level: 
                                 "action_zh": "外呼座席签入", "action_en": "Outbound seats sign in"}
                                if queue == "Q05" else None)},
         "windows": {"interval": window, "day": dict(window)},
+        "agents_day": {f"{queue}-{n:02d}": {
+            "state": ("available", "on_call", "on_call", "acw", "not_ready")[(n + level) % 5],
+            "since_ms": now - rng.randint(5, 1500) * 1000, "answered": 3, "handled": 3,
+            "avg_talk_s": 100.0, "avg_acw_s": 20.0, "aht_s": 120.0,
+            "calls_per_agent_hour": 5.0, "occupancy": 0.8, "signed_in_h": 2.0,
+            "not_ready_h": 0.1} for n in range(300 // 16)},
     }
 
 
@@ -82,7 +88,8 @@ def main() -> None:
     config.write_text(f'board_palette = "{args.palette}"\n' + "".join(
         f'[[queues]]\nname = "{q["name"]}"\nlabel_zh = "{q["label_zh"]}"\n'
         f'label_en = "{q["label_en"]}"\n' for q in queues)
-        + '[[walls]]\nname = "floor"\nfigures = "compact"\nlang = "en"\n')
+        + '[[walls]]\nname = "floor"\nfigures = "compact"\nlang = "en"\n'
+        + '[[walls]]\nname = "agents"\nkind = "agents"\nlang = "en"\n')
     redis_port, board_port = services.free_port(), services.free_port()
     redis_proc = services.start_redis(redis_port, work / "redis", work / "redis.log")
     env = {**os.environ, "CALLBOARD_CONFIG": str(config), "CALLBOARD_BOARD_PORT": str(board_port),

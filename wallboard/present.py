@@ -12,9 +12,9 @@ from core.records import Now, Snapshot, TargetDoc, Window, figure
 from core.snapshot import CENTRE
 
 __all__ = [
-    "AGE_UNITS", "AMBER", "RED", "Shown", "TileView", "WindowFigures", "age_text", "colour",
-    "duration_text", "format_kpi", "kpi_help", "percent_text", "seats_view", "severity",
-    "target_colour", "tile_view",
+    "AGENT_STATE_ORDER", "AGE_UNITS", "AMBER", "RED", "AgentView", "Shown", "TileView",
+    "WindowFigures", "age_text", "agent_views", "colour", "duration_text", "format_kpi",
+    "kpi_help", "percent_text", "seats_view", "severity", "target_colour", "tile_view",
 ]
 
 Shown = tuple[str, str]  # a figure's text and its colour class
@@ -174,6 +174,44 @@ def tile_view(snap: Snapshot, now_ms: int, settings: Settings) -> TileView:
     # display is sent) does not change with every caller; fit.js breaks ties by waiting.
     view["rank"] = view["severity"] * 100 + min(view["step"], 99)
     return view
+
+
+# An agent wall's order: who needs a supervisor's eye first (docs/board.md).
+AGENT_STATE_ORDER = ("not_ready", "acw", "on_call", "available")
+
+
+class AgentView(TypedDict):
+    """One agent's tile: who, where, in which state since when, and whether too long."""
+
+    key: str  # unique on the wall: queue and agent id
+    agent_id: str
+    name: str
+    queue: str
+    state: str
+    since_ms: int | None
+    over: bool
+
+
+def agent_views(snaps: list[Snapshot], names: dict[str, str], limits: dict[str, float],
+                now_ms: int) -> list[AgentView]:
+    """Every agent signed in to the snapshots' queues, sorted by state (not ready, wrap-up,
+    on a call, available), then longest in it first; too long in a state per ``limits``
+    (seconds) is ``over``."""
+    views: list[AgentView] = []
+    for snap in snaps:
+        for agent_id, day in snap.get("agents_day", {}).items():
+            if day["state"] not in AGENT_STATE_ORDER:
+                continue  # signed out: not on the floor
+            since = day["since_ms"]
+            limit = limits.get(day["state"])
+            views.append({"key": f"{snap['queue']}.{agent_id}", "agent_id": agent_id,
+                          "name": names.get(agent_id, agent_id), "queue": snap["queue"],
+                          "state": day["state"], "since_ms": since,
+                          "over": bool(limit is not None and since is not None
+                                       and now_ms - since > limit * 1000)})
+    return sorted(views, key=lambda v: (AGENT_STATE_ORDER.index(v["state"]),
+                                        v["since_ms"] if v["since_ms"] is not None else now_ms,
+                                        v["key"]))
 
 
 class WindowFigures:

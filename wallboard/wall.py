@@ -3,6 +3,7 @@ snapshots in Redis and nothing else."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -12,7 +13,7 @@ from typing import Any, NotRequired, TypedDict
 from dash import ALL, Dash, Input, Output, State, dcc, html
 from redis.exceptions import RedisError
 
-from base.config import Settings, WallConfig
+from base.config import Settings, WallConfig, load_agent_names
 from base.i18n import BOARD, lang_from_query
 from base.keys import ReplaySession
 from core.catalog import by_key
@@ -20,7 +21,9 @@ from core.records import Snapshot
 from core.snapshot import CENTRE
 from wallboard.delta import Frame, age_script, only_changed
 from wallboard.present import (
+    AgentView,
     age_text,
+    agent_views,
     data_ms,
     kpi_help,
     replay_marker,
@@ -110,6 +113,25 @@ def build_tile(snap: Snapshot, now_ms: int, settings: Settings, lang: str,
     return html.Div(rows, id=f"tile-{queue}", className=" ".join(classes), **data)  # type: ignore[arg-type]
 
 
+def build_agent_tile(view: AgentView, lang: str) -> html.Div:
+    """One agent: name, time in its state (counted by the browser), the state in words,
+    the queue; too long in a state stands out (red outline, a word)."""
+    key, state = view["key"], view["state"]
+    badges = [html.Span(BOARD("too_long", lang), className="badge over")] if view["over"] else []
+    return html.Div(
+        [html.Div([html.Span(view["name"], className="tile-name"), *badges],
+                  className="tile-head"),
+         html.Div(html.Div(html.Span(id={"type": "since", "agent": key}),
+                           className=f"fig-value led state-{state}"), className="figure big"),
+         html.Div(BOARD(state, lang), className=f"agent-state state-{state}"),
+         html.Div(view["queue"], className="agent-queue")],
+        id=f"agent-{key}", className="tile agent" + (" over" if view["over"] else ""),
+        # dash types its keyword arguments; data-* attributes have no Python name.
+        **{"data-queue": key, "data-severity": "2" if view["over"] else "0",  # type: ignore[arg-type]
+           "data-step": "0", "data-rank": "200" if view["over"] else "0",
+           "data-name": view["name"], "data-state": BOARD(state, lang)})
+
+
 def wall_name(path: str | None) -> str | None:
     """``/board/floor`` -> "floor"; ``/board`` (or any other page) -> None, the default wall."""
     parts = [p for p in (path or "").split("/") if p]
@@ -147,6 +169,7 @@ def board_layout() -> html.Div:
 
 
 def create_app(settings: Settings) -> Dash:
+    _agent_names(settings.agent_names_file)  # a bad agent_names_file stops start-up here
     readers = Readers(settings, SnapshotReader(settings))
     frames = _Frames(settings)
     app = Dash(
@@ -239,6 +262,7 @@ class Ages(TypedDict):
     now: int
     ms: dict[str, int]
     lang: NotRequired[str]  # the wall's language, when the URL does not say
+    since: NotRequired[dict[str, int]]  # an agent wall: each agent's state since (ms)
 
 
 @dataclass(frozen=True)
@@ -311,6 +335,8 @@ def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
             wall: WallConfig) -> BoardView:
     snaps = on_wall(snaps, wall)
     title = BOARD("title", lang) + ("" if wall.name == "board" else f" · {wall.name}")
+    if wall.kind == "agents":
+        return _agent_view_of(snaps, stats, settings, lang, now_ms, replay, title)
     if replay is not None:
         # A replay's figures are as of its own clock, never live: no age against the
         # wall clock, and a marker nobody can take for live figures.
@@ -332,6 +358,34 @@ def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
     esc = _ladder_lines(snaps, lang)
     esc_class = "esc-banner" + (" hidden" if not esc else "")
     return BoardView(tiles, banner, banner_class, title, clock, footer, ages, esc, esc_class)
+
+
+def _agent_view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
+                   lang: str, now_ms: int, replay: ReplaySession | None, title: str
+                   ) -> BoardView:
+    if replay is not None:
+        now_ms = max((data_ms(s) for s in snaps), default=now_ms)
+    limits = {str(state): s for state, s in settings.agent_state_limits_s.items()}
+    agents = agent_views([s for s in snaps if s["queue"] != CENTRE],
+                         _agent_names(settings.agent_names_file), limits, now_ms)
+    tiles = [build_agent_tile(a, lang) for a in agents] or [
+        html.Div(BOARD("no_data", lang), className="tile empty")]
+    ages: Ages = {"now": now_ms, "ms": {}, "lang": lang,
+                  "since": {a["key"]: a["since_ms"] for a in agents if a["since_ms"] is not None}}
+    if replay is not None:
+        banner, banner_class = replay_banner(replay, snaps, lang), "banner replay"
+    else:
+        banner, banner_class = _stale_banner(snaps, now_ms, settings, lang)
+    footer = f"{BOARD('dead_letters', lang)}: {stats.get('dead_letters', 0)}"
+    esc = _ladder_lines(snaps, lang)
+    return BoardView(tiles, banner, banner_class, title, "", footer, ages, esc,
+                     "esc-banner" + (" hidden" if not esc else ""))
+
+
+@functools.cache
+def _agent_names(path: str | None) -> dict[str, str]:
+    # Read once per process: a changed file needs the board restarted (docs/board.md).
+    return load_agent_names(path)
 
 
 def replay_banner(replay: ReplaySession, snaps: list[Snapshot], lang: str) -> Any:
@@ -364,7 +418,26 @@ def _ladder_lines(snaps: list[Snapshot], lang: str) -> list[html.Div]:
         id=f"esc-{queue}", className="esc-line") for queue, e in steps]
 
 
+_SINCE_SCRIPT = """function(ages) {
+    const since = (ages && ages.since) || {};
+    return dash_clientside.callback_context.outputs_list.map(function(out) {
+        const ms = since[out.id.agent];
+        if (ms === undefined) { return ''; }
+        const s = Math.max(0, Math.floor((ages.now - ms) / 1000));
+        const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, r = s % 60;
+        const two = function(n) { return (n < 10 ? '0' : '') + n; };
+        return h ? h + ':' + two(m) + ':' + two(r) : m + ':' + two(r);
+    });
+}"""
+
+
 def _browser_callbacks(app: Dash, settings: Settings) -> None:
+    # An agent's time in its state, drawn by the browser from each answer's clock.
+    app.clientside_callback(
+        _SINCE_SCRIPT,
+        Output({"type": "since", "agent": ALL}, "children"),
+        Input("last-ok", "data"),
+    )
     app.clientside_callback(
         age_script(),
         Output({"type": "age", "queue": ALL}, "children"),

@@ -233,8 +233,9 @@ class FakeWorker:
 
 def start_board(stack: Stack, **env: str) -> tuple[str, object]:
     port = services.free_port()
-    stack.env.update(CALLBOARD_BOARD_PORT=str(port), CALLBOARD_STALE_AFTER_S=str(STALE_AFTER_S),
-                     CALLBOARD_BOARD_REFRESH_MS="500", **env)
+    stack.env.update({"CALLBOARD_BOARD_PORT": str(port),
+                      "CALLBOARD_STALE_AFTER_S": str(STALE_AFTER_S),
+                      "CALLBOARD_BOARD_REFRESH_MS": "500", **env})
     proc = stack.start("board", name="board")
     services.wait_for_port(port, proc, 60, "board")
     return f"http://127.0.0.1:{port}", proc

@@ -89,8 +89,10 @@
     const strip = overlay("calm-strip", "calm-strip");
     if (!tiles.length) { pageNo.textContent = ""; strip.style.display = "none"; return; }
     const spec = wallSpec();
-    grid.classList.toggle("compact", spec.wall.figures === "compact");
-    grid.classList.toggle("full", spec.wall.figures !== "compact");
+    const agents = spec.wall.kind === "agents";
+    grid.classList.toggle("agents", agents);
+    grid.classList.toggle("compact", !agents && spec.wall.figures === "compact");
+    grid.classList.toggle("full", !agents && spec.wall.figures !== "compact");
     document.body.classList.toggle("palette-okabe_ito", spec.palette === "okabe_ito");
     const m = metrics(grid);
     const chrome = tileChrome(tiles[0]);
@@ -118,6 +120,9 @@
       return fit;
     }
 
+    // The page turns on the clock; a test may hold one (window.callboardPage).
+    const now = typeof window.callboardPage === "number" ? window.callboardPage
+      : Math.floor(Date.now() / 1000 / pageS);
     let shown = tiles, pages = 1, stripped = [], height = fullH;
     if (best(tiles.length, width, fullH, m, chrome).digit < floor) {
       let fit = perPage(fullH);
@@ -126,20 +131,15 @@
         fit = perPage(height);
         stripped = calm;
       }
-      // The page turns on the clock; a test may hold one (window.callboardPage).
-      const now = typeof window.callboardPage === "number" ? window.callboardPage
-        : Math.floor(Date.now() / 1000 / pageS);
       if (stripped.length || pinned.length >= fit) {
         pages = Math.max(1, Math.ceil(pinned.length / fit));
         const page = now % pages;
         shown = pinned.slice(page * fit, (page + 1) * fit);
-        pageNo.dataset.page = String(page + 1);
       } else {
         const room = fit - pinned.length;
         pages = Math.ceil(calm.length / room);
         const page = now % pages;
         shown = pinned.concat(calm.slice(page * room, (page + 1) * room));
-        pageNo.dataset.page = String(page + 1);
       }
     }
     const g = best(shown.length, width, height, m, chrome);
@@ -147,36 +147,65 @@
     grid.style.gridAutoRows = g.tileH + "px";
     grid.style.height = Math.floor(height) + "px";
     grid.dataset.digit = String(Math.floor(g.digit));
-    grid.dataset.pages = String(pages);
     tiles.forEach(function (t) {
       const at = shown.indexOf(t);
       t.style.display = at < 0 ? "none" : "";
       t.style.order = String(at < 0 ? 0 : at);
     });
-    pageNo.textContent = pages > 1 ? spec.pageLabel
-      .replace("{n}", pageNo.dataset.page).replace("{of}", pages) : "";
     if (stripped.length) {
-      strip.style.display = "";
-      strip.style.top = Math.floor(top + height + 4) + "px";
-      strip.style.height = Math.floor(fullH - height - 8) + "px";
-      strip.textContent = "";
-      stripped.forEach(function (t) {
-        const item = document.createElement("span");
-        item.className = "calm-item";
-        item.textContent = t.dataset.name + " " + waiting(t);
-        item.dataset.queue = t.dataset.queue;
-        strip.appendChild(item);
-      });
-      // As large as lets every calm queue show: shrink until nothing is cut off.
-      let size = Math.floor((fullH - height) * 0.45);
-      strip.style.fontSize = size + "px";
-      while (size > 8 && strip.scrollHeight > strip.clientHeight) {
-        size -= 1;
-        strip.style.fontSize = size + "px";
-      }
+      // Below the footer, which follows the grid: the room the grid gave up.
+      pages = Math.max(pages, strip_(stripped, top + height + footerH + 4, fullH - height - 8, now));
     } else {
       strip.style.display = "none";
     }
+    grid.dataset.pages = String(pages);
+    pageNo.textContent = pages > 1 ? spec.pageLabel
+      .replace("{n}", String(now % pages + 1)).replace("{of}", pages) : "";
+  }
+
+  // The calm queues as a strip of names and waiting counts, as large as lets them all
+  // show; if even the smallest readable size does not, the strip pages too. Returns
+  // how many pages the strip needs.
+  function strip_(calm, top, height, now) {
+    const strip = document.getElementById("calm-strip");
+    const smallest = Math.max(10, 0.018 * Math.min(window.innerHeight, window.innerWidth));
+    strip.style.display = "";
+    strip.style.top = Math.floor(top) + "px";
+    strip.style.height = Math.floor(height) + "px";
+
+    function fill(items, size) {
+      strip.textContent = "";
+      strip.style.fontSize = size + "px";
+      items.forEach(function (t) {
+        const item = document.createElement("span");
+        item.className = "calm-item";
+        // A queue: its callers waiting; an agent: its state.
+        item.textContent = t.dataset.name + " " + (t.dataset.state || waiting(t));
+        item.dataset.queue = t.dataset.queue;
+        strip.appendChild(item);
+      });
+      return strip.scrollHeight <= strip.clientHeight;
+    }
+
+    // The largest x in [lo, hi] for which ok(x), or lo: a binary search, since each
+    // try lays the strip out again.
+    function largest(lo, hi, ok) {
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (ok(mid)) { lo = mid; } else { hi = mid - 1; }
+      }
+      return lo;
+    }
+
+    const low = Math.ceil(smallest);
+    const size = largest(low, Math.max(low, Math.floor(height * 0.45)),
+                         function (s) { return fill(calm, s); });
+    if (fill(calm, size)) { return 1; }
+    const per = largest(1, calm.length, function (k) { return fill(calm.slice(0, k), low); });
+    const pages = Math.ceil(calm.length / per);
+    const page = now % pages;
+    fill(calm.slice(page * per, (page + 1) * per), low);
+    return pages;
   }
 
   let queued = false;
