@@ -29,8 +29,9 @@ pytestmark = pytest.mark.integration
 
 def live_keys(stack: Stack) -> dict[str, bytes | None]:
     raw = redis.Redis.from_url(stack.env["CALLBOARD_REDIS_URL"])  # DUMP is binary
+    # Everything but the replays' own keys and their list.
     keys = [k for k in stack.redis.scan_iter(match=f"{stack.prefix}:*")
-            if not k.startswith(stack.keys.replays)]
+            if not k.startswith(stack.keys.replays) and k != stack.keys.replay_sessions]
     return {k: raw.dump(k) for k in sorted(keys)}
 
 
