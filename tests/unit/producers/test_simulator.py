@@ -114,7 +114,7 @@ def test_the_simulator_plays_the_configured_centre_with_each_queues_own_settings
     events = list(sim.events())
     assert {e["queue"] for e in events} == {q.name for q in played}
     q03_agents = {e["agent_id"] for e in events if e["queue"] == "Q03" and "agent_id" in e}
-    assert 1 <= len(q03_agents) <= 2
+    assert len(q03_agents) in (1, 2)  # its two agents, or one of them in two hours
 
 
 def test_without_simulate_settings_the_default_centre_plays_as_it_always_has():

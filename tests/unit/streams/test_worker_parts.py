@@ -48,8 +48,8 @@ def test_each_alert_id_goes_to_the_topic_once_and_none_before_the_sent_ones_are_
         sender = Sender(SETTINGS, topic, RecordingTopic())
         sender.produced.add("GEN:1:up:1")  # already on the topic before this restart
         first = asyncio.create_task(sender.send_alert(surge_alert("GEN:2:up:2")))
-        await asyncio.sleep(0)
-        assert topic.sent == []  # held until the ids on the topic are read
+        await asyncio.sleep(0)  # one turn of the loop: the task runs until it must wait
+        assert not first.done() and topic.sent == []  # held until the sent ids are read
         sender.produced_loaded.set()
         await first
         for alert_id in ("GEN:1:up:1", "GEN:2:up:2", "GEN:3:down:1", "GEN:3:down:1"):
@@ -92,9 +92,11 @@ class FlakyWriter:
     def __init__(self) -> None:
         self.calls: list[tuple[set[str], set[tuple[str, int]]]] = []
         self.expired = 0
+        self.called = asyncio.Event()
 
     async def write(self, queues, stats, minutes) -> bool:
         self.calls.append((set(queues), set(minutes)))
+        self.called.set()
         return len(self.calls) > 1
 
     def expire(self) -> None:
@@ -108,11 +110,10 @@ def test_what_a_failed_write_held_is_written_on_the_next_try():
         pending.queues, pending.minutes = {"GEN"}, {("GEN", 0)}
         pending.dirty.set()
         async with asyncio.timeout(5):
-            while len(writer.calls) < 1:
-                await asyncio.sleep(0.01)
+            await writer.called.wait()  # the first write, Redis down
+            writer.called.clear()
             pending.touch(["VIP"])  # more work arrives while Redis is down
-            while len(writer.calls) < 2:
-                await asyncio.sleep(0.01)
+            await writer.called.wait()  # the next write
         loop.cancel()
         return writer
 
