@@ -2,6 +2,7 @@
 behind, what they are sent.
 
     .venv/bin/python bench/displays.py [--displays 50,100,200] [--seconds 60]
+                                       [--queues 40] [--wall /board/agents]
 
 A worker on the wall clock counts live simulated traffic on its own Tansu broker and
 redis-server; `callboard board` serves it as in production (gunicorn, the configured
@@ -15,7 +16,10 @@ that took longer than the refresh period (a display falling behind), errors, ans
 that said the data store could not be read, the share that carried tiles (all of
 them, or a patch of the changed rows) and the bytes per answer. The load itself
 runs on the same 2 cores, so the figures are an upper bound on the server's share.
-Measures; asserts nothing (tests/integration holds the behaviour).
+With ``--queues N`` the centre is N queues of 8 agents each (simulated as configured,
+``[queues.simulate]``); ``--wall`` is the page the displays show (``/board``, or
+``/board/agents``: a tile per agent). Measures; asserts nothing (tests/integration
+holds the behaviour).
 """
 
 from __future__ import annotations
@@ -52,14 +56,15 @@ def _refresh_callback() -> tuple[str, dict[str, Any]]:
 
 
 class Display:
-    def __init__(self, output: str, spec: dict[str, Any], search: str) -> None:
-        self.output, self.spec, self.search = output, spec, search
+    def __init__(self, output: str, spec: dict[str, Any], search: str, path: str) -> None:
+        self.output, self.spec, self.search, self.path = output, spec, search, path
         self.n = 0
         self.page: dict[str, dict[str, Any]] = {}  # what earlier answers left on the page
 
     def body(self) -> dict[str, Any]:
         self.n += 1
-        values = {"tick.n_intervals": self.n, "url.search": self.search}
+        values = {"tick.n_intervals": self.n, "url.search": self.search,
+                  "url.pathname": self.path}
 
         def item(dep: dict[str, str]) -> dict[str, Any]:
             key = f"{dep['id']}.{dep['property']}"
@@ -106,7 +111,7 @@ async def _display(session: aiohttp.ClientSession, url: str, display: Display,
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
-async def _load(url: str, displays: int, seconds: float, period_s: float
+async def _load(url: str, displays: int, seconds: float, period_s: float, path: str
                 ) -> list[tuple[float, int, str]]:
     output, spec = _refresh_callback()
     results: list[tuple[float, int, str]] = []
@@ -115,7 +120,8 @@ async def _load(url: str, displays: int, seconds: float, period_s: float
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         until = time.monotonic() + seconds
         await asyncio.gather(*(
-            _display(session, url, Display(output, spec, "?lang=en"), period_s, until, results)
+            _display(session, url, Display(output, spec, "?lang=en", path), period_s, until,
+                     results)
             for _ in range(displays)))
     return results
 
@@ -146,6 +152,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--displays", default="50,100,200")
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--queues", type=int, default=0, help="N queues of 8 agents (0: the default four)")
+    parser.add_argument("--wall", default="/board", help="the page: /board or /board/agents")
     args = parser.parse_args()
     print_machine()
     logs = Path(tempfile.mkdtemp(prefix="callboard-displays-"))
@@ -160,7 +168,15 @@ def main() -> None:
                CALLBOARD_WORKER_METRICS_PORT="0", CALLBOARD_BOARD_METRICS_PORT="0",
                PYTHONUNBUFFERED="1")
     env.pop("CALLBOARD_CONFIG", None)
-    settings = load_settings(None)
+    config = None
+    if args.queues:
+        config = logs / "callboard.toml"
+        config.write_text("".join(
+            f'[[queues]]\nname = "Q{i:02d}"\n[queues.simulate]\nagents = 8\n'
+            f'peak_calls_per_hour = 60\n' for i in range(args.queues))
+            + '[[walls]]\nname = "agents"\nkind = "agents"\n')
+        env["CALLBOARD_CONFIG"] = str(config)
+    settings = load_settings(config)
     procs = [services.spawn(services.callboard_argv(*argv), logs / f"{argv[0]}.log", env, ROOT)
              for argv in (("worker",), ("simulate", "--start", "now", "--duration", "2h",
                                         "--speed", "1", "--flat", "--volume", "2"), ("board",))]
@@ -172,11 +188,12 @@ def main() -> None:
             time.sleep(0.5)
         services.wait_for_port(board_port, procs[2], 120, "the board")
         print(f"board: gunicorn {settings.board_workers} workers x {settings.board_threads} "
-              f"threads, refresh every {settings.board_refresh_ms} ms; logs in {logs}")
+              f"threads, refresh every {settings.board_refresh_ms} ms; {len(settings.queues)} "
+              f"queues, page {args.wall}; logs in {logs}")
         url = f"http://127.0.0.1:{board_port}/_dash-update-component"
         period_s = settings.board_refresh_ms / 1000
         for displays in (int(n) for n in args.displays.split(",")):
-            results = asyncio.run(_load(url, displays, args.seconds, period_s))
+            results = asyncio.run(_load(url, displays, args.seconds, period_s, args.wall))
             _report(displays, args.seconds, period_s, results)
     finally:
         for proc in reversed(procs):
