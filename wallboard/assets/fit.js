@@ -60,6 +60,16 @@
     return figure ? px(figure.textContent) : 0;
   }
 
+  // The largest x in [lo, hi] for which ok(x), or lo, where ok holds for a prefix of
+  // the range: a binary search, since each try costs a layout or a grid search.
+  function largest(lo, hi, ok) {
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (ok(mid)) { lo = mid; } else { hi = mid - 1; }
+    }
+    return lo;
+  }
+
   function overlay(id, className) {
     let el = document.getElementById(id);
     if (!el) {
@@ -113,11 +123,11 @@
     const calm = tiles.filter(function (t) { return pinned.indexOf(t) < 0; });
 
     function perPage(h) {  // the most tiles a page holds with digits at the floor
-      let fit = 1;
-      for (let n = 1; n <= tiles.length; n++) {
-        if (best(n, width, h, m, chrome).digit >= floor) { fit = n; }
-      }
-      return fit;
+      // Fewer tiles never make smaller digits (the same grid holds them), so the tile
+      // counts that fit are 1..k: a binary search, not a try of every count per tick.
+      return largest(1, tiles.length, function (n) {
+        return best(n, width, h, m, chrome).digit >= floor;
+      });
     }
 
     // The page turns on the clock; a test may hold one (window.callboardPage).
@@ -185,16 +195,6 @@
         strip.appendChild(item);
       });
       return strip.scrollHeight <= strip.clientHeight;
-    }
-
-    // The largest x in [lo, hi] for which ok(x), or lo: a binary search, since each
-    // try lays the strip out again.
-    function largest(lo, hi, ok) {
-      while (lo < hi) {
-        const mid = Math.ceil((lo + hi) / 2);
-        if (ok(mid)) { lo = mid; } else { hi = mid - 1; }
-      }
-      return lo;
     }
 
     const low = Math.ceil(smallest);
