@@ -62,6 +62,10 @@ class RedisKeys:
     def snapshot(self, queue: str) -> str:
         return f"{self.prefix}:snapshot:{queue}"
 
+    def drill(self, queue: str) -> str:
+        """The supervisor's drill-down of a queue (core.snapshot.drill_doc), as JSON."""
+        return f"{self.prefix}:drill:{queue}"
+
     def shard_stats(self, partition: int) -> str:
         """Hash: one partition's counters, as of its last counted batch (survive restarts)."""
         return f"{self.prefix}:stats:p{partition}"

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from core import events as ev
@@ -321,6 +322,7 @@ class Engine:
         lost = [c for c, t in waiting.items() if t < wm - self.max_wait_ms]
         for call_id in lost:
             del waiting[call_id]
+            state.callers.pop(call_id, None)
         return len(lost)
 
     def _forget_half_hour(self, key: MinuteKey) -> None:
@@ -525,6 +527,23 @@ class _Touched:
         return limits
 
 
+ABANDONED_KEPT = 50  # the supervisor's drill-down lists the last 50 (issue 17)
+
+
+def mask_caller(number: str) -> str:
+    """A caller's number as the drill-down shows it: its last 4 digits, the rest hidden
+    (a supervisor needs to tell callers apart, not to call them back from a screen)."""
+    return "••••" + number[-4:] if len(number) > 4 else "••••"
+
+
+def _note_abandoned(state: LiveQueue, entry: list[Any]) -> None:
+    kept = state.abandoned
+    kept.append(entry)
+    if len(kept) > 1 and kept[-2][0] > entry[0]:  # an abandon that arrived late
+        kept.sort(key=lambda a: (a[0], a[1]))
+    del kept[:-ABANDONED_KEPT]
+
+
 def _update_live(state: LiveQueue, done: dict[str, int], event: Event) -> None:
     etype = event["type"]
     ts = event["ts_ms"]
@@ -536,9 +555,19 @@ def _update_live(state: LiveQueue, done: dict[str, int], event: Event) -> None:
         # a phantom caller waiting forever.
         if call_id not in done:
             state.waiting[call_id] = ts
+            if event.get("caller"):
+                state.callers[call_id] = mask_caller(event["caller"])
     elif etype in (ev.CALL_ANSWERED, ev.CALL_ABANDONED):
-        state.waiting.pop(event["call_id"], None)
-        done[event["call_id"]] = ANSWERED if etype == ev.CALL_ANSWERED else ABANDONED
+        call_id = event["call_id"]
+        offered = state.waiting.pop(call_id, None)
+        caller = state.callers.pop(call_id, "")
+        done[call_id] = ANSWERED if etype == ev.CALL_ANSWERED else ABANDONED
+        if etype == ev.CALL_ABANDONED:
+            # The ACD's own wait when it gives one, else from the "offered" seen here.
+            waited = event.get("wait_ms")
+            if waited is None and offered is not None:
+                waited = ts - offered
+            _note_abandoned(state, [ts, call_id, waited, caller])
     elif etype in ev.AGENT_TYPES:
         agents = state.agents
         agent_id = event["agent_id"]

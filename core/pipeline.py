@@ -34,9 +34,9 @@ from core.escalation import LadderSet, transition_docs
 from core.events import EventError, parse
 from core.history import Span, history_row
 from core.ladder import LadderRules, Transition
-from core.records import Alert, DeadLetterDoc, Escalation, Event, HistoryRow, Record, Snapshot
+from core.records import Alert, DeadLetterDoc, Drill, Escalation, Event, HistoryRow, Record, Snapshot
 from core.rules import RuleBook
-from core.snapshot import queue_snapshot
+from core.snapshot import drill_doc, queue_snapshot
 from core.state import LiveQueue, MinuteBucket, minute_key_text, parse_minute_key
 
 __all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules"]
@@ -236,6 +236,10 @@ class Pipeline:
         snap = queue_snapshot(self.engine, self.rules.rule_book.rules_for(queue), now_ms, planned)
         snap["now"]["escalation"] = self.escalation(queue)
         return snap
+
+    def drill(self, queue: str, now_ms: int) -> Drill:
+        """The queue's drill-down at ``now_ms``: callers waiting, agents, last abandoned."""
+        return drill_doc(queue, self.engine.live_state(queue), now_ms)
 
     # ------------------------------------------------------------ checkpoint
     def encode(self) -> bytes:

@@ -284,6 +284,39 @@ class AbandonedCall(TypedDict):
     wait_s: float
 
 
+class WaitingCaller(TypedDict):
+    """A caller waiting now, in the drill-down: 1 is the next to be answered."""
+
+    position: int
+    call_id: str
+    wait_s: float
+    caller: str  # masked to its last 4 digits
+
+
+class DrillAgent(TypedDict):
+    agent_id: str
+    state: str
+    since_ms: int
+
+
+class DrillAbandon(TypedDict):
+    call_id: str
+    abandoned_ms: int
+    wait_s: float | None  # None: its "offered" was never seen
+    caller: str
+
+
+class Drill(TypedDict):
+    """One queue's drill-down for the supervisor page: the callers waiting, its agents,
+    its last 50 abandoned calls (newest first). Written with the snapshot."""
+
+    queue: str
+    as_of_ms: int
+    waiting: list[WaitingCaller]
+    agents: list[DrillAgent]
+    abandoned: list[DrillAbandon]
+
+
 def figure(doc: Mapping[str, object] | KpiFigures | AgentFigures, key: str) -> float | None:
     """The figure ``key`` (a catalogue key) of a window or an agent's day; None where
     the record has none or it is undefined."""

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from core import kpi
 from core.engine import Engine
 from core.escalation import seats_needed
-from core.records import AgentDay, Agents, RulesDoc, Snapshot, Window
+from core.records import AgentDay, Agents, Drill, RulesDoc, Snapshot, Window
 from core.rules import QueueRules
+from core.state import LOGGED_OUT, LiveQueue
 from core.timebuckets import iso
 
 __all__ = ["CENTRE", "SNAPSHOT_SCHEMA", "centre_snapshot", "queue_snapshot", "window_figures"]
@@ -171,4 +172,25 @@ def centre_snapshot(
         },
         "windows": windows,
         "last_event_ms": max((p.get("last_event_ms") or 0 for p in parts), default=0),
+    }
+
+
+def drill_doc(queue: str, live: LiveQueue, now_ms: int) -> Drill:
+    """The supervisor's drill-down of one queue at ``now_ms`` (event time): callers
+    waiting, longest first (position 1 is answered next: the queue is first come, first
+    served), agents signed in by state, and the last calls abandoned, newest first."""
+    waiting = sorted(live.waiting.items(), key=lambda item: (item[1], item[0]))
+    return {
+        "queue": queue, "as_of_ms": now_ms,
+        "waiting": [{"position": i, "call_id": call_id,
+                     "wait_s": max(0.0, (now_ms - offered) / 1000),
+                     "caller": live.callers.get(call_id, "")}
+                    for i, (call_id, offered) in enumerate(waiting, start=1)],
+        "agents": sorted(({"agent_id": agent_id, "state": state, "since_ms": since}
+                          for agent_id, (state, since) in live.agents.items()
+                          if state != LOGGED_OUT),
+                         key=lambda a: (a["state"], a["since_ms"], a["agent_id"])),
+        "abandoned": [{"call_id": call_id, "abandoned_ms": at,
+                       "wait_s": None if waited is None else waited / 1000, "caller": caller}
+                      for at, call_id, waited, caller in reversed(live.abandoned)],
     }

@@ -89,17 +89,26 @@ class MinuteBucket:
 @dataclass(slots=True)
 class LiveQueue:
     """What is true of one queue now: callers waiting (call id -> offered ms), agents
-    (agent id -> [state, since ms]) and the newest event time seen for the queue."""
+    (agent id -> [state, since ms]) and the newest event time seen for the queue; for
+    the supervisor's drill-down, the waiting callers' numbers masked to their last
+    digits, and the last calls abandoned ([abandoned ms, call id, waited ms or None,
+    masked number]), oldest first."""
 
     waiting: dict[str, int] = field(default_factory=dict)
     agents: dict[str, list[Any]] = field(default_factory=dict)
     newest_ms: int = 0
+    callers: dict[str, str] = field(default_factory=dict)
+    abandoned: list[list[Any]] = field(default_factory=list)
 
     def to_doc(self) -> dict[str, Any]:
-        return {"waiting": self.waiting, "agents": self.agents, "newest_ms": self.newest_ms}
+        return {"waiting": self.waiting, "agents": self.agents, "newest_ms": self.newest_ms,
+                "callers": self.callers, "abandoned": self.abandoned}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> LiveQueue:
+        # callers and abandoned came with issue 17: a checkpoint from before has neither.
         return cls(waiting=dict(doc["waiting"]),
                    agents={a: list(v) for a, v in doc["agents"].items()},
-                   newest_ms=int(doc["newest_ms"]))
+                   newest_ms=int(doc["newest_ms"]),
+                   callers=dict(doc.get("callers", {})),
+                   abandoned=[list(a) for a in doc.get("abandoned", [])])

@@ -128,7 +128,7 @@ class SnapshotWriter:
         written = int(time.time() * 1000)
         planned = self.schedule.planned if self.schedule is not None else None
         stalled = self.liveness.progress.stalled(written, int(self.settings.stale_after_s * 1000))
-        snaps = []
+        snaps, drills = [], []
         for queue in queues:
             owned = self._owned(queue)
             if owned is None:
@@ -140,10 +140,14 @@ class SnapshotWriter:
             if partition in stalled:
                 snap["unread"] = stalled[partition].unread  # the board says why
             snaps.append(snap)
+            drills.append(owner.drill(queue, now))
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for snap in snaps:
                     await self._store(pipe, snap)
+                for drill in drills:  # read by the supervisor page only, never by a wall
+                    pipe.set(self.keys.drill(drill["queue"]), _dumps(drill),
+                             ex=int(max(60, 10 * self.settings.stale_after_s)))
                 if snaps:
                     pipe.sadd(self.keys.queues, *[s["queue"] for s in snaps])
                 pipe.set(self.keys.heartbeat, written)

@@ -15,14 +15,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, dcc, html
+from dash import ALL, Dash, Input, Output, ctx, dcc, html, no_update
 from redis.exceptions import RedisError
 
 from base.config import Settings
 from base.i18n import BOARD, lang_from_query
 from base.keys import ReplaySession
 from core.catalog import CATALOG
-from core.records import HistoryRow, Snapshot, TargetDoc, figure
+from core.records import Drill, HistoryRow, Snapshot, TargetDoc, figure
 from core.snapshot import CENTRE, WINDOW_NAMES
 from wallboard.present import (
     WindowFigures,
@@ -48,6 +48,10 @@ VOLUME_KEYS = ("attempts", "answered", "abandoned", "blocked")
 
 
 class HistoryReader(SnapshotReader):
+    def drill(self, queue: str) -> Drill | None:
+        raw = self.client.get(self.keys.drill(queue))
+        return cast(Drill, json.loads(cast(str, raw))) if raw else None
+
     def half_hours(self, queue: str, since_ms: int) -> list[HistoryRow]:
         raw = self.client.hgetall(self.keys.intervals(queue))
         rows = [cast(HistoryRow, json.loads(v)) for k, v in raw.items() if int(k) >= since_ms]
@@ -68,7 +72,10 @@ def _table(snaps: list[Snapshot], window: str, lang: str, settings: Settings) ->
         formula = BOARD(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
         seats, seats_colour = seats_view(snap["now"])
         cells = [
-            html.Td(snap["label_zh"] if lang == "zh" else snap["label_en"], className="qname"),
+            # A click on a queue drills into it (its callers, agents, abandoned calls).
+            html.Td(html.Button(snap["label_zh"] if lang == "zh" else snap["label_en"],
+                                id={"type": "sup-pick", "queue": queue}, className="pick"),
+                    className="qname"),
             html.Td(str(snap["now"]["waiting"]), id=f"sup-{queue}-waiting"),
             html.Td(duration_text(snap["now"]["longest_wait_s"]), id=f"sup-{queue}-longest"),
             html.Td(seats, id=f"sup-{queue}-seats", className=seats_colour,
@@ -151,6 +158,7 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
         Output("sup-age", "children"), Output("trend-sl", "figure"),
         Output("trend-asa", "figure"), Output("trend-abandon", "figure"),
         Output("trend-volume", "figure"), Output("sup-agents", "children"),
+        Output("sup-drill", "children"),
         Input("sup-tick", "n_intervals"), Input("sup-url", "search"),
         Input("sup-window", "value"), Input("sup-queue", "value"),
     )
@@ -158,6 +166,17 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
         session = session_from_query(search)
         return supervisor_view(readers.get(session), settings, lang_from_query(search), window,
                                queue, replay=readers.replay(session))
+
+    @app.callback(
+        Output("sup-queue", "value"),
+        Input({"type": "sup-pick", "queue": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def pick(clicks: list[int | None]) -> Any:
+        # Every refresh renders the table anew (n_clicks None): only a click picks.
+        if not any(clicks) or not isinstance(ctx.triggered_id, dict):
+            return no_update
+        return ctx.triggered_id["queue"]
 
     return app
 
@@ -180,6 +199,7 @@ def supervisor_layout(settings: Settings) -> html.Div:
         html.Div([dcc.Graph(id=name, config={"displayModeBar": False})
                   for name in ("trend-sl", "trend-asa", "trend-abandon", "trend-volume")],
                  className="sup-charts"),
+        html.Div(id="sup-drill", className="sup-drill"),
         html.Div(id="sup-agents"),
     ], className="supervisor")
 
@@ -196,10 +216,11 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
         chosen = next((s for s in snaps if s["queue"] == queue), None)
         since = chosen["windows"]["day"]["start_ms"] if chosen else now_ms
         rows = reader.half_hours(queue, since)
+        drill = reader.drill(queue) if queue != CENTRE else None
     except (RedisError, OSError) as exc:
         log.warning("cannot read snapshots: %s", exc)
         return (title, [], BOARD("redis_down", lang), "banner stale", "",
-                empty, empty, empty, empty, [])
+                empty, empty, empty, empty, [], [])
     if replay is not None:  # the replay's clock, not the wall's (wallboard/wall.py)
         now_ms = max((data_ms(s) for s in snaps), default=now_ms)
     oldest = min((data_ms(s) for s in snaps), default=0)
@@ -223,7 +244,41 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
                     {_kpi_name(k, lang): k for k in VOLUME_KEYS}, settings)
     return (title, _table(snaps, window, lang, settings), banner, banner_class,
             BOARD("age", lang, age=age_text(age, lang)), *charts, volume,
-            _agents([s for s in snaps if queue in (CENTRE, s["queue"])], lang))
+            _agents([s for s in snaps if queue in (CENTRE, s["queue"])], lang),
+            _drill(drill, chosen, lang, settings))
+
+
+def _drill(drill: Drill | None, snap: Snapshot | None, lang: str, settings: Settings
+           ) -> list[Any]:
+    """The picked queue's callers waiting now, its agents, its last 50 abandoned calls."""
+    if drill is None or snap is None:
+        return []
+    name = snap["label_zh"] if lang == "zh" else snap["label_en"]
+
+    def table(key: str, head: list[str], rows: list[list[str]]) -> html.Div:
+        body = [html.Tr([html.Td(c) for c in row]) for row in rows] or [
+            html.Tr(html.Td("–", colSpan=len(head)))]
+        return html.Div([html.H4(f"{BOARD(key, lang)} ({len(rows)})"),
+                         html.Table([html.Thead(html.Tr([html.Th(h) for h in head])),
+                                     html.Tbody(body)], className="agent-table",
+                                    id=f"drill-{key}")])
+
+    def clock(ms: int) -> str:
+        return _local(ms, settings).strftime("%H:%M:%S")
+
+    return [
+        html.H3(f"{name} · {BOARD('drill', lang)}"),
+        table("drill_waiting", [BOARD(k, lang) for k in ("position", "waited", "caller")],
+              [[str(w["position"]), duration_text(w["wait_s"]), w["caller"] or "–"]
+               for w in drill["waiting"]]),
+        table("drill_agents", [BOARD(k, lang) for k in ("agent", "state", "in_state")],
+              [[a["agent_id"], BOARD(a["state"], lang),
+                duration_text(max(0.0, (drill["as_of_ms"] - a["since_ms"]) / 1000))]
+               for a in drill["agents"]]),
+        table("drill_abandoned", [BOARD(k, lang) for k in ("at", "waited", "caller")],
+              [[clock(a["abandoned_ms"]), duration_text(a["wait_s"]), a["caller"] or "–"]
+               for a in drill["abandoned"]]),
+    ]
 
 
 def _bound(target: TargetDoc | None) -> float | None:

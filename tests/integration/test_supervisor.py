@@ -72,3 +72,35 @@ def test_supervisor_page_shows_every_kpi_with_help_trends_and_agents(stack, brow
 
     # Nothing writes any more: the page must stop presenting the figures as live.
     wait_until(lambda: "DATA STALE" in text_of(browser, "sup-banner"), 30, "the stale banner")
+
+
+def test_a_click_on_a_queue_drills_into_its_callers_agents_and_abandoned_calls(stack, browser):
+    from selenium.webdriver.common.by import By
+
+    events = [
+        event("agent.login", at(9, 50), agent_id="A1", state="available"),
+        event("agent.state", at(10, 0, 10), agent_id="A1", state="on_call"),
+        *call("a", at(10, 0), answer_after_s=10),
+        *call("d", at(10, 1), abandon_after_s=30, caller="13800138004"),
+        *call("w1", at(10, 2), caller="13900139001"),  # still waiting
+        *call("w2", at(10, 3), caller="13900139002"),  # still waiting, behind w1
+        event("call.offered", at(10, 4), "EN", call_id="e1"),  # the clock moves to 10:04
+    ]
+    publish(stack, events)
+    url, _ = start_board(stack)
+    browser.get(f"{url}/supervisor/?lang=en")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#sup-row-GEN button.pick"), 30,
+               "the GEN row")
+    assert browser.find_elements(By.ID, "drill-drill_waiting") == []  # the centre: no drill
+    browser.find_element(By.CSS_SELECTOR, "#sup-row-GEN button.pick").click()
+
+    def rows(key: str) -> list[list[str]]:
+        found = browser.find_elements(By.CSS_SELECTOR, f"#drill-{key} tbody tr")
+        return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in found]
+
+    wait_until(lambda: rows("drill_waiting"), 30, "the drill-down")
+    # At 10:04 (the newest event): w1 has waited 2:00, w2 1:00; numbers masked.
+    assert rows("drill_waiting") == [["1", "2:00", "••••9001"], ["2", "1:00", "••••9002"]]
+    assert rows("drill_agents") == [["A1", "On call", "3:50"]]
+    assert rows("drill_abandoned") == [["10:01:30", "0:30", "••••8004"]]
+    assert "13900139001" not in browser.page_source  # never the whole number
