@@ -273,6 +273,9 @@ class Settings(BaseSettings):
     board_metrics_port: int = Field(default=9105, ge=0, le=65535)
     board_workers: int = Field(default=2, ge=1, le=64)   # gunicorn processes serving the board
     board_threads: int = Field(default=8, ge=1, le=256)  # threads per process
+    # The release's name. Every wall display reloads itself when the build answering it
+    # is not the one that served its page; unset: a digest of the board's code.
+    board_build: str | None = Field(default=None, max_length=64)
     stale_after_s: float = Field(default=5.0, gt=0)
     waiting_amber: int = 5  # escalation ladder step 1 threshold, manual line 140
     waiting_red: int = 10  # step 4 threshold, manual line 143

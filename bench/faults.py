@@ -81,7 +81,7 @@ class Stack:
         proc.wait()  # type: ignore[attr-defined]
 
     def banner(self) -> str:
-        return str(board_view(self.reader, self.settings, "en", int(time.time() * 1000)).banner)
+        return str(board_view(self.reader, self.settings, "en", int(time.time() * 1000)).text("banner"))
 
     def measure(self, name: str, fault: Callable[[], None], heal: Callable[[], None]) -> None:
         if not _until(lambda: self.banner() == "", 180):

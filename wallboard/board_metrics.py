@@ -28,7 +28,8 @@ __all__ = ["enable_multiprocess", "instrument", "serve_metrics"]
 log = logging.getLogger(__name__)
 _ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Paths whose latency an operator watches; any other is counted under "other".
-_PATHS = ("/_dash-update-component", "/board", "/supervisor/", "/console", "/replay")
+_PATHS = ("/board/frame", "/_dash-update-component", "/board", "/displays", "/supervisor/",
+          "/console", "/replay")
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 

@@ -48,12 +48,14 @@ class SnapshotReader:
         self._cached: tuple[float, Read] | None = None
         self._lock = threading.Lock()
 
-    def read(self) -> Read:
+    def read(self, max_age_s: float | None = None) -> Read:
         """Snapshots in board order (centre first, then configured queues), and worker
-        stats; shared by every display this process serves for half a refresh period."""
+        stats; shared by every display this process serves for half a refresh period
+        (or ``max_age_s``)."""
         with self._lock:
             cached = self._cached
-            if cached is not None and time.monotonic() - cached[0] < self._max_age_s:
+            limit = self._max_age_s if max_age_s is None else max_age_s
+            if cached is not None and time.monotonic() - cached[0] < limit:
                 return cached[1]
             fresh = self._read()  # an error is raised to every waiting display alike
             self._cached = (time.monotonic(), fresh)

@@ -20,12 +20,16 @@ log = logging.getLogger(__name__)
 def build(settings: Settings) -> Dash:
     """The whole board application: /board, /supervisor/, /console, /replay."""
     from wallboard.console import register_console
+    from wallboard.displays import register_displays
     from wallboard.replay_page import register_review
     from wallboard.supervisor import create_supervisor
 
     app = create_app(settings)
     create_supervisor(settings, app.server)
-    register_review(app.server, settings, register_console(app.server, settings))
+    gate = register_console(app.server, settings)
+    register_review(app.server, settings, gate)
+    register_displays(app.server, settings, gate.guarded, gate.user, gate.challenge,
+                      signed_in=bool(gate.users))
     return app
 
 

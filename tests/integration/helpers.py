@@ -231,8 +231,8 @@ class FakeWorker:
             self.thread.join()
 
 
-def start_board(stack: Stack, **env: str) -> tuple[str, object]:
-    port = services.free_port()
+def start_board(stack: Stack, port: int | None = None, **env: str) -> tuple[str, object]:
+    port = port or services.free_port()
     stack.env.update({"CALLBOARD_BOARD_PORT": str(port),
                       "CALLBOARD_STALE_AFTER_S": str(STALE_AFTER_S),
                       "CALLBOARD_BOARD_REFRESH_MS": "500", **env})

@@ -64,16 +64,14 @@ def _check_live_then_stale(stack, browser, worker):
     assert "排队" in text_of(browser, "tile-GEN")
 
 
-# Records the board's refresh answers as the page receives them (dash-renderer posts
-# its callbacks with window.fetch).
+# Records the board's refresh answers as the page receives them (wall.js asks with
+# window.fetch).
 _RECORD_ANSWERS = """
 window.__answers = [];
 const original = window.fetch;
 window.fetch = function(url, options) {
     return original.apply(this, arguments).then(function(reply) {
-        const body = options && options.body ? JSON.parse(options.body) : {};
-        if (String(url).indexOf('_dash-update-component') >= 0
-                && String(body.output).indexOf('tiles.children') >= 0) {
+        if (String(url).indexOf('/board/frame') >= 0) {
             reply.clone().text().then(function(text) {
                 window.__answers.push({status: reply.status, body: text});
             });
@@ -85,12 +83,12 @@ window.fetch = function(url, options) {
 
 
 def _answers(browser) -> list[dict]:
-    """The refresh answers since recording began: each one's ``response`` (what it set)."""
-    return [json.loads(a["body"])["response"] if a["status"] == 200 and a["body"] else {}
+    """The refresh answers since recording began."""
+    return [json.loads(a["body"]) if a["status"] == 200 and a["body"] else {}
             for a in browser.execute_script("return window.__answers;")]
 
 
-def test_a_display_is_sent_only_the_tiles_that_changed(stack, browser):
+def test_a_display_is_sent_only_what_changed(stack, browser):
     gen = snapshot("GEN", 0, waiting=7, longest=95, sl=0.8, abandon=0.04, asa=14.0,
                    sl_day=0.65, abandon_day=0.12, available=3, on_call=9)
     centre = snapshot("ALL", 0, waiting=12, longest=95, sl=0.7, abandon=0.05, asa=9.0,
@@ -103,27 +101,23 @@ def test_a_display_is_sent_only_the_tiles_that_changed(stack, browser):
         wait_until(lambda: text_of(browser, "GEN-waiting") == "7", 30, "the GEN tile")
         browser.execute_script(_RECORD_ANSWERS)
         wait_until(lambda: len(_answers(browser)) >= 4, 30, "four refreshes")
-        # Nothing changed but the snapshots' write times: the answers carry the ages
-        # (last-ok) and no tile, no banner, no title.
+        # Nothing changed but the snapshots' write times: the answers carry the clock,
+        # the frame's name and the ages; no tile, no figure, no banner, no title.
         quiet = _answers(browser)
-        assert all(set(answer) == {"last-ok"} for answer in quiet), quiet
-        assert set(quiet[-1]["last-ok"]["data"]["ms"]) == {"ALL", "GEN"}
+        assert all(set(answer) <= {"now", "v", "build", "ages"} for answer in quiet), quiet
+        assert any(set(answer.get("ages", {})) == {"ALL", "GEN"} for answer in quiet), quiet
         # ...and the browser turns them into each tile's age.
         assert text_of(browser, "GEN-age") in ("data 0 s old", "data 1 s old")
 
         browser.execute_script("window.__answers = [];")
         centre["now"]["waiting"] = 13  # one figure of one tile changes
         wait_until(lambda: text_of(browser, "ALL-waiting") == "13", 30, "the new figure")
-        sent = [answer["tiles"]["children"] for answer in _answers(browser)
-                if "tiles" in answer]
-        assert len(sent) == 1
-        operations = sent[0]["operations"]
-        tiles_on_page = [e.get_attribute("id") for e in
-                         browser.find_elements(By.CSS_SELECTOR, "#tiles > .tile")]
-        # Only the row of the centre's tile that holds "waiting": not the tile's
-        # other rows (the interval figures carry long tooltips), not the GEN tile.
-        assert [op["location"] for op in operations] == [
-            [tiles_on_page.index("tile-ALL"), "props", "children", 1]]
+        sent = [answer for answer in _answers(browser) if "slots" in answer or "html" in answer]
+        assert len(sent) == 1, sent
+        # Only the element that holds the centre's callers waiting: not its tile's
+        # markup (the interval figures carry long tooltips), not the GEN tile.
+        assert "html" not in sent[0]
+        assert sent[0]["slots"] == {"ALL-waiting": {"t": "13", "c": "fig-value led red"}}
         assert text_of(browser, "GEN-waiting") == "7"
     finally:
         worker.stop()
@@ -201,3 +195,48 @@ def test_every_board_process_serves_every_script_of_the_page(stack):
                                                                  timeout=30).status_code),
                                   scripts * 10))
         assert [c for c in codes if c[1] != 200] == []
+
+
+def test_displays_report_in_and_come_back_by_themselves_after_a_new_release(stack, browser):
+    import requests
+
+    worker = FakeWorker(stack, [snapshot("GEN", 0, waiting=1, longest=3, sl=0.9, abandon=0.0,
+                                         asa=3.0, sl_day=0.9, abandon_day=0.0, available=1,
+                                         on_call=1)])
+    worker.start()
+    try:
+        port = services.free_port()
+        url, proc = start_board(stack, port, CALLBOARD_BOARD_BUILD="r1")
+        browser.set_window_size(1280, 720)
+        browser.get(f"{url}/board?lang=en")
+        wait_until(lambda: text_of(browser, "GEN-waiting") == "1", 30, "the tile")
+        display = browser.execute_script("return window.callboardDisplay;")
+        assert browser.execute_script("return window.callboardWalls.build;") == "r1"
+
+        # IT's list: this display, its wall, its screen, seen within seconds.
+        def listed() -> str | None:
+            page = requests.get(f"{url}/displays", timeout=10).text
+            return page if f'id="display-{display}"' in page else None
+
+        page = wait_until(listed, 30, "the display on /displays")
+        assert f'<tr id="display-{display}" class="alive">' in page
+        row = page.split(f'id="display-{display}"')[1].split("</tr>")[0]
+        inner = browser.execute_script("return [window.innerWidth, window.innerHeight];")
+        assert f"{inner[0]}×{inner[1]}" in row and "<td>board</td>" in row and "<td>en</td>" in row
+
+        # A new release on the same address: the server goes, the page says so, keeps
+        # asking, and reloads itself onto the new build when it answers.
+        services.stop(proc)
+        wait_until(lambda: "board lost its server" in text_of(browser, "conn-banner"), 30,
+                   "the browser-side banner")
+        worker.docs[0]["now"]["waiting"] = 4
+        start_board(stack, port, CALLBOARD_BOARD_BUILD="r2")
+        wait_until(lambda: browser.execute_script(
+            "return window.callboardWalls && window.callboardWalls.build;") == "r2", 30,
+            "the page reloaded onto the new build")
+        wait_until(lambda: text_of(browser, "GEN-waiting") == "4", 30, "the new figures")
+        assert "hidden" in attr_of(browser, "conn-banner", "class")
+        # The same display (its id is kept by the browser), not a second one.
+        assert browser.execute_script("return window.callboardDisplay;") == display
+    finally:
+        worker.stop()

@@ -75,7 +75,7 @@ def test_a_frozen_broker_makes_the_figures_stale_while_the_worker_writes(stack, 
         reader = SnapshotReader(settings)
 
         def banner() -> str:  # the banner's text ("" when hidden), components as their repr
-            return str(board_view(reader, settings, "en", int(time.time() * 1000)).banner)
+            return str(board_view(reader, settings, "en", int(time.time() * 1000)).text("banner"))
 
         wait_until(lambda: stack.snapshot("GEN") and banner() == "", 90,
                    "live figures for GEN")

@@ -118,7 +118,7 @@ def test_a_partition_stuck_with_records_waiting_shows_its_queues_stale_and_why(r
 
     def banner() -> str:
         reader = SnapshotReader(settings)
-        return str(board_view(reader, settings, "en", int(time.time() * 1000)).banner)
+        return str(board_view(reader, settings, "en", int(time.time() * 1000)).text("banner"))
 
     snaps, source_ok = asyncio.run(write(vip_position=40))  # none of them read
     assert snaps["GEN"]["source_ok_ms"] == source_ok and "unread" not in snaps["GEN"]

@@ -4,12 +4,15 @@ green)."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from base.config import ConfigError, Settings, WallConfig, load_settings
 from core.snapshot import CENTRE
 from wallboard.present import tile_view
-from wallboard.wall import build_tile, on_wall, wall_name
+from wallboard.tiles import Tile, agent_tile, queue_tile
+from wallboard.wall import on_wall
 
 
 def snap(queue: str, waiting: int = 0, longest: float = 0.0, sl: float | None = 1.0,
@@ -32,26 +35,21 @@ def snap(queue: str, waiting: int = 0, longest: float = 0.0, sl: float | None = 
     }
 
 
-def texts(component) -> list[str]:
-    out = []
-    children = getattr(component, "children", component)
-    if isinstance(children, str):
-        return [children]
-    for child in children if isinstance(children, list) else [children]:
-        if isinstance(child, str):
-            out.append(child)
-        elif child is not None:
-            out += texts(child)
-    return out
+def tree(tile: Tile) -> ET.Element:
+    """The tile's markup as a browser would hold it (tiles.py writes well-formed XHTML)."""
+    return ET.fromstring(tile.html)
 
 
-def find(component, cls: str) -> list:
-    found = [component] if cls in (getattr(component, "className", "") or "").split() else []
-    children = getattr(component, "children", None)
-    for child in children if isinstance(children, list) else [children]:
-        if child is not None and not isinstance(child, str):
-            found += find(child, cls)
-    return found
+def by_class(root: ET.Element, cls: str) -> list[ET.Element]:
+    return [e for e in root.iter() if cls in (e.get("class") or "").split()]
+
+
+def by_id(root: ET.Element, element_id: str) -> ET.Element:
+    return next(e for e in root.iter() if e.get("id") == element_id)
+
+
+def text(element: ET.Element) -> str:
+    return "".join(element.itertext())
 
 
 SETTINGS = Settings()  # waiting amber above 5, red above 10 (manual lines 140-143)
@@ -59,24 +57,24 @@ SETTINGS = Settings()  # waiting amber above 5, red above 10 (manual lines 140-1
 
 @pytest.mark.parametrize("lang,word", [("zh", "超标"), ("en", "OVER")])
 def test_a_queue_over_target_says_so_in_words_and_shapes_not_only_in_red(lang, word):
-    tile = build_tile(snap("GEN", waiting=12, longest=75), 1_000, SETTINGS, lang)
-    assert "over" in tile.className.split()
-    assert word in texts(find(tile, "badge")[0])
-    waiting = next(f for f in find(tile, "fig-value") if f.id == "GEN-waiting")
-    assert "red" in waiting.className.split() and texts(waiting) == ["12"]  # ▲: board.css
+    tile = tree(queue_tile(snap("GEN", waiting=12, longest=75), 1_000, SETTINGS, lang))
+    assert "over" in tile.get("class").split()
+    assert text(by_class(tile, "badge")[0]) == word
+    waiting = by_id(tile, "GEN-waiting")
+    assert "red" in waiting.get("class").split() and text(waiting) == "12"  # ▲: board.css
 
 
 def test_a_queue_near_target_is_amber_with_its_own_shape_and_word():
-    tile = build_tile(snap("GEN", waiting=7), 1_000, SETTINGS, "en")
-    assert "near" in tile.className.split() and "NEAR" in texts(find(tile, "badge")[0])
-    waiting = next(f for f in find(tile, "fig-value") if f.id == "GEN-waiting")
-    assert "amber" in waiting.className.split() and texts(waiting) == ["7"]
+    tile = tree(queue_tile(snap("GEN", waiting=7), 1_000, SETTINGS, "en"))
+    assert "near" in tile.get("class").split() and text(by_class(tile, "badge")[0]) == "NEAR"
+    waiting = by_id(tile, "GEN-waiting")
+    assert "amber" in waiting.get("class").split() and text(waiting) == "7"
 
 
 def test_a_calm_queue_has_no_cue_and_severity_0():
-    tile = build_tile(snap("GEN", waiting=2, longest=8), 1_000, SETTINGS, "en")
-    assert tile.className == "tile" and find(tile, "badge") == []
-    assert getattr(tile, "data-severity") == "0"
+    tile = tree(queue_tile(snap("GEN", waiting=2, longest=8), 1_000, SETTINGS, "en"))
+    assert tile.get("class") == "tile" and by_class(tile, "badge") == []
+    assert tile.get("data-severity") == "0"
 
 
 def test_worst_first_ranks_red_over_amber_and_a_ladder_step_within_the_same_colour():
@@ -89,8 +87,8 @@ def test_worst_first_ranks_red_over_amber_and_a_ladder_step_within_the_same_colo
 
 
 def test_a_compact_tile_has_the_four_figures_of_a_big_room():
-    tile = build_tile(snap("GEN"), 1_000, SETTINGS, "en", compact=True)
-    ids = [f.id for f in find(tile, "fig-value")]
+    tile = tree(queue_tile(snap("GEN"), 1_000, SETTINGS, "en", compact=True))
+    ids = [f.get("id") for f in by_class(tile, "fig-value")]
     assert ids == ["GEN-waiting", "GEN-longest", "GEN-sl", "GEN-abandon"]
 
 
@@ -104,10 +102,42 @@ def test_a_wall_shows_its_queues_in_its_order_with_the_centre_first():
         CENTRE, "GEN", "VIP", "EN"]
 
 
-def test_the_wall_is_named_by_the_path():
-    assert wall_name("/board") is None and wall_name("/") is None
-    assert wall_name("/board/floor-2") == "floor-2"
-    assert wall_name("/supervisor/x") is None
+def test_a_tiles_moving_parts_are_its_slots_and_its_shape_does_not_move_with_them():
+    calm = queue_tile(snap("GEN", waiting=2, longest=8), 1_000, SETTINGS, "en")
+    busy = queue_tile(snap("GEN", waiting=12, longest=75, sl=0.5), 1_000, SETTINGS, "en")
+    # The same markup apart from its figures: a display holding it is sent the slots only.
+    assert calm.shape == busy.shape
+    assert calm.slots["GEN-waiting"] == {"t": "2", "c": "fig-value led green"}
+    assert busy.slots["GEN-waiting"] == {"t": "12", "c": "fig-value led red"}
+    assert busy.slots["GEN-sl"] == {"t": "50%", "c": "fig-value led red"}
+    assert busy.slots["tile-GEN"] == {"c": "tile over", "d": {
+        "stale": "0", "severity": "2", "step": "0", "rank": "200"}}
+    # What the slots say is what the markup says.
+    assert text(by_id(tree(busy), "GEN-sl")) == "50%"
+    # A tile in the other language, or a compact one, is other markup.
+    assert queue_tile(snap("GEN"), 1_000, SETTINGS, "zh").shape != calm.shape
+    assert queue_tile(snap("GEN"), 1_000, SETTINGS, "en", compact=True).shape != calm.shape
+
+
+def test_a_name_with_markup_is_shown_as_text_never_run():
+    doc = snap("GEN")
+    doc["label_en"] = '<img src=x onerror="alert(1)">&'
+    tile = tree(queue_tile(doc, 1_000, SETTINGS, "en"))
+    assert text(by_class(tile, "tile-name")[0]) == '<img src=x onerror="alert(1)">&'
+    assert [e.tag for e in tile.iter()].count("img") == 0
+    assert tile.get("data-name") == '<img src=x onerror="alert(1)">&'
+
+
+def test_an_agent_tile_counts_its_time_in_the_browser_and_says_its_state():
+    view = {"key": "GEN.A7", "agent_id": "A7", "name": "Li Na", "queue": "GEN",
+            "state": "acw", "since_ms": 500, "over": True}
+    tile = agent_tile(view, "en")
+    root = tree(tile)
+    assert root.get("id") == "agent-GEN.A7" and root.get("data-queue") == "GEN.A7"
+    assert "over" in root.get("class").split() and root.get("data-severity") == "2"
+    assert [e.get("data-since") for e in root.iter() if e.get("data-since")] == ["GEN.A7"]
+    assert text(by_id(root, "GEN.A7-state")) == "Wrap-up"
+    assert tile.slots["GEN.A7-state"] == {"t": "Wrap-up", "c": "agent-state state-acw"}
 
 
 def test_a_wall_naming_a_queue_nobody_configured_fails_at_start(tmp_path):

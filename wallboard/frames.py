@@ -1,0 +1,219 @@
+"""What a wall display is sent each refresh: everything once, then only what changed.
+
+Every display asks once per refresh period (``GET /board/frame``). One *frame* is the
+wall as built from one read of Redis: its tiles' markup (tiles.py), every moving
+element's props (slots), the data times the browser turns into ages, the agents' state
+times. A frame is named by a digest of its content, so both of gunicorn's processes,
+building from the same snapshots, give it the same name. A display says which frame it
+holds (``since``); the answer carries the tiles it lacks or whose markup changed, the
+slots that moved, and the ages, or everything when its frame is not among the last few.
+The answer to each ``since`` is serialised once and served as bytes to every display
+that holds it: 200 displays cost a comparison each, not a build each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, cast
+
+from wallboard.tiles import Props, Tile
+
+__all__ = ["Frame", "FrameCache", "Held", "Page", "SharedFrames", "respond"]
+
+_KEEP = 8  # frames a process remembers per wall: a display that missed more gets all
+
+
+@dataclass(frozen=True)
+class Page:
+    """One tick of a wall, as built: tiles in order, the page's own slots (banner,
+    title, clock, footer, ladder strip), each tile's data time and each agent's state
+    time (ms, the server's clock)."""
+
+    tiles: list[Tile]
+    slots: dict[str, Props]
+    ages: dict[str, int]
+    since: dict[str, int] = field(default_factory=dict)
+
+    def text(self, element_id: str) -> str:
+        """A page slot's text, its inner HTML's tags removed (for tests and benches)."""
+        import re
+
+        props = self.slots.get(element_id, {})
+        return props.get("t", "") + re.sub(r"<[^>]+>", "", props.get("h", ""))
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a display holds of a frame: enough to say what changed since."""
+
+    version: str
+    order: list[str]
+    shapes: dict[str, str]
+    slots: dict[str, Props]
+    ages: dict[str, int]
+    since: dict[str, int]
+
+    def dumps(self) -> bytes:
+        return json.dumps([self.version, self.order, self.shapes, self.slots, self.ages,
+                           self.since], separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> Held:
+        return cls(*json.loads(raw))
+
+
+@dataclass
+class Frame:
+    """A built page with its name and the answers already serialised from it."""
+
+    page: Page
+    version: str
+    order: list[str]
+    shapes: dict[str, str]
+    slots: dict[str, Props]
+    answers: dict[str | None, bytes] = field(default_factory=dict)
+
+    def held(self) -> Held:
+        return Held(self.version, self.order, self.shapes, self.slots, self.page.ages,
+                    self.page.since)
+
+    @classmethod
+    def of(cls, page: Page) -> Frame:
+        slots = dict(page.slots)
+        for tile in page.tiles:
+            slots.update(tile.slots)
+        order = [t.key for t in page.tiles]
+        shapes = {t.key: t.shape for t in page.tiles}
+        digest = hashlib.blake2b(digest_size=10)
+        digest.update(json.dumps([order, shapes, slots, page.ages, page.since],
+                                 sort_keys=True).encode())
+        return cls(page, digest.hexdigest(), order, shapes, slots)
+
+    def answer(self, held: Held | None, build: str) -> dict[str, object]:
+        """What a display holding ``held`` (None: nothing usable) needs to show this."""
+        out: dict[str, object] = {"v": self.version, "build": build}
+        if held is None:
+            out.update(full=True, order=self.order,
+                       html={t.key: t.html for t in self.page.tiles},
+                       slots=self.page.slots, ages=self.page.ages, since=self.page.since)
+            return out
+        if held.version == self.version:
+            return out
+        if held.order != self.order:
+            out["order"] = self.order
+        fresh = {t.key for t in self.page.tiles if held.shapes.get(t.key) != t.shape}
+        if fresh:
+            out["html"] = {t.key: t.html for t in self.page.tiles if t.key in fresh}
+        inside = {element_id for t in self.page.tiles if t.key in fresh for element_id in t.slots}
+        moved = {k: v for k, v in self.slots.items()
+                 if k not in inside and held.slots.get(k) != v}
+        if moved:
+            out["slots"] = moved
+        for name, now, then in (("ages", self.page.ages, held.ages),
+                                ("since", self.page.since, held.since)):
+            changed: dict[str, int | None] = {k: v for k, v in now.items() if then.get(k) != v}
+            changed.update({k: None for k in then if k not in now})
+            if changed:
+                out[name] = changed
+        return out
+
+
+class FrameCache:
+    """The newest frames of one kind of page (wall, language, session), and the
+    answers serialised from them; built at most once per read of Redis.
+
+    A display's requests land on any of gunicorn's processes. What each process built
+    is also put in ``shared`` (Redis, for a few seconds), so a process asked for the
+    changes since a frame another process built answers them, not everything.
+    """
+
+    def __init__(self, build: str, shared: SharedFrames | None = None) -> None:
+        self.build = build
+        self.shared = shared
+        self._frames: OrderedDict[str, Frame] = OrderedDict()
+        self._held: OrderedDict[str, Held] = OrderedDict()  # others' frames, as fetched
+        self._newest: tuple[object, str, Frame] | None = None
+        self._built_at = 0.0  # monotonic: when the newest frame was built
+        self._lock = threading.Lock()
+
+    def recent(self, max_age_s: float) -> Frame | None:
+        """The newest frame, if it was built within ``max_age_s``."""
+        newest = self._newest
+        if newest is None or time.monotonic() - self._built_at > max_age_s:
+            return None
+        return newest[2]
+
+    def frame(self, read: object, also: str, make: Callable[[], Page]) -> Frame:
+        """The frame of ``read`` (the reader's object: one per read) and ``also`` (what
+        else the page shows, e.g. a replay session's state), built by the first display
+        to ask. While one is being built the others are answered the newest one there
+        is (a fraction of a refresh older) rather than wait for it."""
+        if not self._lock.acquire(blocking=self._newest is None):
+            return cast(tuple[object, str, Frame], self._newest)[2]
+        try:
+            newest = self._newest
+            if newest is not None and newest[0] is read and newest[1] == also:
+                return newest[2]
+            made = Frame.of(make())
+            frame = self._frames.pop(made.version, None)  # the same content: keep its answers
+            if frame is None:
+                frame = made
+                if self.shared is not None:
+                    self.shared.put(frame.held())
+            self._frames[frame.version] = frame
+            while len(self._frames) > _KEEP:
+                self._frames.popitem(last=False)
+            self._newest = (read, also, frame)
+            self._built_at = time.monotonic()
+            return frame
+        finally:
+            self._lock.release()
+
+    def _find(self, since: str | None) -> Held | None:
+        if not since:
+            return None
+        mine = self._frames.get(since)
+        if mine is not None:
+            return mine.held()
+        held = self._held.get(since)
+        if held is None and self.shared is not None:
+            held = self.shared.get(since)
+            if held is not None:
+                self._held[since] = held
+                while len(self._held) > 4 * _KEEP:
+                    self._held.popitem(last=False)
+        return held
+
+    def answer(self, frame: Frame, since: str | None) -> bytes:
+        """The answer's bytes, less the server's clock (``respond`` adds it)."""
+        raw = frame.answers.get(since)
+        if raw is None:
+            held = self._find(since)
+            raw = frame.answers.get(held.version if held is not None else None)
+            if raw is None:
+                raw = json.dumps(frame.answer(held, self.build), separators=(",", ":"),
+                                 ensure_ascii=False).encode()
+                frame.answers[held.version if held is not None else None] = raw
+            if held is not None:
+                frame.answers[since] = raw
+        return raw
+
+
+class SharedFrames(Protocol):
+    """Where the board's processes leave what they built for each other (Redis)."""
+
+    def put(self, held: Held) -> None: ...
+
+    def get(self, version: str) -> Held | None: ...
+
+
+def respond(raw: bytes, now_ms: int) -> bytes:
+    """An answer with the server's clock: the browser's may be wrong, and the ages and
+    the agents' times are drawn against this one."""
+    return b'{"now":%d,' % now_ms + raw[1:]
