@@ -74,17 +74,6 @@ class LadderSet:
     def advance(self, now_ms: int) -> list[tuple[str, Transition]]:
         return [(g, t) for g, ladder in self.ladders.items() for t in ladder.advance(now_ms)]
 
-    def advance_each(self, time_of: Callable[[str], int | None]) -> list[tuple[str, Transition]]:
-        """Let each group's time pass to the oldest clock of its queues (``time_of``;
-        None for a queue with no events yet): a queue read ahead of another on
-        another partition must not age the other's callers."""
-        out: list[tuple[str, Transition]] = []
-        for group, ladder in self.ladders.items():
-            clocks = [c for c in map(time_of, self.groups[group]) if c is not None]
-            if clocks:
-                out += [(group, t) for t in ladder.advance(min(clocks))]
-        return out
-
     def state(self) -> dict[str, Any]:
         return {"ladders": {g: lad.state() for g, lad in self.ladders.items()},
                 "waiting": dict(self.waiting)}

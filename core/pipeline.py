@@ -9,8 +9,9 @@ alone:
   so one bad record never costs another;
 - records at or below the offset already folded for their partition are
   skipped, so re-reading the source after a restart counts nothing twice;
-- the surge ladders move on each queue's own event time, never on another
-  partition's;
+- the surge ladders move on the event time of the log they are read from (one
+  partition live, the file offline), never on another partition's: a queue that
+  goes quiet still signs out while its partition's other queues go on;
 - the operator's counters (``stats``) are folded with the records, so they come
   back with the state after a restart.
 
@@ -173,9 +174,9 @@ class Pipeline:
         out.counted += result.applied
         out.queues |= result.queues
         out.minutes |= result.minutes
-        if result.waiting:
+        if result.waiting or result.applied:
             changed = self.ladders.feed(result.waiting)
-            changed += self.ladders.advance_each(self.queue_clock)
+            changed += self.ladders.advance(self.log_clock())
             out.alerts += self._alerts(changed)
 
     def advance(self, now_ms: int) -> list[Alert]:
@@ -184,8 +185,8 @@ class Pipeline:
         return self._alerts(self.ladders.advance(now_ms))
 
     def finish(self) -> list[Alert]:
-        """End of a file: each ladder's time runs to its queues' last event."""
-        return self._alerts(self.ladders.advance_each(self.queue_clock))
+        """End of a file: every ladder's time runs to the file's last event."""
+        return self._alerts(self.ladders.advance(self.log_clock()))
 
     def _alerts(self, changed: list[tuple[str, Transition]]) -> list[Alert]:
         docs = transition_docs(self.rules.rule_book.rules_for, self.engine, self.ladders, changed)
@@ -199,6 +200,14 @@ class Pipeline:
         out.dead.append(DeadLetter(reason, detail, record))
 
     # ------------------------------------------------------------------ reads
+    def log_clock(self) -> int:
+        """The time of the log this pipeline reads (its partition live, the file offline):
+        its newest event. Every ladder moves on it, so a queue that goes quiet after a
+        surge still signs out step by step while the others' calls go on (manual lines
+        146-147); live, the wall clock moves it too once the partition is read to its end
+        (streams/refresh.py)."""
+        return max((state.newest_ms for state in self.engine.live.values()), default=0)
+
     def queue_clock(self, queue: str) -> int | None:
         state = self.engine.live.get(queue)
         return state.newest_ms if state else None

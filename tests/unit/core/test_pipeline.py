@@ -125,18 +125,41 @@ def _check_against_the_reference(seed: int) -> None:
         assert sum(s.stats[key] for s in shards.values()) == REFERENCE.stats[key], key
 
 
-def test_a_partition_read_ahead_does_not_age_another_queues_callers():
-    # BIZ has 6 callers waiting from 10:00; GEN's partition is read an hour ahead.
-    # Before BIZ's own events reach 10:05 its ladder must not move.
+def test_a_partition_read_ahead_does_not_age_another_partitions_callers():
+    # BIZ has 6 callers waiting from 10:00 on one partition; GEN's partition (another
+    # pipeline, as the worker holds one per partition) is read an hour ahead. Before
+    # BIZ's own partition reaches 10:05 its ladder must not move.
     biz = [event("call.offered", at(10, 0, i), "BIZ", call_id=f"b{i}") for i in range(6)]
     gen = [e for i in range(30) for e in call(f"g{i}", at(10, 2 * i), answer_after_s=3)]
-    pipeline = Pipeline(LIVE)
-    pipeline.feed_events(biz)
-    assert pipeline.feed_events(gen).alerts == []
-    assert pipeline.escalation("BIZ") is None
-    late = pipeline.feed_events([event("call.offered", at(10, 5, 30), "BIZ", call_id="b9")])
+    biz_partition, gen_partition = Pipeline(LIVE), Pipeline(LIVE)
+    biz_partition.feed_events(biz)
+    assert gen_partition.feed_events(gen).alerts == []
+    assert biz_partition.escalation("BIZ") is None
+    late = biz_partition.feed_events([event("call.offered", at(10, 5, 30), "BIZ", call_id="b9")])
     assert [(a["queue"], a["step"], a["event_ms"]) for a in late.alerts] == [
         ("BIZ", 1, at(10, 5, 5))]  # > 5 waiting from the sixth caller's 10:00:05, for 5 min
+
+
+def test_a_queue_that_goes_quiet_after_its_surge_signs_out_on_its_logs_time():
+    # support: 8 callers from 10:00:00-10:00:07, all answered at 10:16, then nothing
+    # more on support. sales, in the same log, takes a call every 2 minutes until noon.
+    # Worked by hand from the manual's ladder (lines 139-150): > 5 waiting from the
+    # sixth caller (10:00:05) for 5 min -> step 1 at 10:05:05, step 2 at 10:10:05
+    # (> 5 for 10 min), step 3 at 10:15:05 (> 5 for 15 min). At 10:16 waiting drops
+    # to 0; signing out, one step each time waiting has stayed <= 5 for 5 minutes
+    # (lines 146-147): 10:21, 10:26, 10:31. Before, the ladder moved only on support's
+    # own events and held step 3 for ever.
+    support = [e for i in range(8)
+               for e in call(f"s{i}", at(10, 0, i), answer_after_s=16 * 60 - i, queue="support")]
+    sales = [e for i in range(60)
+             for e in call(f"c{i}", at(10, 0) + i * 120_000, answer_after_s=5, queue="sales")]
+    log = sorted(support + sales, key=lambda e: e["ts_ms"])
+    pipeline, result = fold_file(LIVE, [json.dumps(e).encode() for e in log])
+    steps = [(a["queue"], a["direction"], a["step"], a["event_ms"]) for a in result.alerts]
+    assert steps == [("support", "up", 1, at(10, 5, 5)), ("support", "up", 2, at(10, 10, 5)),
+                     ("support", "up", 3, at(10, 15, 5)), ("support", "down", 2, at(10, 21)),
+                     ("support", "down", 1, at(10, 26)), ("support", "down", 0, at(10, 31))]
+    assert pipeline.escalation("support") is None
 
 
 def test_a_queue_the_configuration_does_not_name_gets_the_default_ladder(caplog):
@@ -291,3 +314,19 @@ def test_no_call_ratio_exceeds_one_whatever_outcomes_arrive(outcomes, batch):
     for name in CALL_RATIOS:
         assert day[name] is None or 0 <= day[name] <= 1, (name, day[name])
 
+
+
+def test_the_worker_feeding_batches_signs_the_quiet_queue_out_as_the_file_does():
+    # The live worker feeds its partition's records in batches (streams/agent.py) and
+    # never calls finish(): the sign-outs must come from the batches themselves.
+    from tests.unit.review.test_replay_ladders import quiet_after_surge, steps
+
+    lines = quiet_after_surge()
+    _, reference = fold_file(LIVE, lines)
+    worker = Pipeline(LIVE)
+    alerts = []
+    for start in range(0, len(lines), 10):
+        alerts += worker.feed(Record(line, 0, start + i)
+                              for i, line in enumerate(lines[start:start + 10])).alerts
+    assert steps(alerts) == steps(reference.alerts)
+    assert steps(alerts)[-1][1:3] == ("down", 0)
