@@ -37,7 +37,7 @@ def duration_text(seconds: float | None) -> str:
 
 
 # Seconds up to two minutes, then minutes; the board's browser side formats the tiles'
-# ages with the same table (wallboard/delta.py).
+# ages with the same table (wallboard/assets/wall.js, given it by wallboard/wall.py).
 AGE_UNITS = {"zh": ("{n}秒", "{n}分钟"), "en": ("{n} s", "{n} min")}
 
 
