@@ -62,22 +62,27 @@ def update_open(client: redis.Redis, keys: RedisKeys, queue: str,
     return cast(OpenAlert | None, stored)
 
 
-def acknowledge(client: redis.Redis, keys: RedisKeys, queue: str, user: str) -> bool:
-    """Acknowledge the queue's open alert; False when none is open. The first
-    acknowledgement of a step counts; a later one changes nothing."""
+def acknowledge(client: redis.Redis, keys: RedisKeys, queue: str, user: str,
+                alert_id: str | None = None, via: str = "console") -> str:
+    """Acknowledge the queue's open alert: "acked"; "already" when someone did first (the
+    first acknowledgement of a step counts); "none" when no alert is open, or, with
+    ``alert_id`` (a one-tap link's), when the open alert is not that one any more."""
     now_ms = int(time.time() * 1000)
-    mine = False
+    outcome = "none"
 
     def ack(alert: OpenAlert | None) -> OpenAlert | None:
-        nonlocal mine
-        mine = alert is not None and not alert.get("acked_by")
-        return {**alert, "acked_by": user, "acked_ms": now_ms} if alert and mine else alert
+        nonlocal outcome
+        if alert is None or (alert_id is not None and alert.get("last_alert_id") != alert_id):
+            outcome = "none"
+            return alert
+        outcome = "already" if alert.get("acked_by") else "acked"
+        return {**alert, "acked_by": user, "acked_ms": now_ms} if outcome == "acked" else alert
 
     alert = update_open(client, keys, queue, ack)
-    if alert is not None and mine:
+    if alert is not None and outcome == "acked":
         audit(client, keys, what="acknowledged", queue=queue, step=alert["step"], user=user,
-              after_s=round((now_ms - alert["notified_ms"]) / 1000, 1))
-    return alert is not None
+              via=via, after_s=round((now_ms - alert["notified_ms"]) / 1000, 1))
+    return outcome
 
 
 # Claims every due job (score <= now) for LEASE ms by moving its score forward, in one

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -108,6 +109,18 @@ def _default_queues() -> list[QueueConfig]:
     ]
 
 
+def apprise_scheme(url: str) -> str | None:
+    """The service of an Apprise URL (its scheme), or None when Apprise cannot send to it."""
+    import logging
+
+    import apprise
+
+    # Apprise's warnings about a URL it refuses quote the URL's token: the error raised
+    # below says which entry is wrong without it.
+    logging.getLogger("apprise").setLevel(logging.ERROR)
+    return url.split("://", 1)[0] if apprise.Apprise().add(url) else None
+
+
 class Recipient(BaseModel):
     """Who is told, at which level, through which channels."""
 
@@ -118,6 +131,32 @@ class Recipient(BaseModel):
     queues: list[str] = Field(default_factory=list)  # empty: every queue
     webhook_url: str | None = None
     email: str | None = None
+    # Apprise URLs: the group robots and apps a floor manager carries (dingtalk://,
+    # wecombot://, feishu://, lark://, slack://, workflows:// for Teams, tgram://, SMS
+    # gateways, mailto://...). "${NAME}" in one is the environment variable NAME, so a
+    # robot's token stays out of the file (and out of every log: only the scheme is).
+    apprise: list[str] = Field(default_factory=list, repr=False)
+    lang: Literal["zh", "en"] = "zh"  # the language of this recipient's messages
+
+    @field_validator("apprise")
+    @classmethod
+    def _apprise_urls(cls, urls: list[str]) -> list[str]:
+        out = []
+        for i, url in enumerate(urls):
+            def env(match: re.Match[str], i: int = i) -> str:
+                value = os.environ.get(match.group(1))
+                if value is None:
+                    raise ValueError(f"apprise[{i}]: environment variable {match.group(1)} is not set")
+                return value
+
+            url = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", env, url)
+            scheme = url.split("://", 1)[0] if "://" in url else ""
+            if not scheme or apprise_scheme(url) is None:
+                # Never the URL itself in the message: it holds the robot's secret.
+                raise ValueError(f"apprise[{i}]: not a URL Apprise can send to "
+                                 f"(scheme {scheme or 'missing'!r})")
+            out.append(url)
+        return out
 
 
 AgentState = Literal["acw", "not_ready", "on_call", "available"]
@@ -176,11 +215,19 @@ class EscalationConfig(BaseModel):
     console_max_failures: int = Field(default=5, ge=1)  # wrong passwords before a lockout ...
     console_lockout_min: int = Field(default=15, ge=1)  # ... per user and per address, this long
     max_alert_age_s: int = Field(default=900, ge=0)  # older alerts (a replay) are not sent; 0: all
+    # The board's address as floor managers' phones reach it (https://board.example); a
+    # message carries a one-tap acknowledgement link under it, signed with
+    # ack_link_secret for that alert, recipient and level (docs/escalation.md).
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    ack_link_secret: str | None = Field(default=None, min_length=16)
+    ack_link_max_h: float = Field(default=24.0, gt=0)  # a link expires with its alert, or this
 
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> EscalationConfig:
         if any(r.webhook_url for r in self.recipients) and not self.webhook_secret:
             raise ValueError("webhook_secret is required when a recipient has a webhook_url")
+        if self.public_url and not self.ack_link_secret:
+            raise ValueError("ack_link_secret (16 characters or more) is required with public_url")
         return self
 
 

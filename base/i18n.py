@@ -203,6 +203,22 @@ _PAGES: dict[str, tuple[str, str]] = {
     "seen_ago": ("{n} 秒前", "{n} s ago"),
     "lost": ("失联", "LOST"),
     "browser": ("浏览器", "Browser"),
+    "ack_title": ("升级告警", "Escalation"),
+    "ack_button": ("已确认", "Acknowledge"),
+    "ack_open": ("请确认您已看到并正在处理。", "Tap to say you have seen it and are on it."),
+    "ack_done": ("{who} 已于 {at} 确认。", "Acknowledged by {who} at {at}."),
+    "ack_moved": ("此告警已有新进展（现为第 {step} 步）：请使用最新消息中的链接。",
+                  "This alert has moved on (now step {step}): use the link in the newest message."),
+    "ack_closed": ("此告警已结束，无需确认。", "This alert is over: nothing to acknowledge."),
+    "link_expired": ("链接已过期。", "This link has expired."),
+    "link_tampered": ("链接无效。", "This link is not valid."),
+    "link_off": ("一键确认未开启。", "One-tap acknowledgement is off."),
+    "step_at": ("第 {step} 步 · {at}", "Step {step} · {at}"),
+    "now_figures": ("现在", "Now"),
+    "longest": ("最长等待", "Longest wait"),
+    "told": ("已通知", "Told"),
+    "for": ("发给", "For"),
+    "other_lang": ("English", "中文"),
 }
 
 
@@ -238,6 +254,12 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "seats_needed": ("当前所需坐席（Erlang C）：{n}（在岗 {staffed}）",
                      "Seats needed now (Erlang C): {n} (staffed {staffed})"),
     "escalated": ("未确认：已升级到第 {level} 级。", "Not acknowledged: escalated to level {level}."),
+    "phone_title": ("{queue} {verb}至第 {step} 步：{name}", "{queue} {verb} to step {step}: {name}"),
+    "phone_action": ("措施：{action}", "Do: {action}"),
+    "phone_at": ("{time} 排队 {waiting} 人", "{time}: {waiting} waiting"),
+    "phone_now": ("现在：排队 {waiting} 人，最长等待 {longest}", "Now: {waiting} waiting, longest wait {longest}"),
+    "phone_seats": ("所需坐席 {n}，在岗 {staffed}", "Seats needed {n}, staffed {staffed}"),
+    "phone_ack": ("一键确认：{url}", "Acknowledge with one tap: {url}"),
 }
 
 BOARD = Labels("board", _BOARD)

@@ -151,7 +151,7 @@ def register_console(server: Flask, settings: Settings) -> Gate:
     @server.post("/console/ack/<queue>")
     @gate.posted
     def ack(name: str, queue: str) -> Any:
-        if not acknowledge(client, keys, queue, name):
+        if acknowledge(client, keys, queue, name) == "none":
             return Response("no open alert for that queue", 404)
         return redirect("/console", code=303)
 

@@ -14,6 +14,6 @@ _ENV = Environment(loader=PackageLoader("wallboard", "templates"), autoescape=Tr
                    trim_blocks=True, lstrip_blocks=True)
 
 
-def render_page(template: str, **values: object) -> Response:
+def render_page(template: str, status: int = 200, **values: object) -> Response:
     html = _ENV.get_template(template).render(t=PAGES, **values)
-    return Response(html, 200, {"Content-Type": "text/html; charset=utf-8"})
+    return Response(html, status, {"Content-Type": "text/html; charset=utf-8"})

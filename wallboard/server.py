@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 def build(settings: Settings) -> Dash:
     """The whole board application: /board, /supervisor/, /console, /replay."""
+    from wallboard.ack import register_ack
     from wallboard.console import register_console
     from wallboard.displays import register_displays
     from wallboard.replay_page import register_review
@@ -30,6 +31,7 @@ def build(settings: Settings) -> Dash:
     register_review(app.server, settings, gate)
     register_displays(app.server, settings, gate.guarded, gate.user, gate.challenge,
                       signed_in=bool(gate.users))
+    register_ack(app.server, settings, gate.guarded)
     return app
 
 

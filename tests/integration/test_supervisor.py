@@ -95,8 +95,10 @@ def test_a_click_on_a_queue_drills_into_its_callers_agents_and_abandoned_calls(s
     browser.find_element(By.CSS_SELECTOR, "#sup-row-GEN button.pick").click()
 
     def rows(key: str) -> list[list[str]]:
-        found = browser.find_elements(By.CSS_SELECTOR, f"#drill-{key} tbody tr")
-        return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in found]
+        # In one go: the page renders the drill-down anew every refresh.
+        return browser.execute_script(
+            f"return Array.from(document.querySelectorAll('#drill-{key} tbody tr'))"
+            ".map(tr => Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim()));")
 
     wait_until(lambda: rows("drill_waiting"), 30, "the drill-down")
     # At 10:04 (the newest event): w1 has waited 2:00, w2 1:00; numbers masked.

@@ -108,3 +108,58 @@ def test_the_webhook_signature_is_hmac_sha256_of_timestamp_dot_body():
     # Worked by hand with the standard library, not with the code under test.
     want = hmac.new(b"s3cret", b"1700000000.{}", "sha256").hexdigest()
     assert sign("s3cret", "1700000000", b"{}") == f"sha256={want}"
+
+
+def test_a_phone_message_is_in_the_recipients_language_with_now_seats_and_the_link():
+    from alerts.notify import phone_message
+
+    doc = alert(1, "up", 1_767_578_705_000)
+    doc["seats_needed"] = {"agents": 9, "service_level": 0.8, "asa_s": 12.0,
+                           "calls_15min": 40, "aht_s": 200.0}
+    doc["staffed"] = 6
+    now = {"now": {"waiting": 11, "longest_wait_s": 371.0}}
+    title, body = phone_message(doc, "zh", now=now, link="https://b/ack/x?lang=zh")
+    assert title == f"GEN 升级至第 1 步：{doc['rung']['name_zh']}"
+    assert body.splitlines() == [
+        f"措施：{doc['rung']['action_zh']}", f"{doc['event_time'][11:16]} 排队 8 人",
+        "现在：排队 11 人，最长等待 6:11", "所需坐席 9，在岗 6", "一键确认：https://b/ack/x?lang=zh"]
+    title, body = phone_message(doc, "en", escalated=1)
+    assert title == f"GEN step up to step 1: {doc['rung']['name_en']}"
+    assert "Not acknowledged: escalated to level 1." in body and "http" not in body
+
+
+def test_an_ack_link_reads_back_only_as_signed_by_this_deployment():
+    import pytest
+
+    from base.acklink import LinkError, read_link, sign_link
+    from base.config import EscalationConfig
+
+    esc = EscalationConfig(public_url="https://board.example", ack_link_secret="k" * 20)
+    claim = {"alert_id": "GEN:1:up:1", "queue": "GEN", "recipient": "lin", "level": 1}
+    token = sign_link(esc, claim)
+    assert read_link(esc, token) == claim
+    for bad in (token[:-1] + ("A" if token[-1] != "A" else "B"), token.replace(".", "", 1), ""):
+        with pytest.raises(LinkError) as error:
+            read_link(esc, bad)
+        assert error.value.reason == "tampered"
+    other = EscalationConfig(public_url="https://board.example", ack_link_secret="j" * 20)
+    with pytest.raises(LinkError):
+        read_link(other, token)
+
+
+def test_an_apprise_url_is_checked_at_start_and_its_secret_never_in_the_error(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    from base.config import Recipient
+
+    monkeypatch.setenv("ROBOT", "abc123")
+    assert Recipient(name="x", apprise=["wecombot://${ROBOT}"]).apprise == ["wecombot://abc123"]
+    with pytest.raises(ValidationError) as error:
+        Recipient(name="x", apprise=["wecombot://key1", "nosuchservice://s3cr3t"])
+    assert "apprise[1]: not a URL Apprise can send to (scheme 'nosuchservice')" in str(
+        error.value).split("[type=")[0]
+    monkeypatch.delenv("ROBOT")
+    with pytest.raises(ValidationError) as error:
+        Recipient(name="x", apprise=["wecombot://${ROBOT}"])
+    assert "environment variable ROBOT is not set" in str(error.value)
