@@ -141,19 +141,21 @@ def register_console(server: Flask, settings: Settings) -> Gate:
     @server.get("/console")
     @gate.guarded
     def console() -> Any:
+        lang = "en" if request.args.get("lang") == "en" else "zh"  # one at a time, zh first
         if not gate.users:
-            return _page(client, keys, None, "")
+            return _page(client, keys, None, "", lang)
         name = gate.user()
         if name is None:
             return gate.challenge()
-        return _page(client, keys, name, generate_csrf())
+        return _page(client, keys, name, generate_csrf(), lang)
 
     @server.post("/console/ack/<queue>")
     @gate.posted
     def ack(name: str, queue: str) -> Any:
         if acknowledge(client, keys, queue, name) == "none":
             return Response("no open alert for that queue", 404)
-        return redirect("/console", code=303)
+        return redirect(f"/console?lang={'en' if request.args.get('lang') == 'en' else 'zh'}",
+                        code=303)
 
     return gate
 
@@ -161,7 +163,8 @@ def register_console(server: Flask, settings: Settings) -> Gate:
 NO_USERS = f"{PAGES('no_users', 'en')} ({PAGES('no_users', 'zh')})"
 
 
-def _page(client: redis.Redis, keys: RedisKeys, name: str | None, token: str) -> Response:
+def _page(client: redis.Redis, keys: RedisKeys, name: str | None, token: str, lang: str
+          ) -> Response:
     """The open alerts and the audit trail; acknowledge buttons when someone is signed in."""
     opened = cast(dict[str, str], client.hgetall(keys.alerts_open))
     alerts = sorted((json.loads(v) for v in opened.values()), key=lambda a: a["queue"])
@@ -170,4 +173,4 @@ def _page(client: redis.Redis, keys: RedisKeys, name: str | None, token: str) ->
               " ".join(f"{k}={v}" for k, v in f.items() if k != "at_ms" and v))
              for _, f in entries]
     return render_page("console.html", name=name, token=token, alerts=alerts, trail=trail,
-                       no_users=NO_USERS)
+                       lang=lang)

@@ -56,7 +56,7 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
         name = gate.user() if gate.users else None
         if gate.users and name is None:
             return gate.challenge()
-        return _page(settings, sessions(), name, generate_csrf() if name else "")
+        return _page(settings, sessions(), name, generate_csrf() if name else "", _lang())
 
     @server.post("/replay/start")
     @gate.posted
@@ -84,7 +84,7 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
                  "--to", _iso(to, settings), "--source", source, "--speed", speed,
                  "--session", session], stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)
-        return redirect("/replay", code=303)
+        return redirect(f"/replay?lang={_lang()}", code=303)
 
     @server.post("/replay/<session>/control")
     @gate.posted
@@ -104,7 +104,7 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
                 return Response("refused: jump to an ISO 8601 time", 400)
         else:
             return Response("refused: action pause, play, speed or jump", 400)
-        return redirect("/replay", code=303)
+        return redirect(f"/replay?lang={_lang()}", code=303)
 
     @server.get("/replay/<session>/report")
     @gate.guarded
@@ -146,8 +146,13 @@ def _clock(ms: int | None, settings: Settings) -> str:
     return datetime.fromtimestamp(ms / 1000, settings.zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _page(settings: Settings, sessions: list[ReplaySession], name: str | None, token: str
-          ) -> Response:
-    return render_page("replay.html", name=name, token=token, sessions=sessions,
+def _lang() -> str:
+    """One language at a time on a phone: ?lang=en, else Chinese."""
+    return "en" if request.args.get("lang") == "en" else "zh"
+
+
+def _page(settings: Settings, sessions: list[ReplaySession], name: str | None, token: str,
+          lang: str) -> Response:
+    return render_page("replay.html", name=name, token=token, sessions=sessions, lang=lang,
                        sources=_SOURCES, speeds=_SPEEDS, no_users=NO_USERS,
                        clock=lambda ms: _clock(ms, settings))

@@ -16,7 +16,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import flask
@@ -123,7 +123,8 @@ class _Kind:
     session: str | None
     lang: str
     name: str | None
-    wall: WallConfig | None
+    # Named by ``name``; a wall's settings hold lists, which do not hash.
+    wall: WallConfig | None = field(compare=False, hash=False)
 
 
 class _Frames:

@@ -49,7 +49,7 @@ def test_an_unknown_user_costs_a_password_check(stack, tmp_path):
 def test_without_a_users_file_the_console_says_acknowledging_is_off(stack):
     open_alert(stack)
     url, _ = start_board(stack)
-    page = requests.get(f"{url}/console", timeout=10)
+    page = requests.get(f"{url}/console?lang=en", timeout=10)
     assert page.status_code == 200
     assert page.headers["Server"].startswith("gunicorn")  # not Flask's development server
     assert 'id="open-GEN"' in page.text and "no escalation.users_file is configured" in page.text
