@@ -320,6 +320,12 @@ class Settings(BaseSettings):
     board_metrics_port: int = Field(default=9105, ge=0, le=65535)
     board_workers: int = Field(default=2, ge=1, le=64)   # gunicorn processes serving the board
     board_threads: int = Field(default=8, ge=1, le=256)  # threads per process
+    # Reverse proxies in front of the board whose X-Forwarded-For/-Proto/-Host to trust
+    # (werkzeug's ProxyFix): 1 for one nginx/Caddy/Traefik. 0: none, the peer's address
+    # is the client's (a forwarded header is then ignored, never believed).
+    board_trusted_proxies: int = Field(default=0, ge=0, le=5)
+    # The console's session cookie only over HTTPS; set it when TLS is in front.
+    board_cookie_secure: bool = False
     # The release's name. Every wall display reloads itself when the build answering it
     # is not the one that served its page; unset: a digest of the board's code.
     board_build: str | None = Field(default=None, max_length=64)

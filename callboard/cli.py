@@ -386,6 +386,8 @@ def alerts(ctx: click.Context, events_path: Path, fmt: str) -> None:
     """Every surge-ladder step change an event file fires (docs/escalation.md)."""
     import csv
 
+    from core.report import safe_cell
+
     settings = _settings(ctx)
     pipeline, result = _fold_file(events_path, settings)
     docs = result.alerts
@@ -398,7 +400,8 @@ def alerts(ctx: click.Context, events_path: Path, fmt: str) -> None:
     else:
         writer = csv.DictWriter(sys.stdout, fieldnames=ALERT_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+        writer.writerows({k: "" if v is None else safe_cell(v) for k, v in r.items()}
+                         for r in rows)
 
     _print_rejects(pipeline)
 

@@ -140,6 +140,17 @@ def _row(rules: QueueRules, start: int, end: int, counters: kpi.Counters, zone: 
     return {k: row[k] for k in ROW_KEYS}
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text that would start a formula gets a
+    leading ``'`` (OWASP's advice for CSV injection). Numbers are left as numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_report(rows: list[ReportRow], fmt: str, out: IO[str],
                  keys: tuple[str, ...] = ROW_KEYS) -> None:
     if fmt == "json":
@@ -150,7 +161,7 @@ def write_report(rows: list[ReportRow], fmt: str, out: IO[str],
         writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            writer.writerow({k: "" if v is None else safe_cell(v) for k, v in row.items()})
         out.write(buffer.getvalue())
     else:
         raise ValueError("format must be json or csv")

@@ -32,6 +32,7 @@ from core import kpi
 from core.events import EventError, parse
 from core.incident import Minute, abandoned_calls, key_moments, not_ready_by_reason
 from core.records import AbandonedCall, Alert, Event, KeyMoments, Snapshot
+from core.report import safe_cell
 from core.snapshot import CENTRE, centre_snapshot, window_figures
 from core.whatif import recorded_calls, requeue
 from review.replay import Session, day_start_ms, load_source
@@ -245,6 +246,11 @@ def _clock(ms: int | None, settings: Settings) -> str:
     return datetime.fromtimestamp(ms / 1000, settings.zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
+    """A CSV a spreadsheet opens without running any cell (core.report.safe_cell)."""
+    frame.map(safe_cell).to_csv(path, index=index)
+
+
 def write_incident_report(settings: Settings, report: IncidentReport, out: Path, lang: str,
                           trail: list[dict[str, str]] | None = None,
                           what_if: tuple[str, IncidentReport] | None = None,
@@ -257,26 +263,23 @@ def write_incident_report(settings: Settings, report: IncidentReport, out: Path,
     trail = audit_trail(settings) if trail is None else trail
     timeline = pd.DataFrame([{"queue": q, **asdict(m), "time": _clock(m.at_ms, settings)}
                              for q, minutes in report["timeline"].items() for m in minutes])
-    timeline.to_csv(out / "timeline.csv", index=False)
-    pd.DataFrame(report["intervals_5"]).to_csv(out / "intervals_5min.csv", index=False)
-    pd.DataFrame(report["intervals_30"]).to_csv(out / "intervals_30min.csv", index=False)
+    _csv(timeline, out / "timeline.csv")
+    _csv(pd.DataFrame(report["intervals_5"]), out / "intervals_5min.csv")
+    _csv(pd.DataFrame(report["intervals_30"]), out / "intervals_30min.csv")
     ladder = _ladder_rows(report, trail, lang, settings)
-    pd.DataFrame(ladder).to_csv(out / "ladder.csv", index=False)
-    pd.DataFrame(report["abandoned"]).to_csv(out / "abandoned.csv", index=False)
+    _csv(pd.DataFrame(ladder), out / "ladder.csv")
+    _csv(pd.DataFrame(report["abandoned"]), out / "abandoned.csv")
     compared: list[Comparison] = []
     if what_if is not None:
         name, other = what_if
-        pd.DataFrame(other["intervals_30"]).to_csv(out / "intervals_30min_what_if.csv",
-                                                   index=False)
-        pd.DataFrame(_ladder_rows(other, [], lang, settings)).to_csv(
-            out / "ladder_what_if.csv", index=False)
+        _csv(pd.DataFrame(other["intervals_30"]), out / "intervals_30min_what_if.csv")
+        _csv(pd.DataFrame(_ladder_rows(other, [], lang, settings)), out / "ladder_what_if.csv")
         compared.append(_comparison(settings, report, REPORT("as_run", lang), other,
                                     REPORT("alternative", lang, name=name),
                                     REPORT("what_if", lang), "what-if", lang))
     if estimate is not None:
         extra, minute, without, with_extra = estimate
-        pd.DataFrame(with_extra["intervals_30"]).to_csv(out / "intervals_30min_estimate.csv",
-                                                        index=False)
+        _csv(pd.DataFrame(with_extra["intervals_30"]), out / "intervals_30min_estimate.csv")
         at = _clock(report["from_ms"] + minute * _MINUTE, settings)[11:16]
         compared.append(_comparison(settings, without, REPORT("model", lang), with_extra,
                                     REPORT("model_plus", lang, n=extra, at=at),

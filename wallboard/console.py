@@ -8,9 +8,11 @@ Hardened against other sites and guessing (docs/escalation.md):
 - an acknowledgement needs the page's CSRF token (Flask-WTF, signed into the
   session cookie) and, when the browser sends one, an Origin (or Referer) of
   this server: a page elsewhere cannot submit it with the user's credentials;
-- after ``console_max_failures`` wrong passwords a user, and an address, are
-  locked out for ``console_lockout_min`` (Flask-Limiter, counted in Redis so
-  every board process agrees), the right password included;
+- after ``console_max_failures`` wrong passwords a user is locked out from that
+  address for ``console_lockout_min`` (and from everywhere after four times that; an
+  address for every user after ten times), the right password included; counted in
+  Redis by Flask-Limiter so every board process and every guarded page agree, and
+  only requests that offered credentials count;
 - an unknown user costs a password check as a known one does, so response
   times do not tell which names exist.
 """
@@ -66,7 +68,7 @@ class Gate:
         self.limiter = Limiter(get_remote_address, app=server, storage_uri=settings.redis_url,
                                key_prefix=f"{settings.redis_prefix}:console-limits",
                                strategy="fixed-window", swallow_errors=False)
-        self.lockout = f"{esc.console_max_failures} per {esc.console_lockout_min} minutes"
+        self.max_failures, self.window_min = esc.console_max_failures, esc.console_lockout_min
 
     def user(self) -> str | None:
         auth = request.authorization
@@ -82,17 +84,40 @@ class Gate:
                         {"WWW-Authenticate": 'Basic realm="callboard console"'})
 
     def guarded(self, view: Any) -> Any:
-        """Failed sign-ins count against the address and the user name alike."""
+        """Wrong passwords lock out, across every guarded page alike (one counter per
+        key, whatever the page): the user from that address after
+        ``console_max_failures``, the user from anywhere after four times that (one
+        account guessed from many addresses), the address for any user after ten times
+        that (many accounts sprayed from one address). Only a request that offered
+        credentials and failed counts: a browser's first, anonymous visit is answered
+        with the sign-in challenge and never counts, so nobody can lock everyone out."""
+        esc_max, window = self.max_failures, self.window_min
+
         def failed(response: Response) -> bool:
-            return response.status_code == 401
+            auth = request.authorization
+            return response.status_code == 401 and auth is not None and bool(auth.username)
+
+        def offered() -> str | None:
+            auth = request.authorization
+            return auth.username if auth is not None and auth.username else None
+
+        def pair_key() -> str:
+            name = offered()
+            return f"pair:{name}@{get_remote_address()}" if name else "anonymous"
 
         def user_key() -> str:
-            auth = request.authorization
-            return f"user:{auth.username if auth and auth.username else ''}"
+            name = offered()
+            return f"user:{name}" if name else "anonymous"
 
-        view = self.limiter.limit(self.lockout, key_func=get_remote_address,
-                                  deduct_when=failed)(view)
-        return self.limiter.limit(self.lockout, key_func=user_key, deduct_when=failed)(view)
+        def address_key() -> str:
+            return f"address:{get_remote_address()}" if offered() else "anonymous"
+
+        for scope, key, times in (("signin-pair", pair_key, esc_max),
+                                  ("signin-user", user_key, 4 * esc_max),
+                                  ("signin-address", address_key, 10 * esc_max)):
+            view = self.limiter.shared_limit(f"{times} per {window} minutes", scope=scope,
+                                             key_func=key, deduct_when=failed)(view)
+        return view
 
     def posted(self, view: Any) -> Any:
         """A POST view, called with who makes it (``view(name, **url_args)``) once

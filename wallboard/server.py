@@ -32,7 +32,31 @@ def build(settings: Settings) -> Dash:
     register_displays(app.server, settings, gate.guarded, gate.user, gate.challenge,
                       signed_in=bool(gate.users))
     register_ack(app.server, settings, gate.guarded)
+    _harden(app.server, settings)
     return app
+
+
+def _harden(server: Any, settings: Settings) -> None:
+    """What a browser is told on every answer, and whom to believe about the client."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    hops = settings.board_trusted_proxies
+    if hops:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    server.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
+                         SESSION_COOKIE_SECURE=settings.board_cookie_secure)
+
+    @server.after_request
+    def headers(response: Any) -> Any:
+        from flask import request
+
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # An acknowledgement link is a credential: never in a Referer elsewhere.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.path.startswith(("/board", "/assets", "/_dash")):
+            # Walls may be shown inside a signage player's frame; nothing else is.
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
 
 
 def serve(settings: Settings, dev: bool = False) -> None:

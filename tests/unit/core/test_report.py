@@ -212,3 +212,23 @@ def test_calls_still_waiting_at_the_end_are_a_column_and_no_wait_is_not_zero():
     assert [by[("ALL", t)]["still_waiting"] for t in ("10:00", "10:30")] == [2, 1]
     assert by[("GEN", "10:00")]["max_wait_s"] == 12.0
     assert by[("GEN", "10:30")]["max_wait_s"] is None
+
+
+def test_a_csv_cell_that_would_start_a_formula_is_escaped_and_numbers_are_not():
+    from core.report import safe_cell
+
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert safe_cell(start + "HYPERLINK(\"http://x\")") == "'" + start + "HYPERLINK(\"http://x\")"
+    assert safe_cell("GEN") == "GEN" and safe_cell(-5) == -5 and safe_cell(0.25) == 0.25
+    assert safe_cell("") == ""
+
+
+def test_a_csv_report_escapes_an_agent_id_that_would_run_as_a_formula():
+    import io
+
+    from core.report import write_report
+
+    out = io.StringIO()
+    write_report([{"queue": "GEN", "agent": "=cmd|' /C calc'!A0", "handled": 3}], "csv", out,
+                 keys=("queue", "agent", "handled"))
+    assert out.getvalue().splitlines() == ["queue,agent,handled", "GEN,'=cmd|' /C calc'!A0,3"]

@@ -69,3 +69,4 @@ def test_pandas_reads_a_day_file(tmp_path):
     frame = pd.read_json(tmp_path / part.file_for(date(2026, 1, 5)), lines=True,
                          compression="gzip")
     assert list(frame["event_id"]) == ["a", "b"]
+
