@@ -22,7 +22,7 @@ class ReplaySession(TypedDict, total=False):
     alerts: int
     updated_ms: int
 
-SESSION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+SESSION_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")  # no dots: ".." broke its own links
 
 
 class RedisKeys:
@@ -88,7 +88,7 @@ class RedisKeys:
 def replay_prefix(prefix: str, name: str) -> str:
     """Where a replay session's keys live: the live names under a prefix of its own."""
     if not SESSION_NAME.fullmatch(name):
-        raise ValueError(f"session name {name!r}: 1-40 of A-Z a-z 0-9 _ . -")
+        raise ValueError(f"session name {name!r}: 1-40 of A-Z a-z 0-9 _ -")
     return RedisKeys(prefix).replays + name
 
 

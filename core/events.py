@@ -80,7 +80,9 @@ _MAX_ID = 128
 # Ids become Redis keys, topic keys and HTML: a queue name follows the config's
 # own pattern, other ids may be anything printable but stay short.
 QUEUE_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0, DEL, C1) and the bidi controls that make "\u202egnp.exe" read
+# as "exe.png" on a page: an id must show as what it is.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # A real event is a few hundred bytes; anything this large is not one, and
 # decoding it (or a deeply nested one) would cost the worker more than the event.
 MAX_EVENT_BYTES = 16_384

@@ -65,7 +65,7 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
         session, source, speed = form.get("session", ""), form.get("source", ""), \
             form.get("speed", "max")
         if not SESSION_NAME.fullmatch(session) or source not in _SOURCES or speed not in _SPEEDS:
-            return Response("refused: session 1-40 of A-Z a-z 0-9 _ . -; source archive or "
+            return Response("refused: session 1-40 of A-Z a-z 0-9 _ -; source archive or "
                             "kafka; speed one of " + ", ".join(_SPEEDS), 400)
         try:
             frm, to = _time(form.get("from", ""), settings), _time(form.get("to", ""), settings)

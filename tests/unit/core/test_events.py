@@ -142,3 +142,24 @@ def test_a_field_of_the_wrong_kind_is_refused_on_any_event_type():
         with pytest.raises(EventError) as caught:
             parse(_json.dumps({**base, **extra}).encode())
         assert caught.value.reason == "bad_field"
+
+
+def test_an_id_with_a_bidi_override_is_rejected_not_shown_reversed():
+    import pytest
+
+    from core.events import EventError, parse
+
+    for sneaky in ("\u202egnp.exe", "A1\u2066x", "A1\u200f", "A1\x85"):
+        doc = {"v": 1, "event_id": "e1", "type": "agent.login", "ts_ms": 1_767_578_400_000,
+               "queue": "GEN", "source": "t", "agent_id": sneaky, "state": "available"}
+        with pytest.raises(EventError) as error:
+            parse(json.dumps(doc).encode())
+        assert error.value.reason == "bad_field" and "agent_id" in str(error.value)
+
+
+def test_a_session_name_is_letters_digits_dash_and_underscore_only():
+    from base.keys import SESSION_NAME
+
+    assert SESSION_NAME.fullmatch("incident-2026_01")
+    for bad in ("..", "a.b", "a/b", ""):
+        assert not SESSION_NAME.fullmatch(bad)
