@@ -30,6 +30,7 @@ import smtplib
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from functools import partial
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -262,6 +263,10 @@ class Notifier:
         message["From"] = self.esc.smtp_from
         message["To"] = str(recipient.email)
         message["Subject"] = message_subject(alert)
+        # Mail servers and clients expect both; some spam filters drop mail without them.
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(idstring=f"{alert['alert_id']}.{level}",
+                                           domain=url.hostname or "callboard")
         message.set_content(message_text(alert, level))
         with smtplib.SMTP(url.hostname or "localhost", url.port or 25, timeout=5) as smtp:
             smtp.send_message(message)

@@ -453,11 +453,21 @@ def archive(ctx: click.Context) -> None:
 
 
 @cli.command("hash-password")
-@click.password_option()
-def hash_password(password: str) -> None:
-    """A password hash for the console's users file ([users] name = "<hash>")."""
+def hash_password() -> None:
+    """A password hash for the console's users file ([users] name = "<hash>").
+
+    Asks twice on the terminal; from a pipe it reads one line. Only the hash goes to
+    standard output (prompts go to the terminal's error stream), so
+    ``callboard hash-password >> users.toml`` cannot write a prompt into the file."""
     from werkzeug.security import generate_password_hash
 
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
+                                err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.UsageError("no password on standard input")
     click.echo(generate_password_hash(password))
 
 

@@ -162,6 +162,10 @@ def test_a_surge_climbs_to_step_four_and_signs_out_in_reverse(stack, tmp_path, h
     subjects = sorted(str(email.message_from_string(m, policy=email.policy.default)["Subject"])
                       for _, m in box.messages)
     assert all(rcpt == ["supervisor@example.com"] for rcpt, _ in box.messages)
+    # Every mail dated and with an id of its own (some filters drop mail without them).
+    parsed = [email.message_from_string(m, policy=email.policy.default) for _, m in box.messages]
+    assert all(m["Date"] and m["Message-ID"] for m in parsed)
+    assert len({m["Message-ID"] for m in parsed}) == len(parsed)
     assert "[callboard] GEN step up -> 4: 后台处理人员签入 / Back office signs in" in subjects
     # The same steps offline, from the same file.
     offline = json.loads(stack.cli("alerts", "--events", str(log)).stdout)

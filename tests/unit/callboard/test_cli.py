@@ -91,3 +91,17 @@ def test_every_process_is_a_subcommand_of_the_one_entry_point(runner):
     for command in ("worker", "board", "notify", "archive", "simulate", "publish", "ingest",
                     "replay", "report", "alerts", "incident-report", "up"):
         assert f"  {command} " in result.output, command
+
+
+def test_hash_password_from_a_pipe_prints_the_hash_and_nothing_else():
+    from click.testing import CliRunner
+    from werkzeug.security import check_password_hash
+
+    from callboard.cli import cli
+
+    result = CliRunner().invoke(cli, ["hash-password"], input="floor-pass\n")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and check_password_hash(lines[0], "floor-pass")
+    empty = CliRunner().invoke(cli, ["hash-password"], input="")
+    assert empty.exit_code != 0 and "no password" in empty.output
