@@ -178,8 +178,9 @@ def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: flo
     stack.add("broker", lambda: services.start_broker(broker_port, state_dir / "broker.log"))
     click.echo(f"  broker    Tansu on 127.0.0.1:{broker_port} (memory only)")
     stack.add("redis", lambda: services.start_redis(redis_port, state_dir / "redis",
-                                                    state_dir / "redis.log"))
-    click.echo(f"  redis     {services.redis_server_binary()} on 127.0.0.1:{redis_port}")
+                                                    state_dir / "redis.log", persist=True))
+    click.echo(f"  redis     {services.redis_server_binary()} on 127.0.0.1:{redis_port} "
+               f"(append-only file in {state_dir / 'redis'})")
     # Simulated time faster than real time runs ahead of the wall clock: that
     # is a replay on the event clock, not live input (live, events stamped
     # ahead of the wall clock are set aside as "future").

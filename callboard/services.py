@@ -108,10 +108,16 @@ def redis_server_binary() -> str:
                        " (scripts/bootstrap.sh does one of these)")
 
 
-def start_redis(port: int, workdir: Path, log_path: Path) -> subprocess.Popen[bytes]:
+def start_redis(port: int, workdir: Path, log_path: Path, persist: bool = False
+                ) -> subprocess.Popen[bytes]:
+    """A redis-server on 127.0.0.1:port in ``workdir``. ``persist``: an append-only file
+    there, written every second (the local stack's: its outbox, open alerts and lockout
+    counters survive a restart, as compose's Redis does); the tests' keep nothing."""
     workdir.mkdir(parents=True, exist_ok=True)
+    keep = ["--appendonly", "yes", "--appendfsync", "everysec"] if persist else [
+        "--appendonly", "no"]
     proc = spawn([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--dir", str(workdir)], log_path)
+                  "--save", "", *keep, "--dir", str(workdir)], log_path)
     wait_for_port(port, proc, 20, "redis-server")
     return proc
 

@@ -18,7 +18,7 @@ import redis
 from kafka import KafkaProducer
 
 from alerts.notify import Notifier
-from base.alertstore import acknowledge
+from base.alertstore import Outbox, acknowledge
 from base.config import load_settings
 from base.keys import RedisKeys
 from base.topics import bootstrap_servers
@@ -194,5 +194,33 @@ def test_the_notifier_waits_out_a_redis_outage(stack, tmp_path, hooks, logs_dir)
         wait_until(lambda: hooks.delivered()[second["alert_id"]] == 1, 60,
                    "the alert sent during the outage, after it")
         assert notifier.poll() is None
+    finally:
+        services.stop(own)
+
+
+def test_the_local_stacks_redis_keeps_the_outbox_and_open_alerts_through_a_kill(tmp_path, logs_dir):
+    # The local stack's redis-server (persist=True: an append-only file); killed with -9
+    # a second after the writes, as a crash would, then started on the same folder.
+    port = services.free_port()
+    own = services.start_redis(port, tmp_path / "redis", logs_dir / f"redis-{port}.log",
+                               persist=True)
+    client = redis.Redis(port=port, decode_responses=True)
+    keys = RedisKeys("callboard:v1")
+    try:
+        alert = alerts(["GEN"])[0]
+        Outbox(client, keys).add([Outbox.job(alert, "supervisor", "webhook", 0)], 0)
+        client.hset(keys.alerts_open, "GEN", json.dumps(alert))
+        wait_until(lambda: (tmp_path / "redis" / "appendonlydir").is_dir() and client.info(
+            "persistence")["aof_last_write_status"] == "ok" and client.info("persistence")[
+            "aof_pending_bio_fsync"] == 0 or None, 10, "the append-only file written")
+        client.bgrewriteaof()  # the writes on disk whatever the fsync clock says
+        wait_until(lambda: client.info("persistence")["aof_rewrite_in_progress"] == 0 or None,
+                   10, "the rewrite")
+        own.send_signal(signal.SIGKILL)
+        own.wait()
+        own = services.start_redis(port, tmp_path / "redis", logs_dir / f"redis-{port}b.log",
+                                   persist=True)
+        assert Outbox(client, keys).pending() == 1
+        assert json.loads(client.hget(keys.alerts_open, "GEN"))["alert_id"] == alert["alert_id"]
     finally:
         services.stop(own)
