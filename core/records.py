@@ -282,6 +282,7 @@ class AbandonedCall(TypedDict):
     call_id: str
     abandoned_ms: int
     wait_s: float
+    short: bool  # within the short-abandon limit: not in offered nor the rate (B13)
 
 
 class WaitingCaller(TypedDict):

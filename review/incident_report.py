@@ -135,7 +135,8 @@ def _report(settings: Settings, parts: dict[int, list[bytes]], source: str, from
         "intervals_30": _intervals(session, settings, from_ms, to_ms, 30),
         "alerts": [a for a in session.alerts if from_ms <= a["event_ms"] <= to_ms],
         "moments": moments,
-        "abandoned": abandoned_calls(events, start or from_ms, end if start else to_ms),
+        "abandoned": abandoned_calls(events, start or from_ms, end if start else to_ms,
+                                     lambda queue: settings.rules_for(queue).short_abandon_s),
         "not_ready": not_ready_by_reason(events, start, end) if start else {},
         "config": _config(settings),
     }
@@ -180,7 +181,7 @@ def _intervals(session: Session, settings: Settings, from_ms: int, to_ms: int, m
             rules = settings.rules_for(queue)
             figures = window_figures(start, end, counters, rules, settings.zone)
             rows.append({"queue": queue, "start_ms": start, "start": figures["start"],
-                         "offered": counters.get("offered", 0),
+                         "offered": figures.get("offered"),  # B13: entered less short abandons
                          "service_level": figures.get("service_level"),
                          "sl_target": rules.sl_target,
                          "abandon_rate": figures.get("abandon_rate"),

@@ -108,6 +108,7 @@ class SnapshotWriter:
             if not ok:
                 return False
             lost = self._history_lost
+            first = not self.last_write_ms
             if lost:
                 # A Redis that came back empty (or a first start): every half hour and
                 # day still kept in the worker's state is written again.
@@ -118,8 +119,11 @@ class SnapshotWriter:
             if ok:
                 self.last_write_ms = int(time.time() * 1000)
             if ok and lost:
-                log.warning("history rows rebuilt from the worker's state (%d minutes)",
-                            len(minutes))
+                # On this writer's first write (a start, a fresh replay session) that is
+                # the normal way in; later, Redis lost them: worth an operator's look.
+                log.log(logging.INFO if first else logging.WARNING,
+                        "history rows %s from the worker's state (%d minutes)",
+                        "written" if first else "rebuilt (Redis had lost them)", len(minutes))
                 await self.redis.set(self.keys.history_epoch, now)
             return ok
 

@@ -53,8 +53,15 @@ def test_the_report_computes_the_key_moments_and_opens_offline(
     assert [float(r["longest_wait_s"]) for r in centre][:4] == [0.0, 55.0, 115.0, 160.0]
     with (out / "abandoned.csv").open() as fh:
         abandoned = list(csv.DictReader(fh))
-    assert [(r["call_id"], float(r["wait_s"])) for r in abandoned] == [
-        ("c0", 145.0), ("c1", 140.0), ("c2", 135.0)]
+    assert [(r["call_id"], float(r["wait_s"]), r["short"]) for r in abandoned] == [
+        ("c0", 145.0, "False"), ("c1", 140.0, "False"), ("c2", 135.0, "False")]
+    # Offered in each interval: 8 callers entered GEN 10:00-10:05, none abandoned within 5 s.
+    # (3 abandoned of 8 offered: 0.375.)
+    for name in ("intervals_5min.csv", "intervals_30min.csv"):
+        with (out / name).open() as fh:
+            rows = [(r["queue"], r["start"][11:16], r["offered"], r["abandon_rate"])
+                    for r in csv.DictReader(fh)]
+        assert rows == [("GEN", "10:00", "8", "0.375"), ("ALL", "10:00", "8", "0.375")], name
 
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd("Network.emulateNetworkConditions", {

@@ -129,3 +129,27 @@ def test_a_partition_stuck_with_records_waiting_shows_its_queues_stale_and_why(r
     snaps, source_ok = asyncio.run(write(vip_position=41))  # it moves again
     assert snaps["VIP"]["source_ok_ms"] == source_ok and "unread" not in snaps["VIP"]
     assert banner() == ""
+
+
+def test_history_written_on_a_first_start_is_news_only_when_redis_lost_it_later(redis_url, caplog):
+    import logging
+
+    settings = load_settings(None, redis_url=redis_url, redis_prefix=f"pub:{time.time_ns()}",
+                             clock="event")
+    pipeline = Pipeline(pipeline_rules(settings))
+    result = pipeline.feed_events(call("a", at(10, 0), answer_after_s=5))
+
+    async def run() -> None:
+        writer = SnapshotWriter(settings, lambda: {0: pipeline})
+        assert await writer.write(["GEN"], {}, result.minutes)  # a fresh start: normal
+        await writer.redis.delete(writer.keys.history_epoch)   # Redis loses them later
+        assert await writer.write(["GEN"], {}, result.minutes)
+        await writer.close()
+
+    with caplog.at_level(logging.INFO, logger="streams.writer"):
+        asyncio.run(run())
+    said = [(r.levelname, r.getMessage()) for r in caplog.records
+            if "history rows" in r.getMessage()]
+    assert said == [
+        ("INFO", "history rows written from the worker's state (1 minutes)"),
+        ("WARNING", "history rows rebuilt (Redis had lost them) from the worker's state (1 minutes)")]

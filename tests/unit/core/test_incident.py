@@ -41,9 +41,19 @@ def test_abandoned_calls_in_the_range_with_their_waits():
         {"type": "call.answered", "queue": "GEN", "call_id": "d", "ts_ms": 40_000},
     ]
     assert abandoned_calls(events, 0, 100_000) == [
-        {"queue": "GEN", "call_id": "a", "abandoned_ms": 30_500, "wait_s": 30.5},
-        {"queue": "GEN", "call_id": "b", "abandoned_ms": 90_000, "wait_s": 90.0},
+        {"queue": "GEN", "call_id": "a", "abandoned_ms": 30_500, "wait_s": 30.5, "short": False},
+        {"queue": "GEN", "call_id": "b", "abandoned_ms": 90_000, "wait_s": 90.0, "short": False},
     ]
+
+
+def test_a_short_abandon_is_flagged_as_the_rates_leave_it_out():
+    # GEN's limit 5 s (B13): 5.0 s is short ("within" includes the limit), 5.001 s is not.
+    events = [{"type": "call.abandoned", "queue": "GEN", "call_id": c, "ts_ms": t,
+               "offered_ms": 0, "wait_ms": w}
+              for c, t, w in (("a", 1_000, 5_000), ("b", 2_000, 5_001), ("c", 3_000, 900))]
+    rows = abandoned_calls(events, 0, 10_000, lambda queue: 5)
+    assert [(r["call_id"], r["short"]) for r in rows] == [("a", True), ("b", False), ("c", True)]
+    assert all(not r["short"] for r in abandoned_calls(events, 0, 10_000, lambda queue: 0))
 
 
 def test_not_ready_seconds_by_reason_clipped_to_the_window():
