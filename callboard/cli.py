@@ -347,10 +347,10 @@ def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
 
     settings = _settings(ctx).override_all(
         sl_threshold_s=sl_threshold_s, sl_formula=sl_formula, short_abandon_s=short_abandon_s)
-    pipeline, _ = _fold_file(events_path, settings)
+    pipeline, result = _fold_file(events_path, settings)
     rows = report_rows(pipeline, interval, by_agent)
     write_report(rows, fmt, sys.stdout, AGENT_ROW_KEYS if by_agent else ROW_KEYS)
-    _print_rejects(pipeline)
+    _print_rejects(pipeline, result)
 
 
 def _fold_file(path: Path, settings: Settings) -> tuple[Any, Any]:
@@ -364,12 +364,20 @@ def _fold_file(path: Path, settings: Settings) -> tuple[Any, Any]:
         return fold_file(pipeline_rules(settings, offline=True), fh, int(time.time() * 1000))
 
 
-def _print_rejects(pipeline: Any) -> None:
+def _print_rejects(pipeline: Any, result: Any) -> None:
     stats = pipeline.stats
     rejected = ", ".join(f"{k.removeprefix('dead_letter.')} {v}" for k, v in sorted(stats.items())
                          if k.startswith("dead_letter.")) or "none"
     click.echo(f"{stats['events_in']} events read, {stats['events_counted']} counted, "
                f"{stats['duplicates']} duplicates, rejected: {rejected}", err=True)
+    # A count alone cannot be looked into: up to five examples of each reason, with the
+    # rule and the call (or line) they name.
+    shown: dict[str, int] = {}
+    for dead in result.dead:
+        shown[dead.reason] = shown.get(dead.reason, 0) + 1
+        if shown[dead.reason] <= 5:
+            where = f"line {dead.record.offset + 1}" if dead.record.offset >= 0 else "event"
+            click.echo(f"  {dead.reason}: {where}: {dead.detail}", err=True)
 
 
 ALERT_COLUMNS = ("queue", "step", "direction", "event_time", "waiting", "mode", "name_zh",
@@ -403,7 +411,7 @@ def alerts(ctx: click.Context, events_path: Path, fmt: str) -> None:
         writer.writerows({k: "" if v is None else safe_cell(v) for k, v in r.items()}
                          for r in rows)
 
-    _print_rejects(pipeline)
+    _print_rejects(pipeline, result)
 
 @cli.command()
 @click.option("--calls", type=click.FloatRange(min=0), required=True,

@@ -105,3 +105,20 @@ def test_hash_password_from_a_pipe_prints_the_hash_and_nothing_else():
     assert len(lines) == 1 and check_password_hash(lines[0], "floor-pass")
     empty = CliRunner().invoke(cli, ["hash-password"], input="")
     assert empty.exit_code != 0 and "no password" in empty.output
+
+
+def test_a_rejected_event_is_named_not_only_counted(runner, tmp_path):
+    # Seven calls answered and then abandoned too (an ACD that sent both): the first
+    # outcome stands; the summary names the first five of them, with the rule.
+    events = []
+    for i in range(7):
+        events += call(f"x{i}", at(9, i), answer_after_s=5, talk_s=30)
+        events.append(event("call.abandoned", at(9, i, 20), call_id=f"x{i}",
+                            offered_ms=at(9, i), wait_ms=20_000))
+    log = write(tmp_path / "day.jsonl", events)
+    result = runner.invoke(cli, ["report", "--events", log, "--interval", "day"])
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if line.startswith("  conflicting_outcome")]
+    assert len(said) == 5 and all("already left the queue" in line for line in said)
+    assert [line.split("call ")[1].split(" ")[0] for line in said] == [f"x{i}" for i in range(5)]
+    assert "conflicting_outcome 7" in result.stderr
