@@ -37,6 +37,11 @@ from core.state import (
     ABANDONED,
     ANSWERED,
     DIGEST_BYTES,
+    LIFE_BLOCKED,
+    LIFE_ENDED,
+    LIFE_OFFERED,
+    LIFE_TRANSFERRED,
+    LIFE_WRAPPED,
     LOGGED_OUT,
     LiveQueue,
     MinuteBucket,
@@ -56,6 +61,48 @@ _RANK = {
 }
 _LOGGED_OUT_KEEP_MS = 24 * 60 * MINUTE_MS
 _OUTCOMES = (ev.CALL_ANSWERED, ev.CALL_ABANDONED)  # one per call: how it left the queue
+_LIFE_BIT = {ev.CALL_OFFERED: LIFE_OFFERED, ev.CALL_BLOCKED: LIFE_BLOCKED,
+             ev.CALL_ENDED: LIFE_ENDED, ev.CALL_WRAPPED_UP: LIFE_WRAPPED,
+             ev.CALL_TRANSFERRED: LIFE_TRANSFERRED}
+_CALL_TYPES = frozenset((*_LIFE_BIT, *_OUTCOMES))
+_STEP_NAMES = ((LIFE_OFFERED, "offered"), (LIFE_BLOCKED, "blocked"), (LIFE_TRANSFERRED, "transferred"),
+               (LIFE_ENDED, "ended"), (LIFE_WRAPPED, "wrapped up"))
+
+
+def _state_text(bits: int, done: int | None) -> str:
+    steps = [name for bit, name in _STEP_NAMES if bits & bit]
+    if done is not None:
+        steps.insert(1 if bits & LIFE_OFFERED else 0, "answered" if done == ANSWERED else "abandoned")
+    return ", ".join(steps) or "not seen yet"
+
+
+def lifecycle_problem(etype: str, bits: int, done: int | None, waiting: bool) -> str | None:
+    """Why an event does not fit its call's life so far (``bits``: LIFE_* steps counted,
+    ``done``: its outcome, ``waiting``: in the queue now), or None when it fits.
+
+    offered -> (answered -> [transferred] -> ended -> wrapped up) | abandoned, or blocked
+    (never queued). Each step at most once; after an abandon, no conversation. Steps may
+    arrive out of order (an answer before its offer): only a repeat or a contradiction
+    is refused, and the first in log order stands.
+    """
+    if etype == ev.CALL_OFFERED:
+        if bits & LIFE_OFFERED or waiting:
+            return "a second offer of the same call"
+        if bits & LIFE_BLOCKED:
+            return "an offer of a call that was blocked"
+    elif etype == ev.CALL_BLOCKED:
+        if bits & (LIFE_BLOCKED | LIFE_OFFERED) or done is not None:
+            return "a block of a call that was already blocked or queued"
+    elif etype in _OUTCOMES:
+        if bits & LIFE_BLOCKED:
+            return "an outcome of a call that was blocked"
+        if etype == ev.CALL_ABANDONED and bits & (LIFE_ENDED | LIFE_WRAPPED | LIFE_TRANSFERRED):
+            return "an abandon of a call an agent talked to"
+    elif done == ABANDONED:
+        return f"a {etype.removeprefix('call.')} event for a call that was abandoned"
+    elif bits & _LIFE_BIT[etype]:
+        return f"a second {etype.removeprefix('call.').replace('_', '-')} of the same call"
+    return None
 
 
 def event_digest(event_id: str) -> bytes:
@@ -70,9 +117,10 @@ class BatchResult:
     applied: int = 0
     duplicates: int = 0
     late: list[Event] = field(default_factory=list)
-    # A second outcome for a call that already left the queue (answered twice under
-    # two event ids, answered then abandoned): the first one stands.
-    conflicting: list[Event] = field(default_factory=list)
+    # Call events that do not fit their call's life, with (reason, detail): a second
+    # outcome (conflicting_outcome), a second offer, end, wrap-up or transfer, a
+    # conversation of an abandoned call (lifecycle). The first in log order stands.
+    conflicting: list[tuple[Event, str, str]] = field(default_factory=list)
     lost_waiting: int = 0
     queues: set[str] = field(default_factory=set)
     minutes: set[tuple[str, int]] = field(default_factory=set)  # (queue, minute) written
@@ -142,34 +190,62 @@ class Engine:
         horizons = self._horizons(events)
         touched = _Touched(self)
         for event in events:
-            if id(event) in conflicting:
-                result.conflicting.append(event.copy())
+            misfit = conflicting.get(id(event))
+            if misfit is not None:
+                result.conflicting.append((event.copy(), *misfit))
                 continue
             self._apply_one(event, horizons.get(event["queue"]), touched, result)
         self._commit(touched, result)
         self.clock_ms = newest
         return result
 
-    def _conflicting(self, batch: list[Event]) -> set[int]:
-        """Outcomes (answered, abandoned) of calls that already had one, in source order,
-        so which one stands does not depend on how the records were batched. A
-        producer's duplicate of the outcome that stands is not a conflict."""
-        first: dict[tuple[str, int, str], bytes] = {}
-        out: set[int] = set()
+    def _conflicting(self, batch: list[Event]) -> dict[int, tuple[str, str]]:
+        """Call events that do not fit their call's life (``lifecycle_problem``), in
+        source order, so which one stands does not depend on how the records were
+        batched: id(event) -> (reason, detail). A second outcome is
+        ``conflicting_outcome`` (answered then abandoned, or answered twice under two
+        event ids); any other misfit is ``lifecycle``. A producer's duplicate of an
+        event that stands (the same event id) is not a misfit: it is counted once."""
+        calls: dict[tuple[str, int, str], list[Any]] = {}  # [bits, done, {type: digest}]
+        offered: set[tuple[str, str]] = set()  # offers accepted in this batch, any minute
+        out: dict[int, tuple[str, str]] = {}
         for event in batch:
-            if event["type"] not in _OUTCOMES:
+            etype = event["type"]
+            if etype not in _CALL_TYPES:
                 continue
-            key = (event["queue"], minute_start(ev.attribution_ms(event)), event["call_id"])
+            queue, call_id = event["queue"], event["call_id"]
+            key = (queue, minute_start(ev.attribution_ms(event)), call_id)
             digest = event_digest(event["event_id"])
-            known = first.get(key)
+            bucket = self.buckets.get(key[:2])
+            if bucket is not None and digest in bucket.ids:
+                continue  # counted already: a duplicate, not a second step
+            known = calls.get(key)
             if known is None:
-                bucket = self.buckets.get(key[:2])
-                if bucket is not None and key[2] in bucket.done and digest not in bucket.ids:
-                    out.add(id(event))
-                    continue
-                first[key] = digest
-            elif known != digest:
-                out.add(id(event))
+                known = calls[key] = [bucket.life.get(call_id, 0) if bucket else 0,
+                                      bucket.done.get(call_id) if bucket else None, {}]
+            bits, done, firsts = known
+            if firsts.get(etype) == digest:
+                continue  # the same event twice in one batch
+            live = self.live.get(queue)
+            waiting = etype == ev.CALL_OFFERED and (
+                (queue, call_id) in offered or (live is not None and call_id in live.waiting))
+            if etype in _OUTCOMES and done is not None:
+                out[id(event)] = ("conflicting_outcome",
+                                  f"call {call_id} already left the queue; the first outcome "
+                                  f"stands, this {etype} is not counted")
+                continue
+            problem = lifecycle_problem(etype, bits, done, waiting)
+            if problem is not None:
+                out[id(event)] = ("lifecycle", f"call {call_id}: {problem} (it was "
+                                  f"{_state_text(bits, done)}); not counted")
+                continue
+            firsts[etype] = digest
+            if etype in _OUTCOMES:
+                known[1] = ANSWERED if etype == ev.CALL_ANSWERED else ABANDONED
+            else:
+                known[0] = bits | _LIFE_BIT[etype]
+                if etype == ev.CALL_OFFERED:
+                    offered.add((queue, call_id))
         return out
 
     def _horizons(self, events: list[Event]) -> dict[str, int | None]:
@@ -202,6 +278,9 @@ class Engine:
             return
         bucket.ids.add(digest)
         etype = event["type"]
+        bit = _LIFE_BIT.get(etype)
+        if bit is not None:
+            bucket.life[event["call_id"]] = bucket.life.get(event["call_id"], 0) | bit
         kpi.fold(bucket.counters, event, touched.limits(queue), bucket.agents)
         state = touched.live(queue)
         if etype in ev.AGENT_TYPES:

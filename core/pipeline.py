@@ -167,10 +167,8 @@ class Pipeline:
         for event in result.late:
             self._dead(out, "late", "older than the retention of the windows it belongs to",
                        Record(json.dumps(event).encode(), -1, -1))
-        for event in result.conflicting:
-            self._dead(out, "conflicting_outcome", f"call {event['call_id']} already left the "
-                       f"queue; the first outcome stands, this {event['type']} is not counted",
-                       Record(json.dumps(event).encode(), -1, -1))
+        for event, reason, detail in result.conflicting:
+            self._dead(out, reason, detail, Record(json.dumps(event).encode(), -1, -1))
         out.counted += result.applied
         out.queues |= result.queues
         out.minutes |= result.minutes

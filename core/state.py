@@ -26,6 +26,8 @@ MinuteKey = tuple[str, int]  # (queue, minute start ms)
 
 DIGEST_BYTES = 12  # an event id is remembered as this many bytes of BLAKE2b
 ANSWERED, ABANDONED = 2, 1  # how a call left the queue (MinuteBucket.done)
+# A call's other lifecycle steps (MinuteBucket.life), one bit each.
+LIFE_OFFERED, LIFE_BLOCKED, LIFE_ENDED, LIFE_WRAPPED, LIFE_TRANSFERRED = 1, 2, 4, 8, 16
 LOGGED_OUT = "logged_out"
 
 
@@ -56,6 +58,9 @@ class MinuteBucket:
     counters: kpi.Counters = field(default_factory=kpi.new_counters)
     ids: set[bytes] = field(default_factory=set)
     done: dict[str, int] = field(default_factory=dict)
+    # Each call's lifecycle steps counted here (LIFE_* bits): a second offer, end,
+    # wrap-up or transfer of a call is not counted again (core/engine.py).
+    life: dict[str, int] = field(default_factory=dict)
     agents: dict[str, list[int]] = field(default_factory=dict)
     repeated: set[str] = field(default_factory=set)
     callers: dict[str, tuple[str, int]] = field(default_factory=dict)  # call id -> (hash, ms)
@@ -66,6 +71,7 @@ class MinuteBucket:
             "counters": self.counters,
             "ids": base64.b64encode(b"".join(sorted(self.ids))).decode(),
             "done": self.done,
+            "life": self.life,
             "agents": self.agents,
             "repeated": sorted(self.repeated),
             "callers": {c: list(v) for c, v in self.callers.items()},
@@ -79,6 +85,7 @@ class MinuteBucket:
             counters={**kpi.new_counters(), **doc["counters"]},
             ids={raw[i:i + DIGEST_BYTES] for i in range(0, len(raw), DIGEST_BYTES)},
             done=dict(doc["done"]),
+            life=dict(doc.get("life", {})),  # a checkpoint from before issue 20 has none
             agents={a: list(v) for a, v in doc["agents"].items()},
             repeated=set(doc["repeated"]),
             callers={c: (h, int(t)) for c, (h, t) in doc["callers"].items()},
