@@ -33,11 +33,14 @@ class Minute:
     staffed: int
 
 
-def key_moments(timeline: Sequence[Minute], threshold: int) -> KeyMoments:
+def key_moments(timeline: Sequence[Minute], threshold: int, hold_ms: int = 0) -> KeyMoments:
     """First breach, peak waiting, peak longest wait and recovery, in event time (ms).
 
-    ``threshold``: more callers waiting than this is a breach. A moment that did not
-    happen is None (no breach: nothing else either; no recovery before the end: None).
+    ``threshold``: more callers waiting than this is a breach. Recovered: the first
+    minute after the peak from which waiting stayed at or below the threshold for
+    ``hold_ms`` (the ladder's sign-out period, manual lines 146-147: a one-minute dip
+    is not a recovery). A moment that did not happen is None (no breach: nothing else
+    either; no recovery confirmed before the end: None).
     """
     breach = next((m for m in timeline if m.waiting > threshold), None)
     if breach is None:
@@ -47,8 +50,16 @@ def key_moments(timeline: Sequence[Minute], threshold: int) -> KeyMoments:
     after = [m for m in timeline if m.at_ms >= breach.at_ms]
     peak = max(after, key=lambda m: (m.waiting, -m.at_ms))  # the first minute at the peak
     longest = max(after, key=lambda m: (m.longest_wait_s, -m.at_ms))
-    recovered = next((m for m in after if m.at_ms > peak.at_ms and m.waiting <= threshold),
-                     None)
+    end_ms = timeline[-1].at_ms
+
+    def held(start: Minute) -> bool:
+        if start.at_ms + hold_ms > end_ms:
+            return False  # the range ends before the hold does: not confirmed
+        return all(m.waiting <= threshold for m in after
+                   if start.at_ms <= m.at_ms <= start.at_ms + hold_ms)
+
+    recovered = next((m for m in after if m.at_ms > peak.at_ms and m.waiting <= threshold
+                      and held(m)), None)
     return {
         "first_breach_ms": breach.at_ms,
         "peak_waiting": peak.waiting, "peak_waiting_ms": peak.at_ms,

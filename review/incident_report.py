@@ -126,7 +126,8 @@ def _report(settings: Settings, parts: dict[int, list[bytes]], source: str, from
     session.advance_to(to_ms)
     events = _events(parts)
     centre = timeline.get(CENTRE, [])
-    moments = key_moments(centre, settings.waiting_amber)
+    # Recovered once waiting stayed low for the ladder's own sign-out period.
+    moments = key_moments(centre, settings.waiting_amber, settings.escalation.clear_for_s * 1000)
     start, end = moments["first_breach_ms"], moments["recovered_ms"] or to_ms
     return {
         "from_ms": from_ms, "to_ms": to_ms, "source": source,

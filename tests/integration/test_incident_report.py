@@ -42,13 +42,15 @@ def test_the_report_computes_the_key_moments_and_opens_offline(
     log = tmp_path / "surge.jsonl"
     log.write_text("".join(json.dumps(e) + "\n" for e in small_surge()))
     out = tmp_path / "report"
-    page = stack.cli("incident-report", "--from", "2026-01-05T10:00", "--to", "2026-01-05T10:05",
+    # To 10:10: recovery counts once waiting stayed at or below 5 for the ladder's
+    # 5-minute sign-out period, so the range must hold 5 minutes after it.
+    page = stack.cli("incident-report", "--from", "2026-01-05T10:00", "--to", "2026-01-05T10:10",
                      "--source", str(log), "--out", str(out), "--lang", "en").stdout.strip()
     # Waiting at each minute, worked by hand: 10:00 none yet; 10:01 and 10:02 all eight;
-    # 10:03 five (three gave up at 10:02:30); 10:04 and 10:05 none (answered 10:03:30).
+    # 10:03 five (three gave up at 10:02:30); from 10:04 none (answered 10:03:30).
     with (out / "timeline.csv").open() as fh:
         centre = [r for r in csv.DictReader(fh) if r["queue"] == "ALL"]
-    assert [int(r["waiting"]) for r in centre] == [0, 8, 8, 5, 0, 0]
+    assert [int(r["waiting"]) for r in centre] == [0, 8, 8, 5, 0, 0, 0, 0, 0, 0, 0]
     # The oldest caller at 10:03 is c3, offered 10:00:20: 160 s.
     assert [float(r["longest_wait_s"]) for r in centre][:4] == [0.0, 55.0, 115.0, 160.0]
     with (out / "abandoned.csv").open() as fh:
@@ -57,11 +59,12 @@ def test_the_report_computes_the_key_moments_and_opens_offline(
         ("c0", 145.0, "False"), ("c1", 140.0, "False"), ("c2", 135.0, "False")]
     # Offered in each interval: 8 callers entered GEN 10:00-10:05, none abandoned within 5 s.
     # (3 abandoned of 8 offered: 0.375.)
-    for name in ("intervals_5min.csv", "intervals_30min.csv"):
+    for name, later in (("intervals_5min.csv", [("GEN", "10:05", "0", ""), ("ALL", "10:05", "0", "")]),
+                        ("intervals_30min.csv", [])):
         with (out / name).open() as fh:
             rows = [(r["queue"], r["start"][11:16], r["offered"], r["abandon_rate"])
                     for r in csv.DictReader(fh)]
-        assert rows == [("GEN", "10:00", "8", "0.375"), ("ALL", "10:00", "8", "0.375")], name
+        assert rows == [("GEN", "10:00", "8", "0.375"), ("ALL", "10:00", "8", "0.375"), *later], name
 
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd("Network.emulateNetworkConditions", {

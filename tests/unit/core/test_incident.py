@@ -73,3 +73,15 @@ def test_not_ready_seconds_by_reason_clipped_to_the_window():
     ]
     assert not_ready_by_reason(events, 50_000, 200_000) == {
         "": 50.0, "break": 50.0, "training": 60.0}
+
+
+def test_a_one_minute_dip_is_not_a_recovery_when_waiting_must_stay_low():
+    # waiting: 8 9 3 8 8 8 4 2 2 2 2 2 1 (minutes 0-12), threshold 5, hold 5 minutes:
+    # minute 2 dips to 3 and waiting is back at 8 a minute later; from minute 6 it stays
+    # at or below 5 through minute 11 (6 + 5): recovered at 6, 360 s after the breach.
+    timeline = [minute(i, w) for i, w in enumerate([8, 9, 3, 8, 8, 8, 4, 2, 2, 2, 2, 2, 1])]
+    assert key_moments(timeline, threshold=5)["recovered_ms"] == 2 * M  # no hold: the dip
+    held = key_moments(timeline, threshold=5, hold_ms=5 * M)
+    assert held["recovered_ms"] == 6 * M and held["recovery_s"] == 360.0
+    # A range that ends before the hold does cannot confirm a recovery.
+    assert key_moments(timeline[:9], threshold=5, hold_ms=5 * M)["recovered_ms"] is None
