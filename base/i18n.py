@@ -147,8 +147,8 @@ _REPORT: dict[str, tuple[str, str]] = {
     "ladder_steps": ("升级阶梯步骤", "Ladder steps"),
     "half_hour": ("半小时", "Half hour"),
     "centre": ("全中心", "Whole centre"),
-    "estimate": ("估算（模型，并非记录）：{at} 起增加 {n} 名坐席",
-                 "Estimate (a model, not a recording): {n} more agents from {at}"),
+    "estimate": ("估算（模型，并非记录）：{at} 起共增加 {n} 名坐席（{where}）",
+                 "Estimate (a model, not a recording): {n} more agents in all from {at} ({where})"),
     "model": ("模型：现有坐席", "Model: the agents there were"),
     "model_plus": ("模型：{at} 起 +{n} 名坐席", "Model: +{n} agents from {at}"),
 }

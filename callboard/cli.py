@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -267,18 +268,24 @@ def replay(ctx: click.Context, from_: str, to: str, source: str, speed: str,
 @click.option("--what-if", "what_if", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="A settings file over the configuration (another SL formula or "
               "threshold, another ladder): the stretch runs twice, shown side by side.")
-@click.option("--add-agents", type=click.IntRange(1, 500), default=None,
-              help="Estimate the stretch with this many more agents (a queueing model on the "
-              "recorded calls, labelled as an estimate).")
+@click.option("--add-agents", default=None, metavar="N|QUEUE=N,...",
+              help="Estimate the stretch with more agents (a queueing model on the recorded "
+              "calls, labelled as an estimate): N in all, spread over the queues by their "
+              "calls in the stretch, or so many per queue (GEN=2,BIZ=1).")
 @click.option("--from-minute", type=click.IntRange(0), default=0, show_default=True,
               help="With --add-agents: minutes after --from when they start.")
 @click.pass_context
 def incident_report(ctx: click.Context, from_: str, to: str, source: str, out: Path,
-                    lang: str, what_if: Path | None, add_agents: int | None,
+                    lang: str, what_if: Path | None, add_agents: str | None,
                     from_minute: int) -> None:
     """One self-contained HTML report and CSV files on a stretch (docs/review.md)."""
     from base.config import load_what_if
-    from review.incident_report import build_incident_report, estimate_incident_report, write_incident_report
+    from review.incident_report import (
+        build_incident_report,
+        estimate_incident_report,
+        extra_agents,
+        write_incident_report,
+    )
 
     settings = _settings(ctx)
     from_ms, to_ms = _stretch(settings, from_, to, source)
@@ -292,8 +299,12 @@ def incident_report(ctx: click.Context, from_: str, to: str, source: str, out: P
     report = build_incident_report(settings, source, from_ms, to_ms)
     estimate = None
     if add_agents:
-        estimate = (add_agents, from_minute, *estimate_incident_report(settings, report, add_agents,
-                                                              from_minute))
+        if not re.fullmatch(r"\d{1,3}|([A-Za-z0-9_.-]+=\d{1,3})(,[A-Za-z0-9_.-]+=\d{1,3})*",
+                            add_agents):
+            raise click.BadParameter("N, or QUEUE=N[,QUEUE=N...]", param_hint="--add-agents")
+        extra = extra_agents(report, add_agents, settings)
+        estimate = (extra, from_minute,
+                    *estimate_incident_report(settings, report, extra, from_minute))
     page = write_incident_report(settings, report, out, lang, what_if=other, estimate=estimate)
     click.echo(str(page))
 

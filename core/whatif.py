@@ -73,10 +73,27 @@ def recorded_calls(events: Iterable[Mapping[str, Any]]) -> list[RecordedCall]:
     return sorted(calls, key=lambda c: (c.offered_ms, c.queue, c.call_id))
 
 
-def requeue(calls: list[RecordedCall], capacity: Callable[[str, int], int], extra: int,
-            extra_from_ms: int, until_ms: int) -> list[Event]:
-    """The calls queued again with ``extra`` more agents from ``extra_from_ms``: their
-    events (offered, then answered or abandoned at the new times), in time order.
+def spread_agents(total: int, calls: Mapping[str, int]) -> dict[str, int]:
+    """``total`` more agents shared among the queues in proportion to their calls (the
+    largest remainders get the rest; ties by queue name): "+3" on four queues is 3
+    agents, not 12. A queue with no call gets none unless no queue had any."""
+    queues = sorted(calls)
+    if not queues:
+        return {}
+    weights = {q: calls[q] for q in queues} if any(calls.values()) else dict.fromkeys(queues, 1)
+    whole = sum(weights.values())
+    shares = {q: total * weights[q] / whole for q in queues}
+    out = {q: int(shares[q]) for q in queues}
+    rest = total - sum(out.values())
+    for q in sorted(queues, key=lambda q: (-(shares[q] - out[q]), q))[:rest]:
+        out[q] += 1
+    return out
+
+
+def requeue(calls: list[RecordedCall], capacity: Callable[[str, int], int],
+            extra: Mapping[str, int], extra_from_ms: int, until_ms: int) -> list[Event]:
+    """The calls queued again with ``extra`` more agents per queue from ``extra_from_ms``:
+    their events (offered, then answered or abandoned at the new times), in time order.
 
     ``capacity(queue, minute_ms)``: agents who could take a call in that minute, as
     recorded. A call neither answered nor given up by ``until_ms`` stays waiting.
@@ -91,7 +108,7 @@ def requeue(calls: list[RecordedCall], capacity: Callable[[str, int], int], extr
 
         def servers(at_ms: int, queue: str = queue) -> int:
             minute = at_ms - at_ms % _MINUTE
-            return capacity(queue, minute) + (extra if at_ms >= extra_from_ms else 0)
+            return capacity(queue, minute) + (extra.get(queue, 0) if at_ms >= extra_from_ms else 0)
 
         busy: list[int] = []  # when each busy agent is free again
         for call in queued:

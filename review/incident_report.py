@@ -34,10 +34,10 @@ from core.incident import Minute, abandoned_calls, key_moments, not_ready_by_rea
 from core.records import AbandonedCall, Alert, Event, KeyMoments, Snapshot
 from core.report import safe_cell
 from core.snapshot import CENTRE, centre_snapshot, window_figures
-from core.whatif import recorded_calls, requeue
+from core.whatif import recorded_calls, requeue, spread_agents
 from review.replay import Session, day_start_ms, load_source
 
-__all__ = ["IncidentReport", "build_incident_report", "estimate_incident_report",
+__all__ = ["IncidentReport", "build_incident_report", "estimate_incident_report", "extra_agents",
            "write_incident_report"]
 
 
@@ -84,12 +84,30 @@ def build_incident_report(settings: Settings, source: str, from_ms: int, to_ms: 
     return _report(settings, parts, source, from_ms, to_ms)
 
 
-def estimate_incident_report(settings: Settings, report: IncidentReport, extra: int,
+def extra_agents(report: IncidentReport, asked: str, settings: Settings) -> dict[str, int]:
+    """``--add-agents``: "N" (N agents in all, spread over the queues by their calls in
+    the stretch: ``core.whatif.spread_agents``) or "QUEUE=N,..." (as given)."""
+    if "=" not in asked:
+        total = int(asked)
+        parts = load_source(settings, report["source"], report["from_ms"], report["to_ms"])
+        calls: dict[str, int] = {}
+        for c in recorded_calls(_events(parts)):
+            if report["from_ms"] <= c.offered_ms <= report["to_ms"]:
+                calls[c.queue] = calls.get(c.queue, 0) + 1
+        return {q: n for q, n in spread_agents(total, calls).items() if n}
+    out = {}
+    for part in asked.split(","):
+        queue, _, n = part.partition("=")
+        out[queue.strip()] = int(n)
+    return out
+
+
+def estimate_incident_report(settings: Settings, report: IncidentReport, extra: dict[str, int],
                              from_minute: int
                              ) -> tuple[IncidentReport, IncidentReport]:
-    """The report's stretch with ``extra`` more agents from ``from_minute`` minutes after
-    its start, estimated (``core.whatif``): (the model with no extra agent, the
-    model with them), so the estimate is set against the model's own error."""
+    """The report's stretch with ``extra`` more agents (per queue) from ``from_minute``
+    minutes after its start, estimated (``core.whatif``): (the model with no extra
+    agent, the model with them), so the estimate is set against the model's own error."""
     from_ms, to_ms = report["from_ms"], report["to_ms"]
     parts = load_source(settings, report["source"], from_ms, to_ms)
     calls = [c for c in recorded_calls(_events(parts)) if from_ms <= c.offered_ms <= to_ms]
@@ -101,12 +119,12 @@ def estimate_incident_report(settings: Settings, report: IncidentReport, extra: 
         return known.get(minute_ms, known.get(max((m for m in known if m <= minute_ms),
                                                   default=from_ms), 0))
 
-    def model(n: int) -> IncidentReport:
+    def model(n: dict[str, int]) -> IncidentReport:
         events = requeue(calls, capacity, n, from_ms + from_minute * _MINUTE, to_ms)
         lines = [json.dumps(e).encode() for e in events]
         return _report(settings, {0: lines}, report["source"], from_ms, to_ms)
 
-    return model(0), model(extra)
+    return model({}), model(extra)
 
 
 def _report(settings: Settings, parts: dict[int, list[bytes]], source: str, from_ms: int,
@@ -256,7 +274,8 @@ def _csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
 def write_incident_report(settings: Settings, report: IncidentReport, out: Path, lang: str,
                           trail: list[dict[str, str]] | None = None,
                           what_if: tuple[str, IncidentReport] | None = None,
-                          estimate: tuple[int, int, IncidentReport, IncidentReport] | None = None
+                          estimate: tuple[dict[str, int], int, IncidentReport, IncidentReport]
+                          | None = None
                           ) -> Path:
     """report.html and the CSVs into ``out``; returns the HTML file's path. ``what_if``:
     (its name, the same stretch's report under other settings), shown side by side;
@@ -284,8 +303,10 @@ def write_incident_report(settings: Settings, report: IncidentReport, out: Path,
         _csv(pd.DataFrame(with_extra["intervals_30"]), out / "intervals_30min_estimate.csv")
         at = _clock(report["from_ms"] + minute * _MINUTE, settings)[11:16]
         compared.append(_comparison(settings, without, REPORT("model", lang), with_extra,
-                                    REPORT("model_plus", lang, n=extra, at=at),
-                                    REPORT("estimate", lang, n=extra, at=at), "estimate", lang))
+                                    REPORT("model_plus", lang, n=sum(extra.values()), at=at),
+                                    REPORT("estimate", lang, n=sum(extra.values()), at=at,
+                                           where=", ".join(f"{q} +{n}" for q, n in extra.items())),
+                                    "estimate", lang))
     page = out / "report.html"
     page.write_text(_html(settings, report, ladder, lang, compared), encoding="utf-8")
     return page

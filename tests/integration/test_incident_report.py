@@ -148,5 +148,6 @@ def test_more_agents_are_estimated_by_the_model_and_labelled_so(stack: Stack, tm
     assert float(centre["service_level"]) == 1.0
     assert float(centre["abandon_rate"]) == 0.0
     page = (out / "report.html").read_text()
-    assert "Estimate (a model, not a recording): 10 more agents from 10:00" in page
+    # Ten in all, every one to GEN, the only queue with calls (not ten per queue).
+    assert "Estimate (a model, not a recording): 10 more agents in all from 10:00 (GEN +10)" in page
     assert 'id="estimate-intervals"' in page

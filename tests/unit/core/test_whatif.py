@@ -1,6 +1,6 @@
 """More agents, the recorded calls queued again: worked by hand."""
 
-from core.whatif import RecordedCall, recorded_calls, requeue
+from core.whatif import RecordedCall, recorded_calls, requeue, spread_agents
 
 S = 1000
 
@@ -23,7 +23,7 @@ def one_agent(queue: str, minute_ms: int) -> int:
 
 
 def test_with_no_extra_agent_the_recording_comes_back():
-    got = outcomes(requeue(calls(), one_agent, 0, 0, 600 * S))
+    got = outcomes(requeue(calls(), one_agent, {}, 0, 600 * S))
     assert got == {"A": ("call.answered", 0), "B": ("call.abandoned", 90),
                    "C": ("call.answered", 120)}
 
@@ -31,18 +31,18 @@ def test_with_no_extra_agent_the_recording_comes_back():
 def test_one_more_agent_answers_the_caller_who_gave_up():
     # Two agents: B is answered on arrival and takes the median handle time (90 s), so
     # both agents are busy until 120 s and C still waits until then.
-    got = outcomes(requeue(calls(), one_agent, 1, 0, 600 * S))
+    got = outcomes(requeue(calls(), one_agent, {"GEN": 1}, 0, 600 * S))
     assert got == {"A": ("call.answered", 0), "B": ("call.answered", 30),
                    "C": ("call.answered", 120)}
     # Three agents: nobody waits.
-    got = outcomes(requeue(calls(), one_agent, 2, 0, 600 * S))
+    got = outcomes(requeue(calls(), one_agent, {"GEN": 2}, 0, 600 * S))
     assert got == {"A": ("call.answered", 0), "B": ("call.answered", 30),
                    "C": ("call.answered", 60)}
 
 
 def test_extra_agents_only_from_their_minute():
     # One more agent from 60 s: B (30-90 s) now gets them at 60 s; C then waits for A.
-    got = outcomes(requeue(calls(), one_agent, 1, 60 * S, 600 * S))
+    got = outcomes(requeue(calls(), one_agent, {"GEN": 1}, 60 * S, 600 * S))
     assert got == {"A": ("call.answered", 0), "B": ("call.answered", 60),
                    "C": ("call.answered", 120)}
 
@@ -61,3 +61,20 @@ def test_recorded_calls_read_from_events():
     assert recorded_calls(events) == [
         RecordedCall("GEN", "x", 0, 5000, None, 75000, "1"),
         RecordedCall("GEN", "y", 1000, None, 31000, None, None)]
+
+
+def test_n_more_agents_are_n_in_all_spread_by_calls():
+    # 3 agents over four queues with 50, 30, 15 and 5 calls: shares 1.5, 0.9, 0.45, 0.15;
+    # whole parts 1, 0, 0, 0, the two largest remainders (BIZ .9, GEN .5) get the rest.
+    assert spread_agents(3, {"GEN": 50, "BIZ": 30, "EN": 15, "VIP": 5}) == {
+        "BIZ": 1, "EN": 0, "GEN": 2, "VIP": 0}
+    assert sum(spread_agents(7, {"A": 1, "B": 1, "C": 1}).values()) == 7
+    assert spread_agents(2, {"A": 0, "B": 0}) == {"A": 1, "B": 1}  # no calls: evenly
+    assert spread_agents(2, {}) == {}
+
+
+def test_extra_agents_go_only_to_their_queue():
+    other = [RecordedCall("BIZ", c.call_id, c.offered_ms, c.answered_ms, c.abandoned_ms,
+                          c.handle_ms, c.caller) for c in calls()]
+    got = outcomes(requeue(other, one_agent, {"GEN": 2}, 0, 600 * S))
+    assert got["B"] == ("call.abandoned", 90)  # BIZ got none: as recorded
