@@ -546,12 +546,15 @@ def ingest_asterisk(ctx: click.Context, queue_log: Path, follow: bool, state_pat
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".state"), show_default=True,
               help="Logs of the child processes, and the archive of every event.")
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Worker processes sharing the events topic's partitions.")
 @click.pass_context
-def up(ctx: click.Context, board_port: int, speed: float, state_dir: Path) -> None:
-    """Start the local stack: broker, redis-server, worker, simulator, board."""
+def up(ctx: click.Context, board_port: int, speed: float, state_dir: Path, workers: int) -> None:
+    """Start the local stack: broker, redis-server, worker(s), simulator, board."""
     from callboard.localstack import run_local_stack
 
-    run_local_stack(ctx.obj["config"], board_port=board_port, speed=speed, state_dir=state_dir)
+    run_local_stack(ctx.obj["config"], board_port=board_port, speed=speed, state_dir=state_dir,
+                    workers=workers)
 
 
 def main() -> None:

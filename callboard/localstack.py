@@ -68,10 +68,10 @@ class _Stack:
         self.children.append(child)
         return child
 
-    def callboard(self, name: str, *args: str) -> _Child:
+    def callboard(self, name: str, *args: str, env: dict[str, str] | None = None) -> _Child:
         log = self.state_dir / f"{name}.log"
         child = self.add(name, lambda: services.spawn(services.callboard_argv(*args), log,
-                                                       self.env))
+                                                       {**self.env, **(env or {})}))
         click.echo(f"  {name:<9} pid {child.proc.pid if child.proc else '?'}, log {log}")
         return child
 
@@ -133,7 +133,8 @@ def _environment(board_port: int, broker_port: int, redis_port: int, config: str
     return env
 
 
-def run_local_stack(config: str | None, *, board_port: int, speed: float, state_dir: Path) -> None:
+def run_local_stack(config: str | None, *, board_port: int, speed: float, state_dir: Path,
+                    workers: int = 1) -> None:
     """Start broker, redis-server, worker, notifier, simulator and board; restart any
     that dies (at most _RESTARTS times a minute); stop them all on Ctrl-C.
 
@@ -150,7 +151,7 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
     code = 0
     try:
         click.echo("starting the local stack (Ctrl-C stops it):")
-        _start_children(stack, broker_port, redis_port, speed)
+        _start_children(stack, broker_port, redis_port, speed, workers)
         board = stack.children[-1].proc
         assert board is not None
         services.wait_for_port(board_port, board, 60, "board")
@@ -173,7 +174,8 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
         raise SystemExit(code)
 
 
-def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: float) -> None:
+def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: float,
+                    workers: int = 1) -> None:
     state_dir = stack.state_dir
     stack.add("broker", lambda: services.start_broker(broker_port, state_dir / "broker.log"))
     click.echo(f"  broker    Tansu on 127.0.0.1:{broker_port} (memory only)")
@@ -184,7 +186,13 @@ def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: flo
     # Simulated time faster than real time runs ahead of the wall clock: that
     # is a replay on the event clock, not live input (live, events stamped
     # ahead of the wall clock are set aside as "future").
-    stack.callboard("worker", "worker", *(("--clock", "event") if speed != 1 else ()))
+    # Workers share the events topic's partitions (one consumer group); each has its own
+    # /metrics port. More than the topic's partitions would leave some idle.
+    for n in range(workers):
+        stack.callboard("worker" if n == 0 else f"worker-{n + 1}", "worker",
+                        *(("--clock", "event") if speed != 1 else ()),
+                        env=None if n == 0 else {
+                            "CALLBOARD_WORKER_METRICS_PORT": str(services.free_port())})
     stack.callboard("notify", "notify")  # open alerts for the console; sends only to configured people
     stack.callboard("archive", "archive")  # every event, for replay and incident reports
     stack.callboard("simulate", "simulate", "--start", "now", "--duration", "7d",

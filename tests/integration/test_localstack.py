@@ -37,7 +37,7 @@ def test_up_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path):
     with out.open("wb") as fh:
         up = subprocess.Popen(
             [sys.executable, "-m", "callboard.cli", "up", "--board-port", str(board_port),
-             "--speed", "20", "--state-dir", str(tmp_path / "state")],
+             "--speed", "20", "--state-dir", str(tmp_path / "state"), "--workers", "2"],
             stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     try:
         text = wait_until(lambda: "callboard board: http" in out.read_text() and out.read_text(),
@@ -45,8 +45,9 @@ def test_up_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path):
         assert f"http://127.0.0.1:{board_port}/board" in text
         pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
         ports = [int(p) for p in re.findall(r"on 127\.0\.0\.1:(\d+)", text)]
-        # worker, notifier, archiver, simulator, board; broker, redis
-        assert len(pids) == 5 and len(ports) == 2
+        # two workers (--workers 2), notifier, archiver, simulator, board; broker, redis
+        assert len(pids) == 6 and len(ports) == 2
+        assert re.search(r"worker-2 +pid \d+", text)
         with urllib.request.urlopen(f"http://127.0.0.1:{board_port}/board", timeout=10) as page:
             assert page.status == 200
         client = redis.Redis(port=ports[1], decode_responses=True)
@@ -70,6 +71,9 @@ def test_up_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path):
         before = centre_as_of()
         wait_until(lambda: centre_as_of() > before, 90, "the figures to move after the restart")
         assert up.poll() is None
+        # The second worker shared the partitions and was never restarted.
+        assert "worker-2 exited" not in out.read_text()
+        assert "restored at offset" in (tmp_path / "state" / "worker-2.log").read_text()
         client.close()
     finally:
         up.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
