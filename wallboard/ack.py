@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 from flask import Flask, Response, redirect, request
-from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf
 
 from base.acklink import AckClaim, LinkError, read_link
 from base.alertstore import OpenAlert, acknowledge
@@ -26,6 +26,7 @@ from base.config import Settings
 from base.i18n import lang_from_query
 from base.keys import RedisKeys
 from core.records import Snapshot
+from wallboard.console import forged
 from wallboard.pages import render_page
 
 __all__ = ["register_ack"]
@@ -61,12 +62,9 @@ def register_ack(server: Flask, settings: Settings, guarded: Any) -> None:
         claim = claim_of(token)
         if isinstance(claim, Response):
             return claim
-        try:
-            validate_csrf(request.form.get("csrf_token", ""))
-        except CSRFError as exc:
-            return Response(f"refused: {exc.description}", 403)
-        except Exception as exc:  # noqa: BLE001  # flask-wtf raises ValidationError too
-            return Response(f"refused: {exc}", 403)
+        refused = forged()
+        if refused is not None:
+            return refused
         acknowledge(client, keys, claim["queue"], claim["recipient"], alert_id=claim["alert_id"],
                     via=f"link (level {claim['level']})")
         return redirect(f"/ack/{token}?lang={lang()}", code=303)

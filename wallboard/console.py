@@ -40,7 +40,7 @@ from base.i18n import PAGES
 from base.keys import RedisKeys
 from wallboard.pages import render_page
 
-__all__ = ["NO_USERS", "Gate", "register_console"]
+__all__ = ["NO_USERS", "Gate", "forged", "register_console"]
 
 
 def _users(settings: Settings) -> dict[str, str]:
@@ -138,15 +138,21 @@ class Gate:
         name = self.user()
         if name is None:
             return self.challenge()
-        if not _same_origin():
-            return Response("cross-site request refused", 403)
-        try:
-            validate_csrf(request.form.get("csrf_token", ""))
-        except CSRFError as exc:
-            return Response(f"refused: {exc.description}", 403)
-        except Exception as exc:  # noqa: BLE001  # flask-wtf raises ValidationError too
-            return Response(f"refused: {exc}", 403)
-        return name
+        return forged() or name
+
+
+def forged() -> Response | None:
+    """The refusal of a POST another site could have made (its Origin, or no valid CSRF
+    token of this page's), or None when it is this server's own page posting."""
+    if not _same_origin():
+        return Response("cross-site request refused", 403)
+    try:
+        validate_csrf(request.form.get("csrf_token", ""))
+    except CSRFError as exc:
+        return Response(f"refused: {exc.description}", 403)
+    except Exception as exc:  # noqa: BLE001  # flask-wtf raises ValidationError too
+        return Response(f"refused: {exc}", 403)
+    return None
 
 
 def _same_origin() -> bool:
