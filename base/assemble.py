@@ -31,6 +31,8 @@ def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRule
         caller_key=settings.caller_hash_key,
         scheduled_ms=schedule.scheduled_ms if schedule is not None else None,
         max_future_ms=int(settings.max_future_s * 1000),
+        unknown_queues=settings.unknown_queues,
+        max_unconfigured_queues=settings.max_unconfigured_queues,
     )
 
 

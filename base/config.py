@@ -306,6 +306,13 @@ class Settings(BaseSettings):
     # --- replay sessions (docs/review.md): their Redis keys expire this long after use
     replay_ttl_h: float = Field(default=24.0, gt=0)
 
+    # Queues the configuration does not name (an Asterisk log's, a new skill): "accept"
+    # them with the centre's defaults, at most max_unconfigured_queues of them (more are
+    # dead-lettered as unknown_queue: 300 made-up names must not flood every wall), or
+    # "reject" every one (an allow-list, for production).
+    unknown_queues: Literal["accept", "reject"] = "accept"
+    max_unconfigured_queues: int = Field(default=64, ge=0, le=10_000)
+
     # --- the board
     board_host: str = "127.0.0.1"
     board_port: int = Field(default=8050, ge=1, le=65535)

@@ -89,6 +89,8 @@ class PipelineRules:
     # this is dead-lettered as "future" (it would move its queue's clock).
     max_future_ms: int = 60_000
     queue_order: tuple[str, ...] = ()  # configured queues, in the order reports list them
+    unknown_queues: str = "accept"  # or "reject": only configured queues are counted
+    max_unconfigured_queues: int = 64
 
 
 @dataclass
@@ -116,6 +118,9 @@ class Pipeline:
         self.stats: Counter[str] = Counter()
         self.offsets: dict[int, int] = {}  # partition -> last offset folded
         self.expired_before: dict[str, int] = {}  # queue -> minutes before it are gone
+        # Unconfigured queues counted (max_unconfigured_queues); None: rebuilt from the
+        # state at first use (a restored checkpoint holds their live state).
+        self._unconfigured: set[str] | None = None
 
     # ------------------------------------------------------------------ input
     def feed(self, records: Iterable[Record], wall_ms: int | None = None) -> FeedResult:
@@ -159,7 +164,34 @@ class Pipeline:
         self.stats["expired_buckets"] += expired
         return expired
 
+    def _admitted(self, queue: str) -> bool:
+        """A configured queue always; another while fewer than the limit are counted
+        (in source order: which ones does not depend on the batching)."""
+        if queue in self.rules.rule_book.queues:
+            return True
+        if self.rules.unknown_queues == "reject":
+            return False
+        if self._unconfigured is None:  # after a restore: the queues the state holds
+            self._unconfigured = {q for q in self.engine.live if q not in self.rules.rule_book.queues}
+        if queue in self._unconfigured:
+            return True
+        if len(self._unconfigured) >= self.rules.max_unconfigured_queues:
+            return False
+        self._unconfigured.add(queue)
+        return True
+
     def _count(self, events: list[Event], out: FeedResult) -> None:
+        admitted = []
+        for event in events:
+            if self._admitted(event["queue"]):
+                admitted.append(event)
+                continue
+            why = ("unknown_queues = \"reject\"" if self.rules.unknown_queues == "reject" else
+                   f"{self.rules.max_unconfigured_queues} unconfigured queues are counted "
+                   "already (max_unconfigured_queues)")
+            self._dead(out, "unknown_queue", f"queue {event['queue']!r} is not configured; {why}",
+                       Record(json.dumps(event).encode(), -1, -1))
+        events = admitted
         result = self.engine.apply(events)
         self.stats["events_counted"] += result.applied
         self.stats["duplicates"] += result.duplicates

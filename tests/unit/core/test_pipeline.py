@@ -330,3 +330,28 @@ def test_the_worker_feeding_batches_signs_the_quiet_queue_out_as_the_file_does()
                               for i, line in enumerate(lines[start:start + 10])).alerts
     assert steps(alerts) == steps(reference.alerts)
     assert steps(alerts)[-1][1:3] == ("down", 0)
+
+
+def test_made_up_queue_names_beyond_the_limit_are_set_aside_not_counted():
+    from dataclasses import replace as with_
+
+    # 70 queues nobody configured, one agent each, in source order; GEN is configured.
+    logins = [event("agent.login", at(9, 0, i % 60), f"Q{i:04d}", agent_id=f"A{i}")
+              for i in range(70)]
+    rules = with_(LIVE, max_unconfigured_queues=64)
+    pipeline = Pipeline(rules)
+    result = pipeline.feed(Record(json.dumps(e).encode(), 0, i) for i, e in enumerate(logins))
+    assert sorted(pipeline.queues()) == [f"Q{i:04d}" for i in range(64)]  # the first 64
+    assert [d.reason for d in result.dead] == ["unknown_queue"] * 6
+    assert "'Q0064' is not configured" in result.dead[0].detail
+    # A queue already counted stays counted after a restart; a configured one always is.
+    restored = Pipeline.decode(rules, pipeline.encode())
+    more = [event("agent.login", at(9, 5), "Q0003", agent_id="B1"),
+            event("agent.login", at(9, 5), "Q0099", agent_id="B2"),
+            event("agent.login", at(9, 5), "GEN", agent_id="B3")]
+    again = restored.feed(Record(json.dumps(e).encode(), 1, i) for i, e in enumerate(more))
+    assert [d.detail.split("'")[1] for d in again.dead] == ["Q0099"]
+    # The allow-list: only configured queues.
+    strict = Pipeline(with_(LIVE, unknown_queues="reject"))
+    got = strict.feed(Record(json.dumps(e).encode(), 0, i) for i, e in enumerate(more))
+    assert strict.queues() == ["GEN"] and len(got.dead) == 2
