@@ -56,8 +56,15 @@ def _stretch(settings: Settings, from_: str, to: str, source: str) -> tuple[int,
     from_ms, to_ms = _start_ms(from_, settings, False), _start_ms(to, settings, False)
     if to_ms <= from_ms:
         raise click.BadParameter("--to must be after --from")
-    if source not in ("archive", "kafka") and not Path(source).is_file():
-        raise click.BadParameter(f"{source!r}: not archive, kafka or a readable file")
+    if source not in ("archive", "kafka"):
+        if not Path(source).is_file():
+            raise click.BadParameter(f"{source!r}: not archive, kafka or a readable file")
+        from review.replay import check_event_file
+
+        try:
+            check_event_file(Path(source))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--source") from exc
     return from_ms, to_ms
 
 

@@ -37,8 +37,8 @@ from core.records import Alert, Record
 from core.timebuckets import day_bounds, half_hour_bounds
 from streams.writer import SnapshotWriter
 
-__all__ = ["ReplayWriter", "Session", "jump", "load_source", "run_replay", "session_prefix",
-           "sessions_key"]
+__all__ = ["ReplayWriter", "Session", "check_event_file", "jump", "load_source", "run_replay",
+           "session_prefix", "sessions_key"]
 
 log = logging.getLogger(__name__)
 _TICK_S = 0.5
@@ -90,6 +90,40 @@ def load_source(settings: Settings, source: str, from_ms: int, to_ms: int
     if source == "kafka":
         return _read_topic(settings, day_start_ms(from_ms, settings), to_ms)
     return {0: _file_lines(Path(source))}
+
+
+def check_event_file(path: Path, sample: int = 1000) -> None:
+    """Refuse a file that is not an event log (``/etc/passwd``, a CSV...): neither a
+    schema-v1 event nor an Asterisk queue_log event in its first ``sample`` lines.
+    Replaying one would make an empty session and say nothing."""
+    from core.events import EventError, parse
+
+    with path.open("rb") as fh:
+        head = []
+        for line in fh:
+            if line.strip():
+                head.append(line.rstrip(b"\r\n"))
+            if len(head) >= sample:
+                break
+    if not head:
+        raise ValueError(f"{path}: empty, no event to replay")
+    if head[0].lstrip().startswith(b"{"):
+        for line in head:
+            try:
+                parse(line)
+                return
+            except EventError:
+                continue
+    else:
+        from producers.asterisk import convert_lines
+
+        try:
+            if any(True for _ in convert_lines(head)):
+                return
+        except ValueError:
+            pass
+    raise ValueError(f"{path}: neither schema-v1 JSON lines nor an Asterisk queue_log "
+                     f"(no event in its first {len(head)} lines)")
 
 
 def _file_lines(path: Path) -> list[bytes]:

@@ -4,6 +4,7 @@ files, and a bad settings file stopping a command with the file, the key and why
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -122,3 +123,17 @@ def test_a_rejected_event_is_named_not_only_counted(runner, tmp_path):
     assert len(said) == 5 and all("already left the queue" in line for line in said)
     assert [line.split("call ")[1].split(" ")[0] for line in said] == [f"x{i}" for i in range(5)]
     assert "conflicting_outcome 7" in result.stderr
+
+
+def test_a_file_that_is_not_an_event_log_is_refused_not_replayed_empty(runner, tmp_path):
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n")
+    for command in ("replay", "incident-report"):
+        result = runner.invoke(cli, [command, "--from", "2026-01-05T09:00",
+                                     "--to", "2026-01-05T10:00", "--source", str(passwd)])
+        assert result.exit_code == 2, result.output
+        assert "neither schema-v1 JSON lines nor an Asterisk queue_log" in result.output
+    events = write(tmp_path / "day.jsonl", call("a", at(9, 0), answer_after_s=5))
+    from review.replay import check_event_file
+
+    check_event_file(Path(events))  # a real log passes
