@@ -46,6 +46,15 @@ def _harden(server: Any, settings: Settings) -> None:
     server.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
                          SESSION_COOKIE_SECURE=settings.board_cookie_secure)
 
+    from dash.exceptions import DependencyException
+    from flask import Response
+
+    @server.errorhandler(DependencyException)
+    def unknown_script(_error: Exception) -> Response:
+        # Dash raises for a script path it does not serve: anyone's typo or probe, a 404,
+        # never a 500 with a traceback in the log that operators alert on.
+        return Response("not found", 404, {"Content-Type": "text/plain"})
+
     @server.after_request
     def headers(response: Any) -> Any:
         from flask import request
