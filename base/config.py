@@ -325,8 +325,13 @@ class Settings(BaseSettings):
     archive_metrics_port: int = Field(default=9103, ge=0, le=65535)
     ingest_metrics_port: int = Field(default=9104, ge=0, le=65535)
     board_metrics_port: int = Field(default=9105, ge=0, le=65535)
-    board_workers: int = Field(default=2, ge=1, le=64)   # gunicorn processes serving the board
-    board_threads: int = Field(default=8, ge=1, le=256)  # threads per process
+    # The board is one waitress process with board_workers x board_threads serving
+    # threads (board_workers was gunicorn's process count; kept so existing files load).
+    board_workers: int = Field(default=2, ge=1, le=64)
+    board_threads: int = Field(default=8, ge=1, le=256)
+    # Open connections the board holds at once (walls, phones, slow or idle clients);
+    # past it new ones wait in the listen queue.
+    board_connection_limit: int = Field(default=2000, ge=10, le=100_000)
     # Reverse proxies in front of the board whose X-Forwarded-For/-Proto/-Host to trust
     # (werkzeug's ProxyFix): 1 for one nginx/Caddy/Traefik. 0: none, the peer's address
     # is the client's (a forwarded header is then ignored, never believed).

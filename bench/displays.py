@@ -5,7 +5,7 @@ behind, what they are sent.
                                        [--queues 40] [--wall /board/agents]
 
 A worker on the wall clock counts live simulated traffic on its own Tansu broker and
-redis-server; `callboard board` serves it as in production (gunicorn, the configured
+redis-server; `callboard board` serves it as in production (waitress, the configured
 workers and threads). Each display is what a browser on `/board?lang=en` does
 (assets/wall.js): every `board_refresh_ms` it asks `/board/frame`, saying which frame
 it holds, and keeps the name of the frame it is answered.
@@ -29,6 +29,7 @@ import asyncio
 import os
 import random
 import re
+import socket
 import statistics
 import tempfile
 import time
@@ -172,6 +173,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--queues", type=int, default=0, help="N queues of 8 agents (0: the default four)")
     parser.add_argument("--wall", default="/board", help="the page: /board or /board/agents")
+    parser.add_argument("--slow", type=int, default=0,
+                        help="also hold this many connections that send half their headers "
+                        "and then nothing (slow clients), through every row")
     args = parser.parse_args()
     print_machine()
     logs = Path(tempfile.mkdtemp(prefix="callboard-displays-"))
@@ -205,17 +209,26 @@ def main() -> None:
         while not store.get(centre) and time.monotonic() < deadline:
             time.sleep(0.5)
         services.wait_for_port(board_port, procs[2], 120, "the board")
-        print(f"board: gunicorn {settings.board_workers} workers x {settings.board_threads} "
+        print(f"board: waitress, {settings.board_workers * settings.board_threads} "
               f"threads, refresh every {settings.board_refresh_ms} ms; {len(settings.queues)} "
               f"queues, page {args.wall}; logs in {logs}")
         url = f"http://127.0.0.1:{board_port}/board/frame"
         period_s = settings.board_refresh_ms / 1000
         metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+        slow = []
+        for _ in range(args.slow):
+            conn = socket.create_connection(("127.0.0.1", board_port), timeout=5)
+            conn.sendall(b"GET /board/frame HTTP/1.1\r\nHost: board\r\nX-Slow: ")
+            slow.append(conn)
+        if slow:
+            print(f"holding {len(slow)} connections that never finish their headers")
         for displays in (int(n) for n in args.displays.split(",")):
             before = _served(metrics)
             results = asyncio.run(_load(url, displays, args.seconds, period_s, args.wall))
             _report(displays, args.seconds, period_s, results)
             _report_served(before, _served(metrics))
+        for conn in slow:
+            conn.close()
     finally:
         for proc in reversed(procs):
             services.stop(proc)

@@ -12,7 +12,7 @@ gets it, through `wallboard.wall.board_view` with the board's own `SnapshotReade
 - the worker killed with -9 and started again (before the broker faults: a broker
   restarted empty takes the checkpoints with it);
 - the broker frozen (SIGSTOP), the broker killed and restarted empty;
-- the board's server (gunicorn's master and workers) killed and started again (seconds
+- the board's server killed and started again (seconds
   to its first /board answer);
 - the notifier killed with -9 while a webhook fails, then started again: alerts lost
   and delivered twice (both must be 0).
@@ -75,7 +75,7 @@ class Stack:
                                           self.logs / f"{name}.log", self.env, ROOT)
 
     def kill(self, name: str) -> None:
-        """SIGKILL to the process and its children (gunicorn's workers too)."""
+        """SIGKILL to the process and its children."""
         proc = self.procs[name]
         os.killpg(proc.pid, signal.SIGKILL)  # type: ignore[attr-defined]
         proc.wait()  # type: ignore[attr-defined]

@@ -331,7 +331,7 @@ def worker(ctx: click.Context, clock: str | None) -> None:
 @click.option("--host", default=None, help="Listen address (default: board_host setting).")
 @click.option("--port", type=int, default=None, help="Port (default: board_port setting).")
 @click.option("--dev", is_flag=True,
-              help="Flask's development server instead of gunicorn (one process).")
+              help="Flask's development server instead of waitress.")
 @click.pass_context
 def board(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> None:
     """Serve the wallboard (/board, /supervisor/, /console) from the snapshots in Redis."""

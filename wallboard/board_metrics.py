@@ -1,4 +1,5 @@
-"""The board's Prometheus metrics, summed over gunicorn's worker processes
+"""The board's Prometheus metrics, summed over the processes serving the board (one since
+waitress; the multiprocess mode stays, harmless with one)
 (docs/operations.md).
 
 Each worker writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``

@@ -3,7 +3,7 @@
 Every display asks once per refresh period (``GET /board/frame``). One *frame* is the
 wall as built from one read of Redis: its tiles' markup (tiles.py), every moving
 element's props (slots), the data times the browser turns into ages, the agents' state
-times. A frame is named by a digest of its content, so both of gunicorn's processes,
+times. A frame is named by a digest of its content, so every process serving the board,
 building from the same snapshots, give it the same name. A display says which frame it
 holds (``since``); the answer carries the tiles it lacks or whose markup changed, the
 slots that moved, and the ages, or everything when its frame is not among the last few.
@@ -128,7 +128,8 @@ class FrameCache:
     """The newest frames of one kind of page (wall, language, session), and the
     answers serialised from them; built at most once per read of Redis.
 
-    A display's requests land on any of gunicorn's processes. What each process built
+    Were several processes to serve the board (gunicorn did), a display's requests
+    would land on any of them. What each process built
     is also put in ``shared`` (Redis, for a few seconds), so a process asked for the
     changes since a frame another process built answers them, not everything.
     """

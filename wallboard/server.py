@@ -1,5 +1,5 @@
 """The board's server: one Flask application for the wall, the supervisor page, the
-console and the replay page, served by gunicorn (or Flask's development server)."""
+console and the replay page, served by waitress (or Flask's development server)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 from dash import Dash
-from gunicorn.app.base import BaseApplication
 
 from base.config import Settings
 from wallboard.wall import create_app
@@ -69,16 +68,22 @@ def _harden(server: Any, settings: Settings) -> None:
 
 
 def serve(settings: Settings, dev: bool = False) -> None:
-    """Serve the board with gunicorn (``board_workers`` processes of ``board_threads``
-    threads, no access log), or Flask's development server with ``dev``."""
+    """Serve the board with waitress (one process, ``board_workers`` x ``board_threads``
+    serving threads, no access log), or Flask's development server with ``dev``.
+
+    waitress reads each request whole in its own I/O loop before a thread sees it, so a
+    client that sends its headers slowly (or never) holds a socket, never a serving
+    thread: gunicorn's threads, each handed a connection as its first byte arrived,
+    were all held by 16 such clients and every wall lost its server. With the frames
+    built ahead (wall.py), one process answers 200 displays in p99 37 ms (bench/README.md).
+    """
     from wallboard.board_metrics import clean, enable_multiprocess, instrument, serve_metrics
 
     samples = enable_multiprocess()  # before anything imports prometheus-client
     app = build(settings)
     counting = instrument(app.server)
-    # Dash registers the script paths it may serve while rendering a page; done
-    # here, before gunicorn forks, every worker can serve every script (else a
-    # worker asked for a script before it rendered a page answers 500).
+    # Dash registers the script paths it may serve while rendering a page: done here,
+    # before the first display asks, every script is there (else it answers 404).
     with app.server.test_client() as client:
         for page in ("/board", "/supervisor/"):
             client.get(page)
@@ -86,7 +91,7 @@ def serve(settings: Settings, dev: bool = False) -> None:
     serve_metrics(settings, samples)
     log.info("board on http://%s:%s/board, supervisor page on /supervisor/ (%s)",
              settings.board_host, settings.board_port, "development server" if dev else
-             f"gunicorn, {settings.board_workers} workers x {settings.board_threads} threads")
+             f"waitress, {settings.board_workers * settings.board_threads} threads")
     if dev:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         try:
@@ -94,40 +99,27 @@ def serve(settings: Settings, dev: bool = False) -> None:
         finally:
             clean(samples)
         return
-    _Gunicorn(app.server, {
-        "bind": f"{settings.board_host}:{settings.board_port}",
-        "workers": settings.board_workers,
-        "threads": settings.board_threads,
-        "worker_class": "gthread",
-        "preload_app": True,  # one app (and one console secret) forked into every worker
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "timeout": 30,
-        "graceful_timeout": 10,
-        # A worker that ends leaves its files; its live gauges must not be summed.
-        "child_exit": _child_exit,
-    }).run()
+    import signal
+
+    from waitress import serve as waitress_serve
+
+    def stop(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # waitress closes its sockets; the samples are cleaned
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        # waitress reads every request whole in its own I/O loop before a thread sees it:
+        # a client sending its headers slowly holds a socket, never a serving thread.
+        waitress_serve(app.server, host=settings.board_host, port=settings.board_port,
+                       threads=settings.board_workers * settings.board_threads,
+                       # Walls, phones and slow or idle clients: sockets, not threads. A
+                       # channel silent for a minute is closed (a wall asks every second).
+                       connection_limit=settings.board_connection_limit, channel_timeout=60,
+                       asyncore_use_poll=True,  # select() stops at 1,024 sockets
+                       ident="callboard", expose_tracebacks=False, _quiet=True,
+                       # Forwarded headers are ProxyFix's to believe (board_trusted_proxies),
+                       # or to ignore: waitress would drop them before it could.
+                       clear_untrusted_proxy_headers=False)
+    except KeyboardInterrupt:
+        pass
     clean(samples)
-
-
-def _child_exit(_server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
-
-
-class _Gunicorn(BaseApplication):
-    """gunicorn's documented way to serve an application object from Python."""
-
-    def __init__(self, application: Any, options: dict[str, object]) -> None:
-        self.application = application  # not "wsgi": BaseApplication has a method of that name
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return self.application

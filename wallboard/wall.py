@@ -145,7 +145,7 @@ class _Frames:
                 self._kinds.clear()
             cache = found[0] if found else FrameCache(self.build, self.shared)
             self._kinds[kind] = (cache, time.monotonic())
-            if self._builder_pid != os.getpid():  # gunicorn forked this process: its own thread
+            if self._builder_pid != os.getpid():  # a forked process: its own thread
                 self._builder_pid = os.getpid()
                 threading.Thread(target=self._ahead, name="wall-frames", daemon=True).start()
         # The thread below keeps the frame fresh; a display builds one only when there is

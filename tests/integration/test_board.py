@@ -177,8 +177,9 @@ def test_the_surge_ladder_shows_above_the_tiles_without_hiding_them(stack, brows
 
 
 def test_every_board_process_serves_every_script_of_the_page(stack):
-    # gunicorn runs several processes; Dash registers the scripts a page may load while
-    # rendering a page, so a process that has not rendered one must still serve them.
+    # Dash registers the scripts a page may load while rendering a page, so the server
+    # must serve them before any page was rendered (and did, over several gunicorn
+    # processes, before waitress).
     import re
     from concurrent.futures import ThreadPoolExecutor
 
@@ -239,4 +240,35 @@ def test_displays_report_in_and_come_back_by_themselves_after_a_new_release(stac
         # The same display (its id is kept by the browser), not a second one.
         assert browser.execute_script("return window.callboardDisplay;") == display
     finally:
+        worker.stop()
+
+
+def test_slow_clients_hold_sockets_not_the_board(stack):
+    """300 connections that send half their headers and then nothing (a slow-loris
+    attack, or a flaky network): the walls are still answered. gunicorn handed each of
+    them one of its 16 threads and answered nobody."""
+    import socket
+
+    import requests
+
+    worker = FakeWorker(stack, [snapshot("GEN", 0, waiting=3, longest=9, sl=0.9, abandon=0.0,
+                                         asa=3.0, sl_day=0.9, abandon_day=0.0, available=1,
+                                         on_call=1)])
+    worker.start()
+    url, _ = start_board(stack)
+    port = int(url.rsplit(":", 1)[1])
+    slow = []
+    try:
+        for _ in range(300):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            conn.sendall(b"GET /board/frame?lang=en HTTP/1.1\r\nHost: board\r\nX-Slow: ")
+            slow.append(conn)
+        for _ in range(5):  # a display asking, as every second
+            answer = requests.get(f"{url}/board/frame?lang=en", timeout=5)
+            assert answer.status_code == 200 and "GEN" in answer.json().get("order", ["GEN"])
+        with requests.get(f"{url}/board", timeout=5) as page:
+            assert page.status_code == 200
+    finally:
+        for conn in slow:
+            conn.close()
         worker.stop()

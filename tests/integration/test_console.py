@@ -88,7 +88,7 @@ def test_without_a_users_file_the_console_says_acknowledging_is_off(stack):
     url, _ = start_board(stack)
     page = requests.get(f"{url}/console?lang=en", timeout=10)
     assert page.status_code == 200
-    assert page.headers["Server"].startswith("gunicorn")  # not Flask's development server
+    assert page.headers["Server"] == "callboard"  # waitress, not Flask's development server
     assert 'id="open-GEN"' in page.text and "no escalation.users_file is configured" in page.text
     assert "<button>" not in page.text
     refused = requests.post(f"{url}/console/ack/GEN", timeout=10)

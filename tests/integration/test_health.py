@@ -78,7 +78,7 @@ def test_the_board_reports_request_times_summed_over_its_workers(stack: Stack):
     url, _ = start_board(stack, CALLBOARD_BOARD_METRICS_PORT=str(port),
                          CALLBOARD_BOARD_WORKERS="2")
     wait_until(lambda: status(port, "/healthz") == 200, 30, "the board's /healthz")
-    for _ in range(12):  # gunicorn spreads them over its two workers
+    for _ in range(12):
         assert requests.get(f"{url}/board", timeout=10).status_code == 200
     key = 'callboard_board_request_seconds_count{path="/board",status="2xx"}'
     # Every request counted, whichever worker served it.
