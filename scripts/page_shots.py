@@ -45,6 +45,18 @@ def shoot(url: str, out: Path, size: str) -> None:
     print(out)
 
 
+def report_displays(client: redis.Redis, keys: RedisKeys) -> None:
+    """Three wall displays as they report in: two a moment ago, one silent for minutes."""
+    now = int(time.time() * 1000)
+    for i, (wall, size, seen_s, lang) in enumerate((("board", ("3840", "2160"), 1, "zh"),
+                                                    ("floor-2", ("1920", "1080"), 0, "en"),
+                                                    ("agents", ("1080", "1920"), 340, "zh"))):
+        client.hset(keys.displays, f"d{i}4f9c2e1a7b3", json.dumps({
+            "id": f"d{i}4f9c2e1a7b3", "wall": wall, "lang": lang, "session": None, "w": size[0],
+            "h": size[1], "since": None, "addr": f"10.20.1.{31 + i}",
+            "agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0", "seen_ms": now - seen_s * 1000}))
+
+
 def drilled(url: str, out: Path) -> None:
     """The supervisor page after a click on GEN's name (a click needs a driver)."""
     from selenium import webdriver
@@ -114,13 +126,6 @@ def main() -> None:
         client.xadd(keys.alerts_audit, {"what": "notified", "queue": "GEN", "step": "1",
                                         "alert_id": alert_id, "recipient": who, "channel": how,
                                         "level": "0", "at_ms": str(now - 100_000)})
-    for i, (wall, size, seen_s, lang) in enumerate((("board", ("3840", "2160"), 1, "zh"),
-                                                    ("floor-2", ("1920", "1080"), 0, "en"),
-                                                    ("agents", ("1080", "1920"), 340, "zh"))):
-        client.hset(keys.displays, f"d{i}4f9c2e1a7b3", json.dumps({
-            "id": f"d{i}4f9c2e1a7b3", "wall": wall, "lang": lang, "session": None, "w": size[0],
-            "h": size[1], "since": None, "addr": f"10.20.1.{31 + i}",
-            "agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0", "seen_ms": now - seen_s * 1000}))
     client.set(keys.drill("GEN"), json.dumps({
         "queue": "GEN", "as_of_ms": now,
         "waiting": [{"position": i + 1, "call_id": f"c{i}", "wait_s": w, "caller": f"••••{n}"}
@@ -138,6 +143,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{board_port}"
         shoot(f"{base}/ack/{token}?lang=zh", args.out / "phone-ack-zh.png", "360x640")
         shoot(f"{base}/console?lang=en", args.out / "phone-console-en.png", "360x640")
+        report_displays(client, keys)  # just before: "alive" is a matter of seconds
         shoot(f"{base}/displays", args.out / "displays.png", "1280x400")
         drilled(f"{base}/supervisor/?lang=en", args.out / "supervisor-drill.png")
     finally:
