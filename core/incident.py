@@ -33,20 +33,24 @@ class Minute:
     staffed: int
 
 
-def key_moments(timeline: Sequence[Minute], threshold: int, hold_ms: int = 0) -> KeyMoments:
+def key_moments(timeline: Sequence[Minute], threshold: int, hold_ms: int = 0,
+                surge_for_ms: int = 300_000) -> KeyMoments:
     """First breach, peak waiting, peak longest wait and recovery, in event time (ms).
 
     ``threshold``: more callers waiting than this is a breach. Recovered: the first
     minute after the peak from which waiting stayed at or below the threshold for
     ``hold_ms`` (the ladder's sign-out period, manual lines 146-147: a one-minute dip
-    is not a recovery). A moment that did not happen is None (no breach: nothing else
-    either; no recovery confirmed before the end: None).
+    is not a recovery). ``surge_ms``: the centre-level step-1 moment, the first minute at
+    which more than ``threshold`` had been waiting, minute by minute, for ``surge_for_ms``
+    (the ladder's step 1, manual line 140, read on the whole centre). A moment that did
+    not happen is None (no breach: nothing else either; no recovery confirmed before
+    the end: None).
     """
     breach = next((m for m in timeline if m.waiting > threshold), None)
     if breach is None:
         return {"first_breach_ms": None, "peak_waiting": None, "peak_waiting_ms": None,
                 "peak_longest_wait_s": None, "peak_longest_wait_ms": None,
-                "recovered_ms": None, "recovery_s": None}
+                "recovered_ms": None, "recovery_s": None, "surge_ms": None}
     after = [m for m in timeline if m.at_ms >= breach.at_ms]
     peak = max(after, key=lambda m: (m.waiting, -m.at_ms))  # the first minute at the peak
     longest = max(after, key=lambda m: (m.longest_wait_s, -m.at_ms))
@@ -65,6 +69,9 @@ def key_moments(timeline: Sequence[Minute], threshold: int, hold_ms: int = 0) ->
         "peak_waiting": peak.waiting, "peak_waiting_ms": peak.at_ms,
         "peak_longest_wait_s": longest.longest_wait_s, "peak_longest_wait_ms": longest.at_ms,
         "recovered_ms": recovered.at_ms if recovered else None,
+        "surge_ms": next((m.at_ms for m in after if m.at_ms - surge_for_ms >= breach.at_ms
+                          and all(x.waiting > threshold for x in after
+                                  if m.at_ms - surge_for_ms <= x.at_ms <= m.at_ms)), None),
         "recovery_s": (recovered.at_ms - breach.at_ms) / 1000 if recovered else None,
     }
 

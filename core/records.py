@@ -273,6 +273,7 @@ class KeyMoments(TypedDict):
     peak_longest_wait_ms: int | None
     recovered_ms: int | None
     recovery_s: float | None
+    surge_ms: int | None  # more than the threshold waited, minute by minute, for 5 minutes
 
 
 class AbandonedCall(TypedDict):

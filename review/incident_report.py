@@ -145,7 +145,8 @@ def _report(settings: Settings, parts: dict[int, list[bytes]], source: str, from
     events = _events(parts)
     centre = timeline.get(CENTRE, [])
     # Recovered once waiting stayed low for the ladder's own sign-out period.
-    moments = key_moments(centre, settings.waiting_amber, settings.escalation.clear_for_s * 1000)
+    moments = key_moments(centre, settings.waiting_amber, settings.escalation.clear_for_s * 1000,
+                          ladder_rules(settings).steps[0].for_s * 1000)
     start, end = moments["first_breach_ms"], moments["recovered_ms"] or to_ms
     return {
         "from_ms": from_ms, "to_ms": to_ms, "source": source,
@@ -328,13 +329,15 @@ def _comparison(settings: Settings, report: IncidentReport, a: str, other: Incid
     def moments(r: IncidentReport) -> list[str]:
         m = r["moments"]
         return [_clock(m["first_breach_ms"], settings) or REPORT("none", lang),
+                _clock(m["surge_ms"], settings) or REPORT("none", lang),
                 "" if m["peak_waiting"] is None else str(m["peak_waiting"]),
                 _clock(m["recovered_ms"], settings),
                 "".join(f"{x['queue']} {x['step']} {REPORT(x['direction'], lang)} "
                         f"{_clock(x['event_ms'], settings)[11:]}; " for x in r["alerts"])
                 or REPORT("none", lang)]
 
-    labels = [REPORT("first_breach_ms", lang, t=settings.waiting_amber), REPORT("peak_waiting", lang),
+    labels = [REPORT("first_breach_ms", lang, t=settings.waiting_amber),
+              REPORT("surge_ms", lang, t=settings.waiting_amber), REPORT("peak_waiting", lang),
               REPORT("recovered_ms", lang, t=settings.waiting_amber), REPORT("ladder_steps", lang)]
     rows = [{"": label, a: x, b: y}
             for label, x, y in zip(labels, moments(report), moments(other), strict=True)]
@@ -376,6 +379,7 @@ def _html(settings: Settings, report: IncidentReport, ladder: list[dict[str, obj
     none = REPORT("none", lang)
     rows = [
         ("first_breach_ms", _clock(moments["first_breach_ms"], settings) or none),
+        ("surge_ms", _clock(moments["surge_ms"], settings) or none),
         ("peak_waiting", "" if moments["peak_waiting"] is None else
          f"{moments['peak_waiting']} @ {_clock(moments['peak_waiting_ms'], settings)}"),
         ("peak_longest_wait_s", "" if moments["peak_longest_wait_s"] is None else

@@ -81,6 +81,8 @@ def test_the_report_computes_the_key_moments_and_opens_offline(
             "recovered_ms": "2026-01-05 10:03:00",      # 5, no more than the threshold
             "recovery_s": "2 min",
         }
+        # More than 5 waited at 10:01 and 10:02 only: never 5 minutes, no centre-level step 1.
+        assert browser.find_element("id", "m-surge_ms").text == "none"
         # Breach to recovery is [10:01, 10:03): A1's break 10:01-10:02 (60 s) and A2's
         # training 10:02:30-10:03 (30 s).
         reasons = browser.find_element("id", "not-ready").text

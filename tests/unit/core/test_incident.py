@@ -20,6 +20,7 @@ def test_breach_peak_and_recovery():
         "first_breach_ms": 2 * M, "peak_waiting": 9, "peak_waiting_ms": 3 * M,
         "peak_longest_wait_s": 80.0, "peak_longest_wait_ms": 8 * M,
         "recovered_ms": 6 * M, "recovery_s": 240.0,
+        "surge_ms": None,  # more than 5 waited minutes 2-5 only: 3 minutes, not 5
     }
 
 
@@ -85,3 +86,13 @@ def test_a_one_minute_dip_is_not_a_recovery_when_waiting_must_stay_low():
     assert held["recovered_ms"] == 6 * M and held["recovery_s"] == 360.0
     # A range that ends before the hold does cannot confirm a recovery.
     assert key_moments(timeline[:9], threshold=5, hold_ms=5 * M)["recovered_ms"] is None
+
+
+def test_the_centre_level_surge_is_five_minutes_above_the_threshold_minute_by_minute():
+    # waiting: 4 6 7 8 9 9 9 3 (minutes 0-7): above 5 from minute 1; at minute 6 it has
+    # been above 5 at every minute since minute 1, five minutes: the centre's step 1.
+    timeline = [minute(i, w) for i, w in enumerate([4, 6, 7, 8, 9, 9, 9, 3])]
+    assert key_moments(timeline, threshold=5)["surge_ms"] == 6 * M
+    # A dip to 5 at minute 3 starts the five minutes again: none within the range.
+    dipped = [minute(i, w) for i, w in enumerate([4, 6, 7, 5, 9, 9, 9, 9, 3])]
+    assert key_moments(dipped, threshold=5)["surge_ms"] is None
