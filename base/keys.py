@@ -54,7 +54,6 @@ class RedisKeys:
         # own keys are under replay_prefix(prefix, name)
         self.replay_sessions = f"{prefix}:replay-sessions"
         self.displays = f"{prefix}:displays"  # hash: display id -> its last report (JSON)
-        self.board_frames = f"{prefix}:board-frame:"  # + a frame's name: what a process built
         self.replays = f"{prefix}:replay:"  # every replay session's keys start with it
         # Under a replay session's own prefix: its alerts (JSON list, once it is done)
         # and its controls (hash: pause, speed, jump_ms) from the /replay page.

@@ -182,7 +182,8 @@ class Engine:
         self._reads.clear()
         self._windows.clear()
         batch = list(batch)
-        conflicting = self._conflicting(batch)
+        digests: dict[int, bytes] = {}  # id(event) -> its digest, computed once
+        conflicting = self._conflicting(batch, digests)
         events = sorted(batch, key=lambda e: (e["ts_ms"], _RANK[e["type"]]))
         if not events:
             return result
@@ -194,12 +195,14 @@ class Engine:
             if misfit is not None:
                 result.conflicting.append((event.copy(), *misfit))
                 continue
-            self._apply_one(event, horizons.get(event["queue"]), touched, result)
+            self._apply_one(event, horizons.get(event["queue"]), touched, result,
+                            digests.get(id(event)))
         self._commit(touched, result)
         self.clock_ms = newest
         return result
 
-    def _conflicting(self, batch: list[Event]) -> dict[int, tuple[str, str]]:
+    def _conflicting(self, batch: list[Event], digests: dict[int, bytes]
+                     ) -> dict[int, tuple[str, str]]:
         """Call events that do not fit their call's life (``lifecycle_problem``), in
         source order, so which one stands does not depend on how the records were
         batched: id(event) -> (reason, detail). A second outcome is
@@ -215,7 +218,7 @@ class Engine:
                 continue
             queue, call_id = event["queue"], event["call_id"]
             key = (queue, minute_start(ev.attribution_ms(event)), call_id)
-            digest = event_digest(event["event_id"])
+            digest = digests[id(event)] = event_digest(event["event_id"])
             bucket = self.buckets.get(key[:2])
             if bucket is not None and digest in bucket.ids:
                 continue  # counted already: a duplicate, not a second step
@@ -265,14 +268,14 @@ class Engine:
         return horizons
 
     def _apply_one(self, event: Event, horizon: int | None, touched: _Touched,
-                   result: BatchResult) -> None:
+                   result: BatchResult, digest: bytes | None = None) -> None:
         queue = event["queue"]
         at = ev.attribution_ms(event)
         if horizon is not None and at < horizon:
             result.late.append(event.copy())
             return
         bucket = touched.bucket((queue, minute_start(at)))
-        digest = event_digest(event["event_id"])
+        digest = digest or event_digest(event["event_id"])
         if digest in bucket.ids:
             result.duplicates += 1
             return

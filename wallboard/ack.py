@@ -82,12 +82,15 @@ def _page(client: redis.Redis, keys: RedisKeys, claim: AckClaim, token: str, lan
     now = cast(Snapshot, json.loads(cast(str, snap_raw))) if snap_raw else None
     # Who was told about this alert: the audit trail's deliveries of it.
     entries = cast(list[tuple[str, dict[str, str]]], client.xrevrange(keys.alerts_audit, count=500))
-    told = sorted({(f.get("recipient", ""), f.get("channel", "").split(":")[1]
-                    if f.get("channel", "").startswith("apprise:") else f.get("channel", ""))
-                   for _, f in entries
+    told = sorted({(f.get("recipient", ""), _service(f.get("channel", ""))) for _, f in entries
                    if f.get("what") == "notified" and f.get("alert_id") == claim["alert_id"]})
     acked_ms = alert.get("acked_ms") if alert else None
     acked_at = (datetime.fromtimestamp(acked_ms / 1000, zone).strftime("%H:%M:%S")
                 if acked_ms else "")
     return render_page("ack.html", lang=lang, state=state, alert=alert, claim=claim, now=now,
                        told=told, token=csrf, link=token, acked_at=acked_at)
+
+
+def _service(channel: str) -> str:
+    """"apprise:dingtalk:0" -> "dingtalk"; "webhook", "email" as they are."""
+    return channel.split(":")[1] if channel.startswith("apprise:") else channel

@@ -3,8 +3,7 @@
 Every display asks once per refresh period (``GET /board/frame``). One *frame* is the
 wall as built from one read of Redis: its tiles' markup (tiles.py), every moving
 element's props (slots), the data times the browser turns into ages, the agents' state
-times. A frame is named by a digest of its content, so every process serving the board,
-building from the same snapshots, give it the same name. A display says which frame it
+times. A frame is named by a digest of its content. A display says which frame it
 holds (``since``); the answer carries the tiles it lacks or whose markup changed, the
 slots that moved, and the ages, or everything when its frame is not among the last few.
 The answer to each ``since`` is serialised once and served as bytes to every display
@@ -15,16 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import cast
 
 from wallboard.tiles import Props, Tile
 
-__all__ = ["Frame", "FrameCache", "Held", "Page", "SharedFrames", "respond"]
+__all__ = ["Frame", "FrameCache", "Page", "respond"]
 
 _KEEP = 8  # frames a process remembers per wall: a display that missed more gets all
 
@@ -42,30 +42,8 @@ class Page:
 
     def text(self, element_id: str) -> str:
         """A page slot's text, its inner HTML's tags removed (for tests and benches)."""
-        import re
-
         props = self.slots.get(element_id, {})
         return props.get("t", "") + re.sub(r"<[^>]+>", "", props.get("h", ""))
-
-
-@dataclass(frozen=True)
-class Held:
-    """What a display holds of a frame: enough to say what changed since."""
-
-    version: str
-    order: list[str]
-    shapes: dict[str, str]
-    slots: dict[str, Props]
-    ages: dict[str, int]
-    since: dict[str, int]
-
-    def dumps(self) -> bytes:
-        return json.dumps([self.version, self.order, self.shapes, self.slots, self.ages,
-                           self.since], separators=(",", ":"), ensure_ascii=False).encode()
-
-    @classmethod
-    def loads(cls, raw: bytes | str) -> Held:
-        return cls(*json.loads(raw))
 
 
 @dataclass
@@ -79,10 +57,6 @@ class Frame:
     slots: dict[str, Props]
     answers: dict[str | None, bytes] = field(default_factory=dict)
 
-    def held(self) -> Held:
-        return Held(self.version, self.order, self.shapes, self.slots, self.page.ages,
-                    self.page.since)
-
     @classmethod
     def of(cls, page: Page) -> Frame:
         slots = dict(page.slots)
@@ -95,7 +69,7 @@ class Frame:
                                  sort_keys=True).encode())
         return cls(page, digest.hexdigest(), order, shapes, slots)
 
-    def answer(self, held: Held | None, build: str) -> dict[str, object]:
+    def answer(self, held: Frame | None, build: str) -> dict[str, object]:
         """What a display holding ``held`` (None: nothing usable) needs to show this."""
         out: dict[str, object] = {"v": self.version, "build": build}
         if held is None:
@@ -115,8 +89,8 @@ class Frame:
                  if k not in inside and held.slots.get(k) != v}
         if moved:
             out["slots"] = moved
-        for name, now, then in (("ages", self.page.ages, held.ages),
-                                ("since", self.page.since, held.since)):
+        for name, now, then in (("ages", self.page.ages, held.page.ages),
+                                ("since", self.page.since, held.page.since)):
             changed: dict[str, int | None] = {k: v for k, v in now.items() if then.get(k) != v}
             changed.update({k: None for k in then if k not in now})
             if changed:
@@ -126,19 +100,11 @@ class Frame:
 
 class FrameCache:
     """The newest frames of one kind of page (wall, language, session), and the
-    answers serialised from them; built at most once per read of Redis.
+    answers serialised from them; built at most once per read of Redis."""
 
-    Were several processes to serve the board (gunicorn did), a display's requests
-    would land on any of them. What each process built
-    is also put in ``shared`` (Redis, for a few seconds), so a process asked for the
-    changes since a frame another process built answers them, not everything.
-    """
-
-    def __init__(self, build: str, shared: SharedFrames | None = None) -> None:
+    def __init__(self, build: str) -> None:
         self.build = build
-        self.shared = shared
         self._frames: OrderedDict[str, Frame] = OrderedDict()
-        self._held: OrderedDict[str, Held] = OrderedDict()  # others' frames, as fetched
         self._newest: tuple[object, str, Frame] | None = None
         self._built_at = 0.0  # monotonic: when the newest frame was built
         self._lock = threading.Lock()
@@ -162,11 +128,8 @@ class FrameCache:
             if newest is not None and newest[0] is read and newest[1] == also:
                 return newest[2]
             made = Frame.of(make())
-            frame = self._frames.pop(made.version, None)  # the same content: keep its answers
-            if frame is None:
-                frame = made
-                if self.shared is not None:
-                    self.shared.put(frame.held())
+            # The same content as a frame kept: keep that one and its answers.
+            frame = self._frames.pop(made.version, made)
             self._frames[frame.version] = frame
             while len(self._frames) > _KEEP:
                 self._frames.popitem(last=False)
@@ -176,42 +139,18 @@ class FrameCache:
         finally:
             self._lock.release()
 
-    def _find(self, since: str | None) -> Held | None:
-        if not since:
-            return None
-        mine = self._frames.get(since)
-        if mine is not None:
-            return mine.held()
-        held = self._held.get(since)
-        if held is None and self.shared is not None:
-            held = self.shared.get(since)
-            if held is not None:
-                self._held[since] = held
-                while len(self._held) > 4 * _KEEP:
-                    self._held.popitem(last=False)
-        return held
-
     def answer(self, frame: Frame, since: str | None) -> bytes:
-        """The answer's bytes, less the server's clock (``respond`` adds it)."""
-        raw = frame.answers.get(since)
+        """The answer's bytes, less the server's clock (``respond`` adds it). A ``since``
+        this cache does not hold (garbage, or older than the last few) gets everything,
+        keyed None: a client's word never grows the answers kept."""
+        held = self._frames.get(since) if since else None
+        key = held.version if held is not None else None
+        raw = frame.answers.get(key)
         if raw is None:
-            held = self._find(since)
-            raw = frame.answers.get(held.version if held is not None else None)
-            if raw is None:
-                raw = json.dumps(frame.answer(held, self.build), separators=(",", ":"),
-                                 ensure_ascii=False).encode()
-                frame.answers[held.version if held is not None else None] = raw
-            if held is not None:
-                frame.answers[since] = raw
+            raw = json.dumps(frame.answer(held, self.build), separators=(",", ":"),
+                             ensure_ascii=False).encode()
+            frame.answers[key] = raw
         return raw
-
-
-class SharedFrames(Protocol):
-    """Where the board's processes leave what they built for each other (Redis)."""
-
-    def put(self, held: Held) -> None: ...
-
-    def get(self, version: str) -> Held | None: ...
 
 
 def respond(raw: bytes, now_ms: int) -> bytes:

@@ -13,14 +13,11 @@ import functools
 import json
 import logging
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import cast
 
 import flask
-import redis
 from dash import Dash, dcc, html
 from markupsafe import Markup
 from redis.exceptions import RedisError
@@ -31,7 +28,7 @@ from base.keys import SESSION_NAME, ReplaySession
 from core.records import Snapshot
 from core.snapshot import CENTRE
 from wallboard.displays import DisplayRegistry, build_id
-from wallboard.frames import Frame, FrameCache, Held, Page, respond
+from wallboard.frames import Frame, FrameCache, Page, respond
 from wallboard.present import AGE_UNITS, age_text, agent_views, data_ms, replay_marker, source_lost
 from wallboard.reader import ASSETS, Read, Readers, SnapshotReader
 from wallboard.tiles import Props, Tile, agent_tile, queue_tile, tag
@@ -133,7 +130,6 @@ class _Frames:
 
     def __init__(self, settings: Settings, readers: Readers[SnapshotReader], build: str) -> None:
         self.settings, self.readers, self.build = settings, readers, build
-        self.shared = _RedisFrames(readers.live.client, readers.live.keys.board_frames)
         self._kinds: dict[_Kind, tuple[FrameCache, float]] = {}
         self._lock = threading.Lock()
         self._builder_pid = 0
@@ -143,7 +139,7 @@ class _Frames:
             found = self._kinds.get(kind)
             if found is None and len(self._kinds) > 64:  # sessions come and go
                 self._kinds.clear()
-            cache = found[0] if found else FrameCache(self.build, self.shared)
+            cache = found[0] if found else FrameCache(self.build)
             self._kinds[kind] = (cache, time.monotonic())
             if self._builder_pid != os.getpid():  # a forked process: its own thread
                 self._builder_pid = os.getpid()
@@ -181,32 +177,6 @@ class _Frames:
                     self._frame(kind, cache, int(time.time() * 1000), max_age_s=period / 4)
                 except Exception:  # the displays' own requests still build
                     log.exception("building the %s wall ahead failed", kind.name or "board")
-
-
-class _RedisFrames:
-    """What each board process built, for the others (frames.SharedFrames), for a few
-    seconds: a display's next request may land on another process."""
-
-    def __init__(self, client: redis.Redis, prefix: str, keep_s: int = 10) -> None:
-        self.client, self.prefix, self.keep_s = client, prefix, keep_s
-
-    def put(self, held: Held) -> None:
-        try:
-            self.client.set(self.prefix + held.version, held.dumps(), ex=self.keep_s)
-        except (RedisError, OSError) as exc:  # the other processes answer everything
-            log.debug("cannot share frame %s: %s", held.version, exc)
-
-    def get(self, version: str) -> Held | None:
-        if not _VERSION.fullmatch(version):
-            return None  # a client's word: never a key of its choosing
-        try:
-            raw = self.client.get(self.prefix + version)
-        except (RedisError, OSError):
-            return None
-        return Held.loads(cast(str, raw)) if raw else None
-
-
-_VERSION = re.compile(r"[0-9a-f]{20}")
 
 
 def board_view(reader: SnapshotReader, settings: Settings, lang: str, now_ms: int,
