@@ -1,5 +1,7 @@
 """``callboard notify``: alerts from ``alerts.v1`` to the people who act on them.
 
+- A breach warning (step 0, ``warn`` / ``warn_end``, core/forecast.py) goes only to the
+  recipients with "warning" in their ``alerts``, and never climbs a level.
 - Every step change goes to the level-0 recipients of its queue, by webhook
   (JSON body; ``X-Callboard-Timestamp`` and ``X-Callboard-Signature:
   sha256=<HMAC of "<timestamp>.<body>">``, so a receiver can refuse a replayed
@@ -44,10 +46,10 @@ from base.alertstore import OpenAlert, Outbox, audit, update_open
 from base.config import Recipient, Settings
 from base.i18n import MESSAGES
 from base.keys import RedisKeys, text
-from core.records import Alert, Snapshot
+from core.records import Alert, Outlook, Snapshot
 
-__all__ = ["Notifier", "message_subject", "message_text", "open_alert_after", "phone_message",
-           "run_notifier", "sign"]
+__all__ = ["WARNINGS", "Notifier", "forecast_line", "message_subject", "message_text",
+           "open_alert_after", "phone_message", "run_notifier", "sign"]
 
 log = logging.getLogger(__name__)
 DELIVERIES = Counter("callboard_alert_deliveries", "Alert delivery attempts, by channel and result",
@@ -88,6 +90,14 @@ def phone_message(alert: Alert, lang: str, escalated: int = 0, now: Snapshot | N
     lines = [MESSAGES("phone_action", lang, action=rung["action_zh"] if lang == "zh"
                       else rung["action_en"]),
              MESSAGES("phone_at", lang, time=alert["event_time"][11:16], waiting=alert["waiting"])]
+    forecast = alert.get("forecast")
+    if alert["direction"] in WARNINGS:
+        title = MESSAGES(f"{alert['direction']}_title", lang, queue=alert["queue"],
+                         n=_minutes(forecast and forecast["breach_in_s"]))
+        if alert["direction"] == "warn_end":
+            lines = lines[1:]  # nothing to do any more
+        elif forecast is not None:
+            lines.append(forecast_line(forecast, lang))
     if now is not None:
         waiting = now["now"]["waiting"]
         longest = int(now["now"]["longest_wait_s"] or 0) if waiting else 0
@@ -103,6 +113,21 @@ def phone_message(alert: Alert, lang: str, escalated: int = 0, now: Snapshot | N
     return title, "\n".join(lines)
 
 
+def _minutes(seconds: float | None) -> str:
+    return "?" if seconds is None else str(max(1, round(seconds / 60)))
+
+
+def forecast_line(forecast: Outlook, lang: str) -> str:
+    """The estimate a warning rests on, in a line: when, its spread, arrivals against
+    what the agents can take."""
+    return MESSAGES("warn_forecast", lang, n=_minutes(forecast["breach_in_s"]),
+                    early=_minutes(forecast["early_in_s"]),
+                    late=("30+" if forecast["late_in_s"] is None  # none within the lookahead
+                          else _minutes(forecast["late_in_s"])),
+                    arrivals=forecast["arrivals_per_min"], capacity=forecast["capacity_per_min"],
+                    agents=forecast["agents"])
+
+
 def message_text(alert: Alert, escalated: int = 0) -> str:
     rung = alert["rung"]
     lines = [
@@ -116,6 +141,9 @@ def message_text(alert: Alert, escalated: int = 0) -> str:
     s = alert.get("seats_needed")
     if s:
         lines.append(MESSAGES("seats_needed", _LANG, n=s["agents"], staffed=alert.get("staffed")))
+    forecast = alert.get("forecast")
+    if forecast is not None and alert["direction"] == "warn":
+        lines.append(forecast_line(forecast, _LANG))
     if escalated:
         lines.append(MESSAGES("escalated", _LANG, level=escalated))
     return "\n".join(lines)
@@ -137,9 +165,10 @@ class Notifier:
         return int(self.clock() * 1000)
 
     # ------------------------------------------------------------ recipients
-    def recipients(self, queue: str, level: int) -> list[Recipient]:
+    def recipients(self, queue: str, level: int, kind: str = "ladder") -> list[Recipient]:
+        """Who hears of an alert of ``kind`` ("ladder", or "warning": the breach warning)."""
         return [r for r in self.esc.recipients
-                if r.level == level and (not r.queues or queue in r.queues)]
+                if r.level == level and (not r.queues or queue in r.queues) and kind in r.alerts]
 
     def max_level(self) -> int:
         return max((r.level for r in self.esc.recipients), default=0)
@@ -164,6 +193,10 @@ class Notifier:
                       duration_s=duration_s)
             if alert["direction"] == "down" and alert["step"] == 0:
                 audit(self.redis, self.keys, what="cleared", queue=queue)
+            elif alert["direction"] in WARNINGS:
+                forecast = alert.get("forecast")
+                audit(self.redis, self.keys, what=alert["direction"], queue=queue,
+                      breach_in_s=forecast["breach_in_s"] if forecast else None)
         age_s = (now_ms - alert["event_ms"]) / 1000
         if self.esc.max_alert_age_s and age_s > self.esc.max_alert_age_s:
             if first:
@@ -176,7 +209,7 @@ class Notifier:
     def tell(self, alert: Alert, level: int) -> None:
         """Put the level's deliveries in the outbox, due now (once: a job is one member)."""
         jobs = []
-        for recipient in self.recipients(alert["queue"], level):
+        for recipient in self.recipients(alert["queue"], level, _kind(alert)):
             for channel in _channels(recipient):
                 if not self.redis.exists(self._marker(alert, level, recipient.name, channel)):
                     jobs.append(Outbox.job(alert, recipient.name, channel, level))
@@ -197,7 +230,7 @@ class Notifier:
         job = json.loads(raw)
         alert, level, channel = job["alert"], job["level"], job["channel"]
         marker = self._marker(alert, level, job["recipient"], channel)
-        recipient = next((r for r in self.recipients(alert["queue"], level)
+        recipient = next((r for r in self.recipients(alert["queue"], level, _kind(alert))
                           if r.name == job["recipient"]), None)
         if recipient is None or self.redis.exists(marker):
             self.outbox.finish(raw)  # delivered already, or nobody to tell any more
@@ -317,7 +350,9 @@ class Notifier:
         # Runs inside a transaction, perhaps twice: it only computes, and only the
         # attempt that is stored may report a climb.
         raised.clear()
+        # A warning stays with its own recipients: it does not climb (nothing has happened yet).
         if (alert is None or alert.get("acked_by") or alert["level"] >= self.max_level()
+                or alert["direction"] in WARNINGS
                 or now_ms - alert["notified_ms"] < self.esc.ack_timeout_min * 60_000):
             return alert
         climbed: OpenAlert = {**alert, "level": alert["level"] + 1, "notified_ms": now_ms}
@@ -347,6 +382,13 @@ def _sign_dingtalk_once() -> None:
     NotifyDingTalk.get_signature = get_signature  # type: ignore[method-assign]
 
 
+WARNINGS = ("warn", "warn_end")  # the breach warning's directions (step 0, core/forecast.py)
+
+
+def _kind(alert: Alert) -> str:
+    return "warning" if alert["direction"] in WARNINGS else "ladder"
+
+
 def _channels(recipient: Recipient) -> list[str]:
     """The recipient's channels; an Apprise URL is "apprise:<its scheme>:<its index>" (the
     outbox, the audit trail and the metrics name a service, never its secret URL)."""
@@ -360,6 +402,14 @@ def open_alert_after(current: OpenAlert | None, alert: Alert, now_ms: int,
     ended.clear()
     if current is not None and current.get("last_alert_id") == alert["alert_id"]:
         return current  # this alert was applied already (a redelivery)
+    if alert["direction"] == "warn":
+        if current is not None and current["step"] > 0:
+            return current  # a surge under way says more than a warning
+        return {**alert, "level": 0, "notified_ms": now_ms, "acked_by": None, "acked_ms": None,
+                "started": {}, "last_alert_id": alert["alert_id"]}
+    if alert["direction"] == "warn_end":
+        warned = current is not None and current["direction"] == "warn"
+        return None if warned else current
     if alert["direction"] == "up":
         started = dict(current.get("started", {})) if current is not None else {}
         started[str(alert["step"])] = alert["event_ms"]

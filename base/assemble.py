@@ -8,12 +8,14 @@ from datetime import time
 
 from base.broker import BrokerProfile, KafkaProfile
 from base.config import Settings
+from core.forecast import ForecastRules
 from core.ladder import LadderRules, default_rules
 from core.pipeline import Pipeline, PipelineRules
 from core.records import Event, ReportRow
 from core.report import report_rows
 
-__all__ = ["broker_profile", "report_of_events", "groups_of", "ladder_rules", "pipeline_rules"]
+__all__ = ["broker_profile", "forecast_rules", "groups_of", "ladder_rules", "pipeline_rules",
+           "report_of_events"]
 
 
 def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRules:
@@ -33,7 +35,14 @@ def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRule
         max_future_ms=int(settings.max_future_s * 1000),
         unknown_queues=settings.unknown_queues,
         max_unconfigured_queues=settings.max_unconfigured_queues,
+        forecast=forecast_rules(settings),
     )
+
+
+def forecast_rules(settings: Settings) -> ForecastRules:
+    esc = settings.escalation
+    return ForecastRules(enabled=esc.warn, horizon_s=int(esc.warn_horizon_min * 60),
+                         cooldown_s=int(esc.warn_cooldown_min * 60), margin=esc.warn_margin)
 
 
 def ladder_rules(settings: Settings) -> LadderRules:

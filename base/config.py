@@ -121,6 +121,13 @@ def apprise_scheme(url: str) -> str | None:
     return url.split("://", 1)[0] if apprise.Apprise().add(url) else None
 
 
+AlertKind = Literal["ladder", "warning"]
+
+
+def _ladder_only() -> list[AlertKind]:
+    return ["ladder"]
+
+
 class Recipient(BaseModel):
     """Who is told, at which level, through which channels."""
 
@@ -137,6 +144,8 @@ class Recipient(BaseModel):
     # robot's token stays out of the file (and out of every log: only the scheme is).
     apprise: list[str] = Field(default_factory=list, repr=False)
     lang: Literal["zh", "en"] = "zh"  # the language of this recipient's messages
+    # What this recipient hears: the ladder's steps, the breach warning (step 0), or both.
+    alerts: list[AlertKind] = Field(default_factory=_ladder_only, min_length=1)
 
     @field_validator("apprise")
     @classmethod
@@ -221,6 +230,16 @@ class EscalationConfig(BaseModel):
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     ack_link_secret: str | None = Field(default=None, min_length=16)
     ack_link_max_h: float = Field(default=24.0, gt=0)  # a link expires with its alert, or this
+    # The breach warning (step 0, docs/escalation.md#warning): out when step 1 is
+    # forecast within warn_horizon_min; over once the risk has passed for 5 minutes;
+    # no new one for a group within warn_cooldown_min of the last. Recipients with
+    # "warning" in their alerts get it. warn_margin: how far (in standard deviations
+    # of the queue's random ups and downs) the forecast queue must clear step 1's level:
+    # higher warns less often and later (bench/forecast.py measures both).
+    warn: bool = True
+    warn_horizon_min: float = Field(default=10.0, ge=1, le=25)
+    warn_cooldown_min: float = Field(default=15.0, ge=0)
+    warn_margin: float = Field(default=1.25, ge=0, le=5)
 
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> EscalationConfig:

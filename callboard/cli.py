@@ -399,7 +399,8 @@ def _print_rejects(pipeline: Any, result: Any) -> None:
 
 
 ALERT_COLUMNS = ("queue", "step", "direction", "event_time", "waiting", "mode", "name_zh",
-                 "name_en", "action_zh", "action_en", "staff_group", "seats", "seats_needed")
+                 "name_en", "action_zh", "action_en", "staff_group", "seats", "seats_needed",
+                 "breach_in_s", "early_in_s", "late_in_s")
 
 
 @cli.command()
@@ -407,20 +408,30 @@ ALERT_COLUMNS = ("queue", "step", "direction", "event_time", "waiting", "mode", 
               type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json",
               show_default=True)
+@click.option("--warnings/--no-warnings", default=True, show_default=True,
+              help="Include the breach warnings (step 0, direction warn / warn_end).")
 @click.pass_context
-def alerts(ctx: click.Context, events_path: Path, fmt: str) -> None:
-    """Every surge-ladder step change an event file fires (docs/escalation.md)."""
+def alerts(ctx: click.Context, events_path: Path, fmt: str, warnings: bool) -> None:
+    """Every surge-ladder step change and breach warning an event file fires
+    (docs/escalation.md)."""
     import csv
 
     from core.report import safe_cell
 
     settings = _settings(ctx)
     pipeline, result = _fold_file(events_path, settings)
-    docs = result.alerts
-    rows = [{**{k: d[k] for k in ("queue", "step", "direction", "event_time", "waiting", "mode")},
-             **{k: d["rung"][k] for k in ("name_zh", "name_en", "action_zh", "action_en",
-                                          "staff_group", "seats")},
-             "seats_needed": (d["seats_needed"] or {}).get("agents")} for d in docs]
+    docs = [d for d in result.alerts if warnings or "forecast" not in d]
+    rows: list[dict[str, object]] = []
+    for d in docs:
+        row: dict[str, object] = {
+            **{k: d[k] for k in ("queue", "step", "direction", "event_time", "waiting", "mode")},
+            **{k: d["rung"][k] for k in ("name_zh", "name_en", "action_zh", "action_en",
+                                         "staff_group", "seats")},
+            "seats_needed": (d["seats_needed"] or {}).get("agents")}
+        forecast = d.get("forecast")
+        if forecast is not None:  # when step 1 was forecast, in seconds from the warning
+            row.update({k: forecast[k] for k in ("breach_in_s", "early_in_s", "late_in_s")})
+        rows.append(row)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
     else:

@@ -127,6 +127,11 @@ class BatchResult:
     # (queue, event time, callers waiting) at each change, in event-time order per
     # queue: what the surge ladder runs on.
     waiting: list[tuple[str, int, int]] = field(default_factory=list)
+    # (queue, event time, kind, value) in the order events were counted: what the
+    # breach forecast runs on (core/forecast.py). Kinds: offered, abandoned, ended
+    # (talk + hold ms), acw (ms), abandoned (wait ms), agent ((agent id, state)), waiting
+    # (callers).
+    signals: list[tuple[str, int, str, Any]] = field(default_factory=list)
 
 
 class Engine:
@@ -294,8 +299,13 @@ class Engine:
             self._note_answer(queue, event, bucket, touched.existing_bucket)
         before = len(state.waiting)
         _update_live(state, bucket.done, event)
+        at = event["ts_ms"]
+        signal = _SIGNALS.get(etype)
+        if signal is not None:
+            result.signals.append((queue, at, signal, _signal_value(event, state)))
         if len(state.waiting) != before:
-            result.waiting.append((queue, event["ts_ms"], len(state.waiting)))
+            result.waiting.append((queue, at, len(state.waiting)))
+            result.signals.append((queue, at, "waiting", len(state.waiting)))
         result.applied += 1
 
     def _commit(self, touched: _Touched, result: BatchResult) -> None:
@@ -309,6 +319,7 @@ class Engine:
             if lost:
                 result.lost_waiting += lost
                 result.waiting.append((queue, state.newest_ms, len(state.waiting)))
+                result.signals.append((queue, state.newest_ms, "waiting", len(state.waiting)))
             self.live[queue] = state
         result.queues = set(touched.lives)
 
@@ -616,6 +627,25 @@ def mask_caller(number: str) -> str:
     """A caller's number as the drill-down shows it: its last 4 digits, the rest hidden
     (a supervisor needs to tell callers apart, not to call them back from a screen)."""
     return "••••" + number[-4:] if len(number) > 4 else "••••"
+
+
+_SIGNALS = {ev.CALL_OFFERED: "offered", ev.CALL_ABANDONED: "abandoned", ev.CALL_ENDED: "ended",
+            ev.CALL_WRAPPED_UP: "acw", ev.AGENT_LOGIN: "agent", ev.AGENT_LOGOUT: "agent",
+            ev.AGENT_STATE: "agent"}
+
+
+def _signal_value(event: Event, state: LiveQueue) -> Any:
+    etype = event["type"]
+    if etype == ev.CALL_ENDED:
+        return event["talk_ms"] + event["hold_ms"]
+    if etype == ev.CALL_WRAPPED_UP:
+        return event["acw_ms"]
+    if etype == ev.CALL_ABANDONED:
+        return event["wait_ms"]
+    if etype in ev.AGENT_TYPES:
+        agent_id = event["agent_id"]
+        return (agent_id, state.agents[agent_id][0])  # as the live state has it now
+    return 1
 
 
 def _note_abandoned(state: LiveQueue, entry: list[Any]) -> None:

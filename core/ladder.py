@@ -142,11 +142,13 @@ def default_rules(holidays: Iterable[date] = ()) -> LadderRules:
 @dataclass(frozen=True)
 class Transition:
     step: int            # the step now in force (0: back to normal)
-    direction: str       # "up" or "down"
+    direction: str       # "up", "down"; a warning: "warn", "warn_end"
     at_ms: int
     waiting: int
     mode: str
     rung: Step           # the step signed in (up) or out (down)
+    # A warning ("warn" / "warn_end", step 0, core/forecast.py): the estimate it rests on.
+    forecast: dict[str, Any] | None = None
 
 
 @dataclass

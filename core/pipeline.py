@@ -28,14 +28,26 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from core.engine import Engine
 from core.escalation import LadderSet, transition_docs
 from core.events import EventError, parse
+from core.forecast import ForecastRules
 from core.history import Span, history_row
 from core.ladder import LadderRules, Transition
-from core.records import Alert, DeadLetterDoc, Drill, Escalation, Event, HistoryRow, Record, Snapshot
+from core.records import (
+    Alert,
+    DeadLetterDoc,
+    Drill,
+    Escalation,
+    Event,
+    HistoryRow,
+    Outlook,
+    Record,
+    Snapshot,
+)
 from core.rules import RuleBook
 from core.snapshot import drill_doc, queue_snapshot
 from core.state import LiveQueue, MinuteBucket, minute_key_text, parse_minute_key
@@ -91,6 +103,7 @@ class PipelineRules:
     queue_order: tuple[str, ...] = ()  # configured queues, in the order reports list them
     unknown_queues: str = "accept"  # or "reject": only configured queues are counted
     max_unconfigured_queues: int = 64
+    forecast: ForecastRules = field(default_factory=ForecastRules)  # the breach warning
 
 
 @dataclass
@@ -114,7 +127,8 @@ class Pipeline:
             max_wait_ms=rules.max_wait_ms, repeat_window_ms=rules.repeat_window_ms,
             caller_key=rules.caller_key, scheduled_ms=rules.scheduled_ms,
         )
-        self.ladders = LadderSet(rules.ladder_rules, rules.zone, rules.ladder_groups)
+        self.ladders = LadderSet(rules.ladder_rules, rules.zone, rules.ladder_groups,
+                                 rules.forecast)
         self.stats: Counter[str] = Counter()
         self.offsets: dict[int, int] = {}  # partition -> last offset folded
         self.expired_before: dict[str, int] = {}  # queue -> minutes before it are gone
@@ -204,8 +218,8 @@ class Pipeline:
         out.counted += result.applied
         out.queues |= result.queues
         out.minutes |= result.minutes
-        if result.waiting or result.applied:
-            changed = self.ladders.feed(result.waiting)
+        if result.signals or result.applied:
+            changed = self.ladders.feed(result.signals)
             changed += self.ladders.advance(self.log_clock())
             out.alerts += self._alerts(changed)
 
@@ -274,7 +288,16 @@ class Pipeline:
         """The queue's board snapshot at ``now_ms``: figures, seats needed, ladder step."""
         snap = queue_snapshot(self.engine, self.rules.rule_book.rules_for(queue), now_ms, planned)
         snap["now"]["escalation"] = self.escalation(queue)
+        snap["now"]["outlook"] = self.outlook(queue)
         return snap
+
+    def outlook(self, queue: str) -> Outlook | None:
+        """The breach estimate of the queue's ladder group (the first that has one)."""
+        for group in self.ladders.group_of.get(queue, ()):
+            found = self.ladders.outlook(group)
+            if found is not None:
+                return cast(Outlook, found)
+        return None
 
     def drill(self, queue: str, now_ms: int) -> Drill:
         """The queue's drill-down at ``now_ms``: callers waiting, agents, last abandoned."""

@@ -89,13 +89,30 @@ class Rung(TypedDict):
     seats: str
 
 
+class Outlook(TypedDict):
+    """A ladder group's breach estimate (core/forecast.py): when step 1's condition is
+    expected to hold, centrally and with arrivals a spread higher (early) and lower (late)."""
+
+    at_ms: int
+    breach_ms: int | None
+    breach_in_s: int | None
+    early_in_s: int | None
+    late_in_s: int | None
+    arrivals_per_min: float
+    capacity_per_min: float
+    agents: int
+    aht_s: float | None
+    warning: NotRequired[bool]      # on a snapshot: a warning is out
+    horizon_s: NotRequired[int]
+
+
 class Alert(TypedDict):
     """A surge-ladder step change (topic alerts.v1, the notifier, the board)."""
 
     alert_id: str
     queue: str  # the ladder's group
     step: int
-    direction: str  # "up" | "down"
+    direction: str  # "up" | "down"; a breach warning: "warn" | "warn_end" (step 0)
     event_time: str
     event_ms: int
     waiting: int
@@ -103,6 +120,7 @@ class Alert(TypedDict):
     rung: Rung
     seats_needed: SeatsNeeded | None
     staffed: int | None
+    forecast: NotRequired[Outlook]  # a warning's estimate (direction "warn" / "warn_end")
 
 
 class Escalation(TypedDict):
@@ -216,6 +234,7 @@ class Now(TypedDict):
     agents: Agents
     seats_needed: SeatsNeeded | None | dict[str, int]  # the centre's: {"agents": n}
     escalation: NotRequired[Escalation | None]  # a queue's, added by the pipeline
+    outlook: NotRequired[Outlook | None]  # its ladder group's breach estimate, likewise
 
 
 class TargetDoc(TypedDict):

@@ -407,7 +407,7 @@ def _timeline_chart(report: IncidentReport, settings: Settings, lang: str) -> go
     keys = ("waiting", "available", "on_call", "not_ready", "seats_needed", "staffed")
     groups = [CENTRE, *sorted(q for q in report["timeline"] if q != CENTRE)]
     fig = go.Figure()
-    per_group = len(keys) + 1
+    per_group = len(keys) + 3
     for g, queue in enumerate(groups):
         minutes = report["timeline"].get(queue, [])
         times = [_clock(m.at_ms, settings) for m in minutes]
@@ -418,6 +418,16 @@ def _timeline_chart(report: IncidentReport, settings: Settings, lang: str) -> go
         fig.add_trace(go.Scatter(x=times, y=[m.longest_wait_s for m in minutes],
                                  name=REPORT("longest", lang), mode="lines", yaxis="y2",
                                  visible=g == 0))
+        # The breach warnings and the ladder's steps up, where waiting stood at each.
+        for direction, symbol in (("warn", "diamond-open"), ("up", "triangle-up")):
+            marks = [a for a in report["alerts"] if a["direction"] == direction
+                     and (queue == CENTRE or a["queue"] == queue)]
+            fig.add_trace(go.Scatter(
+                x=[_clock(a["event_ms"], settings) for a in marks], y=[a["waiting"] for a in marks],
+                text=[_mark_text(a, lang) for a in marks], hoverinfo="text+x",
+                name=REPORT(f"mark_{direction}", lang), mode="markers", visible=g == 0,
+                marker={"symbol": symbol, "size": 12, "color": "#e69f00" if direction == "warn"
+                        else "#d55e00"}, legendgroup=f"mark_{direction}"))
     buttons = [{"label": REPORT("centre", lang) if q == CENTRE else q, "method": "update",
                 "args": [{"visible": [i // per_group == g for i in range(per_group * len(groups))]}]}
                for g, q in enumerate(groups)]
@@ -425,6 +435,14 @@ def _timeline_chart(report: IncidentReport, settings: Settings, lang: str) -> go
                       updatemenus=[{"type": "buttons", "direction": "right", "x": 0, "y": 1.12,
                                     "xanchor": "left", "buttons": buttons}])
     return fig
+
+
+def _mark_text(alert: Alert, lang: str) -> str:
+    name = alert["rung"]["name_zh" if lang == "zh" else "name_en"]
+    forecast = alert.get("forecast")
+    if alert["direction"] == "warn" and forecast and forecast["breach_in_s"] is not None:
+        return f"{alert['queue']} {name} ~{round(forecast['breach_in_s'] / 60)} min"
+    return f"{alert['queue']} {alert['step']}: {name}"
 
 
 def _interval_chart(report: IncidentReport, settings: Settings, lang: str) -> go.Figure:

@@ -8,7 +8,7 @@ from base.config import Settings
 from base.i18n import BOARD
 from base.keys import ReplaySession
 from core.catalog import KPI
-from core.records import Now, Snapshot, TargetDoc, Window, figure
+from core.records import Now, Outlook, Snapshot, TargetDoc, Window, figure
 from core.snapshot import CENTRE
 
 __all__ = [
@@ -124,7 +124,8 @@ class TileView(TypedDict):
     seats: Shown
     available: str
     on_call: str
-    severity: int  # 2: a figure over target (red), 1: near it (amber), 0: calm
+    severity: int  # 2: a figure over target (red), 1: near it or a breach warning out, 0: calm
+    warning: str  # "": no breach warning out; else when step 1 is forecast ("~8 (5-12)" min)
     step: int  # the surge-ladder step in force, 0 for none
     rank: int  # worst first: severity, then ladder step
 
@@ -137,6 +138,23 @@ def severity(view: TileView) -> int:
     the half hour) is red, 1 when any is amber, else 0: what a wall pins on every page."""
     colours = (view["waiting"][1], view["longest"][1], view["sl"][1], view["abandon"][1])
     return max(_SEVERITY.get(c, 0) for c in colours)
+
+
+def warning_text(outlook: Outlook | None, as_of_ms: int) -> str:
+    """Minutes until step 1 is forecast, with the spread, counted from the snapshot's own
+    time: "~8 (5-12)", "~3 (2-30+)" (no breach within the lookahead at low arrivals);
+    "" when no warning is out."""
+    if not outlook or not outlook.get("warning") or outlook["breach_ms"] is None:
+        return ""
+
+    def minutes(in_s: int | None) -> str:
+        if in_s is None:
+            return "30+"
+        return str(max(0, round((outlook["at_ms"] + in_s * 1000 - as_of_ms) / 60_000)))
+
+    central = max(1, round((outlook["breach_ms"] - as_of_ms) / 60_000))
+    early, late = minutes(outlook["early_in_s"]), minutes(outlook["late_in_s"])
+    return f"~{central}" + ("" if early == late == str(central) else f" ({early}-{late})")
 
 
 def tile_view(snap: Snapshot, now_ms: int, settings: Settings) -> TileView:
@@ -165,11 +183,13 @@ def tile_view(snap: Snapshot, now_ms: int, settings: Settings) -> TileView:
         "seats": seats_view(now),
         "available": str(now["agents"].get("available", 0)),
         "on_call": str(now["agents"].get("on_call", 0)),
-        "severity": 0, "step": 0, "rank": 0,
+        "severity": 0, "step": 0, "rank": 0, "warning": "",
     }
     escalation = now.get("escalation")
     view["step"] = escalation["step"] if escalation else 0
-    view["severity"] = severity(view)
+    view["warning"] = warning_text(now.get("outlook"), data_ms(snap))
+    # A warning is pinned like an amber figure: the room sees it before the breach.
+    view["severity"] = max(severity(view), 1 if view["warning"] else 0)
     # Changes only with the colour or the step, so a tile's own markup (and what each
     # display is sent) does not change with every caller; fit.js breaks ties by waiting.
     view["rank"] = view["severity"] * 100 + min(view["step"], 99)

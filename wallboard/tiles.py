@@ -128,6 +128,8 @@ class _QueueTile(_Write):
         badges = [("vip", BOARD("vip", lang))] if snap.get("vip") else []
         if level:  # the word as well as the colour and the outline
             badges.append((level, BOARD(level, lang)))
+        if view["warning"]:  # the breach warning: when step 1 is forecast, with its spread
+            badges.append(("warn", BOARD("warn_badge", lang, n=view["warning"])))
         if view["stale"]:
             badges.append(("stale", BOARD("stale", lang)))
         head = tag("div", {"class": "tile-head"}, tag("span", {"class": "tile-name"}, name),

@@ -163,3 +163,48 @@ def test_an_apprise_url_is_checked_at_start_and_its_secret_never_in_the_error(mo
     with pytest.raises(ValidationError) as error:
         Recipient(name="x", apprise=["wecombot://${ROBOT}"])
     assert "environment variable ROBOT is not set" in str(error.value)
+
+
+def _warning(direction: str, at_ms: int, breach_in_s: int | None = 480) -> Alert:
+    doc = alert(0, direction, at_ms, waiting=4)
+    doc["forecast"] = {"at_ms": at_ms, "breach_ms": at_ms + (breach_in_s or 0) * 1000,
+                       "breach_in_s": breach_in_s, "early_in_s": 300, "late_in_s": None,
+                       "arrivals_per_min": 6.2, "capacity_per_min": 4.5, "agents": 18,
+                       "aht_s": 240.0}
+    return doc
+
+
+def test_warnings_go_to_the_recipients_who_asked_for_them_and_never_climb():
+    settings = Settings(escalation={"ack_timeout_min": 5, "recipients": [
+        {"name": "lead", "level": 0, "email": "l@example.test"},
+        {"name": "planner", "level": 0, "email": "p@example.test", "alerts": ["warning"]},
+        {"name": "both", "level": 0, "email": "b@example.test", "alerts": ["ladder", "warning"]},
+        {"name": "manager", "level": 1, "email": "m@example.test"}]})
+    notifier = Notifier(settings)
+    assert [r.name for r in notifier.recipients("GEN", 0)] == ["lead", "both"]
+    assert [r.name for r in notifier.recipients("GEN", 0, "warning")] == ["planner", "both"]
+    warned = open_alert_after(None, _warning("warn", 0), 0, [])
+    assert (warned["step"], warned["direction"], warned["level"]) == (0, "warn", 0)
+    assert climb(notifier, warned, 60 * MIN) == (warned, [])  # nothing has happened yet
+
+
+def test_step_1_replaces_a_warning_and_a_warning_never_replaces_a_step():
+    warned = open_alert_after(None, _warning("warn", 0), 0, [])
+    up = open_alert_after(warned, alert(1, "up", 4 * MIN), 4 * MIN, [])
+    assert (up["step"], up["direction"]) == (1, "up")
+    assert open_alert_after(up, _warning("warn", 30 * MIN), 30 * MIN, []) is up
+    assert open_alert_after(up, _warning("warn_end", 31 * MIN), 31 * MIN, []) is up
+    assert open_alert_after(warned, _warning("warn_end", 9 * MIN), 9 * MIN, []) is None
+
+
+def test_a_warning_on_the_phone_says_when_step_1_is_forecast_with_its_spread():
+    from alerts.notify import phone_message
+
+    title, body = phone_message(_warning("warn", 1_767_578_705_000), "zh")
+    assert title == "GEN 预警：约 8 分钟后可能触发第 1 步"
+    assert body.splitlines()[-1] == (
+        "预测：约 8 分钟（5-30+）；来电 6.2/分钟，可接 4.5/分钟（18 名坐席）")
+    title, body = phone_message(_warning("warn", 1_767_578_705_000), "en")
+    assert title == "GEN warning: step 1 likely in ~8 min"
+    title, _ = phone_message(_warning("warn_end", 1_767_578_705_000, None), "en")
+    assert title == "GEN warning over: the risk has passed"

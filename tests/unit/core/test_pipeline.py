@@ -49,8 +49,14 @@ def _by_partition(lines: list[bytes]) -> dict[int, list[Record]]:
 
 
 def test_the_reference_day_has_a_surge_to_compare():
-    steps = [(a["queue"], a["step"], a["direction"]) for a in REFERENCE_RESULT.alerts]
+    alerts = REFERENCE_RESULT.alerts
+    steps = [(a["queue"], a["step"], a["direction"]) for a in alerts
+             if a["direction"] in ("up", "down")]
     assert steps[:4] == [("GEN", 1, "up"), ("GEN", 2, "up"), ("GEN", 3, "up"), ("GEN", 4, "up")]
+    # ... and a breach warning for GEN before its step 1: the comparisons below cover both.
+    step_1 = next(a["event_ms"] for a in alerts if a["direction"] == "up")
+    assert any(a["direction"] == "warn" and a["queue"] == "GEN" and a["event_ms"] < step_1
+               for a in alerts)
 
 
 def _run_live(rng: random.Random) -> tuple[dict[int, Pipeline], dict[str, dict]]:

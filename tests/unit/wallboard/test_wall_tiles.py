@@ -154,3 +154,31 @@ def test_an_unknown_wall_name_is_none_and_no_name_is_the_default_wall():
     assert settings.wall("floor").figures == "compact"
     assert settings.wall("nope") is None
     assert settings.wall(None).queues == "all"
+
+
+def _warned(doc: dict, breach_in_s: int, early: int | None, late: int | None,
+            at_ms: int = 1_000) -> dict:
+    doc["now"]["outlook"] = {
+        "at_ms": at_ms, "breach_ms": at_ms + breach_in_s * 1000, "breach_in_s": breach_in_s,
+        "early_in_s": early, "late_in_s": late, "arrivals_per_min": 6.0,
+        "capacity_per_min": 4.5, "agents": 18, "aht_s": 240.0, "warning": True,
+        "horizon_s": 600}
+    return doc
+
+
+@pytest.mark.parametrize("lang,word", [("zh", "预警：~8 (5-12) 分钟后一级"),
+                                       ("en", "STEP 1 IN ~8 (5-12) MIN")])
+def test_a_breach_warning_shows_when_with_its_spread_and_pins_the_tile(lang, word):
+    doc = _warned(snap("GEN", waiting=3), 480, 300, 720)
+    tile = tree(queue_tile(doc, 1_000, SETTINGS, lang))
+    assert [text(b) for b in by_class(tile, "warn")] == [word]
+    assert tile.get("data-severity") == "1"  # pinned like an amber figure
+
+
+def test_the_warning_counts_from_the_snapshots_own_time_and_says_30_plus_for_no_late_case():
+    # Estimated a minute before the snapshot: 8 min then is 7 now; early 5 -> 4.
+    doc = _warned(snap("GEN", waiting=3), 480, 300, None, at_ms=1_000 - 60_000)
+    view = tile_view(doc, 1_000, SETTINGS)
+    assert view["warning"] == "~7 (4-30+)"
+    doc["now"]["outlook"]["warning"] = False  # an estimate, but no warning out: no badge
+    assert tile_view(doc, 1_000, SETTINGS)["warning"] == ""
