@@ -42,7 +42,8 @@ def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRule
 def forecast_rules(settings: Settings) -> ForecastRules:
     esc = settings.escalation
     return ForecastRules(enabled=esc.warn, horizon_s=int(esc.warn_horizon_min * 60),
-                         cooldown_s=int(esc.warn_cooldown_min * 60), margin=esc.warn_margin)
+                         cooldown_s=int(esc.warn_cooldown_min * 60), margin=esc.warn_margin,
+                         confirm=esc.warn_confirm_min)
 
 
 def ladder_rules(settings: Settings) -> LadderRules:

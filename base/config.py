@@ -231,15 +231,17 @@ class EscalationConfig(BaseModel):
     ack_link_secret: str | None = Field(default=None, min_length=16)
     ack_link_max_h: float = Field(default=24.0, gt=0)  # a link expires with its alert, or this
     # The breach warning (step 0, docs/escalation.md#warning): out when step 1 is
-    # forecast within warn_horizon_min; over once the risk has passed for 5 minutes;
-    # no new one for a group within warn_cooldown_min of the last. Recipients with
-    # "warning" in their alerts get it. warn_margin: how far (in standard deviations
-    # of the queue's random ups and downs) the forecast queue must clear step 1's level:
-    # higher warns less often and later (bench/forecast.py measures both).
+    # forecast within warn_horizon_min at warn_confirm_min minutes in a row; over once
+    # the risk has passed for 5 minutes; no new one for a group within
+    # warn_cooldown_min of the last. Recipients with "warning" in their alerts get it.
+    # warn_margin: how far (in standard deviations of the queue's random ups and downs)
+    # the forecast queue must clear step 1's level. Higher margins and more minutes warn
+    # less often and later (bench/forecast.py measures both).
     warn: bool = True
     warn_horizon_min: float = Field(default=10.0, ge=1, le=25)
     warn_cooldown_min: float = Field(default=15.0, ge=0)
-    warn_margin: float = Field(default=1.25, ge=0, le=5)
+    warn_margin: float = Field(default=1.0, ge=0, le=5)
+    warn_confirm_min: int = Field(default=2, ge=1, le=10)
 
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> EscalationConfig:

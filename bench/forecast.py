@@ -1,7 +1,7 @@
 """Backtest of the breach warning (issue #18 §5): simulated days with surges of known
 shapes through the counting pipeline; every real step-1 firing and every warning judged.
 
-    .venv/bin/python bench/forecast.py [--days 30] [--seed 1] [--jobs 2] [--margin 1.25]
+    .venv/bin/python bench/forecast.py [--days 30] [--seed 1] [--jobs 2] [--margin 1.0] [--confirm 2]
 
 Each day is a simulated centre (producers/simulator.py) with 2-4 surges at random
 times between 08:00 and 20:00, each of one shape:
@@ -29,7 +29,6 @@ median lead >= 5 minutes.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import random
@@ -166,15 +165,12 @@ def run_centre(args: tuple[int, list[int], bool, float, int]) -> dict[str, Any]:
     seed, days, big, margin, confirm = args
     settings = load_settings(None)
     settings = settings.model_copy(update={"escalation": settings.escalation.model_copy(
-        update={"warn_margin": margin})})
+        update={"warn_margin": margin, "warn_confirm_min": confirm})})
     if big:
         queues = [{"name": q.name, "label_zh": q.name, "label_en": q.name} for q in centre(True)]
         settings = settings.model_copy(update={"queues": [
             type(settings.queues[0])(**q) for q in queues]})
-    rules = pipeline_rules(settings, offline=True)
-    rules = dataclasses.replace(rules, forecast=dataclasses.replace(rules.forecast,
-                                                                    confirm=confirm))
-    pipeline = Pipeline(rules)
+    pipeline = Pipeline(pipeline_rules(settings, offline=True))
     rng = random.Random(seed)
     start0 = int(datetime(2026, 1, 5, tzinfo=ZONE).timestamp() * 1000)
     alerts: list[dict[str, Any]] = []
@@ -261,8 +257,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--margin", type=float, default=1.25, help="escalation.warn_margin")
-    parser.add_argument("--confirm", type=int, default=1, help="minutes in a row (a trial)")
+    parser.add_argument("--margin", type=float, default=1.0, help="escalation.warn_margin")
+    parser.add_argument("--confirm", type=int, default=2, help="escalation.warn_confirm_min")
     args = parser.parse_args()
     print_machine()
     started = time.monotonic()

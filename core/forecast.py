@@ -62,8 +62,8 @@ class ForecastRules:
     lookahead_s: int = 1800     # how far the projection runs
     history_days: int = 7       # earlier days whose same half hour is blended in
     spread: float = 0.1         # model error added to the arrivals' Poisson spread
-    margin: float = 1.25        # standard deviations the queue must clear the level by
-    confirm: int = 1            # minutes in a row the estimate must be within the horizon
+    margin: float = 1.0         # standard deviations the queue must clear the level by
+    confirm: int = 2            # minutes in a row the estimate must be within the horizon
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 
 Starts its own redis-server and board (`callboard board --dev`) on free ports, writes
 snapshots of a made-up centre of ``--queues`` queues (some with 8-character Chinese
-names, a few amber or red, one on a ladder step) to Redis every half second, and has
+names, a few amber or red, one on a ladder step, one with a breach warning) to Redis every half second, and has
 headless Chromium photograph each wall at each size. Nothing here is measured.
 """
 
@@ -62,7 +62,12 @@ def snapshot(queue: str, zh: str, en: str, rng: random.Random, now: int, level: 
                 "escalation": ({"group": queue, "step": 2, "mode": "day", "since_ms": now,
                                 "name_zh": "外呼座席签入", "name_en": "Outbound seats sign in",
                                 "action_zh": "外呼座席签入", "action_en": "Outbound seats sign in"}
-                               if queue == "Q05" else None)},
+                               if queue == "Q05" else None),
+                # A breach warning out on Q03: step 1 forecast in ~7 min (5-11).
+                "outlook": ({"at_ms": now, "breach_ms": now + 420_000, "breach_in_s": 420,
+                             "early_in_s": 300, "late_in_s": 660, "arrivals_per_min": 6.1,
+                             "capacity_per_min": 4.4, "agents": 18, "aht_s": 245.0,
+                             "warning": True, "horizon_s": 600} if queue == "Q03" else None)},
         "windows": {"interval": window, "day": dict(window)},
         "agents_day": {f"{queue}-{n:02d}": {
             "state": ("available", "on_call", "on_call", "acw", "not_ready")[(n + level) % 5],

@@ -124,10 +124,10 @@ class TileView(TypedDict):
     seats: Shown
     available: str
     on_call: str
-    severity: int  # 2: a figure over target (red), 1: near it or a breach warning out, 0: calm
+    severity: int  # 2: a figure over target (red), 1: near it (amber), 0: calm
     warning: str  # "": no breach warning out; else when step 1 is forecast ("~8 (5-12)" min)
     step: int  # the surge-ladder step in force, 0 for none
-    rank: int  # worst first: severity, then ladder step
+    rank: int  # worst first: severity, then ladder step, then a breach warning
 
 
 _SEVERITY = {RED: 2, AMBER: 1}
@@ -188,11 +188,12 @@ def tile_view(snap: Snapshot, now_ms: int, settings: Settings) -> TileView:
     escalation = now.get("escalation")
     view["step"] = escalation["step"] if escalation else 0
     view["warning"] = warning_text(now.get("outlook"), data_ms(snap))
-    # A warning is pinned like an amber figure: the room sees it before the breach.
-    view["severity"] = max(severity(view), 1 if view["warning"] else 0)
-    # Changes only with the colour or the step, so a tile's own markup (and what each
-    # display is sent) does not change with every caller; fit.js breaks ties by waiting.
-    view["rank"] = view["severity"] * 100 + min(view["step"], 99)
+    view["severity"] = severity(view)
+    # Changes only with the colour, the step or a warning, so a tile's own markup (and
+    # what each display is sent) does not change with every caller; fit.js breaks ties
+    # by waiting. A breach warning ranks below any step, above calm.
+    view["rank"] = (view["severity"] * 100 + min(view["step"], 49) * 2
+                    + (1 if view["warning"] else 0))
     return view
 
 

@@ -171,10 +171,12 @@ class _QueueTile(_Write):
         else:
             rows.append(tag("div", {"class": "tile-foot"}, age))
         classes = ["tile", *(["compact"] if self.compact else []), *([level] if level else []),
+                   *(["warned"] if view["warning"] and not level else []),
                    *(["stale"] if view["stale"] else [])]
         # The wall's layout script (assets/fit.js) reads these to pin and page tiles.
         data = {"stale": "1" if view["stale"] else "0", "severity": str(view["severity"]),
-                "step": str(view["step"]), "rank": str(view["rank"])}
+                "step": str(view["step"]), "rank": str(view["rank"]),
+                "warn": "1" if view["warning"] else "0"}
         return b.slot("div", f"tile-{queue}", {"c": " ".join(classes), "d": data},
                       {"class": "tile", "data-queue": queue, "data-name": name},
                       *rows)

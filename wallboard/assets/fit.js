@@ -5,7 +5,8 @@
  * fitting every tile would make them smaller than the floor (a fraction of the
  * screen's shorter side, its height on a landscape wall), the wall pages: as many
  * tiles as fit, rotating every page_s seconds, "2/3" shown. Every queue that is amber, red or on a ladder
- * step (data-severity, data-step) is pinned onto every page, worst first
+ * step or a breach warning (data-severity, data-step, data-warn) is pinned onto every
+ * page, worst first
  * (data-rank); if they alone exceed a page they page among themselves and the calm
  * queues shrink to a strip of names and waiting counts. The page is chosen from the
  * clock, so every display of a wall shows the same page.
@@ -116,7 +117,7 @@
     const fullH = window.innerHeight - top - footerH - 12;
 
     const pinned = tiles.filter(function (t) {
-      return px(t.dataset.severity) > 0 || px(t.dataset.step) > 0;
+      return px(t.dataset.severity) > 0 || px(t.dataset.step) > 0 || t.dataset.warn === "1";
     }).sort(function (a, b) {
       return px(b.dataset.rank) - px(a.dataset.rank) || waiting(b) - waiting(a);
     });
@@ -220,7 +221,7 @@
     if (!grid) { window.setTimeout(watch, 100); return; }
     new MutationObserver(soon).observe(grid, {
       childList: true, subtree: true, attributes: true,
-      attributeFilter: ["data-severity", "data-step", "data-rank", "class"],
+      attributeFilter: ["data-severity", "data-step", "data-rank", "data-warn", "class"],
       characterData: true,
     });
     window.addEventListener("resize", soon);

@@ -82,8 +82,10 @@ def test_worst_first_ranks_red_over_amber_and_a_ladder_step_within_the_same_colo
     amber_step = tile_view(snap("B", waiting=6, step=2), 1_000, SETTINGS)
     amber = tile_view(snap("C", waiting=9), 1_000, SETTINGS)
     calm_step = tile_view(snap("D", waiting=1, step=1), 1_000, SETTINGS)
+    warned = tile_view(_warned(snap("E", waiting=1), 480, 300, 720), 1_000, SETTINGS)
     assert [v["severity"] for v in (red, amber_step, amber, calm_step)] == [2, 1, 1, 0]
-    assert red["rank"] > amber_step["rank"] > amber["rank"] > calm_step["rank"] > 0
+    assert (red["rank"] > amber_step["rank"] > amber["rank"] > calm_step["rank"]
+            > warned["rank"] > 0)
 
 
 def test_a_compact_tile_has_the_four_figures_of_a_big_room():
@@ -111,7 +113,7 @@ def test_a_tiles_moving_parts_are_its_slots_and_its_shape_does_not_move_with_the
     assert busy.slots["GEN-waiting"] == {"t": "12", "c": "fig-value led red"}
     assert busy.slots["GEN-sl"] == {"t": "50%", "c": "fig-value led red"}
     assert busy.slots["tile-GEN"] == {"c": "tile over", "d": {
-        "stale": "0", "severity": "2", "step": "0", "rank": "200"}}
+        "stale": "0", "severity": "2", "step": "0", "rank": "200", "warn": "0"}}
     # What the slots say is what the markup says.
     assert text(by_id(tree(busy), "GEN-sl")) == "50%"
     # A tile in the other language, or a compact one, is other markup.
@@ -172,7 +174,9 @@ def test_a_breach_warning_shows_when_with_its_spread_and_pins_the_tile(lang, wor
     doc = _warned(snap("GEN", waiting=3), 480, 300, 720)
     tile = tree(queue_tile(doc, 1_000, SETTINGS, lang))
     assert [text(b) for b in by_class(tile, "warn")] == [word]
-    assert tile.get("data-severity") == "1"  # pinned like an amber figure
+    # Pinned on every page (fit.js), but not called "near": its figures are calm.
+    assert tile.get("data-warn") == "1" and tile.get("data-severity") == "0"
+    assert by_class(tile, "near") == []
 
 
 def test_the_warning_counts_from_the_snapshots_own_time_and_says_30_plus_for_no_late_case():
