@@ -271,8 +271,9 @@ def main() -> None:
     alerts = [a for r in results for a in r["alerts"]]
     surges = [s for r in results for s in r["surges"]]
     events = sum(r["events"] for r in results)
-    print(f"warn_margin {args.margin}, confirm {args.confirm}, horizon 10 min; {args.days} days ({len(small)} of 4 "
-          f"queues, {len(big)} of 16), {len(surges)} surges, {events} events, "
+    print(f"warn_margin {args.margin}, confirm {args.confirm}, horizon 10 min; "
+          f"{args.days} days ({len(small)} of 4 queues, {len(big)} of 16), "
+          f"{len(surges)} surges, {events} events, "
           f"{time.monotonic() - started:.0f} s")
     by_shape = judge(alerts, surges)
     print(f"{'shape':8} {'fires':>6} {'warned':>6} {'recall':>6} {'warns':>6} {'prec.':>6} "

@@ -4,8 +4,8 @@
 
 Starts its own redis-server and board (`callboard board --dev`) on free ports, writes
 snapshots of a made-up centre of ``--queues`` queues (some with 8-character Chinese
-names, a few amber or red, one on a ladder step, one with a breach warning) to Redis every half second, and has
-headless Chromium photograph each wall at each size. Nothing here is measured.
+names, a few amber or red, one on a ladder step, one with a breach warning) to Redis
+every half second, and has headless Chromium photograph each wall at each size. Nothing here is measured.
 """
 
 from __future__ import annotations
