@@ -352,7 +352,7 @@ class Notifier:
         raised.clear()
         # A warning stays with its own recipients: it does not climb (nothing has happened yet).
         if (alert is None or alert.get("acked_by") or alert["level"] >= self.max_level()
-                or alert["direction"] in WARNINGS
+                or alert.get("direction") in WARNINGS
                 or now_ms - alert["notified_ms"] < self.esc.ack_timeout_min * 60_000):
             return alert
         climbed: OpenAlert = {**alert, "level": alert["level"] + 1, "notified_ms": now_ms}
@@ -386,7 +386,7 @@ WARNINGS = ("warn", "warn_end")  # the breach warning's directions (step 0, core
 
 
 def _kind(alert: Alert) -> str:
-    return "warning" if alert["direction"] in WARNINGS else "ladder"
+    return "warning" if alert.get("direction") in WARNINGS else "ladder"
 
 
 def _channels(recipient: Recipient) -> list[str]:
@@ -499,8 +499,29 @@ def _consumer(settings: Settings) -> Any:
         allow_auto_create_topics=False)  # the worker and ensure_topics make it, right
 
 
+def _reread_if_redis_lost(consumer: Any, notifier: Notifier) -> None:
+    """Redis came back empty (or this is its first notifier): the open alerts, the log
+    and the outbox are rebuilt by reading the alerts topic again from its start. Handling
+    is idempotent, so on a Redis that still holds them nothing changes; alerts older than
+    ``max_alert_age_s`` are recorded, not sent; a recent delivery whose "delivered"
+    marker went with Redis is sent again (webhooks carry X-Callboard-Delivery to drop a
+    repeat). Acknowledgements made before the loss went with it."""
+    if notifier.redis.exists(notifier.keys.alerts_epoch):
+        return
+    assigned = consumer.assignment()
+    if not assigned:
+        return  # the group has not given this notifier its partition yet: next round
+    log.warning("notifier: Redis holds no record of the alerts (new, or lost with its data): "
+                "reading %s again from its start to rebuild the open alerts and the outbox",
+                notifier.settings.alerts_topic)
+    consumer.seek_to_beginning(*assigned)
+    notifier.redis.hincrby(notifier.keys.alerts_stats, "rebuilt", 1)
+    notifier.redis.set(notifier.keys.alerts_epoch, int(time.time() * 1000))
+
+
 def _step(consumer: Any, notifier: Notifier) -> None:
     """One round: new alerts into the outbox (then commit), due deliveries, escalation."""
+    _reread_if_redis_lost(consumer, notifier)
     batches = consumer.poll(timeout_ms=500)
     for tp, messages in batches.items():
         for message in messages:

@@ -50,6 +50,9 @@ class RedisKeys:
         # sorted set: deliveries still to make (member: the job, score: when due)
         self.alerts_outbox = f"{prefix}:alerts:outbox"
         self.alerts_attempts = f"{prefix}:alerts:attempts"  # hash: job -> attempts so far
+        # Set once the notifier has read the alerts topic into this Redis: gone, Redis
+        # was lost, and the notifier reads the topic again (alerts/notify.py).
+        self.alerts_epoch = f"{prefix}:alerts:epoch"
         # hash: replay session name -> its state (review/replay.py); each session's
         # own keys are under replay_prefix(prefix, name)
         self.replay_sessions = f"{prefix}:replay-sessions"

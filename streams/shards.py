@@ -71,26 +71,28 @@ class Shards:
                 log.error("checkpoint of partition %s unreadable (%s): counting it again",
                           partition, exc)
         start = pipeline.offsets.get(partition, -1) + 1
-        reread = 0
         # Every minute the checkpoint holds is written again: it may hold changes the
         # killed process counted but never wrote to Redis (a later call marking an
         # earlier half hour's answer repeated, B16), which re-reading from after the
         # checkpoint would never touch again. The same rows as after a Redis loss.
         changed = FeedResult(queues=set(pipeline.queues()), minutes=set(pipeline.engine.buckets))
-        async for records in read_partition(bootstrap_servers(self.settings.broker_url),
-                                            self.settings.events_topic, partition, start,
-                                            self.tune_backlog):
-            reread += len(records)
-            result = pipeline.feed(records, self.wall_ms())
-            changed.queues |= result.queues
-            changed.minutes |= result.minutes
-            result.queues, result.minutes = set(), set()
-            await on_result(pipeline, result)  # dead letters and alerts go out now
-        self._since_checkpoint[partition] = (reread, time.monotonic())
+        reread, end = await self._read(pipeline, partition, start, changed, on_result)
         before = self._dropped.pop(partition, None)
-        if saved is None and before is not None and reread <= before:
+        if saved is not None and end is not None and end < start:
+            # The checkpoint covers more of the partition than the broker holds: it came
+            # back empty (the local one keeps all in memory) while this worker kept the
+            # checkpoint. Counting goes on from the checkpoint with what the broker holds
+            # now, from its first record (event ids keep a re-sent event out).
+            log.error("partition %s: the broker lost its records (the checkpoint covers up "
+                      "to offset %s, it now holds %s): counting on from the checkpoint with "
+                      "what it holds", partition, start - 1, end)
+            pipeline.stats["source_resets"] += 1
+            pipeline.offsets.pop(partition, None)
+            reread, _ = await self._read(pipeline, partition, 0, changed, on_result)
+            await self.on_source_reset(partition)
+        elif saved is None and before is not None and reread <= before:
             # No checkpoint, and the topic now holds fewer records than were counted
-            # here: the broker came back empty (the local one keeps all in memory).
+            # here: the broker came back empty with the checkpoints.
             log.error("partition %s: the broker lost its records and the checkpoints "
                       "(counted up to offset %s here, it now holds %s): figures start again "
                       "from what it holds; what was counted before is not on the board",
@@ -101,6 +103,24 @@ class Shards:
                  start - 1, reread, time.monotonic() - started)
         self.restores += 1
         return pipeline, changed
+
+    async def _read(self, pipeline: Pipeline, partition: int, start: int, changed: FeedResult,
+                    on_result: OnResult) -> tuple[int, int | None]:
+        """The partition from ``start`` to its end into ``pipeline``: (records read, the
+        broker's end offset then, if it said)."""
+        reread = 0
+        ends: list[int] = []
+        async for records in read_partition(bootstrap_servers(self.settings.broker_url),
+                                            self.settings.events_topic, partition, start,
+                                            self.tune_backlog, ends=ends):
+            reread += len(records)
+            result = pipeline.feed(records, self.wall_ms())
+            changed.queues |= result.queues
+            changed.minutes |= result.minutes
+            result.queues, result.minutes = set(), set()
+            await on_result(pipeline, result)  # dead letters and alerts go out now
+        self._since_checkpoint[partition] = (reread, time.monotonic())
+        return reread, ends[0] if ends else None
 
     def wall_ms(self) -> int | None:
         # The "future" check, live only: a compressed-time demo or a replay on the

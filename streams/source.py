@@ -17,11 +17,12 @@ _FETCH_WAIT_MS = 50
 
 async def read_partition(bootstrap: list[str], topic: str, partition: int, start: int,
                          tune: BacklogTuner, max_records: int = 2000,
-                         ) -> AsyncIterator[list[Record]]:
+                         ends: list[int] | None = None) -> AsyncIterator[list[Record]]:
     """Records of one partition from ``start`` to the high watermark seen on the first
     fetch, in batches. The high watermark is taken from fetch responses: the local
-    broker answers ListOffsets (end offsets) wrongly (docs/broker.md). ``tune`` sees
-    each step (the broker profile's hook)."""
+    broker answers ListOffsets (end offsets) wrongly (docs/broker.md); it goes into
+    ``ends`` when given (a watermark below ``start``: the broker lost records). ``tune``
+    sees each step (the broker profile's hook)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, fetch_max_wait_ms=_FETCH_WAIT_MS)
     await consumer.start()
@@ -34,6 +35,8 @@ async def read_partition(bootstrap: list[str], topic: str, partition: int, start
             batch = await consumer.getmany(tp, timeout_ms=100, max_records=max_records)
             if target is None:
                 target = consumer.highwater(tp)
+                if target is not None and ends is not None:
+                    ends.append(target)
             messages = batch.get(tp, [])
             if messages:
                 yield [Record(m.value or b"", partition, m.offset) for m in messages

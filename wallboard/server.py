@@ -25,17 +25,32 @@ def build(settings: Settings) -> Dash:
     from wallboard.supervisor import create_supervisor
 
     app = create_app(settings)
-    create_supervisor(settings, app.server)
+    supervisor = create_supervisor(settings, app.server)
     gate = register_console(app.server, settings)
     register_review(app.server, settings, gate)
     register_displays(app.server, settings, gate.guarded, gate.user, gate.challenge,
                       signed_in=bool(gate.users))
     register_ack(app.server, settings, gate.guarded)
-    _harden(app.server, settings)
+    _harden(app.server, settings, _script_hashes(app, supervisor))
     return app
 
 
-def _harden(server: Any, settings: Settings) -> None:
+def _script_hashes(*apps: Dash) -> list[str]:
+    """The CSP hashes of every script the pages carry inline: Dash's own (its renderer's
+    start) and the walls' settings (wall.py), so no other inline script runs."""
+    import base64
+    import hashlib
+    import re
+
+    hashes = {h for app in apps for h in app.csp_hashes()}
+    for app in apps:
+        for body in re.findall(r"<script>(.*?)</script>", app.index_string, re.S):
+            digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+            hashes.add(f"'sha256-{digest}'")
+    return sorted(hashes)
+
+
+def _harden(server: Any, settings: Settings, script_hashes: list[str]) -> None:
     """What a browser is told on every answer, and whom to believe about the client."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -54,6 +69,12 @@ def _harden(server: Any, settings: Settings) -> None:
         # never a 500 with a traceback in the log that operators alert on.
         return Response("not found", 404, {"Content-Type": "text/plain"})
 
+    csp = "; ".join((
+        "default-src 'self'", "script-src 'self' " + " ".join(script_hashes),
+        "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:",
+        "font-src 'self' data:", "connect-src 'self'", "object-src 'none'",
+        "base-uri 'none'", "form-action 'self'"))
+
     @server.after_request
     def headers(response: Any) -> Any:
         from flask import request
@@ -61,9 +82,15 @@ def _harden(server: Any, settings: Settings) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         # An acknowledgement link is a credential: never in a Referer elsewhere.
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.path.startswith(("/board", "/assets", "/_dash")):
+        framed = request.path.startswith(("/board", "/assets", "/_dash"))
+        if not framed:
             # Walls may be shown inside a signage player's frame; nothing else is.
             response.headers.setdefault("X-Frame-Options", "DENY")
+        # Scripts only from the board itself and the inline ones it wrote: an injected
+        # script, were a page ever to let one through, does not run. Styles may be
+        # inline (Dash and plotly set them from script).
+        response.headers.setdefault("Content-Security-Policy", csp + (
+            "" if framed else "; frame-ancestors 'none'"))
         return response
 
 

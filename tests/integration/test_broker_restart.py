@@ -118,3 +118,56 @@ def _records(port: int, topic: str) -> int:
         return sum(end[tp] - first[tp] for tp in tps)
     finally:
         consumer.close()
+
+
+def test_a_checkpoint_beyond_what_the_broker_holds_counts_on_from_it(stack: Stack):
+    """Issue 22 (5): under `callboard up` the worker kept its checkpoints while the broker
+    came back empty; restored at their old offsets, past the new broker's end, the
+    partitions counted nothing, silently. Now: the broker's end below the checkpoint is
+    a source reset, said and counted, and counting goes on from the checkpoint with what
+    the broker holds, from its first record (a re-sent event counted once)."""
+    import asyncio
+
+    from kafka.partitioner.default import murmur2
+
+    from base.assemble import pipeline_rules
+    from base.config import Settings
+    from core.pipeline import Pipeline
+    from core.records import Record
+    from streams.shards import Shards
+    from streams.tables import save_checkpoint
+
+    settings = Settings(broker_url=stack.env["CALLBOARD_BROKER_URL"], events_topic=stack.topic,
+                        topic_partitions=3, broker_profile="local", clock="event")
+    rules = pipeline_rules(settings)
+    calls = [call(f"a{i}", at(10, i), answer_after_s=5) for i in range(4)]
+    before = [e for c in calls for e in c]
+    after = [e for i in range(2) for e in call(f"b{i}", at(10, 10 + i), answer_after_s=5)]
+    partition = (murmur2(b"GEN") & 0x7FFFFFFF) % 3
+    # The checkpoint as the worker kept it: the four calls counted, the old broker's
+    # partition read far beyond what the new one will hold.
+    kept = Pipeline(rules)
+    kept.feed([Record(json.dumps(e).encode(), partition, 490 + i) for i, e in enumerate(before)])
+    table: dict = {}
+    save_checkpoint(table, partition, kept.encode(), kept.offsets[partition])
+    # The new broker holds the first of those calls again (a producer re-sent it), then
+    # two new ones.
+    log = stack.logs / f"{stack.app_id}-after.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in [*calls[0], *after]))
+    stack.cli("publish", str(log))
+    resets: list[int] = []
+
+    async def reset(p: int) -> None:
+        resets.append(p)
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    shards = Shards(settings, rules, table, lambda *_: None, reset)  # type: ignore[arg-type]
+    pipeline = asyncio.run(shards.get(partition, nothing))
+    assert resets == [partition] and pipeline.stats["source_resets"] == 1
+    # Six calls in all: the four from the checkpoint (one of them again, counted once)
+    # and the two after.
+    counters = pipeline.engine.counters_between("GEN", at(10, 0), at(11, 0))
+    assert (counters["entered"], counters["answered"]) == (6, 6)
+    assert pipeline.offsets[partition] == len(calls[0]) + len(after) - 1

@@ -63,6 +63,15 @@ def test_every_answer_tells_the_browser_what_it_may_do(stack):
     assert console.headers["Referrer-Policy"] == "same-origin"
     wall = requests.get(f"{url}/board", timeout=10)  # a signage player may frame a wall
     assert "X-Frame-Options" not in wall.headers and wall.headers["X-Content-Type-Options"] == "nosniff"
+    # Scripts from the board and its own inline ones (by hash) only: no 'unsafe-inline',
+    # so a script slipped into a page would not run (the walls' Chromium tests run
+    # under this policy).
+    policy = dict(d.strip().split(" ", 1) for d in console.headers["Content-Security-Policy"]
+                  .split(";"))
+    assert policy["script-src"].startswith("'self' 'sha256-")
+    assert "unsafe" not in policy["script-src"] and policy["object-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert "frame-ancestors" not in wall.headers["Content-Security-Policy"]
 
 
 def test_an_unknown_user_costs_a_password_check(stack, tmp_path):

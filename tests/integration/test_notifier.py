@@ -224,3 +224,28 @@ def test_the_local_stacks_redis_keeps_the_outbox_and_open_alerts_through_a_kill(
         assert json.loads(client.hget(keys.alerts_open, "GEN"))["alert_id"] == alert["alert_id"]
     finally:
         services.stop(own)
+
+
+def test_redis_lost_under_a_failing_delivery_is_rebuilt_from_the_alerts_topic(stack, tmp_path,
+                                                                              hooks):
+    """Issue 22 (6): with a webhook failing, Redis lost everything after two attempts:
+    the delivery was never made, no "gave up" recorded, the open alerts gone from the
+    console. Now the notifier sees Redis came back without its record of the alerts and
+    reads the topic again: the open alerts are back and the delivery is made."""
+    configure(stack, tmp_path, hooks)
+    docs = alerts(["GEN", "BIZ"])
+    ids = {d["alert_id"] for d in docs}
+    stack.start("notify", name="notify")
+    publish(stack, docs)
+    wait_until(lambda: set(hooks.failed()) == ids and min(hooks.failed().values()) >= 2, 60,
+               "two failed attempts per alert")
+    # Redis comes back empty: every key of this deployment gone at once.
+    lost = list(stack.redis.scan_iter(f"{stack.prefix}:*"))
+    assert stack.keys.alerts_outbox in lost and stack.keys.alerts_open in lost
+    stack.redis.delete(*lost)
+    hooks.failing = False
+    wait_until(lambda: set(hooks.delivered()) == ids, 60, "each alert delivered after the loss")
+    wait_until(lambda: set(stack.redis.hkeys(stack.keys.alerts_open)) == {"GEN", "BIZ"}, 30,
+               "the open alerts rebuilt")
+    assert int(stack.redis.hget(stack.keys.alerts_stats, "rebuilt")) >= 1
+    assert hooks.delivered() == dict.fromkeys(ids, 1)
