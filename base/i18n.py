@@ -221,6 +221,7 @@ _PAGES: dict[str, tuple[str, str]] = {
     "link_tampered": ("链接无效。", "This link is not valid."),
     "link_off": ("一键确认未开启。", "One-tap acknowledgement is off."),
     "step_at": ("第 {step} 步 · {at}", "Step {step} · {at}"),
+    "warn_at": ("预警 · {at}：约 {n} 分钟后可能触发第 1 步", "Warning · {at}: step 1 likely in ~{n} min"),
     "now_figures": ("现在", "Now"),
     "longest": ("最长等待", "Longest wait"),
     "told": ("已通知", "Told"),

@@ -57,3 +57,18 @@ def test_figures_are_as_old_as_the_workers_last_contact_with_the_event_stream():
     assert [data_ms(s) for s in (live, cut_off, old_build)] == [99_500, 90_000, 100_000]
     assert [source_lost(s, settings) for s in (live, cut_off, old_build)] == [
         False, True, False]
+
+
+def test_the_ack_page_of_a_warning_says_when_step_1_is_forecast():
+    import re
+
+    from wallboard.pages import render_page
+
+    alert = {"direction": "warn", "step": 0, "event_time": "2026-12-03T10:00:00+08:00",
+             "rung": {"name_zh": "一级预警", "name_en": "Step 1 likely soon",
+                      "action_zh": "准备", "action_en": "Get ready"},
+             "forecast": {"breach_in_s": 470}}
+    page = render_page("ack.html", lang="en", state="open", alert=alert, claim={"queue": "GEN"},
+                       now=None, told=[], token="t", link="l", acked_at="").get_data(as_text=True)
+    assert re.findall(r'<p class="step">(.*?)</p>', page) == [
+        "Warning · 10:00: step 1 likely in ~8 min"]  # 470 s: 7.8 min, rounded
