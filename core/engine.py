@@ -128,8 +128,8 @@ class BatchResult:
     # queue: what the surge ladder runs on.
     waiting: list[tuple[str, int, int]] = field(default_factory=list)
     # (queue, event time, kind, value) in the order events were counted: what the
-    # breach forecast runs on (core/forecast.py). Kinds: offered, abandoned, ended
-    # (talk + hold ms), acw (ms), abandoned (wait ms), agent ((agent id, state)), waiting
+    # breach forecast runs on (core/forecast.py). Kinds (value): offered (1), abandoned
+    # (wait ms), ended (talk + hold ms), acw (ms), agent ((agent id, state)), waiting
     # (callers).
     signals: list[tuple[str, int, str, Any]] = field(default_factory=list)
 

@@ -155,6 +155,8 @@ WARNING_RUNG = Step(
     "Step 1 is forecast: get the floating experts ready, bring agents back from breaks",
     "floating_experts", "group", 5, 300,
     out_zh="一级预警解除", out_en="Step 1 warning over")
+_WARNING_OVER = ("风险已过：流动专家组无需签入，台席照常",
+                 "The risk has passed: the floating experts need not sign in")
 
 
 def seats_needed(figures: KpiFigures, threshold_s: float, target: float,
@@ -174,8 +176,12 @@ def alert_doc(group: str, t: Transition, zone: ZoneInfo,
               seats: SeatsNeeded | None = None, staffed: int | None = None) -> Alert:
     """The alert event (topic alerts.v1, Redis): what changed, why, and what to do."""
     rung = t.rung
-    names = ((rung.name_zh, rung.name_en, rung.action_zh, rung.action_en)
-             if t.direction in ("up", "warn") else rung.signed_out())
+    if t.direction in ("up", "warn"):
+        names = (rung.name_zh, rung.name_en, rung.action_zh, rung.action_en)
+    elif t.direction == "warn_end":
+        names = (rung.out_zh, rung.out_en, *_WARNING_OVER)
+    else:
+        names = rung.signed_out()
     doc: Alert = {
         "alert_id": f"{group}:{t.at_ms}:{t.direction}:{t.step}",
         "queue": group,

@@ -164,3 +164,16 @@ def test_a_silence_of_days_crossed_at_once_leaves_the_state_of_a_minute_by_minut
     assert jumped.estimate(walked.minute_ms, None, 5, 300) == walked.estimate(
         walked.minute_ms, None, 5, 300)
     assert jumped.level == walked.level and jumped.trend == walked.trend
+
+
+def test_a_warning_and_its_end_read_as_such_not_as_a_step():
+    from core.escalation import WARNING_RUNG, alert_doc
+    from core.ladder import Transition
+    from tests.unit.factories import SHANGHAI
+
+    warn = alert_doc("GEN", Transition(0, "warn", T0, 4, "day", WARNING_RUNG, {}), SHANGHAI)
+    end = alert_doc("GEN", Transition(0, "warn_end", T0, 1, "day", WARNING_RUNG), SHANGHAI)
+    assert (warn["step"], warn["rung"]["name_en"]) == (0, "Step 1 likely soon")
+    assert warn["alert_id"] == f"GEN:{T0}:warn:0" and "forecast" in warn
+    assert (end["rung"]["name_zh"], end["rung"]["action_en"]) == (
+        "一级预警解除", "The risk has passed: the floating experts need not sign in")
