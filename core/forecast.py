@@ -222,6 +222,7 @@ class Forecaster:
         self.ended_ms: int | None = None    # the last warning ended at
         self.passed_ms: int | None = None   # the risk of the warning out has passed since
         self.pending = 0                    # minutes in a row within the horizon, no warning out
+        self._rates: dict[int, float | None] = {}  # half hour -> _history_rate, this minute
         self.last: dict[str, Any] | None = None
 
     # ---------------------------------------------------------------- inputs
@@ -307,6 +308,7 @@ class Forecaster:
                 self.level = self.trend = 0.0
         half = str(start_ms - start_ms % HALF_HOUR_MS)
         self.history[half] = self.history.get(half, 0) + int(offered)
+        self._rates.clear()
         self.recent.append(list(minute))
         del self.recent[:-_RECENT_MIN]
         if minute[2]:
@@ -318,11 +320,16 @@ class Forecaster:
 
     # ------------------------------------------------------------ estimating
     def _history_rate(self, at_ms: int) -> float | None:
-        """Arrivals per minute in the half hour holding ``at_ms`` on the earlier days seen."""
+        """Arrivals per minute in the half hour holding ``at_ms`` on the earlier days seen
+        (remembered until the next minute is folded: one estimate asks for each of its
+        half hours thirty times)."""
         half = at_ms - at_ms % HALF_HOUR_MS
+        if half in self._rates:
+            return self._rates[half]
         seen = [self.history[k] for d in range(1, self.rules.history_days + 1)
                 if (k := str(half - d * _DAY_MS)) in self.history]
-        return sum(seen) / len(seen) / 30 if seen else None
+        rate = self._rates[half] = sum(seen) / len(seen) / 30 if seen else None
+        return rate
 
     def _day_factor(self, now_ms: int) -> float | None:
         """Today's last 30 minutes against the earlier days' same 30 minutes."""
@@ -355,13 +362,24 @@ class Forecaster:
         mean = sum(soon) / len(soon)
         # Poisson spread of 10 minutes' arrivals, plus the model's own error.
         spread = min(0.6, 1 / math.sqrt(max(1.0, mean * 10)) + self.rules.spread)
+        capacity = agents / aht_min if aht_min else 0.0
+        top = max(rates, default=0.0) * (1 + spread)
+        if (waiting <= above and top < capacity
+                and steady_queue(top, agents, aht_min, abandon) < above + 0.5):
+            # Below capacity with a low steady queue at the highest arrivals: no run can
+            # pass the level (what ``project`` finds too, without its steps; the steady
+            # queue only grows with the arrivals).
+            return Estimate(now_ms, None, None, None, mean, capacity, agents, self.aht_ms / 1000)
 
         def run(scale: float) -> int | None:
             return project(now_ms, waiting, above_since_ms, [r * scale for r in rates], agents,
                            aht_min, abandon, above, for_s, self.rules.margin).breach_ms
 
-        return Estimate(now_ms, run(1.0), run(1 + spread), run(1 - spread), mean,
-                        agents / aht_min if aht_min else 0.0, agents, self.aht_ms / 1000)
+        central = run(1.0)
+        if central is None:  # the spread is said of an estimate, not of none
+            return Estimate(now_ms, None, None, None, mean, capacity, agents, self.aht_ms / 1000)
+        return Estimate(now_ms, central, run(1 + spread), run(1 - spread), mean, capacity,
+                        agents, self.aht_ms / 1000)
 
     def judge(self, estimate: Estimate | None, now_ms: int, surging: bool) -> str | None:
         """The warning's change at ``now_ms``: "warn", "warn_end", or None.
