@@ -72,3 +72,19 @@ def test_the_ack_page_of_a_warning_says_when_step_1_is_forecast():
                        now=None, told=[], token="t", link="l", acked_at="").get_data(as_text=True)
     assert re.findall(r'<p class="step">(.*?)</p>', page) == [
         "Warning · 10:00: step 1 likely in ~8 min"]  # 470 s: 7.8 min, rounded
+
+
+def test_the_console_lists_an_open_warning_as_a_warning():
+    import re
+
+    from wallboard.pages import render_page
+
+    alert = {"queue": "GEN", "direction": "warn", "step": 0, "waiting": 4, "level": 0,
+             "event_time": "2026-12-03T10:00:00+08:00", "acked_by": None,
+             "rung": {"name_zh": "一级预警", "name_en": "Step 1 likely soon",
+                      "action_zh": "准备", "action_en": "Get ready"},
+             "forecast": {"breach_in_s": 300}}
+    page = render_page("console.html", lang="zh", alerts=[alert], name="lin", token="t",
+                       trail=[]).get_data(as_text=True)
+    assert re.findall(r'<p class="step">(.*?)</p>', page) == [
+        "GEN · 预警 · 10:00：约 5 分钟后可能触发第 1 步"]
