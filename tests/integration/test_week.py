@@ -36,6 +36,24 @@ def assert_rows_equal(got: dict, want: dict, what: str) -> None:
             assert oracle.close(row[name], value), (what, key, name, row[name], value)
 
 
+def rows_settle(stack: Stack, kind: str, want: dict) -> None:
+    """The rows as the worker leaves them: under load the last half hour's row may still
+    be written after the snapshot cycle that follows the last commit (CI saw an EN row
+    of the week's last hour one write behind). Compared once they agree, or at the
+    deadline, with the first difference shown."""
+    def agree() -> bool:
+        try:
+            assert_rows_equal(rows(stack, kind), want, kind)
+        except AssertionError:
+            return False
+        return True
+
+    try:
+        wait_until(agree, 60, f"the {kind} rows to equal the oracle")
+    except AssertionError:
+        assert_rows_equal(rows(stack, kind), want, kind)  # says which figure differs
+
+
 def test_a_week_equals_pandas_for_every_interval_and_the_tables_stay_bounded(stack, tmp_path):
     log = tmp_path / "week.jsonl"
     # A small centre (0.3 of the default staff and traffic) on 10 trunks: every kind
@@ -51,8 +69,8 @@ def test_a_week_equals_pandas_for_every_interval_and_the_tables_stay_bounded(sta
     now = int(df["ts_ms"].max())
     halves = oracle.history(df, now, ZONE, THRESHOLDS, "30min")
     assert len(halves) == 7 * 48 * 5
-    assert_rows_equal(rows(stack, "intervals"), halves, "half hours")
-    assert_rows_equal(rows(stack, "days"), oracle.history(df, now, ZONE, THRESHOLDS, "D"), "days")
+    rows_settle(stack, "intervals", halves)
+    rows_settle(stack, "days", oracle.history(df, now, ZONE, THRESHOLDS, "D"))
     want = assert_board_equals_oracle(stack, log)
     week = sum(v["offered"] for (q, _), v in halves.items() if q == "ALL")
     assert week > 8000
