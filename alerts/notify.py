@@ -184,7 +184,7 @@ class Notifier:
         first = not self.redis.exists(seen)
         if first:
             self.redis.lpush(self.keys.alerts_log, json.dumps(alert, ensure_ascii=False))
-            self.redis.ltrim(self.keys.alerts_log, 0, 9999)
+            self.redis.ltrim(self.keys.alerts_log, 0, self.esc.alert_log_keep - 1)
             ended: list[tuple[int, float]] = []
             update_open(self.redis, self.keys, queue,
                         lambda current: open_alert_after(current, alert, now_ms, ended))
@@ -204,7 +204,7 @@ class Notifier:
                       step=alert["step"], alert_id=alert["alert_id"], age_s=round(age_s))
         else:
             self.tell(alert, level=0)
-        self.redis.set(seen, 1, ex=30 * 86400)
+        self.redis.set(seen, 1, ex=self._marker_s())
 
     def tell(self, alert: Alert, level: int) -> None:
         """Put the level's deliveries in the outbox, due now (once: a job is one member)."""
@@ -214,6 +214,14 @@ class Notifier:
                 if not self.redis.exists(self._marker(alert, level, recipient.name, channel)):
                     jobs.append(Outbox.job(alert, recipient.name, channel, level))
         self.outbox.add(jobs, self.now_ms())
+
+    def _marker_s(self) -> int:
+        return int(self.esc.marker_days * 86400)
+
+    def trim(self) -> None:
+        """The audit trail to its newest ``audit_keep`` entries (once a round: an entry is
+        written by whoever audits, the notifier or a board)."""
+        self.redis.xtrim(self.keys.alerts_audit, maxlen=self.esc.audit_keep, approximate=False)
 
     def _marker(self, alert: Alert, level: int, recipient: str, channel: str) -> str:
         return f"{self.keys.alerts_sent}:{alert['alert_id']}:{level}:{recipient}:{channel}"
@@ -249,7 +257,7 @@ class Notifier:
         except Exception as exc:  # noqa: BLE001  # every channel failure is shown, none is fatal
             self._failed(raw, alert, attempt, fields, exc)
             return 0
-        self.redis.set(marker, 1, ex=30 * 86400)
+        self.redis.set(marker, 1, ex=self._marker_s())
         self.outbox.finish(raw)
         self.redis.hincrby(self.keys.alerts_stats, f"sent.{channel}", 1)
         DELIVERIES.labels(channel, "sent").inc()
@@ -542,3 +550,4 @@ def _step(consumer: Any, notifier: Notifier) -> None:
         consumer.commit()  # only what is in the outbox: at least once
     notifier.deliver_due()
     notifier.escalate_unacknowledged()
+    notifier.trim()

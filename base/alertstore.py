@@ -37,7 +37,8 @@ def audit(client: redis.Redis, keys: RedisKeys, **fields: Any) -> None:
     entry = {k: "" if v is None else str(v) for k, v in fields.items()}
     entry["at_ms"] = str(int(time.time() * 1000))
     # redis-py types the fields as a dict of its own encodable union; str values are that.
-    client.xadd(keys.alerts_audit, entry, maxlen=100_000, approximate=True)  # type: ignore[arg-type]
+    # Kept to escalation.audit_keep entries by the notifier (alerts/notify.py, each round).
+    client.xadd(keys.alerts_audit, entry)  # type: ignore[arg-type]
 
 
 def update_open(client: redis.Redis, keys: RedisKeys, queue: str,

@@ -242,6 +242,13 @@ class EscalationConfig(BaseModel):
     warn_cooldown_min: float = Field(default=15.0, ge=0)
     warn_margin: float = Field(default=1.0, ge=0, le=5)
     warn_confirm_min: int = Field(default=2, ge=1, le=10)
+    # What Redis keeps of the alerts (docs/operations.md#redis): the newest entries of
+    # the audit trail and of the alert log, and for how long the notifier remembers an
+    # alert handled and a delivery made (a redelivered alert older than this is handled
+    # again: recorded, and sent only if younger than max_alert_age_s).
+    audit_keep: int = Field(default=100_000, ge=100)
+    alert_log_keep: int = Field(default=10_000, ge=10)
+    marker_days: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> EscalationConfig:

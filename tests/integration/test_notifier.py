@@ -249,3 +249,29 @@ def test_redis_lost_under_a_failing_delivery_is_rebuilt_from_the_alerts_topic(st
                "the open alerts rebuilt")
     assert int(stack.redis.hget(stack.keys.alerts_stats, "rebuilt")) >= 1
     assert hooks.delivered() == dict.fromkeys(ids, 1)
+
+
+def test_redis_keeps_what_the_settings_say_of_the_alerts(stack, tmp_path, hooks):
+    """Issue 19 (4): the alert log and the audit trail bounded by settings."""
+    hooks.failing = False
+    config = tmp_path / "centre.toml"
+    config.write_text(f"""
+[escalation]
+webhook_secret = "s"
+max_alert_age_s = 0
+alert_log_keep = 10
+audit_keep = 100
+
+[[escalation.recipients]]
+name = "supervisor"
+webhook_url = "{hooks.url}/supervisor"
+""")
+    stack.env["CALLBOARD_CONFIG"] = str(config)
+    docs = alerts([f"Q{i}" for i in range(150)])  # each: one "notified" audit entry
+    stack.start("notify", name="notify")
+    publish(stack, docs)
+    wait_until(lambda: len(hooks.delivered()) == 150, 120, "every alert delivered")
+    wait_until(lambda: stack.redis.xlen(stack.keys.alerts_audit) == 100, 30,
+               "the audit trail trimmed to 100")
+    kept = [json.loads(a)["alert_id"] for a in stack.redis.lrange(stack.keys.alerts_log, 0, -1)]
+    assert len(set(kept)) == 10 and set(kept) <= {d["alert_id"] for d in docs}
