@@ -68,14 +68,14 @@ def hooks() -> Iterator[FlakyHooks]:
         yield server
 
 
-def configure(stack: Stack, tmp_path, hooks: FlakyHooks) -> None:
+def configure(stack: Stack, tmp_path, hooks: FlakyHooks, extra: str = "") -> None:
     config = tmp_path / "centre.toml"
     config.write_text(f"""
 [escalation]
 webhook_secret = "s"
 max_alert_age_s = 0
 ack_timeout_min = 60
-
+{extra}
 [[escalation.recipients]]
 name = "supervisor"
 webhook_url = "{hooks.url}/supervisor"
@@ -254,19 +254,7 @@ def test_redis_lost_under_a_failing_delivery_is_rebuilt_from_the_alerts_topic(st
 def test_redis_keeps_what_the_settings_say_of_the_alerts(stack, tmp_path, hooks):
     """Issue 19 (4): the alert log and the audit trail bounded by settings."""
     hooks.failing = False
-    config = tmp_path / "centre.toml"
-    config.write_text(f"""
-[escalation]
-webhook_secret = "s"
-max_alert_age_s = 0
-alert_log_keep = 10
-audit_keep = 100
-
-[[escalation.recipients]]
-name = "supervisor"
-webhook_url = "{hooks.url}/supervisor"
-""")
-    stack.env["CALLBOARD_CONFIG"] = str(config)
+    configure(stack, tmp_path, hooks, "alert_log_keep = 10\naudit_keep = 100\n")
     docs = alerts([f"Q{i}" for i in range(150)])  # each: one "notified" audit entry
     stack.start("notify", name="notify")
     publish(stack, docs)
