@@ -326,6 +326,21 @@ class Settings(BaseSettings):
     # (whichever comes first); a restart re-reads at most that much of the source.
     checkpoint_every_events: int = Field(default=20_000, ge=1)
     checkpoint_every_s: float = Field(default=60.0, gt=0)
+    # Checkpoints also written to files here, outside the broker (the local stack's:
+    # its broker keeps nothing past a restart, docs/broker.md#rolling-the-local-broker).
+    checkpoint_dir: Path | None = None
+
+    # --- the local stack's broker roll (docs/broker.md#rolling-the-local-broker): the
+    # memory-only broker is replaced by an empty one at the quiet hour (centre time),
+    # or sooner when it holds more than local_roll_above_mb, or every local_roll_every_s
+    # (0: never; for tests and compressed-time benches). Producers wait meanwhile.
+    local_roll_at: str | None = Field(default="04:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    local_roll_above_mb: int = Field(default=1500, ge=100)
+    local_roll_every_s: float = Field(default=0.0, ge=0)
+    # How long a roll waits for the worker, archiver and notifier to have everything
+    # before it gives up (and tries again local_roll_retry_s later).
+    local_roll_drain_s: float = Field(default=60.0, gt=0)
+    local_roll_retry_s: float = Field(default=600.0, gt=0)
 
     # --- the archive (docs/archive.md): every event, once, in daily files outside Kafka
     archive_dir: Path = Path("archive")

@@ -11,7 +11,8 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_expo
 
 from base.config import Settings
 
-__all__ = ["TopicLayoutError", "bootstrap_servers", "ensure_topics", "layout_problem"]
+__all__ = ["TopicLayoutError", "bootstrap_servers", "ensure_changelogs", "ensure_topics",
+           "layout_problem", "topic_id"]
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +82,37 @@ def ensure_topics(settings: Settings, *, check: bool = False) -> None:
                 raise TopicLayoutError(problem)
     finally:
         admin.close()
+
+
+def ensure_changelogs(settings: Settings, names: list[str]) -> None:
+    """The worker's table changelogs (compacted, one partition per events partition),
+    made again on a broker that came back without them: Faust declares a topic once per
+    process and never again."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url))
+    try:
+        missing = [n for n in names if n not in set(admin.list_topics())]
+        if missing:
+            try:
+                admin.create_topics([NewTopic(n, settings.topic_partitions,
+                                              settings.topic_replication,
+                                              topic_configs={"cleanup.policy": "compact"})
+                                     for n in missing])
+                log.info("created changelog topics %s", ", ".join(missing))
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+def topic_id(settings: Settings, topic: str) -> str | None:
+    """The topic's id (Kafka's topic UUID, KIP-516): a topic deleted and made again, or a
+    broker that came back empty, gives a new one. None when the broker does not say."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url))
+    try:
+        found = admin.describe_topics([topic])[0]
+    finally:
+        admin.close()
+    if found.get("error_code"):
+        return None
+    value = found.get("topic_id")
+    return str(value) if value and str(value).strip("0-") else None

@@ -566,13 +566,21 @@ def ingest_asterisk(ctx: click.Context, queue_log: Path, follow: bool, state_pat
               help="Logs of the child processes, and the archive of every event.")
 @click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Worker processes sharing the events topic's partitions.")
+@click.option("--events", "events_path", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Publish this recorded event log (at --speed) instead of simulating.")
+@click.option("--roll-every", "roll_every_s", type=click.FloatRange(min=0), default=None,
+              metavar="SECONDS", help="Roll the local broker this often (local_roll_every_s; "
+              "by default it rolls at local_roll_at).")
 @click.pass_context
-def up(ctx: click.Context, board_port: int, speed: float, state_dir: Path, workers: int) -> None:
-    """Start the local stack: broker, redis-server, worker(s), simulator, board."""
+def up(ctx: click.Context, board_port: int, speed: float, state_dir: Path, workers: int,
+       events_path: Path | None, roll_every_s: float | None) -> None:
+    """Start the local stack: broker, redis-server, worker(s), notifier, archiver, simulator
+    (or a recorded log) and board; roll the broker at the quiet hour."""
     from callboard.localstack import run_local_stack
 
     run_local_stack(ctx.obj["config"], board_port=board_port, speed=speed, state_dir=state_dir,
-                    workers=workers)
+                    workers=workers, events=events_path, roll_every_s=roll_every_s)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -14,7 +15,11 @@ from types import FrameType
 
 import click
 
+from base.carried import end_roll
+from base.config import Settings, load_settings
+from base.topics import ensure_topics
 from callboard import services
+from callboard.roll import RollClock, drain, rss_mb
 
 __all__ = ["run_local_stack"]
 
@@ -51,16 +56,21 @@ class _Child:
     start: Callable[[], subprocess.Popen[bytes]]
     proc: subprocess.Popen[bytes] | None = None
     deaths: list[float] = field(default_factory=list)  # monotonic times it died
+    producer: bool = False  # paused while the broker rolls
+    finishes: bool = False  # done when it exits with 0 (a recorded log published)
 
 
 class _Stack:
     """Starts the children in order, restarts one that dies (up to a limit), stops all
     in reverse order."""
 
-    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, state_dir: Path, env: dict[str, str], settings: Settings) -> None:
         self.state_dir = state_dir
         self.env = env
+        self.settings = settings
         self.children: list[_Child] = []
+        self.roll_clock = RollClock(settings, time.time())
+        self.rolls = 0
 
     def add(self, name: str, start: Callable[[], subprocess.Popen[bytes]]) -> _Child:
         child = _Child(name, start)
@@ -75,13 +85,61 @@ class _Stack:
         click.echo(f"  {name:<9} pid {child.proc.pid if child.proc else '?'}, log {log}")
         return child
 
+    def child(self, name: str) -> _Child:
+        return next(c for c in self.children if c.name == name)
+
     def watch(self) -> None:
-        """Until a signal (_Stop): restart whatever died; give up on a child dying in a loop."""
+        """Until a signal (_Stop): restart whatever died; give up on a child dying in a
+        loop; roll the broker when it is due."""
         while True:
             for child in self.children:
                 if child.proc is not None and child.proc.poll() is not None:
+                    if child.finishes and child.proc.returncode == 0:
+                        click.echo(f"  {child.name:<9} done")
+                        child.proc = None
+                        continue
                     self._restart(child)
+            broker = self.child("broker").proc
+            why = self.roll_clock.due(time.time(), rss_mb(broker.pid) if broker else None)
+            if why:
+                self.roll(why)
             time.sleep(0.5)
+
+    def roll(self, why: str) -> None:
+        """The broker replaced by an empty one, nothing lost (callboard/roll.py)."""
+        paused = [c.proc for c in self.children
+                  if c.producer and c.proc is not None and c.proc.poll() is None]
+        click.echo(f"rolling the local broker ({why}): producers paused, waiting for every "
+                   "reader to hold what it has")
+        for proc in paused:
+            os.killpg(proc.pid, signal.SIGSTOP)
+        try:
+            result = drain(self.settings, self.state_dir)
+            if isinstance(result, str):
+                self.roll_clock.not_before = time.time() + self.settings.local_roll_retry_s
+                click.echo(f"roll called off after {self.settings.local_roll_drain_s:g} s, "
+                           f"nothing lost; still behind: {result}. Trying again in "
+                           f"{self.settings.local_roll_retry_s:g} s.", err=True)
+                return
+            broker = self.child("broker")
+            assert broker.proc is not None
+            before = rss_mb(broker.proc.pid)
+            services.stop(broker.proc)
+            broker.proc = broker.start()
+            # Made here before any producer is let go: a producer's first send would
+            # make the events topic with the broker's own partition count.
+            ensure_topics(self.settings)
+            self.rolls += 1
+            self.roll_clock.last = time.time()
+            click.echo(f"rolled the local broker ({self.rolls}): drained in {result[1]:.1f} s; "
+                       f"the old one held {before or 0:.0f} MB, the new one "
+                       f"{rss_mb(broker.proc.pid) or 0:.0f} MB, pid {broker.proc.pid}")
+        finally:
+            assert self.settings.checkpoint_dir is not None
+            end_roll(self.settings.checkpoint_dir)
+            for proc in paused:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGCONT)
 
     def _restart(self, child: _Child) -> None:
         assert child.proc is not None
@@ -100,6 +158,8 @@ class _Stack:
                    err=True)
         time.sleep(wait)
         child.proc = child.start()
+        if child.name == "broker":  # back empty: the topics first (see _start_children)
+            ensure_topics(self.settings)
         click.echo(f"  {child.name:<9} restarted, pid {child.proc.pid}", err=True)
 
     def stop(self) -> None:
@@ -126,15 +186,29 @@ def _environment(board_port: int, broker_port: int, redis_port: int, config: str
         PYTHONUNBUFFERED="1",
     )
     # The local broker keeps nothing past a restart: the archive, beside the stack's
-    # logs, is what a replay of an earlier day reads.
+    # logs, is what a replay of an earlier day reads, and the checkpoints there are
+    # what the worker goes on from (callboard/roll.py).
     env.setdefault("CALLBOARD_ARCHIVE_DIR", str(state_dir / "archive"))
+    env.setdefault("CALLBOARD_CHECKPOINT_DIR", str(state_dir / "checkpoints"))
     if config:
         env["CALLBOARD_CONFIG"] = str(Path(config).resolve())
     return env
 
 
+def _settings(config: str | None, env: dict[str, str]) -> Settings:
+    """The stack's settings as its children read them (the file, then the environment)."""
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in env.items() if k.startswith("CALLBOARD_")})
+    try:
+        return load_settings(config)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def run_local_stack(config: str | None, *, board_port: int, speed: float, state_dir: Path,
-                    workers: int = 1) -> None:
+                    workers: int = 1, events: Path | None = None,
+                    roll_every_s: float | None = None) -> None:
     """Start broker, redis-server, worker, notifier, simulator and board; restart any
     that dies (at most _RESTARTS times a minute); stop them all on Ctrl-C.
 
@@ -146,12 +220,15 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
         raise click.ClickException(f"port {board_port} is taken; pass --board-port")
     state_dir.mkdir(parents=True, exist_ok=True)
     broker_port, redis_port = services.free_port(), services.free_port()
-    stack = _Stack(state_dir, _environment(board_port, broker_port, redis_port, config, state_dir.resolve()))
+    env = _environment(board_port, broker_port, redis_port, config, state_dir.resolve())
+    if roll_every_s is not None:
+        env["CALLBOARD_LOCAL_ROLL_EVERY_S"] = str(roll_every_s)
+    stack = _Stack(state_dir, env, _settings(config, env))
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     code = 0
     try:
         click.echo("starting the local stack (Ctrl-C stops it):")
-        _start_children(stack, broker_port, redis_port, speed, workers)
+        _start_children(stack, broker_port, redis_port, speed, workers, events)
         board = stack.children[-1].proc
         assert board is not None
         services.wait_for_port(board_port, board, 60, "board")
@@ -175,10 +252,13 @@ def run_local_stack(config: str | None, *, board_port: int, speed: float, state_
 
 
 def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: float,
-                    workers: int = 1) -> None:
+                    workers: int = 1, events: Path | None = None) -> None:
     state_dir = stack.state_dir
     stack.add("broker", lambda: services.start_broker(broker_port, state_dir / "broker.log"))
     click.echo(f"  broker    Tansu on 127.0.0.1:{broker_port} (memory only)")
+    # Once, before the children, which would all race to make them (seen: the events
+    # topic made twice in the first seconds, with a new id).
+    ensure_topics(stack.settings)
     stack.add("redis", lambda: services.start_redis(redis_port, state_dir / "redis",
                                                     state_dir / "redis.log", persist=True))
     click.echo(f"  redis     {services.redis_server_binary()} on 127.0.0.1:{redis_port} "
@@ -195,6 +275,11 @@ def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: flo
                             "CALLBOARD_WORKER_METRICS_PORT": str(services.free_port())})
     stack.callboard("notify", "notify")  # open alerts for the console; sends only to configured people
     stack.callboard("archive", "archive")  # every event, for replay and incident reports
-    stack.callboard("simulate", "simulate", "--start", "now", "--duration", "7d",
-                    "--speed", str(speed), "--flat")
+    if events is None:
+        stack.callboard("simulate", "simulate", "--start", "now", "--duration", "7d",
+                        "--speed", str(speed), "--flat").producer = True
+    else:  # a recorded log instead, at the speed asked
+        publish = stack.callboard("publish", "publish", str(events.resolve()), "--speed",
+                                  str(speed))
+        publish.producer = publish.finishes = True
     stack.callboard("board", "board")

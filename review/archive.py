@@ -74,6 +74,7 @@ class PartitionArchive:
     partition: int
     next_offset: int = 0
     lengths: dict[str, int] = field(default_factory=dict)  # relative path -> bytes
+    source: str | None = None  # the events topic's id the position counts in
     _ids: dict[str, set[str]] = field(default_factory=dict)  # relative path -> event ids
 
     @property
@@ -92,6 +93,7 @@ class PartitionArchive:
         except FileNotFoundError:
             saved = {"next_offset": 0, "lengths": {}}
         part.next_offset = int(saved["next_offset"])
+        part.source = saved.get("source")
         part.lengths = {k: int(v) for k, v in saved["lengths"].items()}
         for rel, length in part.lengths.items():
             path = root / rel
@@ -145,18 +147,19 @@ class PartitionArchive:
             self.lengths[rel] = self.lengths.get(rel, 0) + len(member)
         if records:
             self.next_offset = max(self.next_offset, records[-1][0] + 1)
-            self._save()
+            self.save()
         return sum(len(v) for v in by_file.values()), duplicates
 
     def forget_before(self, day: date) -> None:
         self.lengths = {k: v for k, v in self.lengths.items() if k[:10] >= day.isoformat()}
-        self._save()
+        self.save()
 
-    def _save(self) -> None:
+    def save(self) -> None:
         self.position_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.position_path.with_suffix(".tmp")
         with tmp.open("w") as fh:
-            json.dump({"next_offset": self.next_offset, "lengths": self.lengths}, fh)
+            json.dump({"next_offset": self.next_offset, "lengths": self.lengths,
+                       "source": self.source}, fh)
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(self.position_path)
@@ -204,6 +207,22 @@ class ArchiveWriter:
     def position(self, partition: int) -> int:
         return self.part(partition).next_offset
 
+    def resume(self, partition: int, source: str | None) -> int:
+        """Where to read ``partition`` from, given the events topic's id now: a position
+        kept in another topic (the local stack rolled its broker, base/carried.py)
+        starts the new one from its first record; event ids keep the files exact."""
+        part = self.part(partition)
+        if source is not None and part.source is not None and part.source != source:
+            log.warning("archive: partition %s: the events topic is a new one (id %s, "
+                        "archived up to offset %s of %s): archiving all it holds",
+                        partition, source, part.next_offset - 1, part.source)
+            part.next_offset = 0
+            SOURCE_RESETS.inc()
+        if source is not None and part.source != source:
+            part.source = source
+            part.save()
+        return part.next_offset
+
     def part(self, partition: int) -> PartitionArchive:
         part = self.parts.get(partition)
         if part is None:
@@ -248,7 +267,7 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
-    from base.topics import bootstrap_servers, ensure_topics
+    from base.topics import bootstrap_servers, ensure_topics, topic_id
 
     ensure_topics(settings)
     writer = ArchiveWriter(settings)
@@ -273,8 +292,13 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
 
         def on_partitions_assigned(self, assigned: Any) -> None:
             # The files, not the group's commits, say where to go on.
+            try:
+                source = topic_id(settings, settings.events_topic)
+            except Exception as exc:  # noqa: BLE001  # kafka-python's errors; the id is a help
+                log.warning("archive: cannot learn the events topic's id (%r)", exc)
+                source = None
             for tp in assigned:
-                consumer.seek(tp, writer.position(tp.partition))
+                consumer.seek(tp, writer.resume(tp.partition, source))
 
     pending: dict[int, list[tuple[int, bytes, int]]] = {}
     first_at = [0.0]

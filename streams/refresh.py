@@ -14,8 +14,9 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from base.broker import BrokerProfile
+from base.carried import roll_request
 from base.config import Settings
-from base.topics import ensure_topics, layout_problem
+from base.topics import ensure_changelogs, ensure_topics, layout_problem
 from core.pipeline import Pipeline
 from core.records import Alert
 from streams.probe import BrokerProbe
@@ -53,6 +54,8 @@ class Refresh:
         self.send_alert = send_alert
         self.probe = BrokerProbe(settings.broker_url)
         self._stalled: set[int] = set()  # partitions logged as stalled
+        self._roll: str | None = None  # the roll request answered, and at which offsets
+        self._rolled: dict[int, int] = {}
 
     async def tick(self) -> None:
         if not await self.check_broker():
@@ -66,6 +69,8 @@ class Refresh:
         self.status.not_ready = None if assigned else "no partition of the events topic assigned"
         self.watch_progress(assigned)
         self.count_state()
+        self.checkpoint_due()
+        self.answer_roll(assigned)
         if self.settings.clock == "wall":
             await self.advance_ladders(assigned)
         self.pending.touch(self.shards.queues())
@@ -80,6 +85,7 @@ class Refresh:
         if topic not in self.probe.topics:
             await self.recreate_topics()
             return False
+        await self.recreate_changelogs()
         problem = layout_problem(topic, self.probe.partitions(topic), self.settings.topic_partitions)
         if problem:  # recreated by someone else's auto-creation: counting would be wrong
             if self.status.not_ready != problem:
@@ -160,6 +166,31 @@ class Refresh:
         stats["table.live"] = sum(len(p.engine.live) for p in pipelines)
         stats["callers_indexed"] = sum(len(p.engine.callers) for p in pipelines)
 
+    def checkpoint_due(self) -> None:
+        # The agent checkpoints after a batch; a partition that went quiet (or was just
+        # restored from another topic's checkpoint) is checkpointed here.
+        for partition in self.shards.checkpoint_due():
+            self.shards.checkpoint(partition)
+
+    def answer_roll(self, assigned: set[int]) -> None:
+        """The local stack is about to replace its broker (base/carried.py): each
+        partition read to its end is checkpointed to its file, naming the request; again
+        if a record came in after."""
+        nonce = roll_request(self.settings.checkpoint_dir)
+        if nonce is None:
+            return
+        if nonce != self._roll:
+            self._roll, self._rolled = nonce, {}
+        for partition, pipeline in self._held(assigned):
+            highwater = self._highwater(partition)
+            offset = _next_offset(pipeline, partition) - 1
+            if highwater is None or offset + 1 < highwater or self._rolled.get(partition) == offset:
+                continue
+            self.shards.checkpoint(partition)
+            self._rolled[partition] = offset
+            log.info("partition %s: checkpointed at offset %s for the broker's roll", partition,
+                     offset)
+
     async def advance_ladders(self, assigned: set[int]) -> None:
         # Deadlines fall due while no event arrives (a stuck queue), but only
         # once the partition is read to its end: a lagging one is not "now".
@@ -179,10 +210,21 @@ class Refresh:
         self.status.not_ready = "the broker lost the events topic"
         try:
             await asyncio.to_thread(ensure_topics, self.settings)
-            for table in self.app.tables.values():
-                await table.changelog_topic.declare()
         except Exception as exc:  # noqa: BLE001  # kafka-python's and aiokafka's errors alike
             log.warning("cannot create the topics now (%r); trying again", exc)
+
+    async def recreate_changelogs(self) -> None:
+        # A broker that came back empty (another process may have made the events topic
+        # first): Faust declares its changelogs once per process, so they are made here.
+        names = [table.changelog_topic.get_topic_name() for table in self.app.tables.values()]
+        if set(names) <= self.probe.topics:
+            return
+        log.error("the broker has no changelog topic %s: creating it again",
+                  ", ".join(sorted(set(names) - self.probe.topics)))
+        try:
+            await asyncio.to_thread(ensure_changelogs, self.settings, names)
+        except Exception as exc:  # noqa: BLE001  # kafka-python's errors alike
+            log.warning("cannot create the changelog topics now (%r); trying again", exc)
 
     async def close(self) -> None:
         await self.probe.close()

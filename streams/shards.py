@@ -13,8 +13,9 @@ import faust
 from faust.types import TP
 
 from base.broker import BacklogTuner
+from base.carried import Saved, read_checkpoint_file, write_checkpoint_file
 from base.config import Settings
-from base.topics import bootstrap_servers
+from base.topics import bootstrap_servers, topic_id
 from core.pipeline import FeedResult, Pipeline, PipelineRules
 from streams.source import read_partition
 from streams.tables import CheckpointTable, load_checkpoint, save_checkpoint
@@ -44,6 +45,8 @@ class Shards:
         self._lock = asyncio.Lock()
         self.restores = 0  # partitions restored by this process (operators' figure)
         self._dropped: dict[int, int] = {}  # partition -> offset folded when it was revoked
+        # The events topic's id each pipeline counted from (base/carried.py).
+        self.sources: dict[int, str | None] = {}
 
     def __call__(self) -> Mapping[int, Pipeline]:
         return self.pipelines
@@ -60,24 +63,59 @@ class Shards:
                     await on_result(pipeline, changed)
         return pipeline
 
+    async def source_id(self) -> str | None:
+        """The events topic's id now; None when the broker does not say."""
+        try:
+            return await asyncio.to_thread(topic_id, self.settings, self.settings.events_topic)
+        except Exception as exc:  # noqa: BLE001  # kafka-python's errors; the id is a help
+            log.warning("cannot learn the events topic's id (%r)", exc)
+            return None
+
+    def _saved(self, partition: int, source: str | None) -> Saved | None:
+        """The checkpoint to go on from: the furthest one of this topic, else the newest
+        one of any (the broker's changelog, or the file the local stack keeps beside it)."""
+        found = [c for c in (load_checkpoint(self.table, partition),
+                             read_checkpoint_file(self.settings.checkpoint_dir, partition))
+                 if c is not None]
+        same = [c for c in found if source is not None and c.source == source]
+        if same:
+            return max(same, key=lambda c: c.offset)
+        return max(found, key=lambda c: c.saved_ms, default=None)
+
     async def _restore(self, partition: int, on_result: OnResult) -> tuple[Pipeline, FeedResult]:
         started = time.monotonic()
-        saved = load_checkpoint(self.table, partition)
+        source = await self.source_id()
+        saved = self._saved(partition, source)
         pipeline = Pipeline(self.rules)
         if saved is not None:
             try:
-                pipeline = Pipeline.decode(self.rules, saved[0])
+                pipeline = Pipeline.decode(self.rules, saved.blob)
             except (ValueError, KeyError) as exc:
                 log.error("checkpoint of partition %s unreadable (%s): counting it again",
                           partition, exc)
-        start = pipeline.offsets.get(partition, -1) + 1
+        self.sources[partition] = source
         # Every minute the checkpoint holds is written again: it may hold changes the
         # killed process counted but never wrote to Redis (a later call marking an
         # earlier half hour's answer repeated, B16), which re-reading from after the
         # checkpoint would never touch again. The same rows as after a Redis loss.
         changed = FeedResult(queues=set(pipeline.queues()), minutes=set(pipeline.engine.buckets))
-        reread, end = await self._read(pipeline, partition, start, changed, on_result)
         before = self._dropped.pop(partition, None)
+        if (saved is not None and None not in (source, saved.source)
+                and saved.source != source):
+            # Counted from a topic that is gone (the local stack rolled its broker, or
+            # the topic was made again): go on from the checkpoint with all of this one.
+            log.warning("partition %s: the events topic is a new one (id %s; the checkpoint "
+                        "at offset %s counted %s): counting on from the checkpoint with "
+                        "all it holds", partition, source, saved.offset, saved.source)
+            pipeline.stats["source_resets"] += 1
+            pipeline.offsets.pop(partition, None)
+            reread, _ = await self._read(pipeline, partition, 0, changed, on_result)
+            await self.on_source_reset(partition)
+            self._since_checkpoint[partition] = (max(reread, 1), 0.0)  # due at once
+            self._log_restored(partition, -1, reread, started)
+            return pipeline, changed
+        start = pipeline.offsets.get(partition, -1) + 1
+        reread, end = await self._read(pipeline, partition, start, changed, on_result)
         if saved is not None and end is not None and end < start:
             # The checkpoint covers more of the partition than the broker holds: it came
             # back empty (the local one keeps all in memory) while this worker kept the
@@ -99,10 +137,13 @@ class Shards:
                       partition, before, reread)
             pipeline.stats["source_resets"] += 1
             await self.on_source_reset(partition)
-        log.info("partition %s: restored at offset %s, re-read %s records in %.1f s", partition,
-                 start - 1, reread, time.monotonic() - started)
-        self.restores += 1
+        self._log_restored(partition, start - 1, reread, started)
         return pipeline, changed
+
+    def _log_restored(self, partition: int, offset: int, reread: int, started: float) -> None:
+        log.info("partition %s: restored at offset %s, re-read %s records in %.1f s", partition,
+                 offset, reread, time.monotonic() - started)
+        self.restores += 1
 
     async def _read(self, pipeline: Pipeline, partition: int, start: int, changed: FeedResult,
                     on_result: OnResult) -> tuple[int, int | None]:
@@ -139,9 +180,13 @@ class Shards:
                     or now - since >= self.settings.checkpoint_every_s)]
 
     def checkpoint(self, partition: int) -> int:
+        """The partition's state to the changelog and, on the local stack, to its file."""
         pipeline = self.pipelines[partition]
-        written = save_checkpoint(self.table, partition, pipeline.encode(),
-                                  pipeline.offsets.get(partition, -1))
+        blob, offset = pipeline.encode(), pipeline.offsets.get(partition, -1)
+        source = self.sources.get(partition)
+        written = save_checkpoint(self.table, partition, blob, offset, source)
+        if self.settings.checkpoint_dir is not None:
+            write_checkpoint_file(self.settings.checkpoint_dir, partition, blob, offset, source)
         self._since_checkpoint[partition] = (0, time.monotonic())
         return written
 
@@ -151,6 +196,7 @@ class Shards:
             if pipeline is not None:  # remembered, to tell a broker that lost them
                 self._dropped[partition] = pipeline.offsets.get(partition, -1)
             self._since_checkpoint.pop(partition, None)
+            self.sources.pop(partition, None)
 
     def queues(self) -> list[str]:
         return sorted({q for p in self.pipelines.values() for q in p.queues()})

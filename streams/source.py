@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import time
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 
 from base.broker import BacklogTuner
 from core.records import Record
@@ -13,6 +16,9 @@ __all__ = ["read_partition"]
 
 # A backlog is there to read: a fetch need not wait long for more.
 _FETCH_WAIT_MS = 50
+# Any fetch answer, even an empty one, carries the high watermark; none in this long
+# means the partition is not there (a broker that came back empty mid-restore).
+_FIRST_ANSWER_S = 15.0
 
 
 async def read_partition(bootstrap: list[str], topic: str, partition: int, start: int,
@@ -31,12 +37,16 @@ async def read_partition(bootstrap: list[str], topic: str, partition: int, start
         consumer.assign([tp])
         consumer.seek(tp, start)
         target: int | None = None
+        started = time.monotonic()
         while True:
             batch = await consumer.getmany(tp, timeout_ms=100, max_records=max_records)
             if target is None:
                 target = consumer.highwater(tp)
                 if target is not None and ends is not None:
                     ends.append(target)
+                if target is None and time.monotonic() - started > _FIRST_ANSWER_S:
+                    raise KafkaTimeoutError(f"{topic}[{partition}]: no fetch answer in "
+                                            f"{_FIRST_ANSWER_S:g} s")
             messages = batch.get(tp, [])
             if messages:
                 yield [Record(m.value or b"", partition, m.offset) for m in messages

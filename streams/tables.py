@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 import zlib
 from typing import Any
 
 import faust
+
+from base.carried import Saved
 
 __all__ = ["CheckpointTable", "load_checkpoint", "save_checkpoint"]
 
@@ -28,7 +31,8 @@ class CheckpointTable(faust.Table):
         return int(str(key).split("|", 1)[0])
 
 
-def save_checkpoint(table: CheckpointTable, partition: int, blob: bytes, offset: int) -> int:
+def save_checkpoint(table: CheckpointTable, partition: int, blob: bytes, offset: int,
+                    source: str | None = None) -> int:
     """Write ``blob`` in parts to the slot the last head does not name, then the head.
 
     Two slots: a checkpoint cut short (kill -9, or the local broker losing a
@@ -42,12 +46,13 @@ def save_checkpoint(table: CheckpointTable, partition: int, blob: bytes, offset:
         # As text: the table's codec is JSON (base64 costs a third; the blob is compressed).
         table[f"{partition}|{slot}|{i}"] = base64.b64encode(part).decode()
     table[f"{partition}|head"] = {"slot": slot, "parts": len(parts), "offset": offset,
-                                  "crc": zlib.crc32(blob)}
+                                  "crc": zlib.crc32(blob), "source": source,
+                                  "saved_ms": int(time.time() * 1000)}
     return len(blob)
 
 
-def load_checkpoint(table: CheckpointTable, partition: int) -> tuple[bytes, int] | None:
-    """The newest whole checkpoint of ``partition`` and the offset it covers, if any."""
+def load_checkpoint(table: CheckpointTable, partition: int) -> Saved | None:
+    """The newest whole checkpoint of ``partition``, if any."""
     head = _head(table, partition)
     if head is None:
         return None
@@ -57,7 +62,7 @@ def load_checkpoint(table: CheckpointTable, partition: int) -> tuple[bytes, int]
         log.error("checkpoint of partition %s is damaged: counting it again from the source",
                   partition)
         return None
-    return blob, head["offset"]
+    return Saved(blob, head["offset"], head.get("source"), head.get("saved_ms") or 0)
 
 
 def _head(table: CheckpointTable, partition: int) -> dict[str, Any] | None:

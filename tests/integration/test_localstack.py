@@ -19,7 +19,7 @@ from base.config import Settings
 from base.keys import RedisKeys
 from callboard import services
 from core.snapshot import CENTRE
-from tests.integration.helpers import ROOT, wait_until
+from tests.integration.helpers import ROOT, SURGE, assert_board_equals_oracle, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -84,3 +84,98 @@ def test_up_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path):
             os.kill(pid, 0)
     for port in (board_port, *ports):
         assert not listening(port), port
+
+
+class _Board:
+    """The snapshots of a stack's Redis, as assert_board_equals_oracle reads them."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.keys = RedisKeys(Settings().redis_prefix)
+
+    def snapshot(self, queue: str) -> dict | None:
+        raw = self.client.get(self.keys.snapshot(queue))
+        return json.loads(raw) if raw else None
+
+
+def test_the_broker_rolled_twice_mid_run_and_killed_loses_nothing(tmp_path):
+    """Issue 19 (2): the local broker only grows, so `callboard up` replaces it with an
+    empty one (here every 30 s instead of at the quiet hour) while a recorded surge is
+    published: producers wait, every reader drains, the worker's checkpoints go to files
+    outside the broker. Then the broker is killed -9 (it comes back empty, restarted by
+    the stack) and the worker too: it goes on from its checkpoint, not from zero. The
+    figures equal the independent computation on the file, the notifier's alerts equal
+    `callboard alerts`, the archive holds each event once, and each roll's new broker
+    holds less than the old one did."""
+    log = tmp_path / "surge.jsonl"
+    subprocess.run([sys.executable, "-m", "callboard.cli", "simulate", *SURGE, "--out",
+                    str(log)], check=True, cwd=ROOT, capture_output=True)
+    lines = [line for line in log.read_bytes().splitlines() if line.strip()]
+    state = tmp_path / "state"
+    out = tmp_path / "up.out"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("CALLBOARD_CONFIG", None)
+    with out.open("wb") as fh:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "callboard.cli", "up", "--board-port",
+             str(services.free_port()), "--speed", "40", "--state-dir", str(state),
+             "--events", str(log), "--roll-every", "30"],
+            stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    try:
+        text = wait_until(lambda: "callboard board: http" in out.read_text() and out.read_text(),
+                          90, "the stack to start")
+        redis_port = int(re.findall(r"on 127\.0\.0\.1:(\d+)", text)[1])
+        # The hour takes 90 s at 40x: two rolls while it is published, one after.
+        wait_until(lambda: "publish   done" in out.read_text(), 240, "the log published")
+        rolled = wait_until(lambda: len(re.findall(r"rolled the local broker \((\d+)\)",
+                                                   out.read_text())) >= 3 and out.read_text(),
+                            120, "a roll after the log was published")
+        before_done = rolled[:rolled.index("publish   done")]
+        assert len(re.findall(r"rolled the local broker", before_done)) >= 2, rolled
+        for old, new in re.findall(r"the old one held (\d+) MB, the new one (\d+) MB", rolled):
+            assert int(new) < int(old), rolled
+        assert "called off" not in rolled
+        client = redis.Redis(port=redis_port, decode_responses=True)
+        board = _Board(client)
+        wait_until(lambda: _equal(board, log), 60, "the figures to equal the file's")
+        offline = json.loads(subprocess.run(
+            [sys.executable, "-m", "callboard.cli", "alerts", "--events", str(log)],
+            check=True, cwd=ROOT, capture_output=True, text=True).stdout)
+        alerts = [json.loads(a) for a in client.lrange(board.keys.alerts_log, 0, -1)]
+        key = lambda a: (a["queue"], a["step"], a["direction"], a["event_time"])  # noqa: E731
+        assert offline and sorted(map(key, alerts)) == sorted(map(key, offline))
+        from review.archive import archive_days, read_day
+        archived = [line for day in archive_days(state / "archive")
+                    for records in read_day(state / "archive", day,
+                                            Settings().events_topic).values()
+                    for line in records]
+        assert sorted(archived) == sorted(lines)
+
+        # The broker dies: the stack starts an empty one, which holds no event. Then the
+        # worker dies too: every figure must come from the checkpoint carried outside the
+        # dead broker (its file, or the new changelog the worker wrote meanwhile).
+        broker = int(re.findall(r"new one \d+ MB, pid (\d+)", out.read_text())[-1])
+        os.kill(broker, signal.SIGKILL)
+        wait_until(lambda: "broker    restarted" in out.read_text(), 60, "the broker's restart")
+        os.kill(int(re.search(r"worker +pid (\d+)", text).group(1)), signal.SIGKILL)
+        wait_until(lambda: "worker    restarted" in out.read_text(), 60, "the worker's restart")
+        for queue in ("ALL", *(q for q in _queues(log))):
+            client.delete(board.keys.snapshot(queue))  # so each one is the new worker's
+        wait_until(lambda: _equal(board, log), 90,
+                   "the restarted worker's figures, from the checkpoint it carried across")
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(timeout=60)
+    assert code == 0, out.read_text()[-3000:]
+
+
+def _queues(log) -> set[str]:
+    return {json.loads(line)["queue"] for line in log.read_text().splitlines() if line.strip()}
+
+
+def _equal(board: _Board, log) -> bool:
+    try:
+        assert_board_equals_oracle(board, log)
+    except AssertionError:
+        return False
+    return True

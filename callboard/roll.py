@@ -1,0 +1,219 @@
+"""Rolling the local stack's broker: an empty one in place of one that only grows.
+
+The local broker (Tansu 0.6.0, memory only) never frees a record and its fetches slow
+as a partition grows (docs/broker.md). Deleting records is not implemented there, so
+the only way to free it is a new broker. A roll, run by ``callboard up``:
+
+1. the producers are paused (SIGSTOP: a paused producer sends nothing, and what it
+   had in flight is sent again to the new broker);
+2. the workers are asked to checkpoint every partition they have read to its end into
+   files beside the stack (base/carried.py), outside the broker;
+3. the roll waits until every record the broker holds is counted and checkpointed, in
+   the archive, and every alert handled by the notifier, and the dead letters are
+   copied to a file (nobody else reads that topic);
+4. the broker is replaced by an empty one on the same port, and the producers go on.
+
+Each consumer then meets a topic of another id (Kafka's topic UUID): the worker goes on
+from its checkpoint and the archiver from its files, each reading the new topic from its
+first record; event ids keep anything read twice out. A roll that cannot drain in
+``local_roll_drain_s`` is called off (nothing is lost: the producers go on into the old
+broker) and tried again later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from base.carried import request_roll, saved_offsets
+from base.config import Settings
+from base.topics import bootstrap_servers, topic_id
+
+__all__ = ["Drain", "RollClock", "drain", "rss_mb"]
+
+log = logging.getLogger(__name__)
+# The supervisor's terminal is for the stack's news, not each client's connection.
+logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def rss_mb(pid: int) -> float | None:
+    """A process's resident memory in MB (Linux /proc), None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return None
+    return None
+
+
+@dataclass
+class RollClock:
+    """When the next roll is due: at ``local_roll_at`` on the centre's clock, when the
+    broker holds more than ``local_roll_above_mb``, or every ``local_roll_every_s``."""
+
+    settings: Settings
+    last: float  # time.time() of the last roll (or the broker's start)
+    not_before: float = 0.0  # after a roll that was called off
+
+    def due(self, now: float, broker_mb: float | None) -> str | None:
+        """Why a roll is due now, or None."""
+        s = self.settings
+        if now < self.not_before:
+            return None
+        if s.local_roll_every_s and now - self.last >= s.local_roll_every_s:
+            return f"every {s.local_roll_every_s:g} s"
+        if broker_mb is not None and broker_mb > s.local_roll_above_mb:
+            return f"the broker holds {broker_mb:.0f} MB (local_roll_above_mb {s.local_roll_above_mb})"
+        if s.local_roll_at:
+            hour, minute = (int(x) for x in s.local_roll_at.split(":"))
+            local = datetime.fromtimestamp(now, s.zone)
+            mark = local.replace(hour=hour, minute=minute, second=0, microsecond=0).timestamp()
+            if self.last < mark <= now:
+                return f"the quiet hour ({s.local_roll_at})"
+        return None
+
+
+@dataclass
+class Drain:
+    """What the broker holds and how much of it each reader has."""
+
+    events_end: dict[int, int]  # partition -> high watermark
+    alerts_end: int
+    dead_end: int
+    worker: dict[int, int]  # partition -> next offset checkpointed in this topic
+    archive: dict[int, int]  # partition -> next offset archived
+    notifier: int  # next alert offset committed
+
+    def behind(self) -> list[str]:
+        """Who does not hold everything yet ([] when the broker may go)."""
+        late = [f"worker p{p} {self.worker.get(p, 0)}/{end}"
+                for p, end in self.events_end.items() if self.worker.get(p, 0) < end]
+        late += [f"archive p{p} {self.archive.get(p, 0)}/{end}"
+                 for p, end in self.events_end.items() if self.archive.get(p, 0) < end]
+        if self.notifier < self.alerts_end:
+            late.append(f"notifier {self.notifier}/{self.alerts_end}")
+        return late
+
+
+def _ends(settings: Settings, topics: list[tuple[str, int]], deadline_s: float = 10.0
+          ) -> dict[tuple[str, int], int]:
+    """High watermarks, from fetch answers: the local broker's ListOffsets is wrong
+    (docs/broker.md, gap 1)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url),
+                             group_id=None, enable_auto_commit=False,
+                             allow_auto_create_topics=False, auto_offset_reset="earliest",
+                             fetch_max_wait_ms=50, max_partition_fetch_bytes=1024)
+    try:
+        tps = [TopicPartition(t, p) for t, p in topics]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, 0)
+        end = time.monotonic() + deadline_s
+        found: dict[tuple[str, int], int] = {}
+        while len(found) < len(tps):
+            if time.monotonic() > end:
+                raise TimeoutError(f"no fetch answer for {sorted(set(topics) - set(found))}")
+            consumer.poll(timeout_ms=100, max_records=1, update_offsets=False)
+            for tp in tps:
+                mark = consumer.highwater(tp)
+                if mark is not None:
+                    found[(tp.topic, tp.partition)] = mark
+        return found
+    finally:
+        consumer.close()
+
+
+def _notifier_position(settings: Settings) -> int:
+    from kafka.admin import KafkaAdminClient
+
+    group = f"{settings.app_id}-notify"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url))
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return max((o.offset for tp, o in offsets.items() if tp.topic == settings.alerts_topic),
+               default=0)
+
+
+def _archived(settings: Settings) -> dict[int, int]:
+    found = {}
+    for partition in range(settings.topic_partitions):
+        path = (Path(settings.archive_dir) / ".positions"
+                / f"{settings.events_topic}-p{partition}.json")
+        try:
+            found[partition] = int(json.loads(path.read_text())["next_offset"])
+        except (FileNotFoundError, ValueError, KeyError):
+            found[partition] = 0
+    return found
+
+
+def _copy_dead_letters(settings: Settings, end: int, out: Path) -> None:
+    """The dead-letter topic's records to a JSON-lines file (it outlives the broker)."""
+    if end == 0:
+        return
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url),
+                             group_id=None, enable_auto_commit=False,
+                             allow_auto_create_topics=False, fetch_max_wait_ms=50)
+    tp = TopicPartition(settings.dead_letter_topic, 0)
+    lines = []
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        deadline = time.monotonic() + 30
+        while consumer.position(tp) < end and time.monotonic() < deadline:
+            for message in consumer.poll(timeout_ms=200).get(tp, []):
+                if message.offset < end:
+                    lines.append((message.value or b"").replace(b"\n", b" ") + b"\n")
+    finally:
+        consumer.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("ab") as fh:
+        fh.writelines(lines)
+
+
+def drain(settings: Settings, state_dir: Path) -> tuple[str, float] | str:
+    """Ask the workers to checkpoint, and wait until nothing on the broker is held only
+    there. Returns (the request, seconds waited), or what was still behind at the
+    deadline."""
+    assert settings.checkpoint_dir is not None
+    started = time.monotonic()
+    nonce = request_roll(settings.checkpoint_dir)
+    deadline = started + settings.local_roll_drain_s
+    behind: list[str] = ["nothing read yet"]
+    while time.monotonic() < deadline:
+        topics = [(settings.events_topic, p) for p in range(settings.topic_partitions)]
+        topics += [(settings.alerts_topic, 0), (settings.dead_letter_topic, 0)]
+        try:
+            ends = _ends(settings, topics)
+            notifier = _notifier_position(settings)
+            source = topic_id(settings, settings.events_topic)
+        except Exception as exc:  # noqa: BLE001  # kafka-python's errors: try again
+            behind = [f"the broker did not answer ({exc!r})"]
+            time.sleep(0.5)
+            continue
+        saved = saved_offsets(settings.checkpoint_dir, settings.topic_partitions)
+        state = Drain(
+            events_end={p: ends[(settings.events_topic, p)] for p in range(settings.topic_partitions)},
+            alerts_end=ends[(settings.alerts_topic, 0)],
+            dead_end=ends[(settings.dead_letter_topic, 0)],
+            # A file of another topic id counts for nothing here (the last roll's).
+            worker={p: offset + 1 if source is not None and file_source == source else 0
+                    for p, (offset, file_source) in saved.items()},
+            archive=_archived(settings), notifier=notifier)
+        behind = state.behind()
+        if not behind:
+            _copy_dead_letters(settings, state.dead_end,
+                               state_dir / "dead-letters" / f"{datetime.now(settings.zone):%Y-%m-%d}.jsonl")
+            return nonce, time.monotonic() - started
+        time.sleep(0.5)
+    return "; ".join(behind)
