@@ -21,7 +21,6 @@ import argparse
 import json
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import time

@@ -5,8 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from base.carried import (end_roll, read_checkpoint_file, request_roll, roll_request,
-                          saved_offsets, write_checkpoint_file)
+from base.carried import (
+    end_roll,
+    read_checkpoint_file,
+    request_roll,
+    roll_request,
+    saved_offsets,
+    write_checkpoint_file,
+)
 from base.config import Settings
 from callboard.roll import Drain, RollClock
 
