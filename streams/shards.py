@@ -211,6 +211,11 @@ def read_from_start(app: faust.App, topic: str) -> Callable[[int], Awaitable[Non
         consumer: Any = app.consumer
         # Faust has no public way to forget a committed offset.
         consumer._committed_offset.pop(tp, None)  # noqa: SLF001
-        await consumer.seek(tp, 0)
+        # In the consumer's own thread: aiokafka's fetcher is not thread-safe, and
+        # Faust's seek calls it from this one (a worker died of it mid-roll:
+        # KeyError in fetched_records, bench/month.py).
+        thread = consumer._thread  # noqa: SLF001
+        await thread.call_thread(thread.seek, tp, 0)
+        consumer._read_offset[tp] = None  # noqa: SLF001  # as Faust's seek does
 
     return reset
