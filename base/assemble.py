@@ -7,12 +7,14 @@ from dataclasses import replace
 from datetime import time
 
 from base.broker import BrokerProfile, KafkaProfile
+from base.calendar import working_days
 from base.config import Settings
 from core.forecast import ForecastRules
 from core.ladder import LadderRules, default_rules
 from core.pipeline import Pipeline, PipelineRules
 from core.records import Event, ReportRow
 from core.report import report_rows
+from core.tickets import TicketRules
 
 __all__ = ["broker_profile", "forecast_rules", "groups_of", "ladder_rules", "pipeline_rules",
            "report_of_events"]
@@ -36,6 +38,9 @@ def pipeline_rules(settings: Settings, *, offline: bool = False) -> PipelineRule
         unknown_queues=settings.unknown_queues,
         max_unconfigured_queues=settings.max_unconfigured_queues,
         forecast=forecast_rules(settings),
+        tickets=TicketRules(settings.zone, working_days(settings.tickets),
+                            consult_reply_ms=int(settings.tickets.consult_reply_h * 3_600_000),
+                            satisfied_from=settings.tickets.survey_satisfied_from),
     )
 
 

@@ -194,6 +194,34 @@ class WallConfig(BaseModel):
     page_s: float = Field(default=10.0, ge=3, le=600)  # rotation when not every tile fits
 
 
+class TicketConfig(BaseModel):
+    """Consultation and complaint tickets (docs/kpis.md A4-A7, docs/events.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Working days for the level 3 and 4 limits (manual lines 505-506): the `holidays`
+    # package's calendar of this country (ISO 3166 code; "CN" has China's make-up
+    # working days), optionally a subdivision, then the override file's dates.
+    calendar_country: str = "CN"
+    calendar_subdiv: str | None = None
+    # TOML: working = ["2027-02-06"], off = ["2027-02-08"] (a centre's own days).
+    calendar_file: Path | None = None
+    # A consultation's reply time when the ticket names no promised time: the script
+    # promises 24 hours for a complex question (line 473).
+    consult_reply_h: float = Field(default=24.0, gt=0, le=24 * 30)
+    survey_satisfied_from: int = Field(default=4, ge=0, le=10)  # a score this high is satisfied
+
+    @field_validator("calendar_country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        import holidays
+
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"{value!r} is not a country the holidays package knows "
+                             "(ISO 3166 alpha-2, e.g. CN, HK, SG, GB, US)")
+        return value
+
+
 class EscalationConfig(BaseModel):
     """The manual's surge ladder (lines 139-150) and who hears about it."""
 
@@ -306,6 +334,7 @@ class Settings(BaseSettings):
     schedule_file: Path | None = None
     history_days: int = Field(default=35, ge=1)  # half-hour and day rows kept in Redis
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    tickets: TicketConfig = Field(default_factory=TicketConfig)
     alerts_topic: str = "alerts.v1"
 
     _check_targets = field_validator("targets")(_known_targets)

@@ -98,45 +98,56 @@ def _watch(up: subprocess.Popen[bytes], out: Path, work: Path, args: argparse.Na
         time.sleep(0.5)
     text = out.read_text()
     redis_port = int(re.findall(r"on 127\.0\.0\.1:(\d+)", text)[1])
-    worker_pid = int(re.search(r"worker +pid (\d+)", text).group(1))  # type: ignore[union-attr]
     client = redis.Redis(port=redis_port, decode_responses=True)
     keys = RedisKeys(PREFIX)
     first_ms = int(json.loads(log.open().readline())["ts_ms"])
-    # The publisher paces from its first send: the event time it is at, now.
-    t0 = None
-    gaps: list[float] = []
-    day = 0
-    print("day  broker MB  worker MB  redis MB  archive MB  rolls  board behind p50/p99 s",
-          flush=True)
     end_ms = first_ms + args.days * 86_400_000
+    # How far the board trails the publisher, in wall seconds: the publisher sends
+    # event time first_ms + (t - t0) * speed at wall time t (it catches up after a
+    # roll's pause). t0 is taken as the earliest one any sample implies (the moment the
+    # board was most caught up counts as no lag), so the figure is never flattered.
+    samples: list[tuple[float, int]] = []
+    t0 = float("inf")
+    day, peak = 0, {"broker": 0.0, "worker": 0.0}
+    print("day  broker MB peak  worker MB peak  redis MB  archive MB  rolls  max drain s"
+          "  board behind p50/p99 s", flush=True)
     while True:
         raw = client.get(keys.snapshot(CENTRE))
         now = time.monotonic()
+        text = out.read_text()
+        peak["broker"] = max(peak["broker"], rss_mb(_broker_pid(text)) or 0)
+        peak["worker"] = max(peak["worker"], rss_mb(_worker_pid(text)) or 0)
         if raw:
             as_of = json.loads(raw)["as_of_ms"]
-            if t0 is None:
-                t0 = now - (as_of - first_ms) / 1000 / speed
-            published = first_ms + (now - t0) * 1000 * speed
-            gaps.append(max(0.0, (min(published, end_ms) - as_of) / 1000 / speed))
+            samples.append((now, as_of))
+            t0 = min(t0, now - (as_of - first_ms) / 1000 / speed)
             if as_of >= first_ms + (day + 1) * 86_400_000 or as_of >= end_ms - 60_000:
                 day += 1
-                text = out.read_text()
-                broker_pid = _broker_pid(text)
-                print(f"{day:>3}  {rss_mb(broker_pid) or 0:>9.0f}  {rss_mb(worker_pid) or 0:>9.0f}"
+                gaps = [max(0.0, (min(first_ms + (t - t0) * 1000 * speed, end_ms) - a)
+                            / 1000 / speed) for t, a in samples]
+                drains = re.findall(r"drained in ([\d.]+) s", text)
+                print(f"{day:>3}  {peak['broker']:>14.0f}  {peak['worker']:>14.0f}"
                       f"  {client.info('memory')['used_memory'] / 1e6:>8.1f}"
                       f"  {_dir_mb(work / 'state' / 'archive'):>10.1f}"
-                      f"  {text.count('rolled the local broker'):>5}"
+                      f"  {len(drains):>5}  {max(map(float, drains), default=0):>8.1f}"
                       f"  {_pct(gaps, 0.5):>6.2f} / {_pct(gaps, 0.99):.2f}", flush=True)
-                gaps = []
+                samples, peak = [], {"broker": 0.0, "worker": 0.0}
                 if as_of >= end_ms - 60_000:
                     break
         if up.poll() is not None:
             sys.exit(f"the stack stopped:\n{out.read_text()[-2000:]}")
         time.sleep(1.0)
-    called_off = out.read_text().count("called off")
-    print(f"rolls called off: {called_off}", flush=True)
-    time.sleep(args.day_s)  # the last roll drains everything into the archive
+    text = out.read_text()
+    print(f"rolls: {text.count('rolled the local broker')}, called off: "
+          f"{text.count('called off')}; worker restarts: {text.count('worker    restarted')}",
+          flush=True)
+    time.sleep(args.day_s + 30)  # the last roll drains everything into the archive
     _compare(client, keys, work, args.sample, args.days)
+
+
+def _worker_pid(text: str) -> int:
+    found = re.findall(r"worker +(?:restarted, )?pid (\d+)", text)
+    return int(found[-1])
 
 
 def _broker_pid(text: str) -> int:

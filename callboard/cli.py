@@ -122,10 +122,12 @@ def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "asterisk-queue-log"]),
               default="jsonl", show_default=True,
               help="With --out: schema-v1 events, or the calls as an Asterisk queue_log.")
+@click.option("--tickets", is_flag=True,
+              help="Also consultation and complaint tickets and surveys from the calls.")
 @click.pass_context
 def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
              start: str | None, out: Path | None, volume: float, flat: bool,
-             trunks: int, staff: float, fmt: str) -> None:
+             trunks: int, staff: float, fmt: str, tickets: bool) -> None:
     """Generate realistic ACD traffic to Kafka or to a JSON-lines file."""
     from core.events import dumps
     from producers.pacing import paced
@@ -138,7 +140,7 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
     sim = Simulator(
         seed=seed, start_ms=_start_ms(start, settings, out is not None),
         duration_ms=_duration_ms(duration), zone=settings.zone, volume=volume,
-        flat=flat, trunks=trunks,
+        flat=flat, trunks=trunks, tickets=tickets,
         # The configured centre (each queue's [queues.simulate], today's four by default).
         queues=[replace(q, agents=max(1, round(q.agents * staff)))
                 for q in configured_queues(settings)],
@@ -343,10 +345,13 @@ def board(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
 @cli.command()
 @click.option("--events", "events_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--interval", type=click.Choice(["30m", "1h", "day", "all"]), default="30m",
-              show_default=True)
+@click.option("--interval", type=click.Choice(["30m", "1h", "day", "month", "all"]),
+              default="30m", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json",
               show_default=True)
+@click.option("--tickets", is_flag=True,
+              help="Consultation and complaint figures (A4-A7) per queue and interval, by "
+                   "the interval each ticket was opened in; --interval month is the manual's.")
 @click.option("--sl-threshold-s", type=click.IntRange(0, 3600), default=None,
               help="Service-level threshold T for every queue (default: configured).")
 @click.option("--sl-formula", type=click.Choice(
@@ -357,17 +362,21 @@ def board(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
 @click.option("--by-agent", is_flag=True,
               help="One row per queue, agent and interval (handled, AHT, B10, B12, hours).")
 @click.pass_context
-def report(ctx: click.Context, events_path: Path, interval: str, fmt: str,
+def report(ctx: click.Context, events_path: Path, interval: str, fmt: str, tickets: bool,
            sl_threshold_s: int | None, sl_formula: str | None,
            short_abandon_s: int | None, by_agent: bool) -> None:
     """KPIs per queue and interval from an event file; no services needed."""
-    from core.report import AGENT_ROW_KEYS, ROW_KEYS, report_rows, write_report
+    from core.report import AGENT_ROW_KEYS, ROW_KEYS, report_rows, ticket_rows, write_report
 
     settings = _settings(ctx).override_all(
         sl_threshold_s=sl_threshold_s, sl_formula=sl_formula, short_abandon_s=short_abandon_s)
     pipeline, result = _fold_file(events_path, settings)
-    rows = report_rows(pipeline, interval, by_agent)
-    write_report(rows, fmt, sys.stdout, AGENT_ROW_KEYS if by_agent else ROW_KEYS)
+    if tickets:
+        rows = ticket_rows(pipeline, interval)
+        write_report(rows, fmt, sys.stdout, tuple(rows[0]) if rows else ("queue",))
+    else:
+        rows = report_rows(pipeline, interval, by_agent)
+        write_report(rows, fmt, sys.stdout, AGENT_ROW_KEYS if by_agent else ROW_KEYS)
     _print_rejects(pipeline, result)
 
 
@@ -386,7 +395,9 @@ def _print_rejects(pipeline: Any, result: Any) -> None:
     stats = pipeline.stats
     rejected = ", ".join(f"{k.removeprefix('dead_letter.')} {v}" for k, v in sorted(stats.items())
                          if k.startswith("dead_letter.")) or "none"
-    click.echo(f"{stats['events_in']} events read, {stats['events_counted']} counted, "
+    tickets = (f", {stats['tickets_counted']} ticket events" if stats.get("tickets_counted")
+               else "")
+    click.echo(f"{stats['events_in']} events read, {stats['events_counted']} counted{tickets}, "
                f"{stats['duplicates']} duplicates, rejected: {rejected}", err=True)
     # A count alone cannot be looked into: up to five examples of each reason, with the
     # rule and the call (or line) they name.

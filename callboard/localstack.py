@@ -277,7 +277,7 @@ def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: flo
     stack.callboard("archive", "archive")  # every event, for replay and incident reports
     if events is None:
         stack.callboard("simulate", "simulate", "--start", "now", "--duration", "7d",
-                        "--speed", str(speed), "--flat").producer = True
+                        "--speed", str(speed), "--flat", "--tickets").producer = True
     else:  # a recorded log instead, at the speed asked
         publish = stack.callboard("publish", "publish", str(events.resolve()), "--speed",
                                   str(speed))

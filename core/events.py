@@ -19,6 +19,7 @@ __all__ = [
     "AGENT_TYPES",
     "CALL_TYPES",
     "SCHEMA_VERSION",
+    "TICKET_TYPES",
     "EventError",
     "MAX_EVENT_BYTES",
     "attribution_ms",
@@ -41,6 +42,13 @@ AGENT_LOGOUT = "agent.logout"
 AGENT_STATE = "agent.state"
 
 AGENT_STATES = ("available", "on_call", "acw", "not_ready")
+# Tickets and surveys (manual lines 501-531; core/tickets.py counts them).
+TICKET_OPENED = "ticket.opened"
+TICKET_REPLIED = "ticket.replied"
+TICKET_RESOLVED = "ticket.resolved"
+TICKET_REOPENED = "ticket.reopened"
+SURVEY_ANSWERED = "survey.answered"
+TICKET_KINDS = ("consultation", "complaint")
 
 _COMMON = {"v": int, "event_id": str, "type": str, "ts_ms": int, "queue": str, "source": str}
 # Fields each type must carry beyond the common ones. Every call event after
@@ -58,10 +66,18 @@ _REQUIRED: dict[str, dict[str, type]] = {
     AGENT_LOGIN: {"agent_id": str},
     AGENT_LOGOUT: {"agent_id": str},
     AGENT_STATE: {"agent_id": str, "state": str},
+    TICKET_OPENED: {"ticket_id": str, "kind": str},
+    TICKET_REOPENED: {"ticket_id": str, "repeat_of": str},
+    TICKET_REPLIED: {"ticket_id": str},
+    TICKET_RESOLVED: {"ticket_id": str},
+    SURVEY_ANSWERED: {},
 }
 _OPTIONAL: dict[str, type] = {
     "to_queue": str, "reason": str, "caller": str, "ring_ms": int, "state": str,
+    "ticket_id": str, "kind": str, "level": int, "promised_ms": int, "owner": str,
+    "repeat_of": str, "score": int,
 }
+_FLAGS = ("key_account", "cross_province", "satisfied")  # true or false, nothing else
 # Every field the code reads from some type, with its kind: checked on every event
 # that carries it, whatever its type, so an extra "wait_ms": [] on a call.offered
 # is refused instead of reaching a comparison (found by the fuzz test).
@@ -70,6 +86,7 @@ _KNOWN: dict[str, type] = {
     "call_id": str, "agent_id": str,
 }
 CALL_TYPES = frozenset(t for t in _REQUIRED if t.startswith("call."))
+TICKET_TYPES = frozenset(t for t in _REQUIRED if t.startswith(("ticket.", "survey.")))
 AGENT_TYPES = frozenset(t for t in _REQUIRED if t.startswith("agent."))
 _DURATIONS = ("wait_ms", "talk_ms", "hold_ms", "acw_ms", "ring_ms")
 # Plausible event times: 2000-01-01 .. 2100-01-01 UTC. Anything else is a unit
@@ -157,8 +174,11 @@ def validate(obj: Mapping[str, Any]) -> Event:
         value = obj.get(name)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise EventError("bad_field", f"{name!r} must be {kind.__name__}")
+    for name in _FLAGS:
+        if name in obj and not isinstance(obj[name], bool):
+            raise EventError("bad_field", f"{name!r} must be true or false")
     for name in ("event_id", "queue", "call_id", "agent_id", "source", "caller", "to_queue",
-                 "reason"):
+                 "reason", "ticket_id", "owner", "repeat_of"):
         value = obj.get(name)
         if value is not None and (not 0 < len(value) <= _MAX_ID or _CONTROL.search(value)):
             raise EventError("bad_field", f"{name!r} must be 1-{_MAX_ID} printable characters")
@@ -179,7 +199,31 @@ def validate(obj: Mapping[str, Any]) -> Event:
     state = obj.get("state")
     if etype in AGENT_TYPES and state is not None and state not in AGENT_STATES:
         raise EventError("bad_field", f"state={state!r}, expected one of {AGENT_STATES}")
+    if etype in TICKET_TYPES:
+        _check_ticket(etype, obj)
     return cast(Event, dict(obj))  # checked field by field above
+
+
+def _check_ticket(etype: str, obj: Mapping[str, Any]) -> None:
+    """What a ticket or survey event must say beyond its fields' kinds (docs/events.md)."""
+    kind, level = obj.get("kind"), obj.get("level")
+    if etype == TICKET_OPENED and kind not in TICKET_KINDS:
+        raise EventError("bad_field", f"kind={kind!r}, expected one of {TICKET_KINDS}")
+    if level is not None and not 1 <= level <= 4:
+        raise EventError("bad_field", f"level={level!r:.20}, expected 1-4 (manual lines 503-506)")
+    if etype == TICKET_OPENED and kind == "complaint" and level is None:
+        raise EventError("missing_field", "a complaint needs its 'level' (1-4)")
+    promised = obj.get("promised_ms")
+    if promised is not None and not obj["ts_ms"] <= promised <= _MAX_TS_MS:
+        raise EventError("bad_time", f"promised_ms={promised} is before ts_ms or implausible")
+    if etype == SURVEY_ANSWERED:
+        if obj.get("ticket_id") is None and obj.get("call_id") is None:
+            raise EventError("missing_field", "a survey needs 'ticket_id' or 'call_id'")
+        score = obj.get("score")
+        if obj.get("satisfied") is None and score is None:
+            raise EventError("missing_field", "a survey needs 'satisfied' or 'score'")
+        if score is not None and not 0 <= score <= 10:
+            raise EventError("bad_field", f"score={score!r:.20}, expected 0-10")
 
 
 def attribution_ms(event: Event) -> int:

@@ -28,12 +28,13 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import cast
 from zoneinfo import ZoneInfo
 
 from core.engine import Engine
 from core.escalation import LadderSet, transition_docs
-from core.events import EventError, parse
+from core.events import TICKET_TYPES, EventError, parse
 from core.forecast import ForecastRules
 from core.history import Span, history_row
 from core.ladder import LadderRules, Transition
@@ -51,6 +52,7 @@ from core.records import (
 from core.rules import RuleBook
 from core.snapshot import drill_doc, queue_snapshot
 from core.state import LiveQueue, MinuteBucket, minute_key_text, parse_minute_key
+from core.tickets import TicketBook, TicketRules
 
 __all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules"]
 
@@ -104,6 +106,7 @@ class PipelineRules:
     unknown_queues: str = "accept"  # or "reject": only configured queues are counted
     max_unconfigured_queues: int = 64
     forecast: ForecastRules = field(default_factory=ForecastRules)  # the breach warning
+    tickets: TicketRules | None = None  # working days and reply times (None: weekends only)
 
 
 @dataclass
@@ -129,6 +132,7 @@ class Pipeline:
         )
         self.ladders = LadderSet(rules.ladder_rules, rules.zone, rules.ladder_groups,
                                  rules.forecast)
+        self.tickets = TicketBook(rules.tickets or TicketRules(rules.zone, _weekday))
         self.stats: Counter[str] = Counter()
         self.offsets: dict[int, int] = {}  # partition -> last offset folded
         self.expired_before: dict[str, int] = {}  # queue -> minutes before it are gone
@@ -166,6 +170,15 @@ class Pipeline:
         self.stats["events_in"] += len(events)
         self._count(events, out)
         return out
+
+    def _count_tickets(self, events: list[Event], out: FeedResult) -> None:
+        before = self.tickets.duplicates
+        refused = self.tickets.apply(events)
+        for event, exc in refused:
+            self._dead(out, exc.reason, exc.detail, Record(json.dumps(event).encode(), -1, -1))
+        self.stats["tickets_counted"] += len(events) - len(refused)
+        self.stats["ticket_duplicates"] += self.tickets.duplicates - before
+        out.counted += len(events) - len(refused)
 
     def expire(self) -> int:
         """Drop minute buckets past the retention; changes no figure (they are late)."""
@@ -205,7 +218,9 @@ class Pipeline:
                    "already (max_unconfigured_queues)")
             self._dead(out, "unknown_queue", f"queue {event['queue']!r} is not configured; {why}",
                        Record(json.dumps(event).encode(), -1, -1))
-        events = admitted
+        events = [e for e in admitted if e["type"] not in TICKET_TYPES]
+        if len(events) < len(admitted):
+            self._count_tickets([e for e in admitted if e["type"] in TICKET_TYPES], out)
         result = self.engine.apply(events)
         self.stats["events_counted"] += result.applied
         self.stats["duplicates"] += result.duplicates
@@ -315,6 +330,7 @@ class Pipeline:
             "live": {queue: state.to_doc() for queue, state in self.engine.live.items()},
             "ladders": self.ladders.state(),
             "expired_before": self.expired_before,
+            "tickets": self.tickets.to_json(),
         }
         return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
 
@@ -333,7 +349,13 @@ class Pipeline:
             pipeline.engine.live[queue] = LiveQueue.from_doc(state)
         pipeline.ladders.restore(doc["ladders"])
         pipeline.expired_before = dict(doc["expired_before"])
+        if "tickets" in doc:  # checkpoints before tickets have none
+            pipeline.tickets = TicketBook.from_json(pipeline.tickets.rules, doc["tickets"])
         return pipeline
+
+
+def _weekday(day: date) -> bool:
+    return day.weekday() < 5
 
 
 def fold_file(rules: PipelineRules, lines: Iterable[bytes], wall_ms: int | None = None

@@ -53,6 +53,17 @@ class Event(TypedDict, total=False):
     reason: str
     caller: str
     to_queue: str
+    # tickets and surveys (core/tickets.py)
+    ticket_id: str
+    kind: str
+    level: int
+    key_account: bool
+    cross_province: bool
+    promised_ms: int
+    owner: str
+    repeat_of: str
+    satisfied: bool
+    score: int
 
 
 class DeadLetterDoc(TypedDict):

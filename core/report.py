@@ -17,12 +17,13 @@ from core.pipeline import Pipeline
 from core.records import Event, ReportRow
 from core.rules import QueueRules
 from core.snapshot import CENTRE
+from core.tickets import figures as ticket_figures
 from core.timebuckets import MINUTE_MS, interval_bounds, iso
 
 __all__ = ["AGENT_ROW_KEYS", "ROW_KEYS", "ReportInput", "read_events", "report_rows",
-           "write_report"]
+           "ticket_rows", "write_report"]
 
-INTERVALS = ("30m", "1h", "day", "all")
+INTERVALS = ("30m", "1h", "day", "month", "all")
 # Every figure kpi.derive gives, after the columns that say how they were computed.
 ROW_KEYS = (
     "queue", "interval_start", "interval_end", "sl_formula", "sl_threshold_s",
@@ -107,6 +108,27 @@ def report_rows(pipeline: Pipeline, interval: str, by_agent: bool = False) -> li
         if not by_agent:
             rows.append(_row(rules.rule_book.rules_for(CENTRE), start, end, kpi.merge(per_queue), zone,
                              still))
+    return rows
+
+
+def ticket_rows(pipeline: Pipeline, interval: str) -> list[dict]:
+    """A4-A7 per queue and interval (the interval a ticket was opened in), then the
+    centre; as of the newest ticket event (core/tickets.py)."""
+    tickets = list(pipeline.tickets.tickets.values())
+    if not tickets:
+        return []
+    zone = pipeline.rules.zone
+    first = min(t.opened_ms for t in tickets)
+    now = max(max(v for v in (t.opened_ms, t.replied_ms, t.resolved_ms) if v is not None)
+              for t in tickets)
+    queues = sorted({t.queue for t in tickets})
+    rows = []
+    for start, end in _spans(first, now + 1, interval, zone):
+        for queue in [*queues, CENTRE]:
+            mine = tickets if queue == CENTRE else [t for t in tickets if t.queue == queue]
+            rows.append({"queue": queue, "interval_start": iso(start, zone),
+                         "interval_end": iso(end, zone),
+                         **ticket_figures(mine, start, end, now)})
     return rows
 
 

@@ -47,8 +47,18 @@ def day_bounds(ms: int, zone: ZoneInfo) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
+def month_bounds(ms: int, zone: ZoneInfo) -> tuple[int, int]:
+    """[start, end) of the local calendar month containing ``ms`` (the manual's A-figures
+    are monthly: "当月", lines 509-531)."""
+    day = datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone).date()
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return (int(datetime.combine(first, time(0), zone).timestamp() * 1000),
+            int(datetime.combine(following, time(0), zone).timestamp() * 1000))
+
+
 def interval_bounds(ms: int, interval: str, zone: ZoneInfo) -> tuple[int, int]:
-    """Bounds for a report interval name: ``30m``, ``1h`` or ``day``."""
+    """Bounds for a report interval name: ``30m``, ``1h``, ``day`` or ``month``."""
     if interval == "30m":
         return half_hour_bounds(ms, zone)
     if interval == "1h":
@@ -59,7 +69,9 @@ def interval_bounds(ms: int, interval: str, zone: ZoneInfo) -> tuple[int, int]:
         return start, start + 2 * HALF_HOUR_MS
     if interval == "day":
         return day_bounds(ms, zone)
-    raise ValueError(f"unknown interval {interval!r}; use 30m, 1h or day")
+    if interval == "month":
+        return month_bounds(ms, zone)
+    raise ValueError(f"unknown interval {interval!r}; use 30m, 1h, day or month")
 
 
 def iso(ms: int, zone: ZoneInfo) -> str:

@@ -120,6 +120,7 @@ class Simulator:
         volume: float = 1.0,
         flat: bool = False,
         source: str = "sim",
+        tickets: bool = False,
     ) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
@@ -142,6 +143,11 @@ class Simulator:
         self._out: list[Event] = []
         # Recent callers per queue: some call back (B16's repeat calls).
         self._recent_callers: dict[str, deque[str]] = {q: deque(maxlen=400) for q in self.queues}
+        # Tickets and surveys (opt-in), from a generator of their own so that the calls
+        # of a seed stay the same bytes with or without them.
+        self.tickets = tickets
+        self._ticket_rng = random.Random(seed * 7919 + 17)
+        self._ticket_numbers = itertools.count(1)
 
     # ----------------------------------------------------------------- public
     def events(self) -> Iterator[Event]:
@@ -164,9 +170,11 @@ class Simulator:
         heapq.heappush(self._heap, _Due(at_ms, next(self._seq), kind, args))
 
     def _emit(self, etype: str, ts_ms: int, queue: str, **fields: Any) -> None:
+        ticket = etype in ev.TICKET_TYPES
         event = {
             "v": ev.SCHEMA_VERSION,
-            "event_id": f"sim{self.seed}-{next(self._ids):09d}",
+            "event_id": (f"sim{self.seed}-t{next(self._ticket_numbers):09d}" if ticket
+                         else f"sim{self.seed}-{next(self._ids):09d}"),
             "type": etype,
             "ts_ms": ts_ms,
             "queue": queue,
@@ -314,6 +322,8 @@ class Simulator:
                    agent_id=agent.agent_id, offered_ms=call.offered_ms,
                    acw_ms=now - agent.acw_start_ms)
         agent.call = None
+        if self.tickets:
+            self._maybe_ticket(now, call, agent)
         if agent.leaving:
             self._logout(now, agent)
             return
@@ -325,6 +335,65 @@ class Simulator:
             self._schedule(now + self._lognormal_ms(480, 0.4), "ready", agent)
             return
         self._ready(now, agent)
+
+    # ---------------------------------------------------------------- tickets
+    # A share of calls leave a ticket (manual lines 501-531): consultations replied to
+    # within a day, complaints of levels 1-4 resolved mostly in time, some late, some
+    # repeated by the customer, a survey on most of them.
+    _LEVELS = ((1, 0.6, 5_400_000), (2, 0.25, 30 * 3_600_000),
+               (3, 0.1, 3 * 86_400_000), (4, 0.05, 5 * 86_400_000))  # level, share, typical ms
+
+    def _maybe_ticket(self, now: int, call: _Call, agent: _Agent) -> None:
+        rng = self._ticket_rng
+        if rng.random() >= 0.15:
+            return
+        ticket_id = f"T{self.seed}-{call.call_id}"
+        fields: dict[str, Any] = {"ticket_id": ticket_id, "call_id": call.call_id,
+                                  "owner": agent.agent_id, "caller": call.caller or None}
+        if rng.random() < 0.65:
+            self._emit(ev.TICKET_OPENED, now, call.queue, kind="consultation", **fields)
+            late = rng.random() < 0.04
+            delay = int(rng.uniform(25, 40) * 3_600_000) if late else int(
+                rng.uniform(0.05, 20) * 3_600_000)
+            self._schedule(now + delay, "ticket_done", call.queue, ticket_id, "replied",
+                           not late)
+            return
+        pick, level, typical = rng.random(), 4, self._LEVELS[-1][2]
+        for lvl, share, usual in self._LEVELS:
+            pick -= share
+            if pick < 0:
+                level, typical = lvl, usual
+                break
+        self._emit(ev.TICKET_OPENED, now, call.queue, kind="complaint", level=level,
+                   key_account=rng.random() < 0.1 or None, **fields)
+        late = rng.random() < 0.08
+        delay = int(typical * (rng.uniform(1.6, 2.5) if late else rng.uniform(0.1, 0.9)))
+        self._schedule(now + delay, "ticket_done", call.queue, ticket_id, "resolved", not late)
+
+    def _on_ticket_done(self, now: int, queue: str, ticket_id: str, how: str,
+                        in_time: bool) -> None:
+        rng = self._ticket_rng
+        etype = ev.TICKET_REPLIED if how == "replied" else ev.TICKET_RESOLVED
+        self._emit(etype, now, queue, ticket_id=ticket_id)
+        satisfied = rng.random() < (0.95 if in_time else 0.55)
+        if rng.random() < 0.7:  # surveyed a little later, by SMS
+            at = now + rng.randint(60_000, 3_600_000)
+            if rng.random() < 0.5:
+                self._schedule(at, "survey", queue, ticket_id, {"satisfied": satisfied})
+            else:
+                score = rng.randint(4, 5) if satisfied else rng.randint(1, 3)
+                self._schedule(at, "survey", queue, ticket_id, {"score": score})
+        if how == "resolved" and not satisfied and rng.random() < 0.3:
+            self._schedule(now + rng.randint(600_000, 86_400_000), "repeat", queue, ticket_id)
+
+    def _on_survey(self, now: int, queue: str, ticket_id: str, answer: dict[str, Any]) -> None:
+        self._emit(ev.SURVEY_ANSWERED, now, queue, ticket_id=ticket_id, **answer)
+
+    def _on_repeat(self, now: int, queue: str, first: str) -> None:
+        ticket_id = f"{first}-R{next(self._ticket_numbers)}"
+        self._emit(ev.TICKET_REOPENED, now, queue, ticket_id=ticket_id, repeat_of=first)
+        self._schedule(now + int(self._ticket_rng.uniform(0.2, 1.0) * 3_600_000),
+                       "ticket_done", queue, ticket_id, "resolved", True)
 
     def _on_ready(self, now: int, agent: _Agent) -> None:
         if agent.state == "logged_out":
