@@ -70,3 +70,22 @@ def test_pandas_reads_a_day_file(tmp_path):
                          compression="gzip")
     assert list(frame["event_id"]) == ["a", "b"]
 
+
+
+def test_a_position_in_a_topic_that_is_gone_starts_the_new_one_from_its_first_record(tmp_path):
+    """The local stack rolled its broker (docs/broker.md): the events topic has a new id,
+    its offsets number from 0 again; the archive reads it all, event ids drop the rest."""
+    from base.config import Settings
+    from review.archive import ArchiveWriter
+
+    writer = ArchiveWriter(Settings(archive_dir=tmp_path, events_topic="ev"))
+    assert writer.resume(0, "topic-a") == 0
+    writer.write(0, [(i, b'{"event_id":"e%d","ts_ms":1767571200000}' % i, 0) for i in range(5)])
+    assert writer.resume(0, "topic-a") == 5  # the same topic: on from the position
+    assert writer.resume(0, None) == 5  # the broker did not say: as it was
+    again = ArchiveWriter(Settings(archive_dir=tmp_path, events_topic="ev"))
+    assert again.resume(0, "topic-b") == 0  # read from the files: another topic
+    again.write(0, [(0, b'{"event_id":"e4","ts_ms":1767571200000}', 0),
+                    (1, b'{"event_id":"e5","ts_ms":1767571200000}', 0)])
+    assert again.duplicates == 1 and again.archived == 1
+    assert again.resume(0, "topic-b") == 2

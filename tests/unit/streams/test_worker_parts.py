@@ -218,3 +218,24 @@ def test_a_partition_a_rebalance_took_away_is_left_alone_until_its_revoke_is_han
     assert set(status.liveness.progress.seen()) == {0}
     # The assignment can change between two calls: asked anyway, it answers None.
     assert refresh._highwater(1) is None  # noqa: SLF001  # the guard itself
+
+
+def test_a_restore_goes_on_from_the_furthest_checkpoint_of_this_topic_else_the_newest(tmp_path):
+    """The changelog's checkpoint and the file the local stack keeps beside it
+    (base/carried.py): of this topic id, the one covering most; of none, the newest."""
+    from base.carried import Saved, write_checkpoint_file
+    from streams.tables import save_checkpoint
+
+    settings = Settings(checkpoint_dir=tmp_path)
+    table: dict = {}
+    shards = Shards(settings, pipeline_rules(settings), table,  # type: ignore[arg-type]
+                    lambda *_: None, lambda _p: asyncio.sleep(0))
+    assert shards._saved(0, "new") is None  # noqa: SLF001
+    save_checkpoint(table, 0, b"changelog", 95, "old")  # type: ignore[arg-type]
+    table["0|head"]["saved_ms"] = 1  # written long before the file
+    write_checkpoint_file(tmp_path, 0, b"file", 90, "older")
+    newest = shards._saved(0, "new")  # noqa: SLF001  # neither is of this topic
+    assert isinstance(newest, Saved) and newest.blob == b"file"
+    assert shards._saved(0, "old").blob == b"changelog"  # noqa: SLF001  # this topic's
+    save_checkpoint(table, 0, b"changelog-new", 3, "new")  # type: ignore[arg-type]
+    assert shards._saved(0, "new").blob == b"changelog-new"  # noqa: SLF001
