@@ -31,6 +31,7 @@ import logging
 import smtplib
 import time
 from collections.abc import Callable
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import partial
@@ -91,7 +92,16 @@ def phone_message(alert: Alert, lang: str, escalated: int = 0, now: Snapshot | N
                       else rung["action_en"]),
              MESSAGES("phone_at", lang, time=alert["event_time"][11:16], waiting=alert["waiting"])]
     forecast = alert.get("forecast")
-    if alert["direction"] in WARNINGS:
+    ticket = alert.get("ticket")
+    if ticket is not None:
+        title = MESSAGES("ticket_title", lang, queue=alert["queue"], name=name,
+                         ticket=ticket["ticket_id"])
+        # The due time on the centre's clock: the alert's own time carries its offset.
+        zone = datetime.fromisoformat(alert["event_time"]).tzinfo
+        due = datetime.fromtimestamp(ticket["due_ms"] / 1000, zone)
+        lines = [lines[0], MESSAGES("ticket_line", lang, owner=ticket["owner"] or "-",
+                                    due=due.strftime("%m-%d %H:%M"))]
+    elif alert["direction"] in WARNINGS:
         title = MESSAGES(f"{alert['direction']}_title", lang, queue=alert["queue"],
                          n=_minutes(forecast and forecast["breach_in_s"]))
         if alert["direction"] == "warn_end":
@@ -186,13 +196,18 @@ class Notifier:
             self.redis.lpush(self.keys.alerts_log, json.dumps(alert, ensure_ascii=False))
             self.redis.ltrim(self.keys.alerts_log, 0, self.esc.alert_log_keep - 1)
             ended: list[tuple[int, float]] = []
-            update_open(self.redis, self.keys, queue,
-                        lambda current: open_alert_after(current, alert, now_ms, ended))
+            if alert["direction"] not in TICKETS:  # a complaint's alert is not the queue's
+                update_open(self.redis, self.keys, queue,
+                            lambda current: open_alert_after(current, alert, now_ms, ended))
             for step, duration_s in ended[-1:]:
                 audit(self.redis, self.keys, what="step_ended", queue=queue, step=step,
                       duration_s=duration_s)
             if alert["direction"] == "down" and alert["step"] == 0:
                 audit(self.redis, self.keys, what="cleared", queue=queue)
+            elif alert["direction"] in TICKETS:
+                ticket = alert.get("ticket")
+                audit(self.redis, self.keys, what=alert["direction"], queue=queue,
+                      ticket=ticket["ticket_id"] if ticket else None)
             elif alert["direction"] in WARNINGS:
                 forecast = alert.get("forecast")
                 audit(self.redis, self.keys, what=alert["direction"], queue=queue,
@@ -391,10 +406,14 @@ def _sign_dingtalk_once() -> None:
 
 
 WARNINGS = ("warn", "warn_end")  # the breach warning's directions (step 0, core/forecast.py)
+TICKETS = ("ticket_due", "ticket_overdue")  # a complaint at 75% of its limit, past it
 
 
 def _kind(alert: Alert) -> str:
-    return "warning" if alert.get("direction") in WARNINGS else "ladder"
+    direction = alert.get("direction")
+    if direction in TICKETS:
+        return str(direction)  # the team leads' and the duty managers' own kinds
+    return "warning" if direction in WARNINGS else "ladder"
 
 
 def _channels(recipient: Recipient) -> list[str]:

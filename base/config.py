@@ -121,7 +121,9 @@ def apprise_scheme(url: str) -> str | None:
     return url.split("://", 1)[0] if apprise.Apprise().add(url) else None
 
 
-AlertKind = Literal["ladder", "warning"]
+# "ticket_due": a complaint at 75% of its limit (team leads); "ticket_overdue": past it
+# (the duty manager, 值班长).
+AlertKind = Literal["ladder", "warning", "ticket_due", "ticket_overdue"]
 
 
 def _ladder_only() -> list[AlertKind]:

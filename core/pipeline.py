@@ -48,11 +48,14 @@ from core.records import (
     Outlook,
     Record,
     Snapshot,
+    TicketMonth,
 )
 from core.rules import RuleBook
 from core.snapshot import drill_doc, queue_snapshot
 from core.state import LiveQueue, MinuteBucket, minute_key_text, parse_minute_key
-from core.tickets import TicketBook, TicketRules
+from core.tickets import TicketBook, TicketRules, against_targets, ticket_alert
+from core.tickets import figures as ticket_figures
+from core.timebuckets import month_bounds
 
 __all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules"]
 
@@ -60,6 +63,7 @@ __all__ = ["DeadLetter", "FeedResult", "Pipeline", "PipelineRules"]
 # checkpoint of another schema is not read: the worker counts that partition
 # again from the topic.
 CHECKPOINT_SCHEMA = 3
+_TICKET_KEEP_MS = 62 * 86_400_000
 _DEAD_LETTER_VALUE_BYTES = 4096  # a dead letter carries at most this much of the original
 
 
@@ -133,6 +137,7 @@ class Pipeline:
         self.ladders = LadderSet(rules.ladder_rules, rules.zone, rules.ladder_groups,
                                  rules.forecast)
         self.tickets = TicketBook(rules.tickets or TicketRules(rules.zone, _weekday))
+        self._month_cache: dict[str, tuple[int, list[TicketMonth]]] = {}
         self.stats: Counter[str] = Counter()
         self.offsets: dict[int, int] = {}  # partition -> last offset folded
         self.expired_before: dict[str, int] = {}  # queue -> minutes before it are gone
@@ -189,6 +194,10 @@ class Pipeline:
                     self.expired_before[queue] = clock - self.rules.retention_ms
         expired = self.engine.expire()
         self.stats["expired_buckets"] += expired
+        clock = max((self.queue_clock(q) or 0 for q in self.queues()), default=0)
+        if self.rules.retention_ms is not None and clock:
+            # Closed tickets are kept for the month they were opened in and the next.
+            self.stats["tickets_forgotten"] += self.tickets.forget_before(clock - _TICKET_KEEP_MS)
         return expired
 
     def _admitted(self, queue: str) -> bool:
@@ -237,15 +246,24 @@ class Pipeline:
             changed = self.ladders.feed(result.signals)
             changed += self.ladders.advance(self.log_clock())
             out.alerts += self._alerts(changed)
+        out.alerts += self._ticket_alerts(self.log_clock())
 
     def advance(self, now_ms: int) -> list[Alert]:
         """Let time pass to ``now_ms`` for every ladder (live, once the input is caught
         up): a stuck queue's deadlines fall due while no event arrives."""
-        return self._alerts(self.ladders.advance(now_ms))
+        return self._alerts(self.ladders.advance(now_ms)) + self._ticket_alerts(now_ms)
 
     def finish(self) -> list[Alert]:
         """End of a file: every ladder's time runs to the file's last event."""
-        return self._alerts(self.ladders.advance(self.log_clock()))
+        clock = self.log_clock()
+        return self._alerts(self.ladders.advance(clock)) + self._ticket_alerts(clock)
+
+    def _ticket_alerts(self, now_ms: int) -> list[Alert]:
+        docs = [ticket_alert(t, d, at, self.rules.zone)
+                for t, d, at in self.tickets.alerts_due(now_ms)]
+        for doc in docs:
+            self.stats[f"alerts.{doc['direction']}"] += 1
+        return docs
 
     def _alerts(self, changed: list[tuple[str, Transition]]) -> list[Alert]:
         docs = transition_docs(self.rules.rule_book.rules_for, self.engine, self.ladders, changed)
@@ -304,6 +322,9 @@ class Pipeline:
         snap = queue_snapshot(self.engine, self.rules.rule_book.rules_for(queue), now_ms, planned)
         snap["now"]["escalation"] = self.escalation(queue)
         snap["now"]["outlook"] = self.outlook(queue)
+        tickets = self.tickets.status(queue, now_ms)
+        if tickets is not None:  # queues that never had a ticket carry nothing new
+            snap["now"]["tickets"] = tickets
         return snap
 
     def outlook(self, queue: str) -> Outlook | None:
@@ -315,8 +336,24 @@ class Pipeline:
         return None
 
     def drill(self, queue: str, now_ms: int) -> Drill:
-        """The queue's drill-down at ``now_ms``: callers waiting, agents, last abandoned."""
-        return drill_doc(queue, self.engine.live_state(queue), now_ms)
+        """The queue's drill-down at ``now_ms``: callers waiting, agents, last abandoned;
+        its pressing tickets and the month's A4-A7 when it has tickets."""
+        doc = drill_doc(queue, self.engine.live_state(queue), now_ms)
+        if queue in self.tickets.open_ids:
+            doc["tickets"] = self.tickets.pressing(queue, now_ms)
+            doc["tickets_month"] = self._ticket_month(queue, now_ms)
+        return doc
+
+    def _ticket_month(self, queue: str, now_ms: int) -> list[TicketMonth]:
+        # A month of tickets is walked at most once a minute per queue.
+        minute = now_ms // 60_000
+        cached = self._month_cache.get(queue)
+        if cached is None or cached[0] != minute:
+            start, end = month_bounds(now_ms, self.rules.zone)
+            mine = [t for t in self.tickets.tickets.values() if t.queue == queue]
+            cached = (minute, against_targets(ticket_figures(mine, start, end, now_ms)))
+            self._month_cache[queue] = cached
+        return cached[1]
 
     # ------------------------------------------------------------ checkpoint
     def encode(self) -> bytes:

@@ -132,6 +132,7 @@ class Alert(TypedDict):
     seats_needed: SeatsNeeded | None
     staffed: int | None
     forecast: NotRequired[Outlook]  # a warning's estimate (direction "warn" / "warn_end")
+    ticket: NotRequired[DrillTicket]  # a complaint's ("ticket_due" / "ticket_overdue")
 
 
 class Escalation(TypedDict):
@@ -238,6 +239,23 @@ class Agents(TypedDict):
     attendance: float | None
 
 
+class TicketDue(TypedDict):
+    ticket_id: str
+    kind: str
+    level: int | None
+    due_ms: int
+    owner: str | None
+
+
+class TicketsNow(TypedDict):
+    """A queue's open tickets at the snapshot's time (core/tickets.py)."""
+
+    open: dict[str, int]  # "consultation", "level1".."level4"
+    due_soon: int  # at 75% of their limit or more, not yet overdue
+    overdue: int
+    next_due: TicketDue | None
+
+
 class Now(TypedDict):
     waiting: int
     oldest_offered_ms: int | None
@@ -246,6 +264,7 @@ class Now(TypedDict):
     seats_needed: SeatsNeeded | None | dict[str, int]  # the centre's: {"agents": n}
     escalation: NotRequired[Escalation | None]  # a queue's, added by the pipeline
     outlook: NotRequired[Outlook | None]  # its ladder group's breach estimate, likewise
+    tickets: NotRequired[TicketsNow | None]  # its open tickets, when it has had any
 
 
 class TargetDoc(TypedDict):
@@ -338,6 +357,25 @@ class DrillAbandon(TypedDict):
     caller: str
 
 
+class DrillTicket(TypedDict):
+    ticket_id: str
+    kind: str
+    level: int | None
+    owner: str | None
+    opened_ms: int
+    due_ms: int
+    overdue: bool
+
+
+class TicketMonth(TypedDict):
+    """One of the month's A4-A7 figures against its target (core/tickets.py)."""
+
+    key: str  # a figure of core.tickets.figures, e.g. "level1_on_time_rate"
+    value: float | None
+    target: float
+    higher_is_better: bool
+
+
 class Drill(TypedDict):
     """One queue's drill-down for the supervisor page: the callers waiting, its agents,
     its last 50 abandoned calls (newest first). Written with the snapshot."""
@@ -347,6 +385,9 @@ class Drill(TypedDict):
     waiting: list[WaitingCaller]
     agents: list[DrillAgent]
     abandoned: list[DrillAbandon]
+    # Its tickets overdue or due soon (the next 50 by due time), and this month's A4-A7.
+    tickets: NotRequired[list[DrillTicket]]
+    tickets_month: NotRequired[list[TicketMonth]]
 
 
 def figure(doc: Mapping[str, object] | KpiFigures | AgentFigures, key: str) -> float | None:

@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.records import Event
-from core.workdays import IsWorkingDay, due_ms
+from core.records import Alert, DrillTicket, Event, TicketDue, TicketMonth, TicketsNow
+from core.workdays import IsWorkingDay, due_ms, working_ms_between
 
 __all__ = ["KINDS", "LEVEL_LIMITS", "Ticket", "TicketBook", "TicketRules", "TICKET_TYPES",
            "figures"]
@@ -68,6 +68,7 @@ class Ticket:
     opened_ms: int
     reply_due_ms: int
     resolve_due_ms: int | None  # complaints only (A4)
+    soon_ms: int | None = None  # 75% of a complaint's limit: its team lead is told
     key_account: bool = False
     cross_province: bool = False
     repeat_of: str | None = None
@@ -98,6 +99,11 @@ class TicketBook:
     tickets: dict[str, Ticket] = field(default_factory=dict)
     by_call: dict[str, str] = field(default_factory=dict)  # call id -> ticket id
     duplicates: int = 0
+    # Open tickets by queue: what the board's status looks at each second, so it does
+    # not walk a month of closed ones.
+    open_ids: dict[str, set[str]] = field(default_factory=dict)
+    alerted: set[str] = field(default_factory=set)  # "ticket id|direction" raised already
+    _closing: list[tuple[Ticket, str, int]] = field(default_factory=list)  # raised on closing
 
     def apply(self, events: Iterable[Event]) -> list[tuple[Event, TicketError]]:
         """Fold ticket and survey events in order; returns those refused, with why."""
@@ -129,6 +135,13 @@ class TicketBook:
             if satisfied is None:
                 satisfied = int(event["score"]) >= self.rules.satisfied_from
             ticket.satisfied = bool(satisfied)
+        if _closed(ticket) and ticket.ticket_id in self.open_ids.get(ticket.queue, ()):
+            # What it reached before it closed is raised even if no clock passed it in
+            # between (the live worker's wall clock would have): the same alerts
+            # whichever way the log is cut into batches.
+            self._closing += self._due(ticket, ts - 1)
+            self.open_ids[ticket.queue].discard(ticket.ticket_id)
+            self.alerted -= {f"{ticket.ticket_id}|{d}" for d in TICKET_ALERTS}
 
     def _ticket_of(self, event: Event) -> Ticket:
         ticket_id = event.get("ticket_id")
@@ -157,12 +170,14 @@ class TicketBook:
         if kind == "complaint" and level not in LEVEL_LIMITS:
             raise TicketError("bad_field", f"complaint {ticket_id!r} has level {level!r}, "
                               "expected 1-4 (manual lines 503-506)")
-        resolve_due = None
+        resolve_due = soon = None
         if kind == "complaint":
             assert isinstance(level, int)
             limit, working = LEVEL_LIMITS[level]
             resolve_due = due_ms(ts, limit, working_days=working, zone=self.rules.zone,
                                  is_working_day=self.rules.is_working_day)
+            soon = due_ms(ts, limit * 3 // 4, working_days=working, zone=self.rules.zone,
+                          is_working_day=self.rules.is_working_day)
         promised = event.get("promised_ms")
         if promised is not None:
             reply_due = int(promised)
@@ -173,15 +188,81 @@ class TicketBook:
         ticket = Ticket(
             ticket_id=ticket_id, queue=str(event["queue"]), kind=kind,
             level=int(level) if kind == "complaint" and level is not None else None,
-            opened_ms=ts, reply_due_ms=reply_due, resolve_due_ms=resolve_due,
+            opened_ms=ts, reply_due_ms=reply_due, resolve_due_ms=resolve_due, soon_ms=soon,
             key_account=bool(event.get("key_account", False)),
             # Level 3 is the cross-province level (line 505) unless the event says.
             cross_province=bool(event.get("cross_province", level == 3)),
             repeat_of=str(repeat_of) if repeat_of is not None else None,
             owner=event.get("owner"))
         self.tickets[ticket_id] = ticket
+        self.open_ids.setdefault(ticket.queue, set()).add(ticket_id)
         if event.get("call_id"):
             self.by_call[str(event["call_id"])] = ticket_id
+
+    def due_at(self, ticket: Ticket) -> int:
+        """When the ticket is late: a complaint's resolution, a consultation's reply."""
+        return ticket.resolve_due_ms if ticket.resolve_due_ms is not None else ticket.reply_due_ms
+
+    def share_used(self, ticket: Ticket, now_ms: int) -> float:
+        """How much of its limit an open ticket has used (1.0: due now), on the clock its
+        limit runs on (working time for levels 3 and 4)."""
+        if ticket.level in (3, 4):
+            limit, _ = LEVEL_LIMITS[ticket.level]
+            return working_ms_between(ticket.opened_ms, now_ms, zone=self.rules.zone,
+                                      is_working_day=self.rules.is_working_day) / limit
+        span = self.due_at(ticket) - ticket.opened_ms
+        return (now_ms - ticket.opened_ms) / span if span > 0 else 1.0
+
+    def status(self, queue: str, now_ms: int, soon_share: float = 0.75) -> TicketsNow | None:
+        """The queue's open tickets at ``now_ms``; None when it never had one."""
+        if queue not in self.open_ids:
+            return None
+        still = [t for t in map(self.tickets.__getitem__, self.open_ids[queue])
+                 if t.opened_ms <= now_ms]
+        counts = {"consultation": 0, "level1": 0, "level2": 0, "level3": 0, "level4": 0}
+        for ticket in still:
+            counts["consultation" if ticket.level is None else f"level{ticket.level}"] += 1
+        late = [t for t in still if now_ms > self.due_at(t)]
+        soon = [t for t in still if now_ms <= self.due_at(t)
+                and self.share_used(t, now_ms) >= soon_share]
+        first = min(still, key=lambda t: (self.due_at(t), t.ticket_id), default=None)
+        next_due: TicketDue | None = None if first is None else {
+            "ticket_id": first.ticket_id, "kind": first.kind, "level": first.level,
+            "due_ms": self.due_at(first), "owner": first.owner}
+        return {"open": counts, "due_soon": len(soon), "overdue": len(late),
+                "next_due": next_due}
+
+    def alerts_due(self, now_ms: int) -> list[tuple[Ticket, str, int]]:
+        """Open complaints that reached 75% of their limit or passed it by ``now_ms`` and
+        were not raised yet: (ticket, "ticket_due" or "ticket_overdue", the moment), in
+        order of the moment. The moment is the ticket's own, so batching changes nothing."""
+        found, self._closing = self._closing, []
+        for ids in self.open_ids.values():
+            for ticket in map(self.tickets.__getitem__, ids):
+                found += self._due(ticket, now_ms)
+        found.sort(key=lambda f: (f[2], f[0].ticket_id, f[1]))
+        return found
+
+    def _due(self, ticket: Ticket, now_ms: int) -> list[tuple[Ticket, str, int]]:
+        found = []
+        for direction, at in (("ticket_due", ticket.soon_ms),
+                              ("ticket_overdue", ticket.resolve_due_ms)):
+            key = f"{ticket.ticket_id}|{direction}"
+            if at is not None and at <= now_ms and key not in self.alerted:
+                self.alerted.add(key)
+                found.append((ticket, direction, at))
+        return found
+
+    def pressing(self, queue: str, now_ms: int, soon_share: float = 0.75, limit: int = 50
+                 ) -> list[DrillTicket]:
+        """The queue's open tickets overdue or due soon, the first due first."""
+        found = [t for t in map(self.tickets.__getitem__, self.open_ids.get(queue, ()))
+                 if t.opened_ms <= now_ms
+                 and (now_ms > self.due_at(t) or self.share_used(t, now_ms) >= soon_share)]
+        found.sort(key=lambda t: (self.due_at(t), t.ticket_id))
+        return [{"ticket_id": t.ticket_id, "kind": t.kind, "level": t.level, "owner": t.owner,
+                 "opened_ms": t.opened_ms, "due_ms": self.due_at(t),
+                 "overdue": now_ms > self.due_at(t)} for t in found[:limit]]
 
     def forget_before(self, ms: int) -> int:
         """Tickets opened before ``ms`` and closed: dropped (their months are reported)."""
@@ -193,7 +274,8 @@ class TicketBook:
 
     def to_json(self) -> dict[str, Any]:
         return {"tickets": [asdict(t) for t in self.tickets.values()],
-                "by_call": self.by_call, "duplicates": self.duplicates}
+                "by_call": self.by_call, "duplicates": self.duplicates,
+                "alerted": sorted(self.alerted)}
 
     @classmethod
     def from_json(cls, rules: TicketRules, doc: dict[str, Any]) -> TicketBook:
@@ -201,10 +283,16 @@ class TicketBook:
         book.tickets = {t["ticket_id"]: Ticket(**t) for t in doc.get("tickets", [])}
         book.by_call = dict(doc.get("by_call", {}))
         book.duplicates = int(doc.get("duplicates", 0))
+        book.alerted = set(doc.get("alerted", []))
+        for ticket in book.tickets.values():
+            ids = book.open_ids.setdefault(ticket.queue, set())
+            if not _closed(ticket):
+                ids.add(ticket.ticket_id)
         return book
 
 
 def _closed(ticket: Ticket) -> bool:
+    """A complaint is done when resolved, a consultation when replied to."""
     return ticket.resolved_ms is not None or (ticket.kind == "consultation"
                                               and ticket.replied_ms is not None)
 
@@ -256,3 +344,58 @@ def figures(tickets: Iterable[Ticket], start_ms: int, end_ms: int, now_ms: int
         out[f"{name}_satisfaction"] = _rate(satisfied, len(group))  # the manual's
         out[f"{name}_satisfaction_of_surveyed"] = _rate(satisfied, surveyed)
     return out
+
+
+# An open complaint at 75% of its limit tells its team lead; past it, the duty manager
+# (值班长, manual line 246: what an agent cannot settle goes to the duty manager).
+TICKET_ALERTS = ("ticket_due", "ticket_overdue")
+_ALERT_WORDS = {
+    "ticket_due": ("{level}级投诉将超时", "Level {level} complaint due soon",
+                   "请受理人及班长跟进，在时限前解决并答复客户",
+                   "Owner and team lead: resolve and answer the customer before the limit"),
+    "ticket_overdue": ("{level}级投诉已超时", "Level {level} complaint overdue",
+                       "值班长：立即协调解决并答复客户，记录超时原因",
+                       "Duty manager: settle and answer the customer now; record why it ran late"),
+}
+
+
+def ticket_alert(ticket: Ticket, direction: str, at_ms: int, zone: ZoneInfo) -> Alert:
+    """The alert for a complaint reaching 75% of its limit or passing it (alerts.v1)."""
+    from datetime import datetime
+
+    name_zh, name_en, action_zh, action_en = _ALERT_WORDS[direction]
+    level = ticket.level or 0
+    return {
+        "alert_id": f"ticket:{ticket.ticket_id}:{direction}",
+        "queue": ticket.queue, "step": 0, "direction": direction,
+        "event_time": datetime.fromtimestamp(at_ms / 1000, zone).isoformat(timespec="seconds"),
+        "event_ms": at_ms, "waiting": 0, "mode": "ticket",
+        "rung": {"name_zh": name_zh.format(level=level), "name_en": name_en.format(level=level),
+                 "action_zh": action_zh, "action_en": action_en,
+                 "staff_group": "team_lead" if direction == "ticket_due" else "duty_manager",
+                 "seats": ""},
+        "seats_needed": None, "staffed": None,
+        "ticket": {"ticket_id": ticket.ticket_id, "kind": ticket.kind, "level": ticket.level,
+                   "owner": ticket.owner, "opened_ms": ticket.opened_ms,
+                   "due_ms": ticket.resolve_due_ms or ticket.reply_due_ms,
+                   "overdue": direction == "ticket_overdue"},
+    }
+
+
+# The manual's targets for the month (lines 501-531): A4 and A5 at 100%, A6 at most 1%,
+# A7 95% / 90% / 85% / 95%.
+TARGETS: tuple[tuple[str, float, bool], ...] = (
+    *((f"level{n}_on_time_rate", 1.0, True) for n in LEVEL_LIMITS),
+    ("consultation_reply_rate", 1.0, True), ("consultation_on_time_reply_rate", 1.0, True),
+    ("complaint_reply_rate", 1.0, True), ("complaint_on_time_reply_rate", 1.0, True),
+    ("repeat_complaint_rate", 0.01, False),
+    ("consultation_satisfaction", 0.95, True), ("complaint_satisfaction", 0.90, True),
+    ("cross_province_complaint_satisfaction", 0.85, True),
+    ("key_account_complaint_satisfaction", 0.95, True),
+)
+
+
+def against_targets(found: dict[str, Any]) -> list[TicketMonth]:
+    """The month's figures beside the manual's targets, in the manual's order."""
+    return [{"key": key, "value": found.get(key), "target": target, "higher_is_better": up}
+            for key, target, up in TARGETS]

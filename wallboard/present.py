@@ -8,7 +8,7 @@ from base.config import Settings
 from base.i18n import BOARD
 from base.keys import ReplaySession
 from core.catalog import KPI
-from core.records import Now, Outlook, Snapshot, TargetDoc, Window, figure
+from core.records import Now, Outlook, Snapshot, TargetDoc, TicketsNow, Window, figure
 from core.snapshot import CENTRE
 
 __all__ = [
@@ -128,6 +128,16 @@ class TileView(TypedDict):
     warning: str  # "": no breach warning out; else when step 1 is forecast ("~8 (5-12)" min)
     step: int  # the surge-ladder step in force, 0 for none
     rank: int  # worst first: severity, then ladder step, then a breach warning
+    tickets: TicketsShown | None  # the queue's open tickets, when it has had any
+
+
+class TicketsShown(TypedDict):
+    """A tile's tickets line (docs/kpis.md#tickets-a4-a7)."""
+
+    open: str
+    due_soon: Shown  # at 75% of their limit: amber when any
+    overdue: Shown  # past it: red (with its shape) when any
+    next_due: str  # "L1 · 23 min", counted from the snapshot's own time; "" for none
 
 
 _SEVERITY = {RED: 2, AMBER: 1}
@@ -138,6 +148,22 @@ def severity(view: TileView) -> int:
     the half hour) is red, 1 when any is amber, else 0: what a wall pins on every page."""
     colours = (view["waiting"][1], view["longest"][1], view["sl"][1], view["abandon"][1])
     return max(_SEVERITY.get(c, 0) for c in colours)
+
+
+def tickets_shown(tickets: TicketsNow | None, as_of_ms: int, lang: str) -> TicketsShown | None:
+    if tickets is None:
+        return None
+    nxt = tickets["next_due"]
+    next_due = ""
+    if nxt is not None:
+        what = f"L{nxt['level']}" if nxt["level"] else BOARD("consultation_short", lang)
+        minutes = round((nxt["due_ms"] - as_of_ms) / 60_000)
+        next_due = BOARD("ticket_next" if minutes >= 0 else "ticket_next_late", lang,
+                         what=what, n=abs(minutes))
+    return {"open": str(sum(tickets["open"].values())),
+            "due_soon": (str(tickets["due_soon"]), AMBER if tickets["due_soon"] else PLAIN),
+            "overdue": (str(tickets["overdue"]), RED if tickets["overdue"] else PLAIN),
+            "next_due": next_due}
 
 
 def warning_text(outlook: Outlook | None, as_of_ms: int) -> str:
@@ -157,7 +183,7 @@ def warning_text(outlook: Outlook | None, as_of_ms: int) -> str:
     return f"~{central}" + ("" if early == late == str(central) else f" ({early}-{late})")
 
 
-def tile_view(snap: Snapshot, now_ms: int, settings: Settings) -> TileView:
+def tile_view(snap: Snapshot, now_ms: int, settings: Settings, lang: str = "zh") -> TileView:
     """Every figure of one tile with its text and colour, and whether it is stale."""
     now = snap["now"]
     interval = WindowFigures(snap["windows"].get("interval"))
@@ -184,6 +210,7 @@ def tile_view(snap: Snapshot, now_ms: int, settings: Settings) -> TileView:
         "available": str(now["agents"].get("available", 0)),
         "on_call": str(now["agents"].get("on_call", 0)),
         "severity": 0, "step": 0, "rank": 0, "warning": "",
+        "tickets": tickets_shown(now.get("tickets"), data_ms(snap), lang),
     }
     escalation = now.get("escalation")
     view["step"] = escalation["step"] if escalation else 0

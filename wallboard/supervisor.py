@@ -31,6 +31,7 @@ from wallboard.present import (
     duration_text,
     format_kpi,
     kpi_help,
+    percent_text,
     replay_marker,
     seats_view,
     target_colour,
@@ -278,6 +279,49 @@ def _drill(drill: Drill | None, snap: Snapshot | None, lang: str, settings: Sett
         table("drill_abandoned", [BOARD(k, lang) for k in ("at", "waited", "caller")],
               [[clock(a["abandoned_ms"]), duration_text(a["wait_s"]), a["caller"] or "–"]
                for a in drill["abandoned"]]),
+        *_tickets(drill, lang, settings),
+    ]
+
+
+def _tickets(drill: Drill, lang: str, settings: Settings) -> list[Any]:
+    """The queue's overdue and due-soon tickets (level, owner, due), and the month's A4-A7
+    against the manual's targets (docs/kpis.md#tickets-a4-a7)."""
+    if "tickets" not in drill:
+        return []
+
+    def when(ms: int) -> str:
+        return _local(ms, settings).strftime("%m-%d %H:%M")
+
+    rows = []
+    for t in drill["tickets"]:
+        late = t["overdue"]
+        what = f"L{t['level']}" if t["level"] else BOARD("consultation_short", lang)
+        word = BOARD("tickets_overdue" if late else "tickets_due_soon", lang)
+        rows.append(html.Tr([html.Td(t["ticket_id"]), html.Td(what), html.Td(t["owner"] or "–"),
+                             html.Td(when(t["due_ms"])),
+                             html.Td(("▲ " if late else "◆ ") + word,
+                                     className="red" if late else "amber")]))
+    head = [BOARD(k, lang) for k in ("ticket", "ticket_level", "ticket_owner", "ticket_due",
+                                     "ticket_state")]
+    month = []
+    for figure_ in drill.get("tickets_month", []):
+        value, target = figure_["value"], figure_["target"]
+        missed = value is not None and (value < target if figure_["higher_is_better"]
+                                        else value > target)
+        month.append(html.Tr([
+            html.Td(BOARD(f"a_{figure_['key']}", lang)),
+            html.Td(percent_text(value), className="red" if missed else ""),
+            html.Td(("≥ " if figure_["higher_is_better"] else "≤ ") + percent_text(target)),
+        ]))
+    return [
+        html.H4(f"{BOARD('drill_tickets', lang)} ({len(rows)})"),
+        html.Table([html.Thead(html.Tr([html.Th(h) for h in head])),
+                    html.Tbody(rows or [html.Tr(html.Td("–", colSpan=len(head)))])],
+                   className="agent-table", id="drill-tickets"),
+        html.H4(BOARD("tickets_month", lang)),
+        html.Table([html.Thead(html.Tr([html.Th(BOARD(k, lang))
+                                        for k in ("figure", "value", "target")])),
+                    html.Tbody(month)], className="agent-table", id="drill-tickets-month"),
     ]
 
 

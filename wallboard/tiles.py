@@ -23,7 +23,7 @@ from base.config import Settings
 from base.i18n import BOARD
 from core.catalog import by_key
 from core.records import Snapshot
-from wallboard.present import AgentView, kpi_help, tile_view
+from wallboard.present import RED, AgentView, TicketsShown, kpi_help, tile_view
 
 __all__ = ["Props", "Tile", "agent_tile", "queue_tile", "tag"]
 
@@ -103,7 +103,7 @@ class _QueueTile(_Write):
     def __init__(self, snap: Snapshot, now_ms: int, settings: Settings, lang: str,
                  replay: bool, compact: bool) -> None:
         self.snap, self.lang, self.replay, self.compact = snap, lang, replay, compact
-        self.view = tile_view(snap, now_ms, settings)
+        self.view = tile_view(snap, now_ms, settings, lang)
 
     def _figure(self, b: _Builder, key: str, big: bool = False, window: str | None = None
                 ) -> Markup:
@@ -130,6 +130,9 @@ class _QueueTile(_Write):
             badges.append((level, BOARD(level, lang)))
         if view["warning"]:  # the breach warning: when step 1 is forecast, with its spread
             badges.append(("warn", BOARD("warn_badge", lang, n=view["warning"])))
+        tickets = view["tickets"]
+        if tickets and tickets["overdue"][1] == RED:  # a word beside the red figure
+            badges.append(("over", BOARD("tickets_overdue_badge", lang)))
         if view["stale"]:
             badges.append(("stale", BOARD("stale", lang)))
         head = tag("div", {"class": "tile-head"}, tag("span", {"class": "tile-name"}, name),
@@ -165,6 +168,7 @@ class _QueueTile(_Write):
                         f"  {BOARD('seats_short', lang)} "),
                     b.slot("span", f"{queue}-seats", {"t": seats[0], "c": f"led {seats[1]}"},
                            {"class": "led"})),
+                *([_tickets_line(b, queue, tickets, lang)] if tickets else []),
                 tag("div", {"class": "tile-foot"},
                     tag("span", {"class": "formula", "title": formula}, formula), age),
             ]
@@ -180,6 +184,23 @@ class _QueueTile(_Write):
         return b.slot("div", f"tile-{queue}", {"c": " ".join(classes), "d": data},
                       {"class": "tile", "data-queue": queue, "data-name": name},
                       *rows)
+
+
+def _tickets_line(b: _Builder, queue: str, tickets: TicketsShown, lang: str) -> Markup:
+    """Open tickets, due soon (amber), overdue (red, its shape and the badge's word), the
+    next one due with its minutes."""
+    soon, late = tickets["due_soon"], tickets["overdue"]
+    return tag("div", {"class": "tickets-line"},
+               tag("span", {}, f"{BOARD('tickets', lang)} "),
+               b.slot("span", f"{queue}-tickets_open", {"t": tickets["open"]}, {"class": "led"}),
+               tag("span", {}, f" · {BOARD('tickets_due_soon', lang)} "),
+               b.slot("span", f"{queue}-tickets_soon", {"t": soon[0], "c": f"led {soon[1]}"},
+                      {"class": "led"}),
+               tag("span", {}, f" · {BOARD('tickets_overdue', lang)} "),
+               b.slot("span", f"{queue}-tickets_over", {"t": late[0], "c": f"led {late[1]}"},
+                      {"class": "led"}),
+               b.slot("span", f"{queue}-tickets_next", {"t": tickets["next_due"]},
+                      {"class": "ticket-next"}))
 
 
 def queue_tile(snap: Snapshot, now_ms: int, settings: Settings, lang: str,

@@ -212,3 +212,27 @@ def test_a_warning_on_the_phone_says_when_step_1_is_forecast_with_its_spread():
     assert title == "GEN warning: step 1 likely in ~8 min"
     title, _ = phone_message(_warning("warn_end", 1_767_578_705_000, None), "en")
     assert title == "GEN warning over: the risk has passed"
+
+
+def test_a_complaints_alerts_go_to_team_leads_and_the_duty_manager_and_leave_the_queues_alert():
+    from alerts.notify import phone_message
+    from core.tickets import Ticket, ticket_alert
+    from tests.unit.factories import SHANGHAI, at
+
+    settings = Settings(escalation={"recipients": [
+        {"name": "floor", "level": 0, "email": "f@example.test"},
+        {"name": "lead", "level": 0, "email": "l@example.test", "alerts": ["ticket_due"]},
+        {"name": "duty", "level": 0, "email": "d@example.test",
+         "alerts": ["ladder", "ticket_overdue"]}]})
+    notifier = Notifier(settings)
+    ticket = Ticket("T-1", "GEN", "complaint", 1, at(10, 0), at(12, 0), at(12, 0),
+                    soon_ms=at(11, 30), owner="A1")
+    due = ticket_alert(ticket, "ticket_due", at(11, 30), SHANGHAI)
+    late = ticket_alert(ticket, "ticket_overdue", at(12, 0), SHANGHAI)
+    assert [r.name for r in notifier.recipients("GEN", 0, "ticket_due")] == ["lead"]
+    assert [r.name for r in notifier.recipients("GEN", 0, "ticket_overdue")] == ["duty"]
+    title, body = phone_message(late, "en")
+    assert title == "GEN Level 1 complaint overdue: ticket T-1"
+    assert "Owner A1, due 01-05 12:00" in body and "Duty manager" in body
+    title_zh, _ = phone_message(due, "zh")
+    assert title_zh == "GEN 1级投诉将超时：工单 T-1"

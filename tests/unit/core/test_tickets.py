@@ -166,3 +166,67 @@ def test_simulated_months_equal_the_pandas_oracle(tmp_path, start):
             got = rows[key][name]
             assert (got is None and value is None) or got == pytest.approx(value, abs=1e-6), (
                 key, name, got, value)
+
+
+def test_a_level_1_complaint_is_due_soon_at_1_5_hours_and_overdue_past_2():
+    """Issue 21: at 75% of its limit (line 503: 2 h) a complaint is due soon; past it,
+    overdue; resolved, it is no longer open."""
+    book = TicketBook(TicketRules(ZONE, weekdays))
+    t0 = ms(2026, 1, 5, 9)
+    book.apply([parse(json.dumps(event("ticket.opened", t0, ticket_id="p", kind="complaint",
+                                       level=1, owner="a7")))])
+    assert book.status("GEN", t0 + 89 * 60_000)["due_soon"] == 0
+    at_90 = book.status("GEN", t0 + 90 * 60_000)
+    assert (at_90["open"]["level1"], at_90["due_soon"], at_90["overdue"]) == (1, 1, 0)
+    assert at_90["next_due"] == {"ticket_id": "p", "kind": "complaint", "level": 1,
+                                 "due_ms": t0 + 2 * H, "owner": "a7"}
+    late = book.status("GEN", t0 + 2 * H + 1)
+    assert (late["due_soon"], late["overdue"]) == (0, 1)
+    book.apply([parse(json.dumps(event("ticket.resolved", t0 + 3 * H, ticket_id="p")))])
+    done = book.status("GEN", t0 + 3 * H)
+    assert done["open"]["level1"] == 0 and done["next_due"] is None
+    assert book.status("BIZ", t0) is None
+
+
+def test_a_level_3_complaint_uses_its_working_time():
+    book = TicketBook(TicketRules(ZONE, weekdays))
+    friday = ms(2026, 1, 9, 12)
+    book.apply([parse(json.dumps(event("ticket.opened", friday, ticket_id="x",
+                                       kind="complaint", level=3)))])
+    ticket = book.tickets["x"]
+    # Friday noon to Monday noon: 12 h + 12 h of working time, of 96 h.
+    assert book.share_used(ticket, ms(2026, 1, 12, 12)) == pytest.approx(0.25)
+    assert book.status("GEN", ms(2026, 1, 14, 12))["due_soon"] == 1  # 72 of 96 h
+
+
+def test_a_complaint_alerts_once_at_75_percent_and_once_past_its_limit_through_the_pipeline():
+    """Issue 21 (6): a level-1 complaint at 1.5 h tells its team lead, past 2 h the duty
+    manager; each once, at the ticket's own moment whatever the batching; resolved, no
+    more. The calls move the log's clock."""
+    from tests.unit.factories import call
+
+    t0 = ms(2026, 1, 5, 9)
+    events = [*call("a", t0, answer_after_s=5), event("ticket.opened", t0 + 60_000,
+              ticket_id="T-1", kind="complaint", level=1, owner="A1", call_id="a"),
+              *call("b", t0 + 92 * 60_000, answer_after_s=5),
+              *call("c", t0 + 125 * 60_000, answer_after_s=5),
+              event("ticket.resolved", t0 + 130 * 60_000, ticket_id="T-1"),
+              *call("d", t0 + 300 * 60_000, answer_after_s=5)]
+    lines = [json.dumps(e).encode() for e in events]
+    rules = pipeline_rules(Settings(), offline=True)
+    whole, result = fold_file(rules, lines)
+    raised = [(a["direction"], a["event_ms"], a["ticket"]["owner"]) for a in result.alerts
+              if a["direction"].startswith("ticket")]
+    assert raised == [("ticket_due", t0 + 60_000 + 90 * 60_000, "A1"),
+                      ("ticket_overdue", t0 + 60_000 + 120 * 60_000, "A1")]
+    # One record at a time: the same alerts, at the same moments.
+    from core.pipeline import Pipeline
+    from core.records import Record
+
+    single = Pipeline(rules)
+    one_by_one = []
+    for line in lines:
+        one_by_one += single.feed([Record(line)]).alerts
+    one_by_one += single.finish()
+    assert [(a["alert_id"], a["event_ms"]) for a in one_by_one if "ticket" in a] == [
+        (a["alert_id"], a["event_ms"]) for a in result.alerts if "ticket" in a]

@@ -186,3 +186,30 @@ def test_the_warning_counts_from_the_snapshots_own_time_and_says_30_plus_for_no_
     assert view["warning"] == "~7 (4-30+)"
     doc["now"]["outlook"]["warning"] = False  # an estimate, but no warning out: no badge
     assert tile_view(doc, 1_000, SETTINGS)["warning"] == ""
+
+
+def _with_tickets(doc: dict, due_soon: int, overdue: int, due_in_min: int) -> dict:
+    doc["now"]["tickets"] = {
+        "open": {"consultation": 3, "level1": 2, "level2": 0, "level3": 1, "level4": 0},
+        "due_soon": due_soon, "overdue": overdue,
+        "next_due": {"ticket_id": "T1", "kind": "complaint", "level": 1,
+                     "due_ms": doc["as_of_ms"] + due_in_min * 60_000, "owner": "a7"}}
+    return doc
+
+
+@pytest.mark.parametrize("lang,word,next_text", [
+    ("zh", "工单超时", "L1 已超时 5 分钟"), ("en", "TICKET OVERDUE", "L1 5 min late")])
+def test_an_overdue_ticket_is_red_with_its_word_and_the_next_one_counts_down(
+        lang, word, next_text):
+    tile = tree(queue_tile(_with_tickets(snap("GEN"), 1, 1, -5), 1_000, SETTINGS, lang))
+    assert word in [text(b) for b in by_class(tile, "badge")]
+    over = by_id(tile, "GEN-tickets_over")
+    assert "red" in over.get("class").split() and text(over) == "1"
+    assert "amber" in by_id(tile, "GEN-tickets_soon").get("class").split()
+    assert text(by_id(tile, "GEN-tickets_open")) == "6"
+    assert text(by_id(tile, "GEN-tickets_next")) == next_text
+    calm = tree(queue_tile(_with_tickets(snap("GEN"), 0, 0, 23), 1_000, SETTINGS, "en"))
+    assert "red" not in by_id(calm, "GEN-tickets_over").get("class").split()
+    assert text(by_id(calm, "GEN-tickets_next")) == "next L1 in 23 min"
+    assert not by_class(calm, "badge")
+    assert not by_class(tree(queue_tile(snap("GEN"), 1_000, SETTINGS, "en")), "tickets-line")
