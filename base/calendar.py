@@ -27,19 +27,23 @@ def _dates(path: Path, doc: dict[str, object], key: str) -> set[date]:
         raise ConfigError(f"{path}: key {key!r}: {exc}") from exc
 
 
-@lru_cache(maxsize=8)  # one function per configuration: rules built twice compare equal
 def working_days(config: TicketConfig) -> IsWorkingDay:
     """Is this date a working day, by the country's calendar and the override file."""
+    return _working_days(config.calendar_country, config.calendar_subdiv, config.calendar_file)
+
+
+@lru_cache(maxsize=8)  # one function per calendar: rules built twice compare equal
+def _working_days(country: str, subdiv: str | None, calendar_file: Path | None) -> IsWorkingDay:
     work: set[date] = set()
     off: set[date] = set()
-    if config.calendar_file is not None:
-        path = Path(config.calendar_file)
+    if calendar_file is not None:
+        path = Path(calendar_file)
         try:
             doc = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: key 'tickets.calendar_file': {exc}") from exc
         work, off = _dates(path, doc, "working"), _dates(path, doc, "off")
-    calendar = holidays.country_holidays(config.calendar_country, subdiv=config.calendar_subdiv)
+    calendar = holidays.country_holidays(country, subdiv=subdiv)
 
     @lru_cache(maxsize=4096)
     def is_working_day(day: date) -> bool:

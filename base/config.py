@@ -212,6 +212,23 @@ class TicketConfig(BaseModel):
     # promises 24 hours for a complex question (line 473).
     consult_reply_h: float = Field(default=24.0, gt=0, le=24 * 30)
     survey_satisfied_from: int = Field(default=4, ge=0, le=10)  # a score this high is satisfied
+    # `callboard ingest tickets`: the CRM export's column for each field, where its name
+    # differs (producers/crm.py DEFAULT_COLUMNS), e.g. {ticket_id = "工单号"}; rows
+    # without a queue column go to default_queue (the first configured queue when unset).
+    columns: dict[str, str] = Field(default_factory=dict)
+    default_queue: str | None = None
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        known = {"ticket_id", "queue", "kind", "level", "opened_at", "replied_at",
+                 "resolved_at", "promised_at", "owner", "call_id", "caller", "key_account",
+                 "cross_province", "repeat_of", "satisfied", "score", "surveyed_at"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown fields {unknown}; a column map names any of "
+                             f"{sorted(known)}")
+        return value
 
     @field_validator("calendar_country")
     @classmethod

@@ -549,6 +549,27 @@ def ingest() -> None:
     """Follow an ACD's own log and publish its events to Kafka."""
 
 
+@ingest.command("tickets")
+@click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--follow", is_flag=True, help="Keep reading as the export grows (tail -F).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Position file (default: EXPORT.callboard-position).")
+@click.option("--poll-s", type=float, default=0.5, show_default=True)
+@click.pass_context
+def ingest_tickets_cmd(ctx: click.Context, export: Path, follow: bool, state_path: Path | None,
+                       poll_s: float) -> None:
+    """Publish a CRM's ticket export (CSV or JSON lines; tickets.columns maps its
+    columns) as ticket and survey events, resuming where it stopped."""
+    from producers.ingest import ingest_tickets
+
+    settings = _settings(ctx)
+    signal.signal(signal.SIGTERM, _interrupt)
+    summary = ingest_tickets(settings, export,
+                             state_path or export.with_name(export.name + ".callboard-position"),
+                             follow=follow, poll_s=poll_s)
+    click.echo(json.dumps(summary), err=True)
+
+
 @ingest.command("asterisk")
 @click.argument("queue_log", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--follow", is_flag=True, help="Keep reading as the file grows (tail -F).")

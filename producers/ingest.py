@@ -118,6 +118,56 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
     return summary
 
 
+def ingest_tickets(settings: Settings, path: Path, state_path: Path, *, follow: bool,
+                   poll_s: float = 0.5) -> dict[str, int]:
+    """A CRM's ticket export (CSV by its extension, else JSON lines) to the events topic,
+    resuming where it stopped; rows that cannot be events go to the dead-letter topic."""
+    from producers.crm import CrmRows
+
+    ensure_topics(settings)
+    follower = Follower(path, state_path)
+    rows = CrmRows(settings.tickets.columns, settings.zone,
+                   settings.tickets.default_queue or settings.queues[0].name)
+    rows.header = follower.extra.get("header")
+    as_csv = path.suffix.lower() == ".csv"
+    events = sink_for(settings, settings.events_topic)
+    letters = sink_for(settings, settings.dead_letter_topic)
+    sent = [0]
+
+    def deliver(lines: list[bytes]) -> None:
+        for line in lines:
+            for event in (rows.feed_csv(line) if as_csv else rows.feed_json(line)):
+                events.send(event)
+                sent[0] += 1
+        for reason, detail, text in rows.rejected:
+            body = {"reason": reason, "detail": detail, "source": str(path),
+                    "seen_ms": int(time.time() * 1000), "value": text}
+            letters.send_raw(reason.encode(), json.dumps(body, ensure_ascii=False).encode())
+        # Delivered before the position moves (as for the queue_log above).
+        events.flush()
+        letters.flush()
+        follower.extra["header"] = rows.header
+        log.info("tickets %s: %s rows, %s events, %s rows rejected", path, rows.rows, sent[0],
+                 len(rows.rejected))
+        rows.rejected.clear()
+
+    try:
+        if follow:
+            follower.run(deliver, lambda: False, lambda: time.sleep(poll_s))
+        else:
+            lines = follower.read_lines()
+            if lines:
+                deliver(lines)
+                follower.save()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        follower.close()
+        events.close()
+        letters.close()
+    return {"rows": rows.rows, "events": sent[0]}
+
+
 def _serve_metrics(settings: Settings, collector: IngestCollector) -> None:
     from prometheus_client import REGISTRY
 
