@@ -24,8 +24,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import smtplib
@@ -47,6 +45,7 @@ from base.alertstore import OpenAlert, Outbox, audit, update_open
 from base.config import Recipient, Settings
 from base.i18n import MESSAGES
 from base.keys import RedisKeys, text
+from base.signing import sign
 from core.records import Alert, Outlook, Snapshot
 
 __all__ = ["WARNINGS", "Notifier", "forecast_line", "message_subject", "message_text",
@@ -59,13 +58,6 @@ ESCALATIONS = Counter("callboard_alert_escalations",
                       "Open alerts passed to the next level unacknowledged")
 OUTBOX = Gauge("callboard_alert_outbox", "Deliveries waiting in the outbox (due or retrying)")
 _BACKOFF_S = (2, 5, 15, 30, 60)  # between attempts of one delivery, then every minute
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The webhook signature: HMAC-SHA256 of ``"<timestamp>.<body>"`` (as Stripe and
-    Slack sign theirs), so an old call replayed by someone else fails the check."""
-    signed = timestamp.encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 # Messages go out in English around the rung's names in both languages (as they

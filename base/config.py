@@ -217,6 +217,10 @@ class TicketConfig(BaseModel):
     # without a queue column go to default_queue (the first configured queue when unset).
     columns: dict[str, str] = Field(default_factory=dict)
     default_queue: str | None = None
+    # `callboard intake`: the HMAC key a CRM signs its POSTs with (required to start it).
+    intake_secret: str | None = None
+    intake_host: str = "127.0.0.1"
+    intake_port: int = Field(default=8060, ge=1, le=65535)
 
     @field_validator("columns")
     @classmethod

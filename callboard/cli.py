@@ -570,6 +570,16 @@ def ingest_tickets_cmd(ctx: click.Context, export: Path, follow: bool, state_pat
     click.echo(json.dumps(summary), err=True)
 
 
+@cli.command()
+@click.pass_context
+def intake(ctx: click.Context) -> None:
+    """Receive a CRM's ticket and survey events over HTTP (POST /intake/tickets, signed
+    with tickets.intake_secret) and publish them."""
+    from producers.intake import run_intake
+
+    run_intake(_settings(ctx))
+
+
 @ingest.command("asterisk")
 @click.argument("queue_log", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--follow", is_flag=True, help="Keep reading as the file grows (tail -F).")

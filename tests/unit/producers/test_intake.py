@@ -1,0 +1,81 @@
+"""The ticket intake's decisions (issue #21 §3): signed or refused, each event judged on
+its own, the valid ones on the broker before the answer, the others answered and set
+aside with their reasons. Sinks record what they are given; the broker is not needed
+for these decisions."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from base.config import Settings
+from base.signing import sign
+from producers.intake import create_intake
+
+SECRET = "intake-secret"
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+        self.flushed = 0
+
+    def send_raw(self, key: bytes, raw: bytes) -> None:
+        self.sent.append((key, raw))
+
+    def flush(self) -> None:
+        self.flushed = len(self.sent)
+
+
+def ticket(ticket_id: str, **fields) -> dict:
+    return {"v": 1, "event_id": f"crm-{ticket_id}", "type": "ticket.opened",
+            "ts_ms": 1_767_578_400_000, "queue": "GEN", "source": "crm",
+            "ticket_id": ticket_id, "kind": "complaint", "level": 1, **fields}
+
+
+def post(client, body: bytes, secret: str = SECRET, at: float | None = None):
+    stamp = str(int(at if at is not None else time.time()))
+    return client.post("/intake/tickets", data=body, headers={
+        "X-Callboard-Timestamp": stamp, "X-Callboard-Signature": sign(secret, stamp, body),
+        "Content-Type": "application/json"})
+
+
+@pytest.fixture
+def intake():
+    events, letters = Sink(), Sink()
+    app = create_intake(Settings(tickets={"intake_secret": SECRET}), events, letters)
+    return app.test_client(), events, letters
+
+
+def test_each_event_is_judged_on_its_own_and_the_good_ones_are_kept_before_the_answer(intake):
+    client, events, letters = intake
+    body = json.dumps([ticket("T1"), ticket("T2", level=9), {"type": "call.offered"},
+                       ticket("T3")]).encode()
+    answer = post(client, body)
+    assert answer.status_code == 422
+    doc = answer.get_json()
+    assert doc["accepted"] == 2
+    assert [(r["index"], r["reason"]) for r in doc["rejected"]] == [(1, "bad_field"),
+                                                                    (2, "unknown_version")]
+    assert [json.loads(raw)["ticket_id"] for _, raw in events.sent] == ["T1", "T3"]
+    assert events.flushed == 2 and letters.flushed == 2
+    assert [json.loads(raw)["reason"] for _, raw in letters.sent] == ["bad_field",
+                                                                     "unknown_version"]
+    assert post(client, json.dumps(ticket("T4")).encode()).status_code == 200
+
+
+def test_an_unsigned_a_wrongly_signed_or_an_old_call_is_refused(intake):
+    client, events, _ = intake
+    body = json.dumps(ticket("T1")).encode()
+    assert client.post("/intake/tickets", data=body).status_code == 401
+    assert post(client, body, secret="someone-else").status_code == 401
+    old = post(client, body, at=time.time() - 3600)
+    assert old.status_code == 401 and "s off" in old.get_json()["error"]
+    assert events.sent == []
+
+
+def test_the_intake_will_not_start_without_a_secret():
+    with pytest.raises(ValueError, match="intake_secret"):
+        create_intake(Settings(), Sink(), Sink())
