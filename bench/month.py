@@ -10,7 +10,8 @@ the broker rolled once per simulated day. Every second it reads the centre's sna
 at each simulated midnight it prints the broker's, worker's and Redis's memory, the
 archive's size, and how far the board trailed the stream that day (p50/p99 of the gap
 between the event time being published and the newest event time on the board, in wall
-seconds). At the end, sampled days' rows in Redis are compared with ``callboard report
+seconds; then again leaving out each roll and the 10 s after it, when the producers
+wait and the consumers rejoin the new broker). At the end, sampled days' rows in Redis are compared with ``callboard report
 --interval day`` on the archive (not on the file: the archive is what the stack kept).
 Prints figures; asserts nothing.
 """
@@ -107,14 +108,23 @@ def _watch(up: subprocess.Popen[bytes], out: Path, work: Path, args: argparse.Na
     # roll's pause). t0 is taken as the earliest one any sample implies (the moment the
     # board was most caught up counts as no lag), so the figure is never flattered.
     samples: list[tuple[float, int]] = []
+    rolling: list[tuple[float, float]] = []  # wall windows of a roll, and 10 s after it
+    rolls_seen = 0
     t0 = float("inf")
     day, peak = 0, {"broker": 0.0, "worker": 0.0}
     print("day  broker MB peak  worker MB peak  redis MB  archive MB  rolls  max drain s"
-          "  board behind p50/p99 s", flush=True)
+          "  board behind p50/p99 s  (outside rolls)", flush=True)
     while True:
         raw = client.get(keys.snapshot(CENTRE))
         now = time.monotonic()
         text = out.read_text()
+        started = text.count("rolling the local broker")
+        if started > rolls_seen:  # a roll began: until it is done and the group rejoined
+            rolling.append((now, float("inf")))
+            rolls_seen = started
+        if rolling and rolling[-1][1] == float("inf") and text.count(
+                "rolled the local broker") + text.count("called off") >= rolls_seen:
+            rolling[-1] = (rolling[-1][0], now + 10)
         peak["broker"] = max(peak["broker"], rss_mb(_broker_pid(text)) or 0)
         peak["worker"] = max(peak["worker"], rss_mb(_worker_pid(text)) or 0)
         if raw:
@@ -125,12 +135,15 @@ def _watch(up: subprocess.Popen[bytes], out: Path, work: Path, args: argparse.Na
                 day += 1
                 gaps = [max(0.0, (min(first_ms + (t - t0) * 1000 * speed, end_ms) - a)
                             / 1000 / speed) for t, a in samples]
+                calm = [g for (t, _), g in zip(samples, gaps, strict=True)
+                        if not any(lo <= t <= hi for lo, hi in rolling)]
                 drains = re.findall(r"drained in ([\d.]+) s", text)
                 print(f"{day:>3}  {peak['broker']:>14.0f}  {peak['worker']:>14.0f}"
                       f"  {client.info('memory')['used_memory'] / 1e6:>8.1f}"
                       f"  {_dir_mb(work / 'state' / 'archive'):>10.1f}"
                       f"  {len(drains):>5}  {max(map(float, drains), default=0):>8.1f}"
-                      f"  {_pct(gaps, 0.5):>6.2f} / {_pct(gaps, 0.99):.2f}", flush=True)
+                      f"  {_pct(gaps, 0.5):>6.2f} / {_pct(gaps, 0.99):.2f}"
+                      f"  {_pct(calm, 0.5):>6.2f} / {_pct(calm, 0.99):.2f}", flush=True)
                 samples, peak = [], {"broker": 0.0, "worker": 0.0}
                 if as_of >= end_ms - 60_000:
                     break
