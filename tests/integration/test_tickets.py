@@ -8,7 +8,14 @@ import json
 
 import pytest
 
-from tests.integration.helpers import Stack, attr_of, start_board, text_of, wait_until
+from tests.integration.helpers import (
+    Stack,
+    attr_of,
+    published_alerts,
+    start_board,
+    text_of,
+    wait_until,
+)
 from tests.unit.factories import at, call, event
 
 pytestmark = pytest.mark.integration
@@ -35,6 +42,12 @@ def test_a_level_1_complaint_shows_due_soon_then_overdue_on_the_wall(stack, brow
         wait_until(lambda: text_of(browser, "GEN-tickets_soon") == "1", 90,
                    "the complaint due soon")
         assert "amber" in attr_of(browser, "GEN-tickets_soon", "class").split()
+        # The team lead's alert went out at 1.5 h (the notifier sends it on, test_notify).
+        raised = wait_until(lambda: [a for a in published_alerts(stack)
+                                     if a["direction"].startswith("ticket")], 30,
+                            "the complaint's alert on the alerts topic")
+        assert [(a["direction"], a["event_ms"]) for a in raised] == [
+            ("ticket_due", at(10, 1) + 90 * 60_000)]
         assert text_of(browser, "GEN-tickets_over") == "0"
         due = at(10, 1) + 2 * 3_600_000
         minutes = round((due - stack.snapshot("GEN")["as_of_ms"]) / 60_000)
@@ -73,3 +86,70 @@ def test_a_level_1_complaint_shows_due_soon_then_overdue_on_the_wall(stack, brow
         assert "TICKET OVERDUE" not in text_of(browser, "GEN-badges")
     finally:
         board.terminate()
+
+
+def test_a_crm_export_and_a_crm_push_are_counted_and_their_bad_rows_set_aside(stack, tmp_path):
+    """`callboard ingest tickets` and `callboard intake` into the real broker and worker:
+    the good rows counted, each bad one dead-lettered with its reason (at the edge: no
+    ticket id; by the worker: a level 9, a reply before the opening)."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    from base.signing import sign
+    from callboard import services
+
+    stack.start("worker", name="worker")
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "工单号,类型,级别,受理时间,回复时间,解决时间,队列\n"
+        "T1,投诉,1,2026-01-05 10:00,,2026-01-05 11:00,GEN\n"
+        ",投诉,1,2026-01-05 10:05,,,GEN\n"
+        "T3,投诉,9,2026-01-05 10:10,,,GEN\n"
+        "T4,咨询,,2026-01-05 10:15,2026-01-05 09:00,,GEN\n", encoding="utf-8")
+    config = tmp_path / "centre.toml"
+    port = services.free_port()
+    config.write_text(f'[tickets]\nintake_secret = "s3cret"\nintake_port = {port}\n'
+                      'columns = {ticket_id = "工单号", kind = "类型", level = "级别", '
+                      'opened_at = "受理时间", replied_at = "回复时间", resolved_at = "解决时间", '
+                      'queue = "队列"}\n')
+    stack.env["CALLBOARD_CONFIG"] = str(config)
+    stack.cli("ingest", "tickets", str(export))
+
+    def counted() -> dict[str, int]:
+        stats = stack.stats()
+        return {k: stats.get(k, 0) for k in ("tickets_counted", "dead_letter.bad_field",
+                                             "dead_letter.bad_time")}
+
+    wait_until(lambda: counted() == {"tickets_counted": 3, "dead_letter.bad_field": 1,
+                                     "dead_letter.bad_time": 1}, 90, "the export counted")
+    # The row without a ticket id went to the dead-letter topic from the ingest itself.
+    from kafka import KafkaConsumer
+
+    from base.topics import bootstrap_servers
+
+    consumer = KafkaConsumer(stack.env["CALLBOARD_DEAD_LETTER_TOPIC"],
+                             bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]),
+                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
+    reasons = [json.loads(m.value)["reason"] for m in consumer]
+    consumer.close()
+    assert "missing_field" in reasons
+
+    intake = stack.start("intake", name="intake")
+    services.wait_for_port(port, intake, 30, "the intake")
+    body = json.dumps([event("ticket.opened", at(10, 30), ticket_id="P1", kind="complaint",
+                             level=2),
+                       event("ticket.opened", at(10, 31), ticket_id="P2", kind="praise")]).encode()
+    stamp = str(int(time.time()))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/intake/tickets", data=body, method="POST",
+        headers={"X-Callboard-Timestamp": stamp, "X-Callboard-Signature": sign("s3cret", stamp, body),
+                 "Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        raise AssertionError("a rejected event must be answered 422")
+    except urllib.error.HTTPError as answer:
+        assert answer.code == 422
+        doc = json.loads(answer.read())
+    assert doc["accepted"] == 1 and doc["rejected"][0]["reason"] == "bad_field"
+    wait_until(lambda: counted()["tickets_counted"] == 4, 60, "the pushed ticket counted")
