@@ -210,7 +210,8 @@ def tile_view(snap: Snapshot, now_ms: int, settings: Settings, lang: str = "zh")
         "available": str(now["agents"].get("available", 0)),
         "on_call": str(now["agents"].get("on_call", 0)),
         "severity": 0, "step": 0, "rank": 0, "warning": "",
-        "tickets": tickets_shown(now.get("tickets"), data_ms(snap), lang),
+        # Counted from the figures' own time (event time on a replay or the event clock).
+        "tickets": tickets_shown(now.get("tickets"), snap["as_of_ms"], lang),
     }
     escalation = now.get("escalation")
     view["step"] = escalation["step"] if escalation else 0

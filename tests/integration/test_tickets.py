@@ -51,9 +51,10 @@ def test_a_level_1_complaint_shows_due_soon_then_overdue_on_the_wall(stack, brow
         assert text_of(browser, "GEN-tickets_over") == "0"
         due = at(10, 1) + 2 * 3_600_000
         minutes = round((due - stack.snapshot("GEN")["as_of_ms"]) / 60_000)
-        assert 0 < minutes <= 30
+        assert 0 < minutes <= 30, minutes
         wait_until(lambda: text_of(browser, "GEN-tickets_next") == f"next L1 in {minutes} min",
-                   10, "the countdown")
+                   10, f"the countdown ({text_of(browser, 'GEN-tickets_next')!r}, "
+                   f"{minutes} min expected)")
         _publish(stack, "late", [*call("c", at(12, 2), answer_after_s=5)])
         wait_until(lambda: text_of(browser, "GEN-tickets_over") == "1", 60,
                    "the complaint overdue")
