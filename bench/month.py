@@ -11,8 +11,9 @@ at each simulated midnight it prints the broker's, worker's and Redis's memory, 
 archive's size, and how far the board trailed the stream that day (p50/p99 of the gap
 between the event time being published and the newest event time on the board, in wall
 seconds; then again leaving out each roll and the 10 s after it, when the producers
-wait and the consumers rejoin the new broker). At the end, sampled days' rows in Redis are compared with ``callboard report
---interval day`` on the archive (not on the file: the archive is what the stack kept).
+wait and the consumers rejoin the new broker). At the end, sampled days' rows in Redis
+are compared with ``callboard report --interval day`` on the archive (not on the file:
+the archive is what the stack kept).
 Prints figures; asserts nothing.
 """
 
