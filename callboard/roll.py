@@ -191,6 +191,10 @@ def drain(settings: Settings, state_dir: Path) -> tuple[str, float] | str:
     deadline = started + settings.local_roll_drain_s
     behind: list[str] = ["nothing read yet"]
     while time.monotonic() < deadline:
+        # The files first: a worker flushes its alerts before it writes one, so the alerts
+        # a file covers are on the broker by the time their high watermark is read.
+        saved = saved_offsets(settings.checkpoint_dir, settings.topic_partitions)
+        archived = _archived(settings)
         topics = [(settings.events_topic, p) for p in range(settings.topic_partitions)]
         topics += [(settings.alerts_topic, 0), (settings.dead_letter_topic, 0)]
         try:
@@ -201,7 +205,6 @@ def drain(settings: Settings, state_dir: Path) -> tuple[str, float] | str:
             behind = [f"the broker did not answer ({exc!r})"]
             time.sleep(0.5)
             continue
-        saved = saved_offsets(settings.checkpoint_dir, settings.topic_partitions)
         state = Drain(
             events_end={p: ends[(settings.events_topic, p)] for p in range(settings.topic_partitions)},
             alerts_end=ends[(settings.alerts_topic, 0)],
@@ -209,7 +212,7 @@ def drain(settings: Settings, state_dir: Path) -> tuple[str, float] | str:
             # A file of another topic id counts for nothing here (the last roll's).
             worker={p: offset + 1 if source is not None and file_source == source else 0
                     for p, (offset, file_source) in saved.items()},
-            archive=_archived(settings), notifier=notifier)
+            archive=archived, notifier=notifier)
         behind = state.behind()
         if not behind:
             _copy_dead_letters(settings, state.dead_end,

@@ -67,7 +67,16 @@ def snapshot(queue: str, zh: str, en: str, rng: random.Random, now: int, level: 
                 "outlook": ({"at_ms": now, "breach_ms": now + 420_000, "breach_in_s": 420,
                              "early_in_s": 300, "late_in_s": 660, "arrivals_per_min": 6.1,
                              "capacity_per_min": 4.4, "agents": 18, "aht_s": 245.0,
-                             "warning": True, "horizon_s": 600} if queue == "Q03" else None)},
+                             "warning": True, "horizon_s": 600} if queue == "Q03" else None),
+                # Tickets (issue #21): Q01 has a level-1 complaint 12 min overdue, Q02 one
+                # due soon; every queue has a few open.
+                "tickets": {"open": {"consultation": 4, "level1": 2, "level2": 1, "level3": 1,
+                                     "level4": 0},
+                            "due_soon": 1 if queue in ("Q01", "Q02") else 0,
+                            "overdue": 1 if queue == "Q01" else 0,
+                            "next_due": {"ticket_id": f"{queue}-T7", "kind": "complaint",
+                                         "level": 1, "owner": "A07",
+                                         "due_ms": now + (-12 if queue == "Q01" else 23) * 60_000}}},
         "windows": {"interval": window, "day": dict(window)},
         "agents_day": {f"{queue}-{n:02d}": {
             "state": ("available", "on_call", "on_call", "acw", "not_ready")[(n + level) % 5],

@@ -53,5 +53,5 @@ class Counter:
             for partition in self.shards.checkpoint_due():
                 stats = self.status.stats
                 stats["checkpoint_bytes"] = (
-                    stats.get("checkpoint_bytes", 0) + self.shards.checkpoint(partition))
+                    stats.get("checkpoint_bytes", 0) + await self.shards.checkpoint(partition))
             BATCH_SECONDS.observe(time.monotonic() - started)

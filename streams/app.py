@@ -92,8 +92,11 @@ def build_worker(settings: Settings) -> Worker:
         beacon=app.tables.beacon,
     )
     app.tables.add(table)
+    async def flush() -> None:
+        await app.producer.flush()
+
     shards = Shards(settings, pipeline_rules(settings), table, profile.backlog_tuner(),
-                    read_from_start(app, settings.events_topic))
+                    read_from_start(app, settings.events_topic), flush)
     liveness = Liveness(int(time.time() * 1000))
     writer = SnapshotWriter(settings, shards, settings.load_schedule(), liveness)
     status = WorkerStatus(pipelines=shards, liveness=liveness,

@@ -69,8 +69,8 @@ class Refresh:
         self.status.not_ready = None if assigned else "no partition of the events topic assigned"
         self.watch_progress(assigned)
         self.count_state()
-        self.checkpoint_due()
-        self.answer_roll(assigned)
+        await self.checkpoint_due()
+        await self.answer_roll(assigned)
         if self.settings.clock == "wall":
             await self.advance_ladders(assigned)
         self.pending.touch(self.shards.queues())
@@ -166,16 +166,18 @@ class Refresh:
         stats["table.live"] = sum(len(p.engine.live) for p in pipelines)
         stats["callers_indexed"] = sum(len(p.engine.callers) for p in pipelines)
 
-    def checkpoint_due(self) -> None:
+    async def checkpoint_due(self) -> None:
         # The agent checkpoints after a batch; a partition that went quiet (or was just
         # restored from another topic's checkpoint) is checkpointed here.
         for partition in self.shards.checkpoint_due():
-            self.shards.checkpoint(partition)
+            await self.shards.checkpoint(partition)
 
-    def answer_roll(self, assigned: set[int]) -> None:
+    async def answer_roll(self, assigned: set[int]) -> None:
         """The local stack is about to replace its broker (base/carried.py): each
-        partition read to its end is checkpointed to its file, naming the request; again
-        if a record came in after."""
+        partition read to its end is checkpointed to its file; again if a record came in
+        after. The alerts (and dead letters) its records raised are on the broker before
+        its file says so: the roll reads the files first, then waits for the notifier
+        to hold every alert (a CI run lost one sent just after the file was written)."""
         nonce = roll_request(self.settings.checkpoint_dir)
         if nonce is None:
             return
@@ -186,7 +188,7 @@ class Refresh:
             offset = _next_offset(pipeline, partition) - 1
             if highwater is None or offset + 1 < highwater or self._rolled.get(partition) == offset:
                 continue
-            self.shards.checkpoint(partition)
+            await self.shards.checkpoint(partition)  # flushes the alerts first
             self._rolled[partition] = offset
             log.info("partition %s: checkpointed at offset %s for the broker's roll", partition,
                      offset)

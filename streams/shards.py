@@ -34,12 +34,14 @@ class Shards:
 
     def __init__(self, settings: Settings, rules: PipelineRules, table: CheckpointTable,
                  tune_backlog: BacklogTuner,
-                 on_source_reset: Callable[[int], Awaitable[None]]) -> None:
+                 on_source_reset: Callable[[int], Awaitable[None]],
+                 flush: Callable[[], Awaitable[None]] | None = None) -> None:
         self.settings = settings
         self.rules = rules
         self.table = table
         self.tune_backlog = tune_backlog
         self.on_source_reset = on_source_reset
+        self.flush = flush or _nothing
         self.pipelines: dict[int, Pipeline] = {}
         self._since_checkpoint: dict[int, tuple[int, float]] = {}  # records, monotonic time
         self._lock = asyncio.Lock()
@@ -179,8 +181,12 @@ class Shards:
                     count >= self.settings.checkpoint_every_events
                     or now - since >= self.settings.checkpoint_every_s)]
 
-    def checkpoint(self, partition: int) -> int:
-        """The partition's state to the changelog and, on the local stack, to its file."""
+    async def checkpoint(self, partition: int) -> int:
+        """The partition's state to the changelog and, on the local stack, to its file.
+        What its records raised (alerts, dead letters) is on the broker first: a roll
+        that sees the file may replace the broker (callboard/roll.py)."""
+        if self.settings.checkpoint_dir is not None:
+            await self.flush()
         pipeline = self.pipelines[partition]
         blob, offset = pipeline.encode(), pipeline.offsets.get(partition, -1)
         source = self.sources.get(partition)
@@ -200,6 +206,10 @@ class Shards:
 
     def queues(self) -> list[str]:
         return sorted({q for p in self.pipelines.values() for q in p.queues()})
+
+
+async def _nothing() -> None:
+    return None
 
 
 def read_from_start(app: faust.App, topic: str) -> Callable[[int], Awaitable[None]]:
