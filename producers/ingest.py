@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -96,16 +96,7 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
             log.info("queue_log %s: %s", path, counts)
 
     try:
-        if follow:
-            # Runs until SIGINT/SIGTERM (KeyboardInterrupt, below).
-            follower.run(deliver, lambda: False, lambda: time.sleep(poll_s))
-        else:
-            lines = follower.read_lines()
-            if lines:
-                deliver(lines)
-                follower.save()
-    except KeyboardInterrupt:
-        pass
+        _read(follower, deliver, follow, poll_s)
     finally:
         # No save here: the position moves only after a delivery completed, so an
         # interrupted one is read again (same event ids, counted once downstream).
@@ -152,6 +143,19 @@ def ingest_tickets(settings: Settings, path: Path, state_path: Path, *, follow: 
         rows.rejected.clear()
 
     try:
+        _read(follower, deliver, follow, poll_s)
+    finally:
+        follower.close()
+        events.close()
+        letters.close()
+    return {"rows": rows.rows, "events": sent[0]}
+
+
+def _read(follower: Follower, deliver: Callable[[list[bytes]], None], follow: bool,
+          poll_s: float) -> None:
+    """Deliver what the file holds (and, following, what it gets until SIGINT/SIGTERM:
+    KeyboardInterrupt), saving the position after each delivery."""
+    try:
         if follow:
             follower.run(deliver, lambda: False, lambda: time.sleep(poll_s))
         else:
@@ -161,11 +165,6 @@ def ingest_tickets(settings: Settings, path: Path, state_path: Path, *, follow: 
                 follower.save()
     except KeyboardInterrupt:
         pass
-    finally:
-        follower.close()
-        events.close()
-        letters.close()
-    return {"rows": rows.rows, "events": sent[0]}
 
 
 def _serve_metrics(settings: Settings, collector: IngestCollector) -> None:
