@@ -6,6 +6,7 @@ are never lost; a Redis outage is waited out."""
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import threading
 import time
@@ -21,6 +22,7 @@ from alerts.notify import Notifier
 from base.alertstore import Outbox, acknowledge
 from base.config import load_settings
 from base.keys import RedisKeys
+from base.signing import verify
 from base.topics import bootstrap_servers
 from callboard import services
 from core.escalation import alert_doc
@@ -32,12 +34,19 @@ pytestmark = pytest.mark.integration
 
 
 class FlakyHooks(ThreadingHTTPServer):
-    """A webhook receiver that answers 503 while ``failing``; records every attempt."""
+    """A webhook receiver that answers 503 while ``failing``; records every attempt.
+
+    Its secret is its own: a post signed with another (a notifier of another test, or
+    of a run killed before its teardown, retrying to a port this one now holds) is
+    answered 401 and kept apart in ``foreign``, never counted."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.failing = True
+        self.secret = secrets.token_hex(8)
         self.attempts: list[tuple[str, bool]] = []  # (alert_id, delivered)
+        self.timeline: list[str] = []  # what arrived when: shown when a test fails
+        self.foreign: list[str] = []
 
     @property
     def url(self) -> str:
@@ -52,10 +61,20 @@ class FlakyHooks(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        failing = self.server.failing  # type: ignore[attr-defined]
-        self.server.attempts.append((body["alert_id"], not failing))  # type: ignore[attr-defined]
-        self.send_response(503 if failing else 204)
+        server: FlakyHooks = self.server  # type: ignore[assignment]
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.loads(raw)
+        why = verify(server.secret, self.headers.get("X-Callboard-Timestamp", ""), raw,
+                     self.headers.get("X-Callboard-Signature", ""), time.time())
+        failing = server.failing
+        server.timeline.append(f"{time.time():.3f} {body['alert_id']} "
+                               f"{'foreign: ' + why if why else 503 if failing else 204}")
+        if why:
+            server.foreign.append(body["alert_id"])
+            self.send_response(401)
+        else:
+            server.attempts.append((body["alert_id"], not failing))
+            self.send_response(503 if failing else 204)
         self.end_headers()
 
     def log_message(self, *_: object) -> None:
@@ -72,7 +91,7 @@ def configure(stack: Stack, tmp_path, hooks: FlakyHooks, extra: str = "") -> Non
     config = tmp_path / "centre.toml"
     config.write_text(f"""
 [escalation]
-webhook_secret = "s"
+webhook_secret = "{hooks.secret}"
 max_alert_age_s = 0
 ack_timeout_min = 60
 {extra}
@@ -126,8 +145,11 @@ def test_a_failing_webhook_is_retried_and_a_killed_notifier_is_taken_over(stack,
     wait_until(lambda: stack.redis.zcard(stack.keys.alerts_outbox) == 0, 30,
                "the outbox to empty")
     assert hooks.delivered() == dict.fromkeys(ids, 1)  # each once, none twice
-    notified = [f["alert_id"] for f in audit(stack) if f["what"] == "notified"]
-    assert sorted(notified) == sorted(ids)
+    trail = audit(stack)
+    notified = [f["alert_id"] for f in trail if f["what"] == "notified"]
+    assert sorted(notified) == sorted(ids), (
+        "audit:\n" + "\n".join(map(str, trail)) + "\nreceiver:\n" + "\n".join(hooks.timeline)
+        + "\nnotify-2:\n" + stack.log_tail("notify-2", 30))
 
 
 def test_acknowledgements_raced_against_escalation_ticks_are_never_lost(redis_url):
