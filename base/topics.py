@@ -107,7 +107,10 @@ def ensure_changelogs(settings: Settings, names: list[str]) -> None:
 def topic_id(settings: Settings, topic: str) -> str | None:
     """The topic's id (Kafka's topic UUID, KIP-516): a topic deleted and made again, or a
     broker that came back empty, gives a new one. None when the broker does not say."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url))
+    # Asked by the worker each few seconds and on each restore: an answer late by more
+    # than this is asked again rather than waited for.
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url),
+                             request_timeout_ms=5000)
     try:
         found = admin.describe_topics([topic])[0]
     finally:

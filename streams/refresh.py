@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # In live mode a ladder's time follows the wall clock once its partition is
 # read to the end, less this much for events still on their way.
 _LIVE_GRACE_MS = 1000
+# How often the worker asks the broker for the events topic's id (Refresh.check_source).
+_SOURCE_CHECK_S = 10.0
 
 SendAlert = Callable[[Alert], Awaitable[None]]
 
@@ -56,6 +58,7 @@ class Refresh:
         self._stalled: set[int] = set()  # partitions logged as stalled
         self._roll: str | None = None  # the roll request answered, and at which offsets
         self._rolled: dict[int, int] = {}
+        self._source_checked = 0.0  # monotonic time of the last look at the topic's id
 
     async def tick(self) -> None:
         if not await self.check_broker():
@@ -63,6 +66,7 @@ class Refresh:
         self.profile.tune_live_fetches(self.app.consumer, self.settings.events_topic)
         if not self.tables_recovered():
             return
+        await self.check_source()
         assigned = self.assigned()
         if not await self.restore_quiet(assigned):
             return
@@ -80,6 +84,7 @@ class Refresh:
         A broker that does not answer does not stop it: the snapshots then go on
         carrying the last answer's time, and the board shows them stale."""
         if not await self.probe.ok():
+            self._source_checked = 0.0  # when it answers again, its topic may be another
             return True
         topic = self.settings.events_topic
         if topic not in self.probe.topics:
@@ -94,6 +99,30 @@ class Refresh:
             return False
         self.status.liveness.broker_answered(int(self.clock() * 1000))
         return True
+
+    async def check_source(self) -> None:
+        """Pipelines counted from an events topic that is gone are dropped, to be restored
+        from their checkpoints against the topic there is now.
+
+        Faust drops them when the group rebalances, which a broker that came back empty
+        (a roll, a crash) brings about; but its consumer may fetch from the new topic
+        first, and a pipeline still folded at the old topic's offsets would skip the new
+        one's first records as already counted. Looked at every ``_SOURCE_CHECK_S`` and
+        at once after the broker did not answer."""
+        now = time.monotonic()
+        if now - self._source_checked < _SOURCE_CHECK_S:
+            return
+        source = await self.shards.source_id()
+        if source is None:
+            return  # the broker does not say now: next tick
+        self._source_checked = now
+        gone = {p for p, counted in self.shards.sources.items()
+                if counted is not None and counted != source}
+        if gone:
+            log.warning("partitions %s counted from an events topic that is gone (now id %s): "
+                        "restoring them from their checkpoints", sorted(gone), source)
+            self.shards.drop(gone)
+            self.status.liveness.progress.forget(gone)
 
     def tables_recovered(self) -> bool:
         # Half-recovered tables would show numbers that are too low.
