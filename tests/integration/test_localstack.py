@@ -98,13 +98,6 @@ class _Board:
         return json.loads(raw) if raw else None
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue #19, open: under CI load a worker that lived through several rolls counted "
-    "2 of 4572 events fewer than the file (BIZ rolling_60 attempts 188 vs 190) and "
-    "fired 2 steps more than `callboard alerts`, while the archive held every event; "
-    "passes on a quiet machine (and the 30-day bench's sampled days were equal). The "
-    "suspect: a partition not restored after a roll keeps the old topic's folded "
-    "offset and skips the new topic's first records; not found yet."))
 def test_the_broker_rolled_twice_mid_run_and_killed_loses_nothing(tmp_path):
     """Issue 19 (2): the local broker only grows, so `callboard up` replaces it with an
     empty one (here every 40 s instead of at the quiet hour) while a recorded surge is
