@@ -33,7 +33,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import partial
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import redis
@@ -46,6 +46,9 @@ from base.config import Recipient, Settings
 from base.i18n import MESSAGES
 from base.keys import RedisKeys, text
 from base.signing import sign
+
+if TYPE_CHECKING:
+    from base.topics import TopicWatch
 from core.records import Alert, Outlook, Snapshot
 
 __all__ = ["WARNINGS", "Notifier", "forecast_line", "message_subject", "message_text",
@@ -162,6 +165,7 @@ class Notifier:
             socket_connect_timeout=2)
         self.outbox = Outbox(self.redis, self.keys)
         self.clock = clock
+        self.topic_renewed = False  # the alerts topic was made again: read it from its start
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -452,9 +456,10 @@ def run_notifier(settings: Settings) -> None:
     Redis or the broker is waited out with backoff, never fatal."""
     from kafka.errors import KafkaError
 
-    from base.topics import ensure_topics
+    from base.topics import TopicWatch, ensure_topics
 
     ensure_topics(settings)  # never let a subscription auto-create alerts.v1 wrongly
+    watch = TopicWatch(settings, settings.alerts_topic)
     # Apprise's debug and warning lines may carry a service's URL, its secret with it;
     # a failed delivery is logged and audited here, by service.
     logging.getLogger("apprise").setLevel(logging.ERROR)
@@ -469,7 +474,7 @@ def run_notifier(settings: Settings) -> None:
         while True:
             try:
                 consumer = consumer or _consumer(settings)
-                _step(consumer, notifier)
+                _step(consumer, notifier, watch)
                 OUTBOX.set(notifier.outbox.pending())
                 last_round[0] = time.monotonic()
                 failures = 0
@@ -538,9 +543,30 @@ def _reread_if_redis_lost(consumer: Any, notifier: Notifier) -> None:
     notifier.redis.set(notifier.keys.alerts_epoch, int(time.time() * 1000))
 
 
-def _step(consumer: Any, notifier: Notifier) -> None:
+def _reread_if_topic_new(consumer: Any, notifier: Notifier, watch: TopicWatch | None) -> None:
+    """The alerts topic was made again (the local stack replaced its broker): the
+    consumer's positions, and any offset committed for the group, are the old topic's,
+    and one past the new topic's end waits there for ever (a roll was called off: the
+    notifier had taken none of the new topic's alerts). Read from its start; handling
+    is idempotent."""
+    if watch is not None and watch.changed():
+        notifier.topic_renewed = True
+    if not notifier.topic_renewed:
+        return
+    assigned = consumer.assignment()
+    if not assigned:
+        return  # next round
+    log.warning("notifier: %s is a new topic (id %s): reading it from its start",
+                notifier.settings.alerts_topic, watch.known if watch else None)
+    consumer.seek_to_beginning(*assigned)
+    notifier.topic_renewed = False
+    notifier.redis.hincrby(notifier.keys.alerts_stats, "topic_renewed", 1)
+
+
+def _step(consumer: Any, notifier: Notifier, watch: TopicWatch | None = None) -> None:
     """One round: new alerts into the outbox (then commit), due deliveries, escalation."""
     _reread_if_redis_lost(consumer, notifier)
+    _reread_if_topic_new(consumer, notifier, watch)
     batches = consumer.poll(timeout_ms=500)
     for tp, messages in batches.items():
         for message in messages:

@@ -4,6 +4,8 @@ them wrong. Shared by every process that talks to Kafka."""
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -11,14 +13,29 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_expo
 
 from base.config import Settings
 
-__all__ = ["TopicLayoutError", "bootstrap_servers", "ensure_changelogs", "ensure_topics",
-           "layout_problem", "topic_id"]
+__all__ = ["TopicLayoutError", "TopicWatch", "bootstrap_servers", "ensure_changelogs",
+           "ensure_topics", "forbid_client_auto_create", "layout_problem", "topic_id"]
 
 log = logging.getLogger(__name__)
 
 
 class TopicLayoutError(RuntimeError):
     """The events topic exists with another partition count than configured."""
+
+
+def forbid_client_auto_create() -> None:
+    """No kafka-python client of this process asks the broker to create a topic.
+
+    kafka-python 3.0.12 takes ``allow_auto_create_topics=False`` from a consumer or a
+    producer but never hands it to the cluster metadata its connection manager builds
+    (kafka/net/manager.py), so each metadata refresh of a topic it names asks the broker
+    to make it, with the broker's own partition count (Tansu: 4). After a roll the
+    notifier made the alerts topic with 4 partitions before the stack made it with 1;
+    a test that deleted a topic under a running notifier saw the same. Topics are made
+    by ``ensure_topics`` only (streams/autocreate.py does this for aiokafka)."""
+    from kafka.cluster import ClusterMetadata
+
+    ClusterMetadata.DEFAULT_CONFIG["allow_auto_create_topics"] = False
 
 
 def layout_problem(topic: str, partitions: int, configured: int) -> str | None:
@@ -119,3 +136,36 @@ def topic_id(settings: Settings, topic: str) -> str | None:
         return None
     value = found.get("topic_id")
     return str(value) if value and str(value).strip("0-") else None
+
+
+class TopicWatch:
+    """Tells when a topic was made again (its id changed: the local stack rolled or
+    restarted its broker): a consumer's positions, and its group's offsets, then belong to
+    a topic that is gone. Asks the broker at most every ``every_s``."""
+
+    def __init__(self, settings: Settings, topic: str, every_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 ask: Callable[[Settings, str], str | None] | None = None) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.every_s = every_s
+        self.clock = clock
+        self.ask = ask or topic_id
+        self.known: str | None = None
+        self._next = 0.0
+
+    def changed(self) -> bool:
+        """True once for each new id after the first one seen."""
+        now = self.clock()
+        if now < self._next:
+            return False
+        self._next = now + self.every_s
+        try:
+            current = self.ask(self.settings, self.topic)
+        except Exception as exc:  # noqa: BLE001  # kafka-python's errors: asked again later
+            log.debug("cannot learn %s's id now (%r)", self.topic, exc)
+            return False
+        if current is None:
+            return False
+        before, self.known = self.known, current
+        return before is not None and before != current

@@ -100,6 +100,9 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
     """callboard: real-time call-centre wallboard and KPI pipeline."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from base.topics import forbid_client_auto_create
+
+    forbid_client_auto_create()  # every process: topics are made by ensure_topics only
     ctx.obj = {"config": config, "log_level": log_level}
 
 

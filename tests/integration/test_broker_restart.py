@@ -219,3 +219,43 @@ def test_records_the_consumer_skipped_are_read_from_the_broker_before_a_batch(st
     counters = pipeline.engine.counters_between("GEN", at(10, 0), at(11, 0))
     assert (counters["entered"], counters["answered"]) == (5, 5)
     assert (pipeline.stats["gaps_filled"], pipeline.stats["gap_records"]) == (1, 3 * per_call)
+
+
+def test_no_kafka_python_client_of_callboard_makes_a_topic_it_names(stack: Stack):
+    """Issue 19: kafka-python 3.0.12 drops a consumer's allow_auto_create_topics=False on
+    the way to its metadata requests, so a consumer subscribed to a topic the broker had
+    lost made it again with the broker's own layout (after a roll: the alerts topic with
+    4 partitions instead of 1). With base.topics.forbid_client_auto_create (every
+    `callboard` process calls it) a consumer asks and waits; nothing is made."""
+    import time as _time
+
+    from base.topics import forbid_client_auto_create
+
+    servers = bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"])
+    admin = KafkaAdminClient(bootstrap_servers=servers)
+
+    def subscribe_and_poll(topic: str) -> None:
+        consumer = KafkaConsumer(bootstrap_servers=servers, group_id=None,
+                                 allow_auto_create_topics=False)
+        try:
+            consumer.subscribe([topic])
+            end = _time.monotonic() + 2
+            while _time.monotonic() < end:
+                consumer.poll(timeout_ms=200)
+        finally:
+            consumer.close()
+
+    try:
+        # As kafka-python is: the flag is lost and the broker makes the topic.
+        unguarded = f"{stack.topic}-asked"
+        subscribe_and_poll(unguarded)
+        assert unguarded in admin.list_topics()
+        forbid_client_auto_create()
+        guarded = f"{stack.topic}-forbidden"
+        subscribe_and_poll(guarded)
+        assert guarded not in admin.list_topics()
+    finally:
+        admin.close()
+        from kafka.cluster import ClusterMetadata
+
+        ClusterMetadata.DEFAULT_CONFIG["allow_auto_create_topics"] = True  # this process's other tests

@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
 
 from alerts.notify import Notifier
 from base.alertstore import Outbox, acknowledge
@@ -285,3 +286,39 @@ def test_redis_keeps_what_the_settings_say_of_the_alerts(stack, tmp_path, hooks)
                "the audit trail trimmed to 100")
     kept = [json.loads(a)["alert_id"] for a in stack.redis.lrange(stack.keys.alerts_log, 0, -1)]
     assert len(set(kept)) == 10 and set(kept) <= {d["alert_id"] for d in docs}
+
+
+def test_an_alerts_topic_made_again_is_read_from_its_start(stack, tmp_path, hooks):
+    """Issue 19: after the local stack replaced its broker, the notifier's position was
+    the old alerts topic's, past the new one's end: it took none of the new alerts and
+    the next roll was called off ("notifier 0/2"). Here the topic is deleted and made
+    again under a running notifier that has read three alerts: the one alert published
+    into the new topic is still delivered."""
+    hooks.failing = False
+    configure(stack, tmp_path, hooks)
+    stack.start("notify", name="notify")
+    docs = alerts(["GEN", "BIZ", "VIP"])
+    publish(stack, docs)
+    wait_until(lambda: len(hooks.delivered()) == 3, 60, "the first three alerts")
+    topic = stack.env["CALLBOARD_ALERTS_TOPIC"]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]))
+    try:
+        admin.delete_topics([topic])
+        wait_until(lambda: topic not in admin.list_topics() or None, 30, "the topic deleted")
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    later = alert_doc("Q9", Transition(1, "up", 1_767_585_960_000, 6, "day",
+                                       default_rules().steps[0]), SHANGHAI)
+    publish(stack, [later])
+    wait_until(lambda: hooks.delivered()[later["alert_id"]] == 1, 60,
+               "the alert of the new topic delivered")
+    wait_until(lambda: "is a new topic" in stack.log_tail("notify", 400), 30,
+               "the notifier to say it reads the new topic from its start")
+    # Nobody but the test made the topic again: one partition, as ensure_topics makes it
+    # (kafka-python's clients no longer ask the broker to create what they name).
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(stack.env["CALLBOARD_BROKER_URL"]))
+    try:
+        assert len(admin.describe_topics([topic])[0]["partitions"]) == 1
+    finally:
+        admin.close()

@@ -16,3 +16,33 @@ def test_another_partition_count_says_both_and_the_two_ways_out():
 def test_bootstrap_servers_reads_fausts_and_kafkas_forms():
     assert bootstrap_servers("kafka://a:9092;b:9093") == ["a:9092", "b:9093"]
     assert bootstrap_servers("a:9092, b:9093") == ["a:9092", "b:9093"]
+
+
+def test_a_topic_watch_tells_each_new_id_once_and_asks_at_most_every_few_seconds():
+    """Issue 19: after a roll the notifier's positions were the old alerts topic's and it
+    took none of the new one's alerts. The watch says when the id changes: not for the
+    first id seen, not when the broker does not say, once per new id."""
+    from base.config import Settings
+    from base.topics import TopicWatch
+
+    answers: list[str | None | Exception] = ["a", "a", None, OSError("away"), "b", "b", "c", "c"]
+    asked: list[float] = []
+    now = [0.0]
+
+    def ask(_settings: Settings, topic: str) -> str | None:
+        assert topic == "alerts.v1"
+        asked.append(now[0])
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    watch = TopicWatch(Settings(), "alerts.v1", every_s=10, clock=lambda: now[0], ask=ask)
+    seen = []
+    for t in range(0, 80, 5):  # a round every 5 s: asked every other round
+        now[0] = float(t)
+        seen.append(watch.changed())
+    assert asked == [0, 10, 20, 30, 40, 50, 60, 70]
+    # a, a, (no answer), (error), b: new, b, c: new, c
+    assert [t for t, changed in zip(range(0, 80, 5), seen, strict=True) if changed] == [40, 60]
+    assert watch.known == "c"
