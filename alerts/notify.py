@@ -33,7 +33,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import redis
@@ -46,9 +46,6 @@ from base.config import Recipient, Settings
 from base.i18n import MESSAGES
 from base.keys import RedisKeys, text
 from base.signing import sign
-
-if TYPE_CHECKING:
-    from base.topics import TopicWatch
 from core.records import Alert, Outlook, Snapshot
 
 __all__ = ["WARNINGS", "Notifier", "forecast_line", "message_subject", "message_text",
@@ -473,8 +470,18 @@ def run_notifier(settings: Settings) -> None:
     try:
         while True:
             try:
+                if watch.changed():
+                    # A broker that came back empty: a consumer that rejoins with its old
+                    # member id waits for ever on the local broker's SyncGroup (seen after
+                    # rolls); a new one joins.
+                    log.warning("notifier: %s is a new topic (id %s): a new consumer reads "
+                                "it from its start", settings.alerts_topic, watch.known)
+                    notifier.topic_renewed = True
+                    if consumer is not None:
+                        consumer.close()
+                        consumer = None
                 consumer = consumer or _consumer(settings)
-                _step(consumer, notifier, watch)
+                _step(consumer, notifier)
                 OUTBOX.set(notifier.outbox.pending())
                 last_round[0] = time.monotonic()
                 failures = 0
@@ -520,6 +527,7 @@ def _consumer(settings: Settings) -> Any:
         settings.alerts_topic, bootstrap_servers=bootstrap_servers(settings.broker_url),
         group_id=f"{settings.app_id}-notify", auto_offset_reset="earliest",
         enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=2000,
+        request_timeout_ms=15000,  # not kafka-python's 305 s: see review/archive.py
         allow_auto_create_topics=False)  # the worker and ensure_topics make it, right
 
 
@@ -543,30 +551,28 @@ def _reread_if_redis_lost(consumer: Any, notifier: Notifier) -> None:
     notifier.redis.set(notifier.keys.alerts_epoch, int(time.time() * 1000))
 
 
-def _reread_if_topic_new(consumer: Any, notifier: Notifier, watch: TopicWatch | None) -> None:
+def _reread_if_topic_new(consumer: Any, notifier: Notifier) -> None:
     """The alerts topic was made again (the local stack replaced its broker): the
     consumer's positions, and any offset committed for the group, are the old topic's,
     and one past the new topic's end waits there for ever (a roll was called off: the
     notifier had taken none of the new topic's alerts). Read from its start; handling
     is idempotent."""
-    if watch is not None and watch.changed():
-        notifier.topic_renewed = True
     if not notifier.topic_renewed:
         return
     assigned = consumer.assignment()
     if not assigned:
         return  # next round
-    log.warning("notifier: %s is a new topic (id %s): reading it from its start",
-                notifier.settings.alerts_topic, watch.known if watch else None)
+    log.warning("notifier: reading %s, a new topic, from its start",
+                notifier.settings.alerts_topic)
     consumer.seek_to_beginning(*assigned)
     notifier.topic_renewed = False
     notifier.redis.hincrby(notifier.keys.alerts_stats, "topic_renewed", 1)
 
 
-def _step(consumer: Any, notifier: Notifier, watch: TopicWatch | None = None) -> None:
+def _step(consumer: Any, notifier: Notifier) -> None:
     """One round: new alerts into the outbox (then commit), due deliveries, escalation."""
     _reread_if_redis_lost(consumer, notifier)
-    _reread_if_topic_new(consumer, notifier, watch)
+    _reread_if_topic_new(consumer, notifier)
     batches = consumer.poll(timeout_ms=500)
     for tp, messages in batches.items():
         for message in messages:

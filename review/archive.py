@@ -267,9 +267,10 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
-    from base.topics import bootstrap_servers, ensure_topics, topic_id
+    from base.topics import TopicWatch, bootstrap_servers, ensure_topics, topic_id
 
     ensure_topics(settings)
+    watch = TopicWatch(settings, settings.events_topic)
     writer = ArchiveWriter(settings)
     if settings.archive_metrics_port:
         from base.health import HealthServer
@@ -280,11 +281,15 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
         except OSError as exc:
             log.error("metrics and health endpoints off: cannot listen on %s:%s (%s)",
                       settings.metrics_host, settings.archive_metrics_port, exc)
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers(settings.broker_url),
-        group_id=f"{settings.app_id}-archive", enable_auto_commit=False,
-        auto_offset_reset="earliest", allow_auto_create_topics=False,
-        session_timeout_ms=6000, heartbeat_interval_ms=2000)
+
+    def new_consumer() -> Any:
+        made = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers(settings.broker_url),
+            group_id=f"{settings.app_id}-archive", enable_auto_commit=False,
+            auto_offset_reset="earliest", allow_auto_create_topics=False,
+            session_timeout_ms=6000, heartbeat_interval_ms=2000, request_timeout_ms=15000)
+        made.subscribe([settings.events_topic], listener=Positions())
+        return made
 
     class Positions(ConsumerRebalanceListener):
         def on_partitions_revoked(self, revoked: Any) -> None:
@@ -315,11 +320,22 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
                 consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
         pending.clear()
 
-    consumer.subscribe([settings.events_topic], listener=Positions())
+    consumer = new_consumer()
     log.info("archiving %s to %s (kept %s days)", settings.events_topic, writer.root,
              settings.archive_retention_days)
     try:
         while stop is None or not stop():
+            if watch.changed():
+                # The broker came back empty (a roll): a consumer that rejoins with its
+                # old member id waits for ever on the local broker's SyncGroup (the next
+                # roll was called off, "archive p1 264/333"); a new one joins, and the
+                # files say where to go on.
+                log.warning("archive: %s is a new topic (id %s): a new consumer",
+                            settings.events_topic, watch.known)
+                flush()
+                first_at[0] = 0.0
+                consumer.close()
+                consumer = new_consumer()
             batches = consumer.poll(timeout_ms=500, max_records=5000)
             for tp, messages in batches.items():
                 rows = pending.setdefault(tp.partition, [])
