@@ -59,6 +59,7 @@ class Refresh:
         self._roll: str | None = None  # the roll request answered, and at which offsets
         self._rolled: dict[int, int] = {}
         self._source_checked = 0.0  # monotonic time of the last look at the topic's id
+        self._answered = False  # the broker answered this tick's probe
 
     async def tick(self) -> None:
         if not await self.check_broker():
@@ -66,9 +67,15 @@ class Refresh:
         self.profile.tune_live_fetches(self.app.consumer, self.settings.events_topic)
         if not self.tables_recovered():
             return
-        await self.check_source()
         assigned = self.assigned()
-        if not await self.restore_quiet(assigned):
+        if self._answered:
+            # Only against a broker that answers with its changelogs: a partition
+            # restored now checkpoints at once.
+            await self.check_source()
+            if not await self.restore_quiet(assigned):
+                return
+        elif assigned - set(self.shards.pipelines):
+            self.status.not_ready = "restoring partitions: the broker does not answer"
             return
         self.status.not_ready = None if assigned else "no partition of the events topic assigned"
         self.watch_progress(assigned)
@@ -88,14 +95,19 @@ class Refresh:
         """The broker answers with the events topic as configured; False stops the tick.
         A broker that does not answer does not stop it: the snapshots then go on
         carrying the last answer's time, and the board shows them stale."""
-        if not await self.probe.ok():
+        self._answered = await self.probe.ok()
+        if not self._answered:
             self._source_checked = 0.0  # when it answers again, its topic may be another
             return True
         topic = self.settings.events_topic
         if topic not in self.probe.topics:
             await self.recreate_topics()
             return False
-        await self.recreate_changelogs()
+        if not await self.recreate_changelogs():
+            # Not until the next tick sees it: a partition restored now would checkpoint at
+            # once into a changelog that is not there yet (after a roll under load Faust's
+            # recovery then waited for ever on it, and the next roll was called off).
+            return False
         problem = layout_problem(topic, self.probe.partitions(topic), self.settings.topic_partitions)
         if problem:  # recreated by someone else's auto-creation: counting would be wrong
             if self.status.not_ready != problem:
@@ -251,18 +263,19 @@ class Refresh:
         except Exception as exc:  # noqa: BLE001  # kafka-python's and aiokafka's errors alike
             log.warning("cannot create the topics now (%r); trying again", exc)
 
-    async def recreate_changelogs(self) -> None:
-        # A broker that came back empty (another process may have made the events topic
-        # first): Faust declares its changelogs once per process, so they are made here.
+    async def recreate_changelogs(self) -> bool:
+        """True when every changelog topic is there; else they are made (a broker that
+        came back empty: Faust declares its changelogs once per process) and False."""
         names = [table.changelog_topic.get_topic_name() for table in self.app.tables.values()]
         if set(names) <= self.probe.topics:
-            return
+            return True
         log.error("the broker has no changelog topic %s: creating it again",
                   ", ".join(sorted(set(names) - self.probe.topics)))
         try:
             await asyncio.to_thread(ensure_changelogs, self.settings, names)
         except Exception as exc:  # noqa: BLE001  # kafka-python's errors alike
             log.warning("cannot create the changelog topics now (%r); trying again", exc)
+        return False
 
     async def close(self) -> None:
         await self.probe.close()
