@@ -156,11 +156,12 @@ class Shards:
         returns how many were read (0: no gap, the usual case).
 
         The pipeline's offset moves only as records are fed, so a batch that starts past
-        it (or has a hole) means the consumer's position jumped: after a broker that came
-        back empty, Faust can commit an offset of the old topic to the new one and seek
-        there on the next assignment. Fed as they were, the records between would be
-        skipped for good, and the roll's drain (which trusts the offset) would let the
-        broker that held them go. Read here, they are counted in order."""
+        it (or has a hole) means the consumer's position jumped: after a roll, Faust's
+        seek to committed offsets at the new broker's first assignment put a partition
+        at 256 while its pipeline had counted to 216 (docs/broker.md). Fed as they were,
+        the records between would be skipped for good, and the next roll's drain (which
+        trusts the offset) would let the broker that held them go. Read here, they are
+        counted in order."""
         expected = pipeline.offsets.get(partition, -1) + 1
         for record in records:
             if record.offset > expected:
