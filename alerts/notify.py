@@ -453,10 +453,10 @@ def run_notifier(settings: Settings) -> None:
     Redis or the broker is waited out with backoff, never fatal."""
     from kafka.errors import KafkaError
 
-    from base.topics import TopicWatch, ensure_topics
+    from base.topics import Stuck, TopicWatch, ensure_topics
 
     ensure_topics(settings)  # never let a subscription auto-create alerts.v1 wrongly
-    watch = TopicWatch(settings, settings.alerts_topic)
+    watch, stuck = TopicWatch(settings, settings.alerts_topic), Stuck()
     # Apprise's debug and warning lines may carry a service's URL, its secret with it;
     # a failed delivery is logged and audited here, by service.
     logging.getLogger("apprise").setLevel(logging.ERROR)
@@ -471,15 +471,14 @@ def run_notifier(settings: Settings) -> None:
         while True:
             try:
                 if watch.changed():
-                    # A broker that came back empty: a consumer that rejoins with its old
-                    # member id waits for ever on the local broker's SyncGroup (seen after
-                    # rolls); a new one joins.
-                    log.warning("notifier: %s is a new topic (id %s): a new consumer reads "
-                                "it from its start", settings.alerts_topic, watch.known)
+                    log.warning("notifier: %s is a new topic (id %s): reading it from its "
+                                "start", settings.alerts_topic, watch.known)
                     notifier.topic_renewed = True
-                    if consumer is not None:
-                        consumer.close()
-                        consumer = None
+                if consumer is not None and stuck(bool(consumer.assignment())):
+                    log.warning("notifier: no partition of %s for %.0f s: a new consumer",
+                                settings.alerts_topic, stuck.limit_s)
+                    consumer.close()
+                    consumer = None
                 consumer = consumer or _consumer(settings)
                 _step(consumer, notifier)
                 OUTBOX.set(notifier.outbox.pending())

@@ -13,7 +13,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_expo
 
 from base.config import Settings
 
-__all__ = ["TopicLayoutError", "TopicWatch", "bootstrap_servers", "ensure_changelogs",
+__all__ = ["Stuck", "TopicLayoutError", "TopicWatch", "bootstrap_servers", "ensure_changelogs",
            "ensure_topics", "forbid_client_auto_create", "layout_problem", "topic_id"]
 
 log = logging.getLogger(__name__)
@@ -169,3 +169,29 @@ class TopicWatch:
             return False
         before, self.known = self.known, current
         return before is not None and before != current
+
+
+class Stuck:
+    """Tells when a group consumer has held no partition for ``limit_s``: after the local
+    broker came back empty, a kafka-python consumer that rejoined with its old member id
+    waited for ever on SyncGroup (the archiver, twice under load). Made anew, it joins.
+    Not sooner: closing a consumer in the middle of a join left the local broker's group
+    rebalancing for ever (the notifier, in a month run)."""
+
+    def __init__(self, limit_s: float = 20.0, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.limit_s = limit_s
+        self.clock = clock
+        self._since: float | None = None
+
+    def __call__(self, assigned: bool) -> bool:
+        now = self.clock()
+        if assigned:
+            self._since = None
+            return False
+        if self._since is None:
+            self._since = now
+        if now - self._since < self.limit_s:
+            return False
+        self._since = None  # the new consumer gets its own time
+        return True

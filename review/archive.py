@@ -267,10 +267,10 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
-    from base.topics import TopicWatch, bootstrap_servers, ensure_topics, topic_id
+    from base.topics import Stuck, bootstrap_servers, ensure_topics, topic_id
 
     ensure_topics(settings)
-    watch = TopicWatch(settings, settings.events_topic)
+    stuck = Stuck()
     writer = ArchiveWriter(settings)
     if settings.archive_metrics_port:
         from base.health import HealthServer
@@ -325,13 +325,12 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
              settings.archive_retention_days)
     try:
         while stop is None or not stop():
-            if watch.changed():
-                # The broker came back empty (a roll): a consumer that rejoins with its
-                # old member id waits for ever on the local broker's SyncGroup (the next
-                # roll was called off, "archive p1 264/333"); a new one joins, and the
-                # files say where to go on.
-                log.warning("archive: %s is a new topic (id %s): a new consumer",
-                            settings.events_topic, watch.known)
+            if stuck(bool(consumer.assignment())):
+                # After a roll the archiver rejoined with its old member id and waited
+                # for ever on SyncGroup (the next roll was called off, "archive p1
+                # 264/333"); a new consumer joins, and the files say where to go on.
+                log.warning("archive: no partition of %s for %.0f s: a new consumer",
+                            settings.events_topic, stuck.limit_s)
                 flush()
                 first_at[0] = 0.0
                 consumer.close()

@@ -46,3 +46,22 @@ def test_a_topic_watch_tells_each_new_id_once_and_asks_at_most_every_few_seconds
     # a, a, (no answer), (error), b: new, b, c: new, c
     assert [t for t, changed in zip(range(0, 80, 5), seen, strict=True) if changed] == [40, 60]
     assert watch.known == "c"
+
+
+def test_stuck_says_so_after_the_limit_without_a_partition_and_starts_again():
+    """Issue 19: a consumer that held no partition for 20 s is made anew (after a roll,
+    one waited for ever on its group's SyncGroup); one that holds a partition, or has
+    been without one for less, is left alone."""
+    from base.topics import Stuck
+
+    now = [0.0]
+    stuck = Stuck(limit_s=20, clock=lambda: now[0])
+    seen = []
+    for t, assigned in [(0, True), (5, False), (15, False), (24.9, False), (25, False),
+                        (30, False), (44, True), (50, False), (69, False), (70, False)]:
+        now[0] = t
+        seen.append(stuck(assigned))
+    # without a partition from 5 s: stuck at 25; again from 30 (counted anew) until 44 when
+    # it got one; from 50: stuck at 70
+    assert [t for t, s in zip([0, 5, 15, 24.9, 25, 30, 44, 50, 69, 70], seen, strict=True)
+            if s] == [25, 70]
