@@ -75,9 +75,7 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
             for event in conv.feed(line):
                 events.send(event)
         for reason, text in conv.rejected_lines:
-            body = {"reason": reason, "detail": "Asterisk queue_log line", "source": str(path),
-                    "seen_ms": int(time.time() * 1000), "value": text}
-            letters.send_raw(reason.encode(), json.dumps(body, ensure_ascii=False).encode())
+            _dead_letter(letters, path, reason, "Asterisk queue_log line", text)
         conv.rejected_lines.clear()
         # Delivered before the position moves: a crash here re-reads, never skips,
         # and a broker away holds the position until it is back.
@@ -95,15 +93,7 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
             last_log[0] = time.monotonic()
             log.info("queue_log %s: %s", path, counts)
 
-    try:
-        _read(follower, deliver, follow, poll_s)
-    finally:
-        # No save here: the position moves only after a delivery completed, so an
-        # interrupted one is read again (same event ids, counted once downstream).
-        follower.close()
-        events.close()
-        letters.close()
-        stats.close()
+    _read(follower, deliver, follow, poll_s, closing=(events, letters, stats))
     summary = conv.summary()
     log.info("queue_log %s stopped at offset %s: %s", path, follower.offset, summary)
     return summary
@@ -131,9 +121,7 @@ def ingest_tickets(settings: Settings, path: Path, state_path: Path, *, follow: 
                 events.send(event)
                 sent[0] += 1
         for reason, detail, text in rows.rejected:
-            body = {"reason": reason, "detail": detail, "source": str(path),
-                    "seen_ms": int(time.time() * 1000), "value": text}
-            letters.send_raw(reason.encode(), json.dumps(body, ensure_ascii=False).encode())
+            _dead_letter(letters, path, reason, detail, text)
         # Delivered before the position moves (as for the queue_log above).
         events.flush()
         letters.flush()
@@ -142,19 +130,17 @@ def ingest_tickets(settings: Settings, path: Path, state_path: Path, *, follow: 
                  len(rows.rejected))
         rows.rejected.clear()
 
-    try:
-        _read(follower, deliver, follow, poll_s)
-    finally:
-        follower.close()
-        events.close()
-        letters.close()
+    _read(follower, deliver, follow, poll_s, closing=(events, letters))
     return {"rows": rows.rows, "events": sent[0]}
 
 
 def _read(follower: Follower, deliver: Callable[[list[bytes]], None], follow: bool,
-          poll_s: float) -> None:
+          poll_s: float, closing: tuple[Any, ...]) -> None:
     """Deliver what the file holds (and, following, what it gets until SIGINT/SIGTERM:
-    KeyboardInterrupt), saving the position after each delivery."""
+    KeyboardInterrupt), saving the position after each delivery; then close the follower
+    and ``closing``. No save at the close: the position moves only after a delivery
+    completed, so an interrupted one is read again (same event ids, counted once
+    downstream)."""
     try:
         if follow:
             follower.run(deliver, lambda: False, lambda: time.sleep(poll_s))
@@ -165,6 +151,17 @@ def _read(follower: Follower, deliver: Callable[[list[bytes]], None], follow: bo
                 follower.save()
     except KeyboardInterrupt:
         pass
+    finally:
+        follower.close()
+        for thing in closing:
+            thing.close()
+
+
+def _dead_letter(letters: KafkaSink, path: Path, reason: str, detail: str, text: str) -> None:
+    """A line or row that cannot be an event, set aside with its reason and source."""
+    body = {"reason": reason, "detail": detail, "source": str(path),
+            "seen_ms": int(time.time() * 1000), "value": text}
+    letters.send_raw(reason.encode(), json.dumps(body, ensure_ascii=False).encode())
 
 
 def _serve_metrics(settings: Settings, collector: IngestCollector) -> None:

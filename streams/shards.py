@@ -162,14 +162,13 @@ class Shards:
         the records between would be skipped for good, and the next roll's drain (which
         trusts the offset) would let the broker that held them go. Read here, they are
         counted in order."""
-        expected = pipeline.offsets.get(partition, -1) + 1
+        start = expected = pipeline.offsets.get(partition, -1) + 1
         for record in records:
             if record.offset > expected:
                 break
             expected = max(expected, record.offset + 1)
         else:
             return 0
-        start = pipeline.offsets.get(partition, -1) + 1
         changed = FeedResult()
         count, since = self._since_checkpoint.get(partition, (0, time.monotonic()))
         reread, _ = await self._read(pipeline, partition, start, changed, on_result)
