@@ -143,14 +143,19 @@ def _notifier_position(settings: Settings) -> int:
                default=0)
 
 
-def _archived(settings: Settings) -> dict[int, int]:
+def _archived(settings: Settings, source: str | None) -> dict[int, int]:
+    """Each partition's next offset to archive, in the topic of id ``source``: a position
+    kept in another topic (the last roll's, before the archiver met the new one) covers
+    none of this topic's records."""
     found = {}
     for partition in range(settings.topic_partitions):
         path = (Path(settings.archive_dir) / ".positions"
                 / f"{settings.events_topic}-p{partition}.json")
         try:
-            found[partition] = int(json.loads(path.read_text())["next_offset"])
-        except (FileNotFoundError, ValueError, KeyError):
+            saved = json.loads(path.read_text())
+            same = source is not None and saved.get("source") == source
+            found[partition] = int(saved["next_offset"]) if same else 0
+        except (FileNotFoundError, ValueError, KeyError, AttributeError):
             found[partition] = 0
     return found
 
@@ -194,13 +199,13 @@ def drain(settings: Settings, state_dir: Path) -> tuple[str, float] | str:
         # The files first: a worker flushes its alerts before it writes one, so the alerts
         # a file covers are on the broker by the time their high watermark is read.
         saved = saved_offsets(settings.checkpoint_dir, settings.topic_partitions)
-        archived = _archived(settings)
         topics = [(settings.events_topic, p) for p in range(settings.topic_partitions)]
         topics += [(settings.alerts_topic, 0), (settings.dead_letter_topic, 0)]
         try:
             ends = _ends(settings, topics)
             notifier = _notifier_position(settings)
             source = topic_id(settings, settings.events_topic)
+            archived = _archived(settings, source)
         except Exception as exc:  # noqa: BLE001  # kafka-python's errors: try again
             behind = [f"the broker did not answer ({exc!r})"]
             time.sleep(0.5)

@@ -212,7 +212,16 @@ class ArchiveWriter:
         kept in another topic (the local stack rolled its broker, base/carried.py)
         starts the new one from its first record; event ids keep the files exact."""
         part = self.part(partition)
-        if source is not None and part.source is not None and part.source != source:
+        if source is None and part.source is not None and part.next_offset:
+            # The position counts in a topic whose id is known, the topic's id now is
+            # not: it may be a new topic that already holds more than the position, and
+            # seeking there would skip its first records for good.
+            log.warning("archive: partition %s: the events topic's id is not known; "
+                        "archiving it from its first record (event ids keep the files "
+                        "exact)", partition)
+            part.next_offset = 0
+            SOURCE_RESETS.inc()
+        elif source is not None and part.source is not None and part.source != source:
             log.warning("archive: partition %s: the events topic is a new one (id %s, "
                         "archived up to offset %s of %s): archiving all it holds",
                         partition, source, part.next_offset - 1, part.source)
@@ -296,12 +305,17 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
             flush()
 
         def on_partitions_assigned(self, assigned: Any) -> None:
-            # The files, not the group's commits, say where to go on.
-            try:
-                source = topic_id(settings, settings.events_topic)
-            except Exception as exc:  # noqa: BLE001  # kafka-python's errors; the id is a help
-                log.warning("archive: cannot learn the events topic's id (%r)", exc)
-                source = None
+            # The files, not the group's commits, say where to go on; without the topic's
+            # id they cannot tell a new topic from the old, so it is asked a few times.
+            source = None
+            for attempt in range(3):
+                try:
+                    source = topic_id(settings, settings.events_topic)
+                except Exception as exc:  # noqa: BLE001  # kafka-python's errors
+                    log.warning("archive: cannot learn the events topic's id (%r)", exc)
+                if source is not None:
+                    break
+                time.sleep(0.5 * (attempt + 1))
             for tp in assigned:
                 consumer.seek(tp, writer.resume(tp.partition, source))
 
