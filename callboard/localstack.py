@@ -57,6 +57,7 @@ class _Child:
     proc: subprocess.Popen[bytes] | None = None
     deaths: list[float] = field(default_factory=list)  # monotonic times it died
     producer: bool = False  # paused while the broker rolls
+    reader: bool = False  # a consumer of the broker: stopped and started again by a roll
     finishes: bool = False  # done when it exits with 0 (a recorded log published)
 
 
@@ -121,19 +122,34 @@ class _Stack:
                            f"nothing lost; still behind: {result}. Trying again in "
                            f"{self.settings.local_roll_retry_s:g} s.", err=True)
                 return
+            holes = _archive_holes(self.settings)
+            if holes:
+                self.roll_clock.not_before = time.time() + self.settings.local_roll_retry_s
+                click.echo(f"roll called off: the archive lacks records the broker holds "
+                           f"({holes}); the broker is kept, see docs/archive.md", err=True)
+                return
             broker = self.child("broker")
             assert broker.proc is not None
             before = rss_mb(broker.proc.pid)
+            # The readers hold everything the broker does (the drain said so): each is
+            # stopped and started again on the new broker, where it begins from its own
+            # checkpoint or position file, none of them carrying a client of the old one.
+            readers = [c for c in self.children if c.reader and c.proc is not None]
+            _stop_all([c.proc for c in readers if c.proc is not None])
             services.stop(broker.proc)
             broker.proc = broker.start()
             # Made here before any producer is let go: a producer's first send would
             # make the events topic with the broker's own partition count.
             ensure_topics(self.settings)
+            for reader in readers:
+                reader.proc = reader.start()
             self.rolls += 1
             self.roll_clock.last = time.time()
             click.echo(f"rolled the local broker ({self.rolls}): drained in {result[1]:.1f} s; "
                        f"the old one held {before or 0:.0f} MB, the new one "
-                       f"{rss_mb(broker.proc.pid) or 0:.0f} MB, pid {broker.proc.pid}")
+                       f"{rss_mb(broker.proc.pid) or 0:.0f} MB, pid {broker.proc.pid}; "
+                       "readers started again: " + ", ".join(
+                           f"{r.name} pid {r.proc.pid}" for r in readers if r.proc))
         finally:
             assert self.settings.checkpoint_dir is not None
             end_roll(self.settings.checkpoint_dir)
@@ -168,6 +184,34 @@ class _Stack:
             if child.proc is not None:
                 rc = services.stop(child.proc)
                 click.echo(f"  {child.name:<9} stopped ({rc})")
+
+
+def _archive_holes(settings: Settings) -> str:
+    """The archive checked against the broker about to go: '' when it holds every record
+    (said on the stack's output either way)."""
+    from review.archive_check import check_archive
+
+    try:
+        checks = check_archive(settings)
+    except Exception as exc:  # noqa: BLE001  # kafka-python's errors: not proven whole
+        return f"the check could not read the broker: {exc!r}"
+    held = sum(c.held for c in checks)
+    holes = "; ".join(c.line() for c in checks if c.missing)
+    if not holes:
+        click.echo(f"archive check: every one of the {held} records the broker holds is "
+                   "archived")
+    return holes
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]], timeout_s: float = 15) -> None:
+    """SIGTERM every process group at once, then wait for each (SIGKILL after the time)."""
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for proc in procs:
+        services.stop(proc, max(0.1, deadline - time.monotonic()))
 
 
 def _environment(board_port: int, broker_port: int, redis_port: int, config: str | None,
@@ -272,9 +316,11 @@ def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: flo
         stack.callboard("worker" if n == 0 else f"worker-{n + 1}", "worker",
                         *(("--clock", "event") if speed != 1 else ()),
                         env=None if n == 0 else {
-                            "CALLBOARD_WORKER_METRICS_PORT": str(services.free_port())})
-    stack.callboard("notify", "notify")  # open alerts for the console; sends only to configured people
-    stack.callboard("archive", "archive")  # every event, for replay and incident reports
+                            "CALLBOARD_WORKER_METRICS_PORT": str(services.free_port())}
+                        ).reader = True
+    # open alerts for the console; sends only to configured people
+    stack.callboard("notify", "notify").reader = True
+    stack.callboard("archive", "archive").reader = True  # every event, for replay and reports
     if events is None:
         stack.callboard("simulate", "simulate", "--start", "now", "--duration", "7d",
                         "--speed", str(speed), "--flat", "--tickets").producer = True

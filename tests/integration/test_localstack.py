@@ -158,7 +158,8 @@ def test_the_broker_rolled_twice_mid_run_and_killed_loses_nothing(tmp_path):
         broker = int(re.findall(r"new one \d+ MB, pid (\d+)", out.read_text())[-1])
         os.kill(broker, signal.SIGKILL)
         wait_until(lambda: "broker    restarted" in out.read_text(), 60, "the broker's restart")
-        os.kill(int(re.search(r"worker +pid (\d+)", text).group(1)), signal.SIGKILL)
+        # The worker as it runs now: each roll started it again (its pid in the roll's line).
+        os.kill(int(re.findall(r"worker +pid (\d+)", out.read_text())[-1]), signal.SIGKILL)
         wait_until(lambda: "worker    restarted" in out.read_text(), 60, "the worker's restart")
         for queue in ("ALL", *(q for q in _queues(log))):
             client.delete(board.keys.snapshot(queue))  # so each one is the new worker's
