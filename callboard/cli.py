@@ -490,10 +490,14 @@ def notify(ctx: click.Context) -> None:
     run_notifier(_settings(ctx))
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.pass_context
 def archive(ctx: click.Context) -> None:
-    """Keep every event of the events topic, once, in daily files (docs/archive.md)."""
+    """Keep every event of the events topic, once, in daily files (docs/archive.md).
+
+    With no subcommand: run the archiver until stopped."""
+    if ctx.invoked_subcommand is not None:
+        return
     from review.archive import run_archiver
 
     signal.signal(signal.SIGTERM, _interrupt)
@@ -501,6 +505,20 @@ def archive(ctx: click.Context) -> None:
         run_archiver(_settings(ctx))
     except KeyboardInterrupt:
         pass
+
+
+@archive.command("check")
+@click.pass_context
+def archive_check(ctx: click.Context) -> None:
+    """Is every record the broker holds in the archive? Names any hole by its offsets;
+    exit code 1 when there is one (docs/archive.md#is-the-archive-whole)."""
+    from review.archive_check import check_archive
+
+    checks = check_archive(_settings(ctx))
+    for check in checks:
+        click.echo(check.line())
+    if any(c.holes for c in checks):
+        raise SystemExit(1)
 
 
 @cli.command("hash-password")
