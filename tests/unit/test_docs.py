@@ -27,3 +27,20 @@ def test_every_kpi_and_report_key_is_documented():
     assert [k.key for k in CATALOG if f"`{k.key}`" not in KPIS] == []
     assert [k for k in ROW_KEYS if f"`{k}`" not in KPIS] == []
     assert [k.code for k in CATALOG if f"line {k.line}" not in KPIS] == []
+
+
+ARCHITECTURE = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+_PRODUCTION = ("core", "base", "streams", "wallboard", "producers", "alerts", "review",
+               "callboard")
+
+
+def test_the_map_names_every_production_module():
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    modules = sorted(path.relative_to(root) for folder in _PRODUCTION
+                     for path in (root / folder).rglob("*.py") if path.stem != "__init__")
+    assert len(modules) > 50  # the folders were found
+    missing = [str(m) for m in modules
+               if not re.search(rf"(?<![\w/]){re.escape(m.stem)}(?![\w])", ARCHITECTURE)]
+    assert missing == []
