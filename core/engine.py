@@ -629,7 +629,8 @@ def mask_caller(number: str) -> str:
     return "••••" + number[-4:] if len(number) > 4 else "••••"
 
 
-_SIGNALS = {ev.CALL_OFFERED: "offered", ev.CALL_ABANDONED: "abandoned", ev.CALL_ENDED: "ended",
+_SIGNALS = {ev.CALL_OFFERED: "offered", ev.CALL_ANSWERED: "answered",
+            ev.CALL_ABANDONED: "abandoned", ev.CALL_ENDED: "ended",
             ev.CALL_WRAPPED_UP: "acw", ev.AGENT_LOGIN: "agent", ev.AGENT_LOGOUT: "agent",
             ev.AGENT_STATE: "agent"}
 

@@ -10,9 +10,15 @@ ahead, per ladder group, once a minute of the log's own time:
    arrivals, kept here for ``history_days``), scaled by how today's last half
    hour compares with those days. The blend leans on the recent minutes near
    now and on the earlier days further out.
-2. **Service**: the agents signed in and not in not-ready (available, talking,
-   wrapping up) times 1/AHT, the AHT of the last 30 minutes' calls; callers
-   giving up at the rate observed per caller-minute of waiting in the last 15.
+2. **Service**: what the queue was seen to get. While callers wait, every agent
+   who can take one of them does, so the answers in the minutes of the last 15
+   in which callers waited throughout are the queue's real capacity, whatever the agent states
+   promise (agents signed in who serve another skill, work another line or let
+   calls ring). The staffed agents (available, talking, wrapping up) over the AHT
+   of the last 30 minutes' calls stand in where nobody waited, and wherever the
+   answers do not contradict them. Nobody staffed and nothing
+   answered lately is no capacity at all, with or without an AHT. Callers give
+   up at the rate observed per caller-minute of waiting in the last 15.
 3. **Queue**: a fluid model, dq/dt = arrivals - capacity - abandon rate * q,
    from the callers waiting now, never below the steady-state queue Erlang C
    gives for the moment's arrivals and agents (random arrivals keep a queue
@@ -46,8 +52,24 @@ _STEP_S = 15.0          # the fluid model's time step
 _RECENT_MIN = 30        # closed minutes kept (AHT over 30, abandons over 15)
 # Hang-ups this soon are misdials (manual line 655: 1-5 s), not callers running out of
 # patience: they leave whatever the queue, so they do not count in the abandon rate.
-_MISDIAL_MS = 10_000  # a longer gap is not walked minute by minute
+_MISDIAL_MS = 10_000
 _ALPHA, _BETA, _PHI = 0.25, 0.08, 0.9  # Holt: level, trend, trend damping per minute
+_LATELY_MIN = 5  # answers this recent show somebody can take calls, whatever the states
+_FULL_MS = 55_000  # a minute with callers waiting this long of it measures the service
+# Answers short of the states' promise by this many Poisson standard deviations
+# contradict it (bench/forecast.py: at 1 a busy afternoon gave 0.6 false warnings per
+# queue and 4 hours, at 2 0.08).
+_CONTRA_SD = 2.0
+# A run above step 1's level under way: the chance it holds to step 1 that makes the
+# central estimate, and the earliest and latest (bench/forecast.py chose 0.5 on the
+# real month: recall 79% against 64% at 0.65, the same precision).
+_HOLD_CENTRAL, _HOLD_EARLY, _HOLD_LATE = 0.5, 0.3, 0.7
+# Only the shape of Erlang C's steady queue needs a handling time; before any call has
+# ended it takes the low end of the manual's AHT target (B4, line 572: 3-10 minutes).
+_DEFAULT_AHT_MIN = 3.0
+# A closed minute: offered, abandoned, ended, handle ms, waiting area (caller-ms),
+# answered, waiting time (ms with anyone waiting).
+_FIELDS = 7
 
 
 @dataclass(frozen=True)
@@ -91,22 +113,26 @@ def steady_queue(arrivals_per_min: float, agents: int, aht_min: float,
     return mean
 
 
-def _pull(rate: float, agents: int, aht_min: float, abandon_per_min: float
+def _pull(rate: float, agents: float, aht_min: float, abandon_per_min: float
           ) -> tuple[float, float]:
     """(steady-state queue, rate per minute at which the queue relaxes to it); (0, 0) at
-    or above capacity, where the fluid model alone moves the queue."""
-    if rate <= 0 or aht_min <= 0 or agents <= 0 or rate * aht_min >= agents:
+    or above capacity, where the fluid model alone moves the queue. Erlang C counts
+    whole agents: a fraction of one adds nothing to its steady queue."""
+    whole = math.floor(agents + 1e-9)
+    if rate <= 0 or aht_min <= 0 or whole <= 0 or rate * aht_min >= whole:
         return 0.0, 0.0
-    rho = rate * aht_min / agents
-    return (steady_queue(rate, agents, aht_min, abandon_per_min),
-            agents * (1 - math.sqrt(rho)) ** 2 / aht_min)
+    rho = rate * aht_min / whole
+    return (steady_queue(rate, whole, aht_min, abandon_per_min),
+            whole * (1 - math.sqrt(rho)) ** 2 / aht_min)
 
 
 def project(now_ms: int, waiting: int, above_since_ms: int | None, rates: list[float],
-            agents: int, aht_min: float, abandon_per_min: float, above: int, for_s: int,
+            agents: float, aht_min: float, abandon_per_min: float, above: int, for_s: int,
             margin: float = 0.0) -> Projection:
     """The fluid model over ``rates`` (arrivals per minute, one per minute ahead).
 
+    ``agents``: the servers the queue really has, capacity times AHT (a fraction where
+    the answers say it gets part of its agents' time).
     ``above_since_ms``: when waiting went above ``above`` (None: it is not above now).
     The condition is "more than ``above`` waiting for ``for_s``"; the fluid queue counts
     as above once it is at least ``above`` + 0.5 (the nearest whole caller is above)."""
@@ -125,9 +151,10 @@ def project(now_ms: int, waiting: int, above_since_ms: int | None, rates: list[f
     # Calls come and go at random: a queue whose mean sits just above the level dips under
     # it within minutes, and each dip starts the period again. The mean must clear the
     # level by ``margin`` standard deviations of its fluctuation (an Ornstein-Uhlenbeck
-    # queue: variance (arrivals + services) / (2 * restoring rate)).
+    # queue: variance (arrivals + services) / (2 * restoring rate)). With nobody to answer,
+    # a caller above the level leaves only by hanging up: no swing to allow for.
     margins = [min(10.0, margin * math.sqrt((r + capacity) / (2 * max(abandon_per_min, 0.1))))
-               for r in rates]
+               if capacity > 0 else 0.0 for r in rates]
     if since is None and all(r < capacity and f < level for r, (f, _) in zip(rates, pulls,
                                                                           strict=True)):
         return Projection(None, peak)  # never above: the queue only drifts to a low floor
@@ -151,6 +178,29 @@ def project(now_ms: int, waiting: int, above_since_ms: int | None, rates: list[f
     if since is not None and end - since >= period_ms:
         return Projection(since + period_ms, peak)
     return Projection(None, peak)
+
+
+def holds(distance: float, arrivals: float, capacity: float, abandons: float,
+          minutes: float) -> float:
+    """The chance that a queue ``distance`` callers above a level stays above it for
+    ``minutes``: the queue as a Brownian motion with the drift arrivals - capacity -
+    abandons and the variance rate arrivals + capacity + abandons (per minute), whose
+    minimum over the time stays above zero:
+
+        P = Phi((x + d t) / sqrt(v t)) - exp(-2 d x / v) Phi((-x + d t) / sqrt(v t)).
+    """
+    if minutes <= 0:
+        return 1.0
+    drift = arrivals - capacity - abandons
+    var = max(1e-9, arrivals + capacity + abandons)
+    spread = math.sqrt(var * minutes)
+
+    def phi(z: float) -> float:
+        return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+    tail = -2 * drift * distance / var
+    second = 0.0 if tail > 700 else math.exp(tail) * phi((-distance + drift * minutes) / spread)
+    return max(0.0, min(1.0, phi((distance + drift * minutes) / spread) - second))
 
 
 def arrival_rates(level: float, trend: float, minutes: int, history: list[float | None],
@@ -182,8 +232,10 @@ class Estimate:
     late_ms: int | None       # arrivals a spread lower
     arrivals_per_min: float   # the next 10 minutes' mean
     capacity_per_min: float
-    agents: int
+    agents: int               # staffed (available, talking, wrapping up)
     aht_s: float | None
+    answered_per_min: float | None = None  # in minutes callers waited throughout (last 15)
+    above_now: bool = False   # more than step 1's level are waiting at ``at_ms``
 
     def doc(self) -> dict[str, Any]:
         def inn(ms: int | None) -> int | None:
@@ -194,7 +246,9 @@ class Estimate:
                 "late_in_s": inn(self.late_ms),
                 "arrivals_per_min": round(self.arrivals_per_min, 2),
                 "capacity_per_min": round(self.capacity_per_min, 2), "agents": self.agents,
-                "aht_s": None if self.aht_s is None else round(self.aht_s, 1)}
+                "aht_s": None if self.aht_s is None else round(self.aht_s, 1),
+                "answered_per_min": (None if self.answered_per_min is None
+                                     else round(self.answered_per_min, 2))}
 
 
 class Forecaster:
@@ -208,7 +262,7 @@ class Forecaster:
     def __init__(self, rules: ForecastRules) -> None:
         self.rules = rules
         self.minute_ms = 0                 # start of the open minute (0: nothing yet)
-        self.cur = [0, 0, 0, 0, 0.0]       # offered, abandoned, ended, handle ms, waiting area (caller-ms)
+        self.cur: list[float] = [0] * _FIELDS  # the open minute, as _FIELDS says
         self.recent: list[list[float]] = []  # closed minutes, oldest first, as ``cur``
         self.level: float | None = None    # Holt level and trend (arrivals per minute)
         self.trend = 0.0
@@ -241,9 +295,10 @@ class Forecaster:
         at_ms = max(at_ms, self.waiting_ms)  # a late event counts as now
         self.signal_ms = at_ms
         if kind == "waiting":
-            self.cur[4] += self.total_waiting() * (at_ms - self.waiting_ms)
-            self.waiting_ms = at_ms
+            self._wait_until(at_ms)
             self.waiting[queue] = int(value)
+        elif kind == "answered":
+            self.cur[5] += 1
         elif kind == "offered":
             self.cur[0] += 1
         elif kind == "abandoned" and int(value) >= _MISDIAL_MS:
@@ -285,12 +340,20 @@ class Forecaster:
             ends.append(self._close_one())
         return ends
 
+    def _wait_until(self, at_ms: int) -> None:
+        """Credit the time since the last change of waiting to the open minute."""
+        span = max(0, at_ms - max(self.waiting_ms, self.minute_ms))
+        waiting = self.total_waiting()
+        self.cur[4] += waiting * span
+        if waiting:
+            self.cur[6] += span
+        self.waiting_ms = max(self.waiting_ms, at_ms)
+
     def _close_one(self) -> int:
         end = self.minute_ms + MINUTE_MS
-        self.cur[4] += self.total_waiting() * max(0, end - max(self.waiting_ms, self.minute_ms))
-        self.waiting_ms = max(self.waiting_ms, end)
+        self._wait_until(end)
         self._fold_minute(self.minute_ms, self.cur)
-        self.cur = [0, 0, 0, 0, 0.0]
+        self.cur = [0] * _FIELDS
         self.minute_ms = end
         return end
 
@@ -343,11 +406,44 @@ class Forecaster:
             return None
         return min(3.0, max(0.33, sum(m[0] for m in self.recent) / expected))
 
+    def capacity(self) -> tuple[float | None, float | None]:
+        """(calls per minute the group can take, answers per minute seen while callers
+        waited); None where there is nothing to go on.
+
+        The minutes of the wait under way (up to 15, back to the last moment nobody
+        waited) measure the service; a wait that has ended says nothing of the next,
+        whose agents may be back. Only minutes in which somebody waited throughout count: a caller
+        who waits a few seconds while an idle agent's phone rings is answered at once, and
+        counting those seconds would make every ring look like great capacity. The agent
+        states' promise stands until those minutes contradict it: fewer answers than it
+        gives by more than twice their Poisson spread. Minutes picked because the queue
+        stayed up are the ones with few answers, so a shortfall within the spread is the
+        queue's luck, not its agents."""
+        full: list[list[float]] = []
+        if self.total_waiting():  # the minutes of this wait, back to when nobody waited
+            for minute in reversed(self.recent[-15:]):
+                if minute[6] < _FULL_MS:
+                    break
+                full.append(minute)
+        taken = sum(m[5] for m in full)
+        seen = taken / len(full) if full else None
+        staffed = self.staffed()
+        if not staffed and not any(m[5] for m in self.recent[-_LATELY_MIN:]):
+            return 0.0, seen  # nobody can take a call
+        promised = staffed / (self.aht_ms / MINUTE_MS) if staffed and self.aht_ms else None
+        if seen is None:
+            return promised, seen
+        if promised is None:
+            return seen, seen
+        expected = promised * len(full)
+        return (seen if taken < expected - _CONTRA_SD * math.sqrt(expected) else promised), seen
+
     def estimate(self, now_ms: int, above_since_ms: int | None, above: int, for_s: int
                  ) -> Estimate | None:
         """Step 1's moment as seen at ``now_ms`` (a minute boundary): None while there is
-        nothing to go on yet (no arrivals seen, or no call handled to size AHT by)."""
-        if self.level is None or self.aht_ms is None:
+        nothing to go on yet (no arrivals seen, or no capacity to reckon with)."""
+        capacity, seen = self.capacity()
+        if self.level is None or capacity is None:
             return None
         minutes = self.rules.lookahead_s // 60
         history = [self._history_rate(now_ms + k * MINUTE_MS) for k in range(minutes)]
@@ -355,31 +451,47 @@ class Forecaster:
         recent = self.recent[-15:]
         area_min = sum(m[4] for m in recent) / MINUTE_MS
         abandon = sum(m[1] for m in recent) / area_min if area_min >= 1 else 0.0
-        aht_min = self.aht_ms / MINUTE_MS
-        agents = self.staffed()
+        aht_s = None if self.aht_ms is None else self.aht_ms / 1000
+        aht_min = self.aht_ms / MINUTE_MS if self.aht_ms else _DEFAULT_AHT_MIN
+        servers = capacity * aht_min
+        staffed = self.staffed()
         waiting = self.total_waiting()
         soon = rates[:10] or [0.0]
         mean = sum(soon) / len(soon)
         # Poisson spread of 10 minutes' arrivals, plus the model's own error.
         spread = min(0.6, 1 / math.sqrt(max(1.0, mean * 10)) + self.rules.spread)
-        capacity = agents / aht_min if aht_min else 0.0
         top = max(rates, default=0.0) * (1 + spread)
-        if (waiting <= above and top < capacity
-                and steady_queue(top, agents, aht_min, abandon) < above + 0.5):
+        none = Estimate(now_ms, None, None, None, mean, capacity, staffed, aht_s, seen)
+        if not capacity and waiting + sum(rates) * (1 + spread) < above + 0.5:
+            return none  # nobody answers, yet even every arrival would not pass the level
+        if (waiting <= above and top < capacity and top * aht_min < math.floor(servers + 1e-9)
+                and steady_queue(top, math.floor(servers + 1e-9), aht_min, abandon) < above + 0.5):
             # Below capacity with a low steady queue at the highest arrivals: no run can
             # pass the level (what ``project`` finds too, without its steps; the steady
             # queue only grows with the arrivals).
-            return Estimate(now_ms, None, None, None, mean, capacity, agents, self.aht_ms / 1000)
+            return none
+
+        if waiting > above and above_since_ms is not None:
+            # A run under way: will it hold until step 1's period is up?
+            due = above_since_ms + for_s * 1000
+            left_min = max(0.0, (due - now_ms) / MINUTE_MS)
+            ahead = rates[:max(1, math.ceil(left_min))]
+            chance = holds(waiting - (above + 0.5), sum(ahead) / len(ahead), capacity,
+                           abandon * waiting, left_min)
+            if chance >= _HOLD_CENTRAL:
+                return Estimate(now_ms, due, due if chance >= _HOLD_EARLY else None,
+                                due if chance >= _HOLD_LATE else None, mean, capacity,
+                                staffed, aht_s, seen, above_now=True)
 
         def run(scale: float) -> int | None:
-            return project(now_ms, waiting, above_since_ms, [r * scale for r in rates], agents,
+            return project(now_ms, waiting, above_since_ms, [r * scale for r in rates], servers,
                            aht_min, abandon, above, for_s, self.rules.margin).breach_ms
 
         central = run(1.0)
         if central is None:  # the spread is said of an estimate, not of none
-            return Estimate(now_ms, None, None, None, mean, capacity, agents, self.aht_ms / 1000)
+            return none
         return Estimate(now_ms, central, run(1 + spread), run(1 - spread), mean, capacity,
-                        agents, self.aht_ms / 1000)
+                        staffed, aht_s, seen, above_now=waiting > above)
 
     def judge(self, estimate: Estimate | None, now_ms: int, surging: bool) -> str | None:
         """The warning's change at ``now_ms``: "warn", "warn_end", or None.
@@ -403,8 +515,12 @@ class Forecaster:
             self.pending = 0
             return None
         self.pending += 1
-        if self.pending < self.rules.confirm:
-            return None  # the estimate must hold at this many minutes in a row
+        # The estimate must hold at this many minutes in a row, unless the callers are
+        # above the level already and even arrivals a spread lower breach in time.
+        sure = (estimate is not None and estimate.above_now and estimate.late_ms is not None
+                and estimate.late_ms - now_ms <= self.rules.horizon_s * 1000)
+        if self.pending < self.rules.confirm and not sure:
+            return None
         if self.ended_ms is not None and now_ms - self.ended_ms < self.rules.cooldown_s * 1000:
             return None
         self.warning_ms = now_ms
@@ -421,7 +537,14 @@ class Forecaster:
         for key in _STATE:
             if key in state:
                 setattr(forecaster, key, state[key])
+        # A checkpoint written before the answers were kept has shorter minutes.
+        forecaster.cur = _widen(forecaster.cur)
+        forecaster.recent = [_widen(m) for m in forecaster.recent]
         return forecaster
+
+
+def _widen(minute: list[float]) -> list[float]:
+    return list(minute) + [0] * (_FIELDS - len(minute))
 
 
 _STATE = ("minute_ms", "cur", "recent", "level", "trend", "history", "waiting", "agents",

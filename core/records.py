@@ -111,8 +111,9 @@ class Outlook(TypedDict):
     late_in_s: int | None
     arrivals_per_min: float
     capacity_per_min: float
-    agents: int
+    agents: int                     # staffed: available, talking, wrapping up
     aht_s: float | None
+    answered_per_min: NotRequired[float | None]  # answers per minute of waiting (last 15 min)
     warning: NotRequired[bool]      # on a snapshot: a warning is out
     horizon_s: NotRequired[int]
 

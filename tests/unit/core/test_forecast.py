@@ -116,6 +116,7 @@ def test_step_1_in_force_ends_a_warning_without_a_message_and_a_new_one_waits_th
     class Soon:
         breach_ms = T0 + 5 * MIN
         early_ms = late_ms = breach_ms
+        above_now = False  # confirmed minute by minute like any estimate
 
         def doc(self):
             return {}
