@@ -22,8 +22,10 @@ __all__ = [
     "TICKET_TYPES",
     "EventError",
     "MAX_EVENT_BYTES",
+    "MAX_NESTING",
     "attribution_ms",
     "dumps",
+    "nested_deeper_than",
     "parse",
     "validate",
 ]
@@ -103,7 +105,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u206
 # A real event is a few hundred bytes; anything this large is not one, and
 # decoding it (or a deeply nested one) would cost the worker more than the event.
 MAX_EVENT_BYTES = 16_384
-_MAX_DEPTH = 8
+MAX_NESTING = 8
 # No duration is longer than a week, no hold longer than a day: bigger values are
 # unit mistakes or garbage, and unbounded ints overflow JSON floats downstream.
 _MAX_DURATION_MS = 7 * 86_400_000
@@ -123,7 +125,7 @@ def parse(raw: bytes | str) -> Event:
     if len(raw) > MAX_EVENT_BYTES:
         raise EventError("too_large", f"{len(raw)} bytes, at most {MAX_EVENT_BYTES}")
     if _too_deep(raw):
-        raise EventError("too_deep", f"nested deeper than {_MAX_DEPTH}")
+        raise EventError("too_deep", f"nested deeper than {MAX_NESTING}")
     try:
         obj = json.loads(raw, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -138,13 +140,18 @@ def _no_constant(name: str) -> Any:
 
 
 def _too_deep(raw: bytes | str) -> bool:
-    """Bracket depth above the limit (strings may hold brackets: then it over-counts,
-    which only matters for events nobody sends)."""
+    return nested_deeper_than(raw, MAX_NESTING)
+
+
+def nested_deeper_than(raw: bytes | str, limit: int) -> bool:
+    """Bracket depth above ``limit``, counted without parsing (a parser would recurse
+    into it first). Strings may hold brackets: then it over-counts, which only matters
+    for documents nobody sends."""
     data = raw.encode() if isinstance(raw, str) else raw
     depth = 0
     for byte in data.translate(None, _NOT_BRACKETS):
         depth += 1 if byte in b"[{" else -1
-        if depth > _MAX_DEPTH:
+        if depth > limit:
             return True
     return False
 

@@ -21,13 +21,15 @@ from flask import Flask, Response, request
 
 from base.config import Settings
 from base.signing import verify
-from core.events import TICKET_TYPES, EventError, dumps, validate
+from core.events import MAX_NESTING, TICKET_TYPES, EventError, dumps, nested_deeper_than, validate
 
 __all__ = ["create_intake", "run_intake"]
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20  # a CRM's batch, not a file
 MAX_EVENTS = 5000
+# A list of events, each at most the schema's nesting (core/events.py): one level more.
+MAX_DEPTH = MAX_NESTING + 1
 
 
 def create_intake(settings: Settings, events: Any, letters: Any) -> Flask:
@@ -49,6 +51,8 @@ def create_intake(settings: Settings, events: Any, letters: Any) -> Flask:
                      request.headers.get("X-Callboard-Signature", ""), time.time())
         if why:
             return answer(401, error=f"not signed by this deployment: {why}")
+        if nested_deeper_than(body, MAX_DEPTH):
+            return answer(400, error=f"nested deeper than {MAX_DEPTH}")
         try:
             doc = json.loads(body)
         except ValueError as exc:

@@ -79,3 +79,28 @@ def test_an_unsigned_a_wrongly_signed_or_an_old_call_is_refused(intake):
 def test_the_intake_will_not_start_without_a_secret():
     with pytest.raises(ValueError, match="intake_secret"):
         create_intake(Settings(), Sink(), Sink())
+
+
+@pytest.mark.parametrize("stamp", ["nan", "NaN", "inf", "-inf", "1e9", "１７６７", " 1767578400",
+                                   "1767578400.5", "", "9" * 13])
+def test_a_timestamp_that_is_not_whole_seconds_is_refused(intake, stamp):
+    # "nan" was taken as a number that is never too old: a captured request signed with
+    # it could be replayed for ever (issue #30 §5).
+    client, events, _ = intake
+    body = json.dumps(ticket("T1")).encode()
+    answer = client.post("/intake/tickets", data=body, headers={
+        "X-Callboard-Timestamp": stamp, "X-Callboard-Signature": sign(SECRET, stamp, body)})
+    assert answer.status_code == 401
+    assert "whole number of seconds" in answer.get_json()["error"]
+    assert events.sent == []
+
+
+def test_a_body_nested_deeper_than_events_can_be_is_a_400_not_a_500(intake):
+    client, events, letters = intake
+    deep = b"[" * 100_000 + b"]" * 100_000
+    answer = post(client, deep)
+    assert answer.status_code == 400
+    assert "nested deeper than 9" in answer.get_json()["error"]
+    # As deep as a list of valid events may be, it is read.
+    assert post(client, json.dumps([ticket("T1")]).encode()).status_code == 200
+    assert len(events.sent) == 1 and letters.sent == []
