@@ -4,6 +4,7 @@ console and the replay page, served by waitress (or Flask's development server).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from dash import Dash
@@ -50,6 +51,10 @@ def _script_hashes(*apps: Dash) -> list[str]:
     return sorted(hashes)
 
 
+# The walls' pages: /board and /board/<wall> (wallboard/assets/wall.js reads the name).
+_WALL_PAGE = re.compile(r"/board(/[^/]+)?/?")
+
+
 def _harden(server: Any, settings: Settings, script_hashes: list[str]) -> None:
     """What a browser is told on every answer, and whom to believe about the client."""
     from werkzeug.middleware.proxy_fix import ProxyFix
@@ -68,6 +73,19 @@ def _harden(server: Any, settings: Settings, script_hashes: list[str]) -> None:
         # Dash raises for a script path it does not serve: anyone's typo or probe, a 404,
         # never a 500 with a traceback in the log that operators alert on.
         return Response("not found", 404, {"Content-Type": "text/plain"})
+
+    @server.before_request
+    def unknown_path() -> Response | None:
+        # Dash answers every path under its base with its page (its own router reads
+        # the path in the browser), so /healthz or /ack/..%2f.. got the board with a
+        # 200. Only the pages the walls and the supervisor really have are pages.
+        from flask import request
+
+        rule = request.url_rule.rule if request.url_rule is not None else None
+        if ((rule == "/<path:path>" and not _WALL_PAGE.fullmatch(request.path))
+                or rule == "/supervisor/<path:path>"):
+            return Response("not found", 404, {"Content-Type": "text/plain"})
+        return None
 
     csp = "; ".join((
         "default-src 'self'", "script-src 'self' " + " ".join(script_hashes),
