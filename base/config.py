@@ -412,6 +412,9 @@ class Settings(BaseSettings):
     board_host: str = "127.0.0.1"
     board_port: int = Field(default=8050, ge=1, le=65535)
     board_refresh_ms: int = Field(default=1000, ge=200)
+    # The /displays list: anonymous walls report themselves, so it is bounded.
+    displays_max: int = Field(default=500, ge=1, le=100_000)
+    displays_per_address: int = Field(default=20, ge=1, le=10_000)
     # Prometheus /metrics, /healthz and /readyz of each long-running process
     # (docs/operations.md); 0 turns a process's endpoint off.
     metrics_host: str = "127.0.0.1"

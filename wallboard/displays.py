@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
@@ -24,6 +25,22 @@ from base.keys import RedisKeys
 from wallboard.pages import render_page
 
 __all__ = ["DisplayRegistry", "DisplayReport", "build_id", "register_displays"]
+
+
+def _size(value: Any) -> int | None:
+    """A screen dimension in CSS pixels, or None (anything else a page may send)."""
+    text = str(value or "")
+    if not (text.isascii() and text.isdigit() and len(text) <= 5):
+        return None
+    return int(text) if int(text) <= 20_000 else None
+
+
+def _since(value: Any, now_ms: int) -> int | None:
+    """When the page was opened (ms), or None: digits, not after now."""
+    text = str(value or "")
+    if not (text.isascii() and text.isdigit() and len(text) <= 15):
+        return None
+    return int(text) if int(text) <= now_ms else None
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +55,9 @@ class DisplayReport(TypedDict):
     wall: str
     lang: str
     session: str | None
-    w: str | None
-    h: str | None
-    since: str | None
+    w: int | None
+    h: int | None
+    since: int | None
     addr: str | None
     agent: str
     seen_ms: int
@@ -66,31 +83,77 @@ class DisplayRegistry:
     """The reports of the displays this process answers, written to Redis in batches
     (one write per couple of seconds, however many displays)."""
 
-    def __init__(self, settings: Settings, client: redis.Redis) -> None:
+    def __init__(self, settings: Settings, client: redis.Redis,
+                 flush_s: float = _FLUSH_S) -> None:
         self.client = client
+        self.flush_s = flush_s
         self.key = RedisKeys(settings.redis_prefix).displays
+        self.walls = {"board", *(w.name for w in settings.walls)}
+        self.most = settings.displays_max
+        self.per_address = settings.displays_per_address
         self._pending: dict[str, str] = {}
+        self._by_address: dict[str, OrderedDict[str, None]] = {}
         self._next = 0.0
         self._lock = threading.Lock()
 
     def seen(self, display: str | None, info: dict[str, Any], now_ms: int) -> None:
+        """A wall page's report. Anyone may send one, so only a configured wall's is
+        kept, each field bounded, and an address gets at most ``per_address`` ids."""
         if not display or not DISPLAY_ID.fullmatch(display):
             return  # not a wall page (a script, a test): nothing to list
-        doc = json.dumps({**info, "id": display, "seen_ms": now_ms}, ensure_ascii=False)
+        if info.get("wall") not in self.walls:
+            return
+        report = {**info, "w": _size(info.get("w")), "h": _size(info.get("h")),
+                  "since": _since(info.get("since"), now_ms),
+                  "agent": str(info.get("agent") or "")[:120],
+                  "addr": str(info.get("addr") or "")[:64], "id": display, "seen_ms": now_ms}
+        doc = json.dumps(report, ensure_ascii=False)
         with self._lock:
+            if not self._admit(report["addr"], display):
+                return
             self._pending[display] = doc
             if time.monotonic() < self._next:
                 return
             batch, self._pending = self._pending, {}
-            self._next = time.monotonic() + _FLUSH_S
+            self._next = time.monotonic() + self.flush_s
         try:
             with self.client.pipeline(transaction=False) as pipe:
-                for display_id, report in batch.items():
-                    pipe.hset(self.key, display_id, report)
-                pipe.execute()
+                for display_id, report_doc in batch.items():
+                    pipe.hset(self.key, display_id, report_doc)
+                pipe.hlen(self.key)
+                held = pipe.execute()[-1]
+            if held > self.most:
+                self._trim(held - self.most)
         except (RedisError, OSError) as exc:
             # The next report brings them back; the board's own answer says Redis is away.
             log.warning("cannot record %d displays: %s", len(batch), exc)
+
+    def _admit(self, address: str, display: str) -> bool:
+        """At most ``per_address`` display ids from one address (the latest kept)."""
+        ids = self._by_address.setdefault(address, OrderedDict())
+        if display in ids:
+            ids.move_to_end(display)
+            return True
+        if len(ids) >= self.per_address:
+            return False
+        ids[display] = None
+        if len(self._by_address) > 4 * self.most:  # addresses long gone
+            self._by_address.pop(next(iter(self._by_address)))
+        return True
+
+    def _trim(self, excess: int) -> None:
+        """The longest silent displays go first."""
+        raw = cast(dict[str, str], self.client.hgetall(self.key))
+
+        def seen(item: tuple[str, str]) -> int:
+            try:
+                return int(json.loads(item[1])["seen_ms"])
+            except (ValueError, KeyError, TypeError):
+                return 0
+
+        oldest = [key for key, _ in sorted(raw.items(), key=seen)[:excess]]
+        if oldest:
+            self.client.hdel(self.key, *oldest)
 
     def listing(self, now_ms: int) -> list[DisplayReport]:
         """Every display seen within a day, the longest silent first; older ones dropped."""
