@@ -27,14 +27,16 @@ from base.i18n import lang_from_query
 from base.keys import RedisKeys
 from core.records import Snapshot
 from wallboard.console import forged
-from wallboard.pages import render_page
+from wallboard.pages import REDIS_TIMEOUT_S, render_page
 
 __all__ = ["register_ack"]
 
 
 def register_ack(server: Flask, settings: Settings, guarded: Any) -> None:
     """``guarded``: the console's lockout, so that guessing links is throttled too."""
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2)
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True,
+                                  socket_timeout=REDIS_TIMEOUT_S,
+                                  socket_connect_timeout=REDIS_TIMEOUT_S)
     keys = RedisKeys(settings.redis_prefix)
     esc = settings.escalation
 

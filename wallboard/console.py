@@ -38,7 +38,7 @@ from base.alertstore import acknowledge
 from base.config import Settings
 from base.i18n import PAGES
 from base.keys import RedisKeys
-from wallboard.pages import render_page
+from wallboard.pages import REDIS_TIMEOUT_S, render_page
 
 __all__ = ["NO_USERS", "Gate", "forged", "register_console"]
 
@@ -65,9 +65,16 @@ class Gate:
         esc = settings.escalation
         server.config["SECRET_KEY"] = esc.console_secret_key or secrets.token_hex(32)
         server.config["WTF_CSRF_TIME_LIMIT"] = 8 * 3600  # a shift with the console open
+        # A Redis that does not answer must not hold a serving thread for long (the
+        # walls share them); the limiter then fails closed: no sign-in it cannot count
+        # (wallboard/server.py answers 503).
         self.limiter = Limiter(get_remote_address, app=server, storage_uri=settings.redis_url,
                                key_prefix=f"{settings.redis_prefix}:console-limits",
-                               strategy="fixed-window", swallow_errors=False)
+                               strategy="fixed-window", swallow_errors=False,
+                               # limits hands these to redis-py (floats; typed str | int)
+                               storage_options=cast(dict[str, str | int], {
+                                   "socket_timeout": REDIS_TIMEOUT_S,
+                                   "socket_connect_timeout": REDIS_TIMEOUT_S}))
         self.max_failures, self.window_min = esc.console_max_failures, esc.console_lockout_min
 
     def user(self) -> str | None:
@@ -165,7 +172,9 @@ def _same_origin() -> bool:
 
 
 def register_console(server: Flask, settings: Settings) -> Gate:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2)
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True,
+                                  socket_timeout=REDIS_TIMEOUT_S,
+                                  socket_connect_timeout=REDIS_TIMEOUT_S)
     keys = RedisKeys(settings.redis_prefix)
     gate = Gate(server, settings)
 

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from base.config import Settings
 from base.keys import RedisKeys
-from wallboard.pages import render_page
+from wallboard.pages import REDIS_TIMEOUT_S, render_page
 
 __all__ = ["DisplayRegistry", "DisplayReport", "build_id", "register_displays"]
 
@@ -180,7 +180,9 @@ def register_displays(server: Flask, settings: Settings, guarded: Any, user: Any
     """``/displays``: behind the console's sign-in when it has users (``guarded``: its
     lockout; ``user``: who signed in; ``challenge``: the 401), open like the console's
     read-only view when it has none."""
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2)
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True,
+                                  socket_timeout=REDIS_TIMEOUT_S,
+                                  socket_connect_timeout=REDIS_TIMEOUT_S)
     registry = DisplayRegistry(settings, client)
     # Lost: silent for longer than the board's own "lost its server" banner waits.
     lost_after_s = max(settings.stale_after_s, 3 * settings.board_refresh_ms / 1000)

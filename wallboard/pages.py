@@ -8,7 +8,11 @@ from jinja2 import Environment, PackageLoader
 
 from base.i18n import PAGES
 
-__all__ = ["render_page"]
+__all__ = ["REDIS_TIMEOUT_S", "render_page"]
+
+# Every Redis call a page request makes gives up after this: a Redis that accepts and
+# never answers must not hold one of the serving threads the walls share.
+REDIS_TIMEOUT_S = 0.5
 
 _ENV = Environment(loader=PackageLoader("wallboard", "templates"), autoescape=True,
                    trim_blocks=True, lstrip_blocks=True)

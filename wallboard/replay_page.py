@@ -27,7 +27,7 @@ from flask_wtf.csrf import generate_csrf
 from base.config import Settings
 from base.keys import SESSION_NAME, RedisKeys, ReplaySession, replay_prefix
 from wallboard.console import NO_USERS, Gate
-from wallboard.pages import render_page
+from wallboard.pages import REDIS_TIMEOUT_S, render_page
 
 __all__ = ["register_review"]
 
@@ -38,7 +38,9 @@ _REPORT_TIMEOUT_S = 300
 
 
 def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=2)
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True,
+                                  socket_timeout=REDIS_TIMEOUT_S,
+                                  socket_connect_timeout=REDIS_TIMEOUT_S)
     keys = RedisKeys(settings.redis_prefix)
 
     def sessions() -> list[ReplaySession]:

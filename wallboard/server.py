@@ -74,6 +74,20 @@ def _harden(server: Any, settings: Settings, script_hashes: list[str]) -> None:
         # never a 500 with a traceback in the log that operators alert on.
         return Response("not found", 404, {"Content-Type": "text/plain"})
 
+    from limits.errors import StorageError
+    from redis.exceptions import RedisError
+
+    @server.errorhandler(RedisError)
+    @server.errorhandler(StorageError)
+    def redis_away(error: Exception) -> Response:
+        # A guarded page's lockout counter, its alerts, its sessions: all in Redis. Said
+        # plainly, not a 500 with a traceback; sign-in stays closed while the limiter
+        # cannot count.
+        log.warning("a page needs Redis, which did not answer: %r", error)
+        return Response("503: the board's data store (Redis) is not answering; this page "
+                        "needs it. 看板的数据存储（Redis）无响应，此页面暂不可用。", 503,
+                        {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "5"})
+
     @server.before_request
     def unknown_path() -> Response | None:
         # Dash answers every path under its base with its page (its own router reads
