@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import re
 import signal
@@ -103,6 +104,9 @@ def cli(ctx: click.Context, config: str | None, log_level: str) -> None:
     from base.topics import forbid_client_auto_create
 
     forbid_client_auto_create()  # every process: topics are made by ensure_topics only
+    # What a process writes (the archive, checkpoints, logs, reports) is the centre's
+    # own: files 0640 and folders 0750, never readable by every account on the host.
+    os.umask(0o027)
     ctx.obj = {"config": config, "log_level": log_level}
 
 
@@ -158,8 +162,10 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
                     fh.write(line.encode() + b"\n")
                     count += 1
             else:
-                for event in sim.events():
-                    fh.write(dumps(event) + b"\n")
+                from base.callers import protect
+
+                for event in sim.events():  # numbers hashed, as a producer publishes them
+                    fh.write(dumps(protect(event, settings.caller_hash_key)) + b"\n")
                     count += 1
         click.echo(f"wrote {count} {'lines' if fmt != 'jsonl' else 'events'} to {out}", err=True)
         return
@@ -190,13 +196,17 @@ def publish(ctx: click.Context, events_path: Path, speed: float) -> None:
     This feeds the live pipeline (a simulator's file, a test's events). To review a
     past stretch without touching the live board, use ``callboard replay``.
 
-    Lines are sent as they are: a malformed one reaches the worker's dead-letter
-    topic with its reason, just as it would from a live producer. Event ids are
-    kept, so a replay over a stream that already holds the events counts nothing twice.
+    Lines are sent as they are, but for a caller's number in the clear, which is
+    hashed on the way (base/callers.py): a malformed one reaches the worker's
+    dead-letter topic with its reason, just as it would from a live producer. Event
+    ids are kept, so a replay over a stream that already holds the events counts
+    nothing twice.
     """
     import json
 
+    from base.callers import protect
     from base.topics import ensure_topics
+    from core.events import dumps
     from producers.kafka_sink import sink_for
     from producers.pacing import paced
 
@@ -213,6 +223,9 @@ def publish(ctx: click.Context, events_path: Path, speed: float) -> None:
                     doc = json.loads(raw)
                     ts = int(doc["ts_ms"]) if isinstance(doc, dict) else 0
                     key = str(doc.get("queue", "")).encode() if isinstance(doc, dict) else b""
+                    if isinstance(doc, dict):  # a recording with numbers: hashed on the way
+                        hidden = protect(doc, settings.caller_hash_key)
+                        raw = raw if hidden is doc else dumps(hidden)
                 except (ValueError, KeyError, TypeError):
                     ts, key = 0, b""
                 yield RawLine(ts_ms=ts, key=key or None, raw=raw)
@@ -507,6 +520,20 @@ def archive(ctx: click.Context) -> None:
         pass
 
 
+@archive.command("hash-callers")
+@click.pass_context
+def archive_hash_callers(ctx: click.Context) -> None:
+    """Rewrite an archive written before callers' numbers were hashed at the edge: each
+    number hashed with caller_hash_key, its last 4 digits apart. Stop the archiver first
+    (docs/operations.md#security)."""
+    from review.archive import hash_callers
+
+    settings = _settings(ctx)
+    files, changed = hash_callers(Path(settings.archive_dir), settings.events_topic,
+                                  settings.caller_hash_key)
+    click.echo(f"{changed} events in {files} files rewritten with callers hashed")
+
+
 @archive.command("check")
 @click.pass_context
 def archive_check(ctx: click.Context) -> None:
@@ -549,16 +576,20 @@ def convert() -> None:
 @click.argument("queue_log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Events file to write (JSON lines), for report and replay.")
-def convert_asterisk(queue_log: Path, out: Path) -> None:
-    """An Asterisk queue_log, whole (docs/asterisk.md). Prints a summary of every line kind."""
+@click.pass_context
+def convert_asterisk(ctx: click.Context, queue_log: Path, out: Path) -> None:
+    """An Asterisk queue_log, whole (docs/asterisk.md). Prints a summary of every line kind.
+    Callers' numbers are written hashed (caller_hash_key), the last 4 digits apart."""
+    from base.callers import protect
     from core.events import dumps
     from producers.asterisk import Converter, convert_lines
 
+    key = _settings(ctx).caller_hash_key
     conv = Converter()
     count = 0
     with queue_log.open("rb") as src, out.open("wb") as dst:
         for event in convert_lines(src, conv):
-            dst.write(dumps(event) + b"\n")
+            dst.write(dumps(protect(event, key)) + b"\n")
             count += 1
     for reason, line in conv.rejected_lines[:20]:
         click.echo(f"rejected ({reason}): {line[:200]}", err=True)

@@ -623,9 +623,15 @@ class _Touched:
 ABANDONED_KEPT = 50  # the supervisor's drill-down lists the last 50 (issue 17)
 
 
-def mask_caller(number: str) -> str:
-    """A caller's number as the drill-down shows it: its last 4 digits, the rest hidden
-    (a supervisor needs to tell callers apart, not to call them back from a screen)."""
+def mask_caller(number: str, tail: str | None = None) -> str:
+    """A caller as the drill-down shows it: the last 4 digits, the rest hidden (a
+    supervisor needs to tell callers apart, not to call them back from a screen). The
+    producers send the number hashed with its tail apart (base/callers.py); a number in
+    the clear (an older recording) is cut here."""
+    if tail:
+        return "••••" + tail[-4:]
+    if number.startswith("h1:"):
+        return "••••"
     return "••••" + number[-4:] if len(number) > 4 else "••••"
 
 
@@ -669,7 +675,7 @@ def _update_live(state: LiveQueue, done: dict[str, int], event: Event) -> None:
         if call_id not in done:
             state.waiting[call_id] = ts
             if event.get("caller"):
-                state.callers[call_id] = mask_caller(event["caller"])
+                state.callers[call_id] = mask_caller(event["caller"], event.get("caller_tail"))
     elif etype in (ev.CALL_ANSWERED, ev.CALL_ABANDONED):
         call_id = event["call_id"]
         offered = state.waiting.pop(call_id, None)

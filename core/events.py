@@ -77,7 +77,7 @@ _REQUIRED: dict[str, dict[str, type]] = {
 _OPTIONAL: dict[str, type] = {
     "to_queue": str, "reason": str, "caller": str, "ring_ms": int, "state": str,
     "ticket_id": str, "kind": str, "level": int, "promised_ms": int, "owner": str,
-    "repeat_of": str, "score": int,
+    "repeat_of": str, "score": int, "caller_tail": str,
 }
 _FLAGS = ("key_account", "cross_province", "satisfied")  # true or false, nothing else
 # Every field the code reads from some type, with its kind: checked on every event
@@ -96,6 +96,7 @@ _DURATIONS = ("wait_ms", "talk_ms", "hold_ms", "acw_ms", "ring_ms")
 _MIN_TS_MS = 946_684_800_000
 _MAX_TS_MS = 4_102_444_800_000
 _MAX_ID = 128
+_TAIL = re.compile(r"[0-9]{1,4}")
 # Ids become Redis keys, topic keys and HTML: a queue name follows the config's
 # own pattern, other ids may be anything printable but stay short.
 QUEUE_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -189,6 +190,9 @@ def validate(obj: Mapping[str, Any]) -> Event:
         value = obj.get(name)
         if value is not None and (not 0 < len(value) <= _MAX_ID or _CONTROL.search(value)):
             raise EventError("bad_field", f"{name!r} must be 1-{_MAX_ID} printable characters")
+    tail = obj.get("caller_tail")
+    if tail is not None and not _TAIL.fullmatch(tail):
+        raise EventError("bad_field", "'caller_tail' must be 1-4 digits (no more of a number)")
     for name in ("queue", "to_queue"):
         value = obj.get(name)
         if value is not None and not QUEUE_PATTERN.fullmatch(value):

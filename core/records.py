@@ -51,7 +51,8 @@ class Event(TypedDict, total=False):
     ring_ms: int
     state: str
     reason: str
-    caller: str
+    caller: str         # a keyed hash (base/callers.py), never the number
+    caller_tail: str    # its last 4 digits at most, for the drill-down
     to_queue: str
     # tickets and surveys (core/tickets.py)
     ticket_id: str

@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from base.callers import protect
 from base.config import Settings
 from base.signing import verify
 from core.events import MAX_NESTING, TICKET_TYPES, EventError, dumps, nested_deeper_than, validate
@@ -77,7 +78,8 @@ def create_intake(settings: Settings, events: Any, letters: Any) -> Flask:
                     "value": json.dumps(item, ensure_ascii=False)[:4096]},
                     ensure_ascii=False).encode())
                 continue
-            events.send_raw(event["queue"].encode(), dumps(event))
+            events.send_raw(event["queue"].encode(),
+                            dumps(protect(event, settings.caller_hash_key)))
             accepted += 1
         # On the broker before the answer: a 2xx means kept.
         events.flush()

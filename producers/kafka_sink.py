@@ -18,6 +18,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaTimeoutError
 
 from base.assemble import broker_profile
+from base.callers import protect
 from base.config import Settings
 from base.topics import bootstrap_servers, ensure_topics
 from core.events import dumps
@@ -38,14 +39,14 @@ def sink_for(settings: Settings, topic: str) -> KafkaSink:
     missing, with the broker profile's producer options."""
     overrides = broker_profile(settings).producer_options()
     return KafkaSink(settings.broker_url, topic, ensure=lambda: ensure_topics(settings),
-                     **overrides)
+                     caller_key=settings.caller_hash_key, **overrides)
 
 
 class KafkaSink:
     """Key = queue name, so one queue's events stay in order on one partition."""
 
     def __init__(self, broker_url: str, topic: str, *, ensure: Callable[[], None] = _nothing,
-                 **overrides: Any) -> None:
+                 caller_key: str | None = None, **overrides: Any) -> None:
         options: dict[str, object] = {
             "bootstrap_servers": bootstrap_servers(broker_url),
             "acks": "all",  # an ACD event lost here is a call missing from every figure
@@ -64,12 +65,16 @@ class KafkaSink:
         self.topic = topic
         self.producer = KafkaProducer(**options)
         self.ensure = ensure
+        self.caller_key = caller_key
         self.sent = 0
         self.resent = 0
         self._failed: deque[tuple[bytes | None, bytes]] = deque()  # filled by the IO thread
         self._last_log = 0.0
 
     def send(self, event: Mapping[str, Any]) -> None:
+        """An event, its caller's number hashed first (base/callers.py)."""
+        if self.caller_key is not None:
+            event = protect(event, self.caller_key)
         self.send_raw(str(event["queue"]).encode(), dumps(event))
 
     def send_raw(self, key: bytes | None, value: bytes) -> None:

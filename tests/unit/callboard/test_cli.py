@@ -139,3 +139,22 @@ def test_a_file_that_is_not_an_event_log_is_refused_not_replayed_empty(runner, t
     from review.replay import check_event_file
 
     check_event_file(Path(events))  # a real log passes
+
+
+def test_a_simulated_file_holds_no_callers_number_and_is_not_world_readable(runner, tmp_path):
+    # Issue #30 §2: what a producer writes carries the number hashed, the last 4 digits
+    # apart; and a callboard process's files are 0640.
+    import re
+    import stat
+
+    out = tmp_path / "day.jsonl"
+    result = runner.invoke(cli, ["simulate", "--seed", "3", "--duration", "20min", "--start",
+                                 "2026-01-05T10:00", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    offered = [json.loads(line) for line in out.read_text().splitlines()
+               if '"call.offered"' in line]
+    assert offered and all(e["caller"].startswith("h1:") and re.fullmatch(r"\d{4}",
+                                                                          e["caller_tail"])
+                           for e in offered)
+    assert not re.search(r'"1\d{10}"', out.read_text())  # no 11-digit number anywhere
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640

@@ -104,3 +104,12 @@ def test_a_body_nested_deeper_than_events_can_be_is_a_400_not_a_500(intake):
     # As deep as a list of valid events may be, it is read.
     assert post(client, json.dumps([ticket("T1")]).encode()).status_code == 200
     assert len(events.sent) == 1 and letters.sent == []
+
+
+def test_a_callers_number_is_kept_only_hashed_with_its_last_four_digits(intake):
+    client, events, _ = intake
+    assert post(client, json.dumps(ticket("T1", caller="13800138000")).encode()
+                ).status_code == 200
+    sent = json.loads(events.sent[0][1])
+    assert sent["caller"].startswith("h1:") and sent["caller_tail"] == "8000"
+    assert b"13800138000" not in events.sent[0][1]

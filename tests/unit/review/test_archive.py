@@ -91,3 +91,31 @@ def test_a_position_in_a_topic_that_is_gone_starts_the_new_one_from_its_first_re
                     (1, b'{"event_id":"e5","ts_ms":1767571200000}', 0)])
     assert again.duplicates == 1 and again.archived == 1
     assert again.resume(0, "topic-b") == 2
+
+
+def test_an_archive_with_numbers_is_rewritten_hashed_and_stays_readable(tmp_path):
+    """Issue #30 §2's migration: `callboard archive hash-callers` on an archive written
+    before the producers hashed numbers."""
+    import gzip
+    import json
+    from datetime import date
+
+    from base.config import Settings
+    from review.archive import ArchiveWriter, PartitionArchive, hash_callers, read_day
+
+    writer = ArchiveWriter(Settings(archive_dir=tmp_path, events_topic="ev"))
+    writer.write(0, [(0, b'{"event_id":"a","ts_ms":1767578400000,"caller":"13800138000"}', 0),
+                     (1, b'{"event_id":"b","ts_ms":1767578400000}', 0),
+                     (2, b"not json", 1767578400000)])
+    assert hash_callers(tmp_path, "ev", "centre-key") == (1, 1)
+    day = read_day(tmp_path, date(2026, 1, 5), "ev")[0]
+    first = json.loads(day[0])
+    assert first["caller"].startswith("h1:") and first["caller_tail"] == "8000"
+    assert day[1:] == [b'{"event_id":"b","ts_ms":1767578400000}', b"not json"]
+    # The position file follows the new length: reopening cuts nothing off.
+    part = PartitionArchive.open(tmp_path, "ev", 0)
+    rel = part.file_for(date(2026, 1, 5))
+    assert part.lengths[rel] == (tmp_path / rel).stat().st_size
+    path = tmp_path / rel
+    assert b"13800138000" not in gzip.decompress(path.read_bytes())
+    assert hash_callers(tmp_path, "ev", "centre-key") == (0, 0)  # hashed once only
