@@ -19,7 +19,13 @@ gets it, through `wallboard.wall.board_view` with the board's own `SnapshotReade
 - 200 slow clients (a request line, then nothing) held open against the board while
   a display's frame requests are timed;
 - the notifier killed with -9 while a webhook fails, then started again: alerts lost
-  and delivered twice (both must be 0).
+  and delivered twice (both must be 0);
+- a registry flood (issue #30): 150 made-up displays with 100 KB parameters against
+  /board/frame, Redis's memory and the /displays list before and after;
+- Redis hung (SIGSTOP: it accepts connections and never answers) while 24 anonymous
+  loops ask for /console: the walls' frame answer times, and what /console answers.
+
+`--only flood,hung` runs just those two (the board started for them).
 
 Prints one line per fault. Measures; asserts nothing (tests/integration holds the
 behaviour).
@@ -131,9 +137,18 @@ def _s(at: float | None, since: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hold", type=float, default=20.0)
+    parser.add_argument("--only", default="", help="comma-separated: flood, hung")
     args = parser.parse_args()
     print_machine()
     stack = Stack(args.hold)
+    if args.only:
+        try:
+            stack.start("board", "board")
+            for name in args.only.split(","):
+                {"flood": _registry_flood, "hung": _redis_hung}[name](stack)
+        finally:
+            stack.stop()
+        return
     try:
         stack.start("worker", "worker")
         stack.start("simulate", "simulate", "--start", "now", "--duration", "2h", "--speed",
@@ -155,6 +170,8 @@ def main() -> None:
         _counting_after_broker_reset(stack)
         _board_restart(stack)
         _slow_clients(stack)
+        _registry_flood(stack)
+        _redis_hung(stack)
         _notifier_kill(stack)
     finally:
         stack.stop()
@@ -229,6 +246,78 @@ def _slow_clients(stack: Stack, count: int = 200) -> None:
     print(f"{count} slow clients held open for {stack.hold_s:.0f} s: {len(times) - errors} of "
           f"{len(times)} frame requests answered, p50 {times[len(times) // 2] * 1000:.0f} ms, "
           f"p99 {p99 * 1000:.0f} ms")
+
+
+def _registry_flood(stack: Stack, count: int = 150) -> None:
+    """Made-up displays with 100 KB parameters, as an attacker on the room's network
+    would send them (issue #30 §3: 150 took Redis from 1.9 to 15.8 MB)."""
+    url = f"http://127.0.0.1:{stack.board_port}/board/frame"
+    if not _until(lambda: requests.get(url, timeout=2).status_code == 200, 90):
+        print("registry flood: the board never answered; not measured")
+        return
+    client = redis.Redis(port=stack.rport, decode_responses=True, socket_timeout=5)
+    key = RedisKeys(stack.settings.redis_prefix).displays
+    before = int(client.info("memory")["used_memory"])
+    big = "9" * 100_000
+    codes: dict[int, int] = {}
+    for n in range(count):
+        answer = requests.get(url, params={"display": f"flood-{n:08d}", "w": big, "h": big,
+                                           "since": big, "wall": big[:1000]}, timeout=10)
+        codes[answer.status_code] = codes.get(answer.status_code, 0) + 1
+        time.sleep(0.01)
+    time.sleep(3)  # the registry writes every 2 s: let the last batch land
+    after = int(client.info("memory")["used_memory"])
+    print(f"registry flood ({count} made-up displays, 100 KB parameters): answers {codes}; "
+          f"Redis {before / 1e6:.2f} MB -> {after / 1e6:.2f} MB; /displays lists "
+          f"{client.hlen(key)} displays")
+
+
+def _redis_hung(stack: Stack, loops: int = 24) -> None:
+    """Redis stopped (it accepts connections, answers nothing) while anonymous loops ask
+    for a guarded page: each must give up fast, so the walls keep their threads."""
+    import threading
+
+    frame = f"http://127.0.0.1:{stack.board_port}/board/frame?wall=board"
+    console = f"http://127.0.0.1:{stack.board_port}/console"
+    if not _until(lambda: requests.get(frame, timeout=2).status_code == 200, 90):
+        print("Redis hung: the board never answered; not measured")
+        return
+    stop = threading.Event()
+    statuses: dict[int, int] = {}
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                code = requests.get(console, timeout=10).status_code
+            except requests.RequestException:
+                code = 0
+            statuses[code] = statuses.get(code, 0) + 1
+
+    stack.redis.send_signal(signal.SIGSTOP)
+    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(loops)]
+    for thread in threads:
+        thread.start()
+    times = []
+    end = time.monotonic() + stack.hold_s
+    try:
+        while time.monotonic() < end:
+            started = time.monotonic()
+            try:
+                requests.get(frame, timeout=10)
+            except requests.RequestException:
+                pass
+            times.append(time.monotonic() - started)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+        stack.redis.send_signal(signal.SIGCONT)
+    times.sort()
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    print(f"Redis hung for {stack.hold_s:.0f} s, {loops} loops on /console: the walls' frame "
+          f"p50 {times[len(times) // 2] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
+          f"({len(times)} requests); /console answered {statuses}")
 
 
 def _board_restart(stack: Stack) -> None:

@@ -44,3 +44,12 @@ def test_the_map_names_every_production_module():
     missing = [str(m) for m in modules
                if not re.search(rf"(?<![\w/]){re.escape(m.stem)}(?![\w])", ARCHITECTURE)]
     assert missing == []
+
+
+def test_the_broker_doc_names_only_settings_that_exist():
+    import re
+
+    broker = (Path(__file__).resolve().parents[2] / "docs" / "broker.md").read_text()
+    named = set(re.findall(r"`((?:local|broker|checkpoint|archive)_[a-z0-9_]+)`", broker))
+    assert named  # the doc does name settings
+    assert sorted(n for n in named if n not in Settings.model_fields) == []
