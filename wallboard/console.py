@@ -40,15 +40,34 @@ from base.i18n import PAGES
 from base.keys import RedisKeys
 from wallboard.pages import REDIS_TIMEOUT_S, render_page
 
-__all__ = ["NO_USERS", "Gate", "forged", "register_console"]
+__all__ = ["NO_USERS", "ROLES", "Gate", "forged", "guard_supervisor", "register_console"]
 
 
-def _users(settings: Settings) -> dict[str, str]:
+# What each role may do, the lowest first (docs/operations.md#security): a viewer reads
+# the supervisor page, /displays, the console and the replays; a supervisor also
+# acknowledges alerts and starts and steers replays; an admin may do all of it.
+ROLES = ("viewer", "supervisor", "admin")
+
+
+def _users(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
+    """(name -> password hash, name -> role). ``[users]`` takes ``name = "<hash>"`` (a
+    supervisor, as before roles) or ``name = { password = "<hash>", role = "viewer" }``.
+    A role that is not one of ROLES stops the board at start-up."""
     path = settings.escalation.users_file
     if path is None:
-        return {}
+        return {}, {}
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return {str(k): str(v) for k, v in data.get("users", {}).items()}
+    hashes, roles = {}, {}
+    for name, entry in data.get("users", {}).items():
+        if isinstance(entry, dict):
+            role = str(entry.get("role", "supervisor"))
+            if role not in ROLES or "password" not in entry:
+                raise ValueError(f"{path}: users.{name}: give password and a role of "
+                                 f"{', '.join(ROLES)} (got role {role!r})")
+            hashes[str(name)], roles[str(name)] = str(entry["password"]), role
+        else:
+            hashes[str(name)], roles[str(name)] = str(entry), "supervisor"
+    return hashes, roles
 
 
 # Checked for an unknown user, so that a miss costs what a hit does.
@@ -61,7 +80,7 @@ class Gate:
     token, within the lockout limits."""
 
     def __init__(self, server: Flask, settings: Settings) -> None:
-        self.users = _users(settings)
+        self.users, self.roles = _users(settings)
         esc = settings.escalation
         server.config["SECRET_KEY"] = esc.console_secret_key or secrets.token_hex(32)
         server.config["WTF_CSRF_TIME_LIMIT"] = 8 * 3600  # a shift with the console open
@@ -84,6 +103,18 @@ class Gate:
         known = self.users.get(auth.username)
         ok = check_password_hash(known or _DUMMY_HASH, auth.password or "")
         return auth.username if known is not None and ok else None
+
+    def may(self, name: str | None, role: str) -> bool:
+        """Whether the signed-in ``name`` holds ``role`` or a higher one."""
+        held = self.roles.get(name or "")
+        return held is not None and ROLES.index(held) >= ROLES.index(role)
+
+    def reader(self) -> Response | None:
+        """None when this request may read a signed-in page (any role; or no users file,
+        where the pages stay open read-only); else the sign-in challenge."""
+        if not self.users or self.user() is not None:
+            return None
+        return self.challenge()
 
     @staticmethod
     def challenge() -> Response:
@@ -139,12 +170,15 @@ class Gate:
         return self.guarded(checked)
 
     def post_user(self) -> str | Response:
-        """Who makes this POST (signed in, same origin, valid token), or the refusal."""
+        """Who makes this POST (signed in as a supervisor or admin, same origin, valid
+        token), or the refusal."""
         if not self.users:
             return Response(NO_USERS, 403)
         name = self.user()
         if name is None:
             return self.challenge()
+        if not self.may(name, "supervisor"):
+            return Response("refused: a viewer may look, not act (role supervisor needed)", 403)
         return forged() or name
 
 
@@ -187,7 +221,8 @@ def register_console(server: Flask, settings: Settings) -> Gate:
         name = gate.user()
         if name is None:
             return gate.challenge()
-        return _page(client, keys, name, generate_csrf(), lang)
+        can_act = gate.may(name, "supervisor")
+        return _page(client, keys, name, generate_csrf() if can_act else "", lang, can_act)
 
     @server.post("/console/ack/<queue>")
     @gate.posted
@@ -203,8 +238,26 @@ def register_console(server: Flask, settings: Settings) -> Gate:
 NO_USERS = f"{PAGES('no_users', 'en')} ({PAGES('no_users', 'zh')})"
 
 
-def _page(client: redis.Redis, keys: RedisKeys, name: str | None, token: str, lang: str
-          ) -> Response:
+def guard_supervisor(server: Flask, gate: Gate) -> None:
+    """The supervisor page and every one of its callbacks and drill-downs behind the
+    sign-in, on the server (hiding the page would leave its callbacks open: they return
+    every agent, the callers waiting and ticket owners). Its scripts and styles stay
+    public: they hold no data."""
+    public = ("/supervisor/_dash-component-suites/", "/supervisor/assets/",
+              "/supervisor/_favicon")
+    for rule in list(server.url_map.iter_rules()):
+        if not rule.rule.startswith("/supervisor/") or rule.rule.startswith(public):
+            continue
+        view = server.view_functions[rule.endpoint]
+
+        def checked(*args: Any, _view: Any = view, **kwargs: Any) -> Any:
+            return gate.reader() or _view(*args, **kwargs)
+
+        server.view_functions[rule.endpoint] = gate.guarded(functools.wraps(view)(checked))
+
+
+def _page(client: redis.Redis, keys: RedisKeys, name: str | None, token: str, lang: str,
+          can_act: bool = False) -> Response:
     """The open alerts and the audit trail; acknowledge buttons when someone is signed in."""
     opened = cast(dict[str, str], client.hgetall(keys.alerts_open))
     alerts = sorted((json.loads(v) for v in opened.values()), key=lambda a: a["queue"])
@@ -213,4 +266,4 @@ def _page(client: redis.Redis, keys: RedisKeys, name: str | None, token: str, la
               " ".join(f"{k}={v}" for k, v in f.items() if k != "at_ms" and v))
              for _, f in entries]
     return render_page("console.html", name=name, token=token, alerts=alerts, trail=trail,
-                       lang=lang)
+                       lang=lang, can_act=can_act)

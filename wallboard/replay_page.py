@@ -58,7 +58,9 @@ def register_review(server: Flask, settings: Settings, gate: Gate) -> None:
         name = gate.user() if gate.users else None
         if gate.users and name is None:
             return gate.challenge()
-        return _page(settings, sessions(), name, generate_csrf() if name else "", _lang())
+        can_act = name is not None and gate.may(name, "supervisor")
+        return _page(settings, sessions(), name, generate_csrf() if can_act else "", _lang(),
+                     can_act)
 
     @server.post("/replay/start")
     @gate.posted
@@ -154,7 +156,8 @@ def _lang() -> str:
 
 
 def _page(settings: Settings, sessions: list[ReplaySession], name: str | None, token: str,
-          lang: str) -> Response:
+          lang: str, can_act: bool = False) -> Response:
     return render_page("replay.html", name=name, token=token, sessions=sessions, lang=lang,
+                       can_act=can_act,
                        sources=_SOURCES, speeds=_SPEEDS, no_users=NO_USERS,
                        clock=lambda ms: _clock(ms, settings))

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def build(settings: Settings) -> Dash:
     """The whole board application: /board, /supervisor/, /console, /replay."""
     from wallboard.ack import register_ack
-    from wallboard.console import register_console
+    from wallboard.console import guard_supervisor, register_console
     from wallboard.displays import register_displays
     from wallboard.replay_page import register_review
     from wallboard.supervisor import create_supervisor
@@ -32,6 +32,7 @@ def build(settings: Settings) -> Dash:
     register_displays(app.server, settings, gate.guarded, gate.user, gate.challenge,
                       signed_in=bool(gate.users))
     register_ack(app.server, settings, gate.guarded)
+    guard_supervisor(app.server, gate)
     _harden(app.server, settings, _script_hashes(app, supervisor))
     return app
 
