@@ -243,6 +243,8 @@ def guard_supervisor(server: Flask, gate: Gate) -> None:
     sign-in, on the server (hiding the page would leave its callbacks open: they return
     every agent, the callers waiting and ticket owners). Its scripts and styles stay
     public: they hold no data."""
+    if not gate.users:
+        return  # no users file: every page open read-only, as the console is
     public = ("/supervisor/_dash-component-suites/", "/supervisor/assets/",
               "/supervisor/_favicon")
     for rule in list(server.url_map.iter_rules()):
