@@ -94,6 +94,7 @@ class QueueConfig(BaseModel):
     answer_timeout_s: int | None = Field(default=None, ge=0, le=3600)
     ring_cycle_s: float | None = Field(default=None, gt=0, le=60)
     occupancy_includes_acw: bool | None = None
+    min_calls: int | None = Field(default=None, ge=1, le=10_000)  # None: Settings.min_calls
     targets: dict[str, Target] = Field(default_factory=dict)
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
 
@@ -445,6 +446,9 @@ class Settings(BaseSettings):
     # A figure within this fraction of its target's bound is amber, beyond it red
     # (the manual's +/-15% tolerance on AHT, line 572, applied to every target).
     amber_margin: float = Field(default=0.15, ge=0, le=1)
+    # A rate judged against its target only on a window holding this many calls: below
+    # it the board shows the rate in neutral grey with its count (no OVER on 3 calls).
+    min_calls: int = Field(default=20, ge=1, le=10_000)
     # Named walls (docs/board.md); /board is every queue, full tiles.
     walls: list[WallConfig] = Field(default_factory=list)
     # A wall pages rather than shrink its main digits below this fraction of the

@@ -41,8 +41,10 @@ def snapshot(queue: str, zh: str, en: str, rng: random.Random, now: int, level: 
     waiting = [rng.randint(0, 3), rng.randint(6, 9), rng.randint(11, 999)][level]
     longest = [rng.uniform(0, 19), rng.uniform(21, 59), rng.uniform(61, 3599)][level]
     sl = [rng.uniform(0.85, 1.0), rng.uniform(0.7, 0.79), rng.uniform(0.2, 0.6)][level]
-    window = {"service_level": sl, "abandon_rate": [0.01, 0.055, 0.3][level],
-              "asa_s": [8.0, 22.0, 95.0][level]}
+    few = queue == "Q01"  # early in the half hour: 3 calls, one late (issue #32)
+    window = {"service_level": 2 / 3 if few else sl,
+              "abandon_rate": [0.01, 0.055, 0.3][level], "asa_s": [8.0, 22.0, 95.0][level],
+              "offered": 3 if few else rng.randint(40, 200)}
     return {
         "schema": 1, "queue": queue, "label_zh": zh, "label_en": en, "vip": queue == "Q03",
         "sl_formula": "offered", "sl_threshold_s": 20, "sl_target": 0.8, "short_abandon_s": 5,

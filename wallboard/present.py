@@ -14,7 +14,8 @@ from core.snapshot import CENTRE
 __all__ = [
     "AGENT_STATE_ORDER", "AGE_UNITS", "AMBER", "RED", "AgentView", "Shown", "TileView",
     "WindowFigures", "age_text", "agent_views", "colour", "duration_text", "format_kpi",
-    "kpi_help", "percent_text", "seats_view", "severity", "target_colour", "tile_view",
+    "kpi_help", "min_calls", "percent_text", "rate_shown", "seats_view", "severity",
+    "target_colour", "tile_view", "GREY",
 ]
 
 Shown = tuple[str, str]  # a figure's text and its colour class
@@ -183,6 +184,27 @@ def warning_text(outlook: Outlook | None, as_of_ms: int) -> str:
     return f"~{central}" + ("" if early == late == str(central) else f" ({early}-{late})")
 
 
+def min_calls(queue: str, settings: Settings) -> int:
+    """Calls a window must hold before its rates are judged against their targets."""
+    own = next((q.min_calls for q in settings.queues if q.name == queue), None)
+    return own if own is not None else settings.min_calls
+
+
+def rate_shown(kind: str, window: WindowFigures, snap: Snapshot, settings: Settings,
+               lang: str) -> Shown:
+    """A rate's text and colour. On fewer calls than ``min_calls`` the rate is shown in
+    neutral grey with its count and judged against nothing: three calls, one of them
+    late, is 67% and not a breach (a wall that turns red on a handful of calls teaches
+    the room to ignore red)."""
+    key = _TILE_KPI[kind]
+    value = window.get(key)
+    text = duration_text(value) if kind == "asa" else percent_text(value)
+    calls = window.get("offered")
+    if value is not None and calls is not None and calls < min_calls(snap["queue"], settings):
+        return BOARD("few_calls", lang, rate=text, n=int(calls)), GREY
+    return text, colour(kind, value, snap, settings)
+
+
 def tile_view(snap: Snapshot, now_ms: int, settings: Settings, lang: str = "zh") -> TileView:
     """Every figure of one tile with its text and colour, and whether it is stale."""
     now = snap["now"]
@@ -196,16 +218,11 @@ def tile_view(snap: Snapshot, now_ms: int, settings: Settings, lang: str = "zh")
         "waiting": (str(now["waiting"]), colour("waiting", now["waiting"], snap, settings)),
         "longest": (duration_text(now["longest_wait_s"]) if now["waiting"] else "0:00",
                     colour("longest", now["longest_wait_s"], snap, settings)),
-        "sl": (percent_text(interval.get("service_level")),
-               colour("sl", interval.get("service_level"), snap, settings)),
-        "sl_day": (percent_text(day.get("service_level")),
-                   colour("sl", day.get("service_level"), snap, settings)),
-        "abandon": (percent_text(interval.get("abandon_rate")),
-                    colour("abandon", interval.get("abandon_rate"), snap, settings)),
-        "abandon_day": (percent_text(day.get("abandon_rate")),
-                        colour("abandon", day.get("abandon_rate"), snap, settings)),
-        "asa": (duration_text(interval.get("asa_s")),
-                colour("asa", interval.get("asa_s"), snap, settings)),
+        "sl": rate_shown("sl", interval, snap, settings, lang),
+        "sl_day": rate_shown("sl", day, snap, settings, lang),
+        "abandon": rate_shown("abandon", interval, snap, settings, lang),
+        "abandon_day": rate_shown("abandon", day, snap, settings, lang),
+        "asa": rate_shown("asa", interval, snap, settings, lang),
         "seats": seats_view(now),
         "available": str(now["agents"].get("available", 0)),
         "on_call": str(now["agents"].get("on_call", 0)),

@@ -25,12 +25,14 @@ from core.catalog import CATALOG
 from core.records import Drill, HistoryRow, Snapshot, TargetDoc, figure
 from core.snapshot import CENTRE, WINDOW_NAMES
 from wallboard.present import (
+    GREY,
     WindowFigures,
     age_text,
     data_ms,
     duration_text,
     format_kpi,
     kpi_help,
+    min_calls,
     percent_text,
     replay_marker,
     seats_view,
@@ -83,11 +85,15 @@ def _table(snaps: list[Snapshot], window: str, lang: str, settings: Settings) ->
                     title=BOARD("seats_help", lang)),
             html.Td(formula, id=f"sup-{queue}-formula", className="formula"),
         ]
+        calls = figures.get("offered")
+        few = calls is not None and calls < min_calls(queue, settings)  # judged on nothing
         for k in CATALOG:
             value = figures.get(k.key)
             cells.append(html.Td(
                 format_kpi(k, value), id=f"sup-{queue}-{k.key}",
-                className=target_colour(value, targets.get(k.key), settings.amber_margin),
+                className=(GREY if few and targets.get(k.key) and value is not None
+                           else target_colour(value, targets.get(k.key),
+                                              settings.amber_margin)),
                 title=kpi_help(k, lang, targets.get(k.key)),
             ))
         body.append(html.Tr(cells, id=f"sup-row-{queue}"))

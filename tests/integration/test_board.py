@@ -272,3 +272,32 @@ def test_slow_clients_hold_sockets_not_the_board(stack):
         for conn in slow:
             conn.close()
         worker.stop()
+
+
+def test_a_rate_on_three_calls_is_no_breach_on_the_wall(stack, browser):
+    """Issue #32: ten minutes into a half hour, 3 answered calls, one late: service level
+    67% against 80%. The wall shows the rate grey with its count, no OVER word or shape;
+    the same 67% on 25 calls is the red OVER it should be."""
+    now = int(time.time() * 1000)
+    few = snapshot("GEN", now, en="General", waiting=0, longest=0, sl=2 / 3, abandon=0.0,
+                   asa=8.0, sl_day=2 / 3, abandon_day=0.0, available=4, on_call=1)
+    many = snapshot("BIZ", now, en="Business", waiting=0, longest=0, sl=2 / 3, abandon=0.0,
+                    asa=8.0, sl_day=2 / 3, abandon_day=0.0, available=4, on_call=1)
+    for doc, calls in ((few, 3), (many, 25)):
+        for window in doc["windows"].values():
+            window["offered"] = calls
+    worker = FakeWorker(stack, [few, many])
+    worker.start()
+    try:
+        url, _ = start_board(stack)
+        browser.get(f"{url}/board?lang=en")
+        wait_until(lambda: text_of(browser, "GEN-sl") == "67% · 3 calls", 30, "GEN's rate")
+        assert "grey" in attr_of(browser, "GEN-sl", "class")
+        assert attr_of(browser, "tile-GEN", "data-severity") == "0"
+        assert "OVER" not in text_of(browser, "tile-GEN")
+        wait_until(lambda: text_of(browser, "BIZ-sl") == "67%", 30, "BIZ's rate")
+        assert "red" in attr_of(browser, "BIZ-sl", "class")
+        assert attr_of(browser, "tile-BIZ", "data-severity") == "2"
+        assert "OVER" in text_of(browser, "tile-BIZ")
+    finally:
+        worker.stop()

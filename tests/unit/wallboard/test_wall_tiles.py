@@ -213,3 +213,28 @@ def test_an_overdue_ticket_is_red_with_its_word_and_the_next_one_counts_down(
     assert text(by_id(calm, "GEN-tickets_next")) == "next L1 in 23 min"
     assert not by_class(calm, "badge")
     assert not by_class(tree(queue_tile(snap("GEN"), 1_000, SETTINGS, "en")), "tickets-line")
+
+
+def _few(offered: int, sl: float = 2 / 3) -> dict:
+    doc = snap("GEN", sl=sl)
+    doc["windows"]["interval"] = {**doc["windows"]["interval"], "service_level": sl,
+                                  "offered": offered}
+    return doc
+
+
+def test_a_rate_on_three_calls_is_shown_with_its_count_and_judged_on_nothing():
+    # Issue #32: 3 calls, one late: 67% against a target of 80% is no breach to show.
+    view = tile_view(_few(3), 1_000, Settings(), "en")
+    assert view["sl"] == ("67% · 3 calls", "grey")
+    assert view["severity"] == 0
+    assert tile_view(_few(3), 1_000, Settings(), "zh")["sl"] == ("67% · 3通", "grey")
+    # From min_calls (20) on, the same rate is judged: 67% is below 80% by more than
+    # the 15% amber margin (0.68): red.
+    assert tile_view(_few(20), 1_000, Settings(), "en")["sl"] == ("67%", "red")
+    assert tile_view(_few(20), 1_000, Settings(), "en")["severity"] == 2
+
+
+def test_min_calls_is_set_per_queue():
+    settings = Settings(queues=[{"name": "GEN", "min_calls": 3}], min_calls=50)
+    assert tile_view(_few(3), 1_000, settings, "en")["sl"] == ("67%", "red")
+    assert tile_view(_few(3), 1_000, Settings(min_calls=50), "en")["sl"][1] == "grey"
