@@ -63,7 +63,8 @@ def snapshot(queue: str, zh: str, en: str, rng: random.Random, now: int, level: 
                                  "calls_15min": 60, "aht_s": 180.0},
                 "escalation": ({"group": queue, "step": 2, "mode": "day", "since_ms": now,
                                 "name_zh": "外呼座席签入", "name_en": "Outbound seats sign in",
-                                "action_zh": "外呼座席签入", "action_en": "Outbound seats sign in"}
+                                "action_zh": "调整2-3个呼出台席加入呼入台席",
+                               "action_en": "Move 2-3 outbound seats onto inbound"}
                                if queue == "Q05" else None),
                 # A breach warning out on Q03: step 1 forecast in ~7 min (5-11).
                 "outlook": ({"at_ms": now, "breach_ms": now + 420_000, "breach_in_s": 420,

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from base.config import Settings, WallConfig, load_agent_names
 from base.i18n import BOARD, lang_from_query
 from base.keys import SESSION_NAME, ReplaySession
-from core.records import Snapshot
+from core.records import Escalation, Snapshot
 from core.snapshot import CENTRE
 from wallboard.displays import DisplayRegistry, build_id
 from wallboard.frames import Frame, FrameCache, Page, respond
@@ -290,8 +290,11 @@ def _stale_banner(snaps: list[Snapshot], now_ms: int, settings: Settings, lang: 
 def _ladder_lines(snaps: list[Snapshot], lang: str) -> str:
     steps = [(s["queue"], e) for s in snaps
              if s["queue"] != CENTRE and (e := s["now"].get("escalation")) is not None]
+    def said(e: Escalation) -> str:
+        name = e["name_zh"] if lang == "zh" else e["name_en"]
+        action = e["action_zh"] if lang == "zh" else e["action_en"]
+        return name if not action or action == name else f"{name} — {action}"  # once
+
     return "".join(str(tag(
         "div", {"id": f"esc-{queue}", "class": "esc-line"},
-        f"{queue} · {BOARD('step', lang, n=e['step'])} · "
-        f"{e['name_zh'] if lang == 'zh' else e['name_en']} — "
-        f"{e['action_zh'] if lang == 'zh' else e['action_en']}")) for queue, e in steps)
+        f"{queue} · {BOARD('step', lang, n=e['step'])} · {said(e)}")) for queue, e in steps)
