@@ -450,7 +450,10 @@ class Settings(BaseSettings):
     # it the board shows the rate in neutral grey with its count (no OVER on 3 calls).
     min_calls: int = Field(default=20, ge=1, le=10_000)
     # Named walls (docs/board.md); /board is every queue, full tiles.
-    walls: list[WallConfig] = Field(default_factory=list)
+    # /board is always there; by default also /board/agents, the agent wall (a centre
+    # that sets [[walls]] names every wall it wants, this one included).
+    walls: list[WallConfig] = Field(
+        default_factory=lambda: [WallConfig(name="agents", kind="agents")])
     # A wall pages rather than shrink its main digits below this fraction of the
     # screen's height (1/18 of 1080 px = 60 px: docs/board.md has the arithmetic).
     board_digit_floor: float = Field(default=1 / 18, gt=0, le=0.5)

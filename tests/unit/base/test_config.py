@@ -87,3 +87,14 @@ def test_vip_queues_get_the_stricter_defaults_and_targets_can_be_overridden():
 def test_an_unknown_target_key_is_named():
     with pytest.raises(ConfigError, match="no KPI named speed"):
         load_settings(None, targets={"speed": {"max": 1}})
+
+
+def test_the_default_walls_are_the_board_and_the_agent_wall():
+    # Issue #32 item 5: `make up` (no configuration) answered /board/agents with "no wall
+    # named agents".
+    from base.config import Settings
+
+    assert Settings().wall("agents") is not None and Settings().wall("agents").kind == "agents"
+    assert Settings().wall(None).name == "board"
+    own = Settings(walls=[{"name": "floor-2", "figures": "compact"}])
+    assert own.wall("agents") is None and own.wall("floor-2") is not None
