@@ -8,6 +8,7 @@ manual's line and its monitoring measures) as a tooltip.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -15,7 +16,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import plotly.graph_objects as go
-from dash import ALL, Dash, Input, Output, ctx, dcc, html, no_update
+import plotly.utils
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from redis.exceptions import RedisError
 
 from base.config import Settings
@@ -165,14 +167,20 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
         Output("sup-age", "children"), Output("trend-sl", "figure"),
         Output("trend-asa", "figure"), Output("trend-abandon", "figure"),
         Output("trend-volume", "figure"), Output("sup-agents", "children"),
-        Output("sup-drill", "children"),
+        Output("sup-drill", "children"), Output("sup-table-key", "data"),
         Input("sup-tick", "n_intervals"), Input("sup-url", "search"),
         Input("sup-window", "value"), Input("sup-queue", "value"),
+        State("sup-table-key", "data"),
     )
-    def refresh(_n: int | None, search: str | None, window: str, queue: str) -> tuple[Any, ...]:
+    def refresh(_n: int | None, search: str | None, window: str, queue: str,
+                shown: str | None) -> tuple[Any, ...]:
         session = session_from_query(search)
-        return supervisor_view(readers.get(session), settings, lang_from_query(search), window,
-                               queue, replay=readers.replay(session))
+        out = supervisor_view(readers.get(session), settings, lang_from_query(search), window,
+                              queue, replay=readers.replay(session))
+        # The table is sent again only when its rows changed: a table replaced every
+        # tick took a supervisor's click on the row just swapped out.
+        key = _digest(out[1])
+        return (*out[:1], no_update if key == shown else out[1], *out[2:], key)
 
     @app.callback(
         Output("sup-queue", "value"),
@@ -186,6 +194,12 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
         return ctx.triggered_id["queue"]
 
     return app
+
+
+def _digest(component: Any) -> str:
+    """What a component renders to, in a few bytes (Dash's own JSON of it)."""
+    raw = json.dumps(component, cls=plotly.utils.PlotlyJSONEncoder, sort_keys=True)
+    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
 
 def supervisor_layout(settings: Settings) -> html.Div:
@@ -203,6 +217,7 @@ def supervisor_layout(settings: Settings) -> html.Div:
             html.Span(id="sup-age", className="age"),
         ], className="sup-header"),
         html.Div(id="sup-table", className="sup-table"),
+        dcc.Store(id="sup-table-key"),
         html.Div([dcc.Graph(id=name, config={"displayModeBar": False})
                   for name in ("trend-sl", "trend-asa", "trend-abandon", "trend-volume")],
                  className="sup-charts"),
