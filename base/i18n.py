@@ -96,6 +96,9 @@ _BOARD: dict[str, tuple[str, str]] = {
     "no_wall": ("没有名为 {name} 的看板（见 walls 配置）", "no wall named {name} (see the walls setting)"),
     "centre": ("全中心", "Whole centre"),
     "dead_letters": ("异常事件", "rejected events"),
+    "rejected_banner": ("近15分钟拒收事件 {n} / {total}（{pct}），主要原因：{reason}",
+                        "REJECTED EVENTS: {n} of {total} in the last 15 min ({pct}), "
+                        "mostly {reason}"),
     "seats_short": ("需/在岗", "need/staffed"),
     "seats_needed": ("所需台数/在岗", "Seats needed / staffed"),
     "seats_help": ("按近15分钟呼入量和平均处理时长以Erlang C计算达到服务水平目标所需的坐席数",

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import flask
@@ -124,6 +125,45 @@ class _Kind:
     wall: WallConfig | None = field(compare=False, hash=False)
 
 
+class RejectionWatch:
+    """The share of events the worker set aside (dead-lettered) over the last 15 minutes,
+    from the cumulative counters each read brings, and the main reason: past 1% every
+    wall says so in its banner (a quarter of a centre's events rejected was once a
+    10-pixel footnote)."""
+
+    WINDOW_MS = 15 * 60_000
+    SHARE = 0.01
+
+    def __init__(self) -> None:
+        self.samples: deque[tuple[int, dict[str, int]]] = deque()
+        self._lock = threading.Lock()  # the displays' threads and the builder's
+
+    def observe(self, now_ms: int, stats: dict[str, int]) -> tuple[int, int, str] | None:
+        """(rejected, events, main reason) in the window when over the share, else None."""
+        counts = {k: int(v) for k, v in stats.items()
+                  if k in ("events_in", "dead_letters") or k.startswith("dead_letter.")}
+        with self._lock:
+            if self.samples and counts.get("events_in", 0) < self.samples[-1][1].get(
+                    "events_in", 0):
+                self.samples.clear()  # the counters started again (Redis lost its stats)
+            if not self.samples or now_ms - self.samples[-1][0] >= 1000 or len(self.samples) < 2:
+                self.samples.append((now_ms, counts))
+            else:
+                self.samples[-1] = (now_ms, counts)  # one sample a second is enough
+            # Keep the newest sample at or before the window's start as the base.
+            while len(self.samples) > 2 and self.samples[1][0] <= now_ms - self.WINDOW_MS:
+                self.samples.popleft()
+            base = self.samples[0][1]
+        events = counts.get("events_in", 0) - base.get("events_in", 0)
+        rejected = counts.get("dead_letters", 0) - base.get("dead_letters", 0)
+        if events <= 0 or rejected <= self.SHARE * events:
+            return None
+        reasons = {k[len("dead_letter."):]: n - base.get(k, 0) for k, n in counts.items()
+                   if k.startswith("dead_letter.")}
+        main = max(reasons, key=lambda r: reasons[r], default="?")
+        return rejected, events, main
+
+
 class _Frames:
     """Every kind of wall page this process serves, and a thread that builds their
     frames ahead of the displays: a display's answer is then a lookup, never a build."""
@@ -133,6 +173,7 @@ class _Frames:
         self._kinds: dict[_Kind, tuple[FrameCache, float]] = {}
         self._lock = threading.Lock()
         self._builder_pid = 0
+        self.rejections = RejectionWatch()  # the live stream's (a replay has its own file)
 
     def get(self, kind: _Kind, now_ms: int) -> tuple[FrameCache, Frame]:
         with self._lock:
@@ -160,8 +201,9 @@ class _Frames:
         read = _read(reader, max_age_s)
         if read is None:
             return cache.frame(_DOWN, "", lambda: unreadable_view(kind.lang, now_ms))
-        return cache.frame(read, json.dumps(replay, sort_keys=True), lambda: view_of(
-            *read, self.settings, kind.lang, now_ms, replay, wall))
+        rejected = None if kind.session else self.rejections.observe(now_ms, read[1])
+        return cache.frame(read, json.dumps([replay, rejected], sort_keys=True), lambda: view_of(
+            *read, self.settings, kind.lang, now_ms, replay, wall, rejected))
 
     def _ahead(self) -> None:
         # Twice a refresh period: a figure reaches a display within 1.5 periods of
@@ -232,7 +274,7 @@ def on_wall(snaps: list[Snapshot], wall: WallConfig) -> list[Snapshot]:
 
 def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
             lang: str, now_ms: int, replay: ReplaySession | None,
-            wall: WallConfig) -> Page:
+            wall: WallConfig, rejected: tuple[int, int, str] | None = None) -> Page:
     snaps = on_wall(snaps, wall)
     title = BOARD("title", lang) + ("" if wall.name == "board" else f" · {wall.name}")
     if replay is not None:
@@ -242,6 +284,11 @@ def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
         banner = (replay_banner(replay, snaps, lang), "banner replay")
     else:
         banner = _stale_banner(snaps, now_ms, settings, lang)
+        if rejected and banner[1] == "banner hidden":  # stale figures are said first
+            n, total, reason = rejected
+            banner = (str(Markup.escape(BOARD("rejected_banner", lang, n=n, total=total,
+                                              pct=f"{n / total:.0%}", reason=reason))),
+                      "banner rejected")
     footer = f"{BOARD('dead_letters', lang)}: {stats.get('dead_letters', 0)}"
     esc = _ladder_lines(snaps, lang)
     if wall.kind == "agents":

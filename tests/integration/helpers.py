@@ -203,6 +203,7 @@ class FakeWorker:
 
     def __init__(self, stack: Stack, docs: list[dict]) -> None:
         self.stack, self.docs = stack, docs
+        self.stats: dict[str, int] = {"dead_letters": 3}  # the worker's counters
         self.running = threading.Event()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -218,7 +219,7 @@ class FakeWorker:
             doc["written_ms"] = now
             self.stack.redis.set(self.stack.keys.snapshot(doc['queue']), json.dumps(doc))
             self.stack.redis.sadd(self.stack.keys.queues, doc["queue"])
-        self.stack.redis.hset(self.stack.keys.stats, mapping={"dead_letters": 3})
+        self.stack.redis.hset(self.stack.keys.stats, mapping=self.stats)
 
     def start(self) -> None:
         self.write()

@@ -301,3 +301,30 @@ def test_a_rate_on_three_calls_is_no_breach_on_the_wall(stack, browser):
         assert "OVER" in text_of(browser, "tile-BIZ")
     finally:
         worker.stop()
+
+
+def test_a_wall_says_aloud_when_over_one_percent_of_events_are_rejected(stack, browser):
+    """Issue #32 item 2: a quarter of a centre's events rejected was a 10-pixel footnote.
+    Past 1% of the last 15 minutes' events, every wall's banner says how many and why."""
+    now = int(time.time() * 1000)
+    gen = snapshot("GEN", now, en="General", waiting=1, longest=3, sl=0.9, abandon=0.0,
+                   asa=3.0, sl_day=0.9, abandon_day=0.0, available=2, on_call=1)
+    worker = FakeWorker(stack, [gen])
+    worker.stats = {"events_in": 10_000, "dead_letters": 0}
+    worker.start()
+    try:
+        url, _ = start_board(stack)
+        browser.get(f"{url}/board?lang=en")
+        wait_until(lambda: text_of(browser, "GEN-waiting") == "1", 30, "the tile")
+        assert "hidden" in attr_of(browser, "banner", "class")
+        # 400 more events, 100 of them set aside for a queue name the schema refused.
+        worker.stats = {"events_in": 10_400, "dead_letters": 100, "dead_letter.bad_field": 100}
+        wait_until(lambda: "REJECTED EVENTS" in text_of(browser, "banner"), 30, "the banner")
+        assert text_of(browser, "banner") == (
+            "REJECTED EVENTS: 100 of 400 in the last 15 min (25%), mostly bad_field")
+        assert "rejected" in attr_of(browser, "banner", "class")
+        browser.get(f"{url}/board/agents")  # every wall, in its own language
+        wait_until(lambda: "近15分钟拒收事件 100 / 400" in text_of(browser, "banner"), 30,
+                   "the agent wall's banner")
+    finally:
+        worker.stop()
