@@ -222,7 +222,7 @@ def supervisor_layout(settings: Settings) -> html.Div:
                   for name in ("trend-sl", "trend-asa", "trend-abandon", "trend-volume")],
                  className="sup-charts"),
         html.Div(id="sup-drill", className="sup-drill"),
-        html.Div(id="sup-agents"),
+        html.Div(id="sup-agents", className="sup-agents"),
     ], className="supervisor")
 
 

@@ -143,3 +143,30 @@ def test_the_kpi_table_is_replaced_only_when_its_rows_change(stack, browser):
     publish(stack, [*events, *call("c", at(10, 2), answer_after_s=5)])
     wait_until(lambda: text_of(browser, "sup-GEN-attempts") == "3", 30, "the new figure")
     assert not same_node()
+
+
+@pytest.mark.parametrize("size", [(360, 640), (390, 844)])
+def test_the_supervisor_page_fits_a_phone_without_sideways_scroll(stack, browser, size):
+    """Issue #32 item 3: at 390x844 the page was 479 px wide, its title wrapping letter by
+    letter, the KPI table and the charts cut. A floor manager paged with a warning reads
+    it on the phone: nothing wider than the screen (the KPI table scrolls in its own
+    box), the title on one line."""
+    events = [
+        event("agent.login", at(9, 50), agent_id="A1", state="available"),
+        *call("a", at(10, 0), answer_after_s=10), *call("b", at(10, 1), answer_after_s=45),
+    ]
+    publish(stack, events)
+    url, _ = start_board(stack)
+    browser.set_window_size(*size)
+    try:
+        browser.get(f"{url}/supervisor/?lang=zh")
+        wait_until(lambda: text_of(browser, "sup-GEN-attempts") == "2", 30, "the GEN row")
+        widths = browser.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth,"
+            " document.getElementById('sup-title').getBoundingClientRect().height,"
+            " parseFloat(getComputedStyle(document.getElementById('sup-title')).lineHeight)"
+            " || 24];")
+        assert widths[0] <= widths[1], widths  # no sideways scroll
+        assert widths[2] <= 2 * widths[3], widths  # a line or two, not a letter a line
+    finally:
+        browser.set_window_size(1280, 900)
