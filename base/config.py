@@ -12,6 +12,7 @@ import csv
 import os
 import re
 import tomllib
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.catalog import CATALOG
+from core.events import queue_name_problem
 from core.ladder import Step
 from core.rules import Bound, QueueRules, RuleBook
 from core.schedule import Schedule, ScheduleError, load_schedule
@@ -79,7 +81,8 @@ class QueueConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    # Any script (家庭业务): core.events.queue_name_problem says what a name may hold.
+    name: str = Field(min_length=1, max_length=64)
     label_zh: str = ""
     label_en: str = ""
     vip: bool = False
@@ -99,6 +102,15 @@ class QueueConfig(BaseModel):
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
 
     _check_targets = field_validator("targets")(_known_targets)
+
+    @field_validator("name")
+    @classmethod
+    def _queue_name(cls, name: str) -> str:
+        name = unicodedata.normalize("NFC", name)
+        problem = queue_name_problem(name)
+        if problem:
+            raise ValueError(problem)
+        return name
 
 
 def _default_queues() -> list[QueueConfig]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from typing import TypedDict
+from urllib.parse import quote
 
-__all__ = ["SESSION_NAME", "RedisKeys", "ReplaySession", "replay_prefix", "text"]
+from core.events import QUEUE_PATTERN
+
+__all__ = ["SESSION_NAME", "RedisKeys", "ReplaySession", "replay_prefix", "safe_name", "text"]
 
 
 class ReplaySession(TypedDict, total=False):
@@ -64,11 +67,11 @@ class RedisKeys:
         self.session_control = f"{prefix}:control"
 
     def snapshot(self, queue: str) -> str:
-        return f"{self.prefix}:snapshot:{queue}"
+        return f"{self.prefix}:snapshot:{safe_name(queue)}"
 
     def drill(self, queue: str) -> str:
         """The supervisor's drill-down of a queue (core.snapshot.drill_doc), as JSON."""
-        return f"{self.prefix}:drill:{queue}"
+        return f"{self.prefix}:drill:{safe_name(queue)}"
 
     def shard_stats(self, partition: int) -> str:
         """Hash: one partition's counters, as of its last counted batch (survive restarts)."""
@@ -80,11 +83,20 @@ class RedisKeys:
 
     def intervals(self, queue: str) -> str:
         """Hash: half-hour start (epoch ms) -> that half hour's row (counters and KPIs)."""
-        return f"{self.prefix}:intervals:{queue}"
+        return f"{self.prefix}:intervals:{safe_name(queue)}"
 
     def days(self, queue: str) -> str:
         """Hash: local day start (epoch ms) -> that day's row."""
-        return f"{self.prefix}:days:{queue}"
+        return f"{self.prefix}:days:{safe_name(queue)}"
+
+
+def safe_name(queue: str) -> str:
+    """A queue's name as Redis keys and page element ids hold it: the name itself when
+    it is plain ASCII (letters, digits, ``_ . -``: every key a release before Unicode
+    names wrote stays as it was), else its UTF-8 percent-encoded (``家庭业务`` ->
+    ``%E5%AE%B6%E5%BA%AD%E4%B8%9A%E5%8A%A1``), so no separator, space or markup of a
+    name can reach a key or an id; the two forms cannot meet (``%`` is not ASCII-plain)."""
+    return queue if QUEUE_PATTERN.fullmatch(queue) else quote(queue, safe="")
 
 
 def replay_prefix(prefix: str, name: str) -> str:

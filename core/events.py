@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ __all__ = [
     "dumps",
     "nested_deeper_than",
     "parse",
+    "queue_name_problem",
     "validate",
 ]
 
@@ -97,9 +99,14 @@ _MIN_TS_MS = 946_684_800_000
 _MAX_TS_MS = 4_102_444_800_000
 _MAX_ID = 128
 _TAIL = re.compile(r"[0-9]{1,4}")
-# Ids become Redis keys, topic keys and HTML: a queue name follows the config's
-# own pattern, other ids may be anything printable but stay short.
+# Ids become Redis keys, topic keys and HTML: a queue name is any printable name in
+# any script (queue_name_problem), other ids may be anything printable but stay short.
+# QUEUE_PATTERN is the plain ASCII form that Redis keys take as it is (base/keys.py).
 QUEUE_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_QUEUE_MAX = 64
+# Characters a queue name may not hold: they split keys ("|": minute keys), paths and
+# URLs ("/", "\\", "?", "#", "%") or markup ("<", ">", "&", quotes, backtick).
+_QUEUE_FORBIDDEN = frozenset('|/\\?#%<>&"\'`')
 # Control characters (C0, DEL, C1) and the bidi controls that make "\u202egnp.exe" read
 # as "exe.png" on a page: an id must show as what it is.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -160,6 +167,25 @@ def nested_deeper_than(raw: bytes | str, limit: int) -> bool:
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
+def queue_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a queue's name, or None. Any script (家庭业务, 投诉处理专席,
+    Ödeme): 1-64 characters, in NFC (the same name typed two ways is one queue),
+    printable (no control, format or bidi characters, no line or paragraph
+    separators), no space at either end and none of | / \\ ? # % < > & " ' `."""
+    if not 0 < len(name) <= _QUEUE_MAX:
+        return f"a queue name is 1-{_QUEUE_MAX} characters"
+    if unicodedata.normalize("NFC", name) != name:
+        return "a queue name must be in Unicode NFC"
+    if name != name.strip():
+        return "a queue name may not begin or end with a space"
+    for ch in name:
+        if ch in _QUEUE_FORBIDDEN:
+            return f"a queue name may not hold {ch!r}"
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            return f"a queue name may not hold U+{ord(ch):04X} (not printable)"
+    return None
+
+
 def validate(obj: Mapping[str, Any]) -> Event:
     """Check an event against schema v1 (the JSON edge: anything in) and return it as an
     Event, a plain dict."""
@@ -193,10 +219,16 @@ def validate(obj: Mapping[str, Any]) -> Event:
     tail = obj.get("caller_tail")
     if tail is not None and not _TAIL.fullmatch(tail):
         raise EventError("bad_field", "'caller_tail' must be 1-4 digits (no more of a number)")
+    normal: dict[str, str] = {}
     for name in ("queue", "to_queue"):
         value = obj.get(name)
-        if value is not None and not QUEUE_PATTERN.fullmatch(value):
-            raise EventError("bad_field", f"{name!r} must match {QUEUE_PATTERN.pattern}")
+        if value is None:
+            continue
+        value = unicodedata.normalize("NFC", value)
+        problem = queue_name_problem(value)
+        if problem:
+            raise EventError("bad_field", f"{name!r}: {problem}")
+        normal[name] = value
     ts = obj["ts_ms"]
     if not _MIN_TS_MS <= ts <= _MAX_TS_MS:
         raise EventError("bad_time", f"ts_ms={ts} is not epoch milliseconds in 2000-2100")
@@ -212,7 +244,7 @@ def validate(obj: Mapping[str, Any]) -> Event:
         raise EventError("bad_field", f"state={state!r}, expected one of {AGENT_STATES}")
     if etype in TICKET_TYPES:
         _check_ticket(etype, obj)
-    return cast(Event, dict(obj))  # checked field by field above
+    return cast(Event, {**obj, **normal})  # checked field by field above
 
 
 def _check_ticket(etype: str, obj: Mapping[str, Any]) -> None:

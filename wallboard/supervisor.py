@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from base.config import Settings
 from base.i18n import BOARD, lang_from_query
-from base.keys import ReplaySession
+from base.keys import ReplaySession, safe_name
 from core.catalog import CATALOG
 from core.records import Drill, HistoryRow, Snapshot, TargetDoc, figure
 from core.snapshot import CENTRE, WINDOW_NAMES
@@ -71,7 +71,7 @@ def _table(snaps: list[Snapshot], window: str, lang: str, settings: Settings) ->
                      title=kpi_help(k, lang, None), className="kpi-head") for k in CATALOG]
     body = []
     for snap in snaps:
-        queue = snap["queue"]
+        queue, dom = snap["queue"], safe_name(snap["queue"])  # the name; its ids' form
         figures = WindowFigures(snap["windows"].get(window))
         targets = snap.get("targets", {})
         formula = BOARD(f"formula_{snap['sl_formula']}", lang, t=snap["sl_threshold_s"])
@@ -81,24 +81,24 @@ def _table(snaps: list[Snapshot], window: str, lang: str, settings: Settings) ->
             html.Td(html.Button(snap["label_zh"] if lang == "zh" else snap["label_en"],
                                 id={"type": "sup-pick", "queue": queue}, className="pick"),
                     className="qname"),
-            html.Td(str(snap["now"]["waiting"]), id=f"sup-{queue}-waiting"),
-            html.Td(duration_text(snap["now"]["longest_wait_s"]), id=f"sup-{queue}-longest"),
-            html.Td(seats, id=f"sup-{queue}-seats", className=seats_colour,
+            html.Td(str(snap["now"]["waiting"]), id=f"sup-{dom}-waiting"),
+            html.Td(duration_text(snap["now"]["longest_wait_s"]), id=f"sup-{dom}-longest"),
+            html.Td(seats, id=f"sup-{dom}-seats", className=seats_colour,
                     title=BOARD("seats_help", lang)),
-            html.Td(formula, id=f"sup-{queue}-formula", className="formula"),
+            html.Td(formula, id=f"sup-{dom}-formula", className="formula"),
         ]
         calls = figures.get("offered")
         few = calls is not None and calls < min_calls(queue, settings)  # judged on nothing
         for k in CATALOG:
             value = figures.get(k.key)
             cells.append(html.Td(
-                format_kpi(k, value), id=f"sup-{queue}-{k.key}",
+                format_kpi(k, value), id=f"sup-{dom}-{k.key}",
                 className=(GREY if few and targets.get(k.key) and value is not None
                            else target_colour(value, targets.get(k.key),
                                               settings.amber_margin)),
                 title=kpi_help(k, lang, targets.get(k.key)),
             ))
-        body.append(html.Tr(cells, id=f"sup-row-{queue}"))
+        body.append(html.Tr(cells, id=f"sup-row-{dom}"))
     return html.Table([html.Thead(html.Tr(head)), html.Tbody(body)], className="kpi-table")
 
 

@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 
 from base.config import Settings
 from base.i18n import BOARD
+from base.keys import safe_name
 from core.catalog import by_key
 from core.records import Snapshot
 from wallboard.present import RED, AgentView, TicketsShown, kpi_help, tile_view
@@ -108,7 +109,7 @@ class _QueueTile(_Write):
     def _figure(self, b: _Builder, key: str, big: bool = False, window: str | None = None
                 ) -> Markup:
         text, colour = self.view[key]  # type: ignore[literal-required]  # a Shown figure
-        queue, lang = self.snap["queue"], self.lang
+        queue, lang = safe_name(self.snap["queue"]), self.lang
         caption = BOARD(key, lang) + (f" · {BOARD(window, lang)}" if window else "")
         help_text = None
         if key in _HELP_KPI:
@@ -122,7 +123,9 @@ class _QueueTile(_Write):
                           {"class": "fig-value led"}))
 
     def __call__(self, b: _Builder) -> Markup:
-        snap, view, lang, queue = self.snap, self.view, self.lang, self.snap["queue"]
+        # Element ids and data-queue hold the name encoded (base.keys.safe_name): any
+        # script's name is a safe id, and fit.js finds a tile's figures by it.
+        snap, view, lang, queue = self.snap, self.view, self.lang, safe_name(self.snap["queue"])
         name = snap["label_zh"] if lang == "zh" else snap["label_en"]
         level = {2: "over", 1: "near"}.get(view["severity"])
         badges = [("vip", BOARD("vip", lang))] if snap.get("vip") else []

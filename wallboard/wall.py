@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from base.config import Settings, WallConfig, load_agent_names
 from base.i18n import BOARD, lang_from_query
-from base.keys import SESSION_NAME, ReplaySession
+from base.keys import SESSION_NAME, ReplaySession, safe_name
 from core.records import Escalation, Snapshot
 from core.snapshot import CENTRE
 from wallboard.displays import DisplayRegistry, build_id
@@ -301,7 +301,7 @@ def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
     tiles = [queue_tile(s, now_ms, settings, lang, replay is not None,
                         compact=wall.figures == "compact") for s in snaps] or [_empty(lang)]
     # The tiles' ages, drawn by the browser; none for a replay (its figures have no age).
-    ages = {} if replay is not None else {s["queue"]: data_ms(s) for s in snaps}
+    ages = {} if replay is not None else {safe_name(s["queue"]): data_ms(s) for s in snaps}
     centre = next((s for s in snaps if s["queue"] == CENTRE), None)
     clock = f"{BOARD('as_of', lang)} {centre['as_of'][11:19]}" if centre else ""
     return _page(tiles, banner, title, clock, footer, esc, ages)

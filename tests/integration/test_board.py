@@ -328,3 +328,44 @@ def test_a_wall_says_aloud_when_over_one_percent_of_events_are_rejected(stack, b
                    "the agent wall's banner")
     finally:
         worker.stop()
+
+
+def test_queues_named_in_chinese_are_counted_and_walled_like_any_other(stack, browser):
+    """Issue #31 §3: a centre whose ACD names queues 家庭业务 and 投诉处理专席 lost both.
+    Their events counted by the real pipeline and written by the worker's own writer:
+    each has its tile at 1920x1080 beside GEN, with its figures."""
+    import asyncio
+
+    from base.assemble import pipeline_rules
+    from base.config import load_settings
+    from base.keys import safe_name
+    from core.pipeline import Pipeline
+    from streams.writer import SnapshotWriter
+    from tests.unit.factories import at, event
+
+    waiting = {"家庭业务": 3, "投诉处理专席": 7, "GEN": 1}
+    events = [event("call.offered", at(10, 0, i), queue, call_id=f"{queue}-{i}")
+              for queue, n in waiting.items() for i in range(n)]
+    settings = load_settings(None, redis_url=stack.env["CALLBOARD_REDIS_URL"],
+                             redis_prefix=stack.prefix, clock="event")
+    pipeline = Pipeline(pipeline_rules(settings, offline=True))
+    result = pipeline.feed_events(events)
+    assert result.counted == len(events)
+
+    async def write() -> None:
+        writer = SnapshotWriter(settings, lambda: {0: pipeline})
+        assert await writer.write(pipeline.queues(), {}, result.minutes)
+        await writer.close()
+
+    asyncio.run(write())
+    url, _ = start_board(stack)
+    browser.set_window_size(1920, 1080)
+    browser.get(f"{url}/board?lang=en")
+    for queue, n in waiting.items():
+        wait_until(lambda q=queue, n=n: text_of(browser, f"{safe_name(q)}-waiting") == str(n),
+                   30, f"{queue}'s tile")
+    tile = browser.find_element(By.ID, f"tile-{safe_name('投诉处理专席')}")
+    assert "投诉处理专席" in tile.text and tile.is_displayed()
+    # More than 5 waiting: amber, like any queue's.
+    assert "amber" in attr_of(browser, f"{safe_name('投诉处理专席')}-waiting", "class")
+

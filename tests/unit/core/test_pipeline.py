@@ -216,7 +216,9 @@ def test_a_call_has_one_outcome_whatever_the_batching(split):
 
 
 POISON = {
-    "queue_not_an_id": (lambda e: {**e, "queue": "客服"}, "bad_field"),
+    # A name in any script is a queue (issue #31); one with a bidi control is not.
+    "queue_with_bidi": (lambda e: {**e, "queue": "客服\u202egnp"}, "bad_field"),
+    "queue_with_bar": (lambda e: {**e, "queue": "GEN|1767578400000"}, "bad_field"),
     "script_queue": (lambda e: {**e, "queue": "<script>"}, "bad_field"),
     "wait_beyond_int": (lambda e: {**e, "type": "call.abandoned", "offered_ms": e["ts_ms"],
                                    "wait_ms": 10**400}, "bad_field"),
