@@ -94,8 +94,8 @@ def create_app(settings: Settings) -> Dash:
     @app.server.route("/board/frame")
     def frame() -> flask.Response:
         args = flask.request.args
-        session = args.get("session")
-        session = session if session and SESSION_NAME.fullmatch(session) else None
+        asked = args.get("session")
+        session = asked if asked and SESSION_NAME.fullmatch(asked) else None
         name = args.get("wall") or None
         wall = settings.wall(name)
         lang = lang_from_query("?" + flask.request.query_string.decode(errors="replace"),
@@ -106,7 +106,11 @@ def create_app(settings: Settings) -> Dash:
             "w": args.get("w"), "h": args.get("h"), "since": args.get("since"),
             "addr": flask.request.remote_addr, "agent": flask.request.user_agent.string[:120],
         }, now_ms)
-        cache, made = frames.get(_Kind(session, lang, name, wall), now_ms)
+        # A session name that cannot be one is no session: said as for an unknown one,
+        # never live figures under a replay's address.
+        kind = _Kind(session, lang, name, wall, bad_session=asked[:40] if asked and not session
+                     else None)
+        cache, made = frames.get(kind, now_ms)
         raw = cache.answer(made, args.get("since"))
         return flask.Response(respond(raw, now_ms), mimetype="application/json",
                               headers={"Cache-Control": "no-store"})
@@ -123,6 +127,7 @@ class _Kind:
     name: str | None
     # Named by ``name``; a wall's settings hold lists, which do not hash.
     wall: WallConfig | None = field(compare=False, hash=False)
+    bad_session: str | None = None  # asked for a session name no session can have
 
 
 class RejectionWatch:
@@ -197,6 +202,11 @@ class _Frames:
         if wall is None:
             return cache.frame(_DOWN, "", lambda: unknown_wall_view(kind.name or "", kind.lang,
                                                                      now_ms))
+        if kind.bad_session is not None:
+            missing: ReplaySession = {"name": kind.bad_session, "status": "missing"}
+            return cache.frame(_DOWN, "", lambda: _page(
+                [], (replay_banner(missing, [], kind.lang), "banner replay"),
+                BOARD("title", kind.lang), "", "", "", {}))
         reader, replay = self.readers.get(kind.session), self.readers.replay(kind.session)
         read = _read(reader, max_age_s)
         if read is None:

@@ -26,3 +26,16 @@ def test_any_other_path_is_not_found(client, path):
     answer = client.get(path)
     assert answer.status_code == 404
     assert b"callboard" not in answer.data  # not the board's page under another name
+
+
+@pytest.mark.parametrize("name", ["a.b", "x" * 41, "../etc"])
+def test_a_session_name_that_cannot_be_a_session_is_said_as_an_unknown_one(client, name):
+    # Issue #30 §6: ?session=a.b showed live figures with no replay banner.
+    import json
+
+    answer = client.get("/board/frame", query_string={"session": name, "lang": "en"})
+    assert answer.status_code == 200
+    frame = json.loads(answer.data)
+    banner = json.dumps(frame, ensure_ascii=False)
+    assert f"no replay session {name[:40]}" in banner and "banner replay" in banner
+    assert '"GEN-waiting"' not in banner  # no live tile under a replay's address
