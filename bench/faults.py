@@ -20,7 +20,7 @@ gets it, through `wallboard.wall.board_view` with the board's own `SnapshotReade
   a display's frame requests are timed;
 - the notifier killed with -9 while a webhook fails, then started again: alerts lost
   and delivered twice (both must be 0);
-- a registry flood (issue #30): 150 made-up displays with 100 KB parameters against
+- a registry flood (issue #30): 150 made-up displays with 80 KB of parameters against
   /board/frame, Redis's memory and the /displays list before and after;
 - Redis hung (SIGSTOP: it accepts connections and never answers) while 24 anonymous
   loops ask for /console: the walls' frame answer times, and what /console answers.
@@ -249,7 +249,7 @@ def _slow_clients(stack: Stack, count: int = 200) -> None:
 
 
 def _registry_flood(stack: Stack, count: int = 150) -> None:
-    """Made-up displays with 100 KB parameters, as an attacker on the room's network
+    """Made-up displays with 80 KB of parameters, as an attacker on the room's network
     would send them (issue #30 §3: 150 took Redis from 1.9 to 15.8 MB)."""
     url = f"http://127.0.0.1:{stack.board_port}/board/frame"
     if not _until(lambda: requests.get(url, timeout=2).status_code == 200, 90):
@@ -258,7 +258,7 @@ def _registry_flood(stack: Stack, count: int = 150) -> None:
     client = redis.Redis(port=stack.rport, decode_responses=True, socket_timeout=5)
     key = RedisKeys(stack.settings.redis_prefix).displays
     before = int(client.info("memory")["used_memory"])
-    big = "9" * 100_000
+    big = "9" * 20_000  # four fields: 80 KB, under waitress's 256 KB header limit
     codes: dict[int, int] = {}
     for n in range(count):
         answer = requests.get(url, params={"display": f"flood-{n:08d}", "w": big, "h": big,
@@ -267,7 +267,7 @@ def _registry_flood(stack: Stack, count: int = 150) -> None:
         time.sleep(0.01)
     time.sleep(3)  # the registry writes every 2 s: let the last batch land
     after = int(client.info("memory")["used_memory"])
-    print(f"registry flood ({count} made-up displays, 100 KB parameters): answers {codes}; "
+    print(f"registry flood ({count} made-up displays, 80 KB of parameters): answers {codes}; "
           f"Redis {before / 1e6:.2f} MB -> {after / 1e6:.2f} MB; /displays lists "
           f"{client.hlen(key)} displays")
 
