@@ -11,23 +11,25 @@ ahead, per ladder group, once a minute of the log's own time:
    hour compares with those days. The blend leans on the recent minutes near
    now and on the earlier days further out.
 2. **Service**: what the queue was seen to get. While callers wait, every agent
-   who can take one of them does, so the answers in the minutes of the last 15
-   in which callers waited throughout are the queue's real capacity, whatever the agent states
-   promise (agents signed in who serve another skill, work another line or let
-   calls ring). The staffed agents (available, talking, wrapping up) over the AHT
-   of the last 30 minutes' calls stand in where nobody waited, and wherever the
-   answers do not contradict them. Nobody staffed and nothing
-   answered lately is no capacity at all, with or without an AHT. Callers give
-   up at the rate observed per caller-minute of waiting in the last 15.
+   who can take one of them does, so the answers in the minutes of the wait under
+   way in which callers waited throughout are the queue's real capacity, whatever
+   the agent states promise (agents signed in who serve another skill, work another
+   line or let calls ring). The staffed agents (available, talking, wrapping up)
+   over the AHT of the last 30 minutes' calls stand in where nobody waits, and
+   wherever the answers do not contradict them. Nobody staffed and nothing answered
+   lately is no capacity at all, with or without an AHT. Callers give up at the rate
+   observed per caller-minute of waiting in the last 15.
 3. **Queue**: a fluid model, dq/dt = arrivals - capacity - abandon rate * q,
    from the callers waiting now, never below the steady-state queue Erlang C
    gives for the moment's arrivals and agents (random arrivals keep a queue
    even below capacity).
-4. **Breach**: the first moment the projected queue has been above step 1's
-   level for step 1's period, counted from when waiting actually went above it
-   when it is above now; "above" asks the fluid queue to clear the level by
-   ``margin`` standard deviations of its random swing. The same with arrivals a
-   spread higher and lower gives the earliest and latest estimate.
+4. **Breach**: with more than the level waiting now, the chance that they stay
+   above it until step 1 is due (``holds``: the queue as a Brownian motion with the
+   drift and the spread of its arrivals and departures); otherwise the first moment
+   the projected queue has been above step 1's level for step 1's period, where
+   "above" asks the fluid queue to clear the level by ``margin`` standard deviations
+   of its random swing. The same with arrivals a spread higher and lower gives the
+   earliest and latest estimate.
 
 No I/O and no clock of its own: the same log gives the same estimates and the
 same warnings, live, in replay and in ``callboard alerts`` (core/escalation.py

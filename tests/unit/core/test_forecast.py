@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from core.forecast import Forecaster, ForecastRules, arrival_rates, project, steady_queue
+from core.forecast import Forecaster, ForecastRules, arrival_rates, holds, project, steady_queue
 
 MIN = 60_000
 T0 = 1_767_600_000_000  # a minute boundary
@@ -178,3 +178,14 @@ def test_a_warning_and_its_end_read_as_such_not_as_a_step():
     assert warn["alert_id"] == f"GEN:{T0}:warn:0" and "forecast" in warn
     assert (end["rung"]["name_zh"], end["rung"]["action_en"]) == (
         "一级预警解除", "The risk has passed: the floating experts need not sign in")
+
+
+def test_the_chance_a_run_holds_is_the_minimum_of_a_brownian_motion():
+    # No drift (2 calls a minute in, 2 out), variance rate 4 a minute, 1.5 callers above
+    # the level, 3 minutes: the reflection principle gives 2 Phi(1.5 / sqrt(12)) - 1.
+    phi = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))  # noqa: E731
+    assert holds(1.5, 2.0, 2.0, 0.0, 3.0) == pytest.approx(2 * phi(1.5 / math.sqrt(12)) - 1)
+    # A queue growing by 2 a minute holds almost surely; one shrinking by 2, hardly.
+    assert holds(1.5, 4.0, 2.0, 0.0, 3.0) > 0.9
+    assert holds(1.5, 2.0, 4.0, 0.0, 3.0) < 0.1
+    assert holds(1.5, 2.0, 2.0, 0.0, 0.0) == 1.0  # the period is already up
