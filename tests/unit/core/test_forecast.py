@@ -185,7 +185,9 @@ def test_the_chance_a_run_holds_is_the_minimum_of_a_brownian_motion():
     # the level, 3 minutes: the reflection principle gives 2 Phi(1.5 / sqrt(12)) - 1.
     phi = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))  # noqa: E731
     assert holds(1.5, 2.0, 2.0, 0.0, 3.0) == pytest.approx(2 * phi(1.5 / math.sqrt(12)) - 1)
-    # A queue growing by 2 a minute holds almost surely; one shrinking by 2, hardly.
-    assert holds(1.5, 4.0, 2.0, 0.0, 3.0) > 0.9
-    assert holds(1.5, 2.0, 4.0, 0.0, 3.0) < 0.1
+    # Growing by 2 a minute it holds more often, shrinking by 2 less often; and the
+    # further above the level, the likelier.
+    flat = holds(1.5, 2.0, 2.0, 0.0, 3.0)
+    assert holds(1.5, 2.0, 4.0, 0.0, 3.0) < flat < holds(1.5, 4.0, 2.0, 0.0, 3.0)
+    assert holds(4.5, 4.0, 2.0, 0.0, 3.0) > holds(1.5, 4.0, 2.0, 0.0, 3.0)
     assert holds(1.5, 2.0, 2.0, 0.0, 0.0) == 1.0  # the period is already up
