@@ -48,7 +48,7 @@ _BOARD: dict[str, tuple[str, str]] = {
     "paused": ("已暂停", "paused"),
     "done": ("已完成", "finished"),
     "vip": ("贵宾", "VIP"),
-    "few_calls": ("{rate} · {n}通", "{rate} · {n} calls"),
+    "calls": ("{n}通", "{n} calls"),
     "over": ("超标", "OVER"),
     "near": ("接近", "NEAR"),
     "warn_badge": ("预警：{n} 分钟后一级", "STEP 1 IN {n} MIN"),

@@ -130,6 +130,9 @@ class TileView(TypedDict):
     step: int  # the surge-ladder step in force, 0 for none
     rank: int  # worst first: severity, then ladder step, then a breach warning
     tickets: TicketsShown | None  # the queue's open tickets, when it has had any
+    # A rate's call count when too few to judge it ("3 calls"), else "": beside its
+    # caption, so the figure keeps the width the tile was sized for.
+    few: dict[str, str]
 
 
 class TicketsShown(TypedDict):
@@ -190,18 +193,28 @@ def min_calls(queue: str, settings: Settings) -> int:
     return own if own is not None else settings.min_calls
 
 
-def rate_shown(kind: str, window: WindowFigures, snap: Snapshot, settings: Settings,
-               lang: str) -> Shown:
-    """A rate's text and colour. On fewer calls than ``min_calls`` the rate is shown in
-    neutral grey with its count and judged against nothing: three calls, one of them
-    late, is 67% and not a breach (a wall that turns red on a handful of calls teaches
-    the room to ignore red)."""
-    key = _TILE_KPI[kind]
-    value = window.get(key)
-    text = duration_text(value) if kind == "asa" else percent_text(value)
+def few_calls(kind: str, window: WindowFigures, snap: Snapshot, settings: Settings,
+              lang: str) -> str:
+    """"3 calls" when a rate's window holds fewer than ``min_calls``, else ""."""
     calls = window.get("offered")
-    if value is not None and calls is not None and calls < min_calls(snap["queue"], settings):
-        return BOARD("few_calls", lang, rate=text, n=int(calls)), GREY
+    if (window.get(_TILE_KPI[kind]) is not None and calls is not None
+            and calls < min_calls(snap["queue"], settings)):
+        return BOARD("calls", lang, n=int(calls))
+    return ""
+
+
+def rate_shown(kind: str, window: WindowFigures, snap: Snapshot, settings: Settings,
+               lang: str, inline: bool = False) -> Shown:
+    """A rate's text and colour. On fewer calls than ``min_calls`` the rate is shown in
+    neutral grey and judged against nothing: three calls, one of them late, is 67% and
+    not a breach (a wall that turns red on a handful of calls teaches the room to
+    ignore red). ``inline``: its count follows it ("67% · 3 calls"), for a line of text;
+    a big figure has it beside its caption (TileView.few)."""
+    value = window.get(_TILE_KPI[kind])
+    text = duration_text(value) if kind == "asa" else percent_text(value)
+    few = few_calls(kind, window, snap, settings, lang)
+    if few:
+        return (f"{text} · {few}" if inline else text), GREY
     return text, colour(kind, value, snap, settings)
 
 
@@ -219,10 +232,12 @@ def tile_view(snap: Snapshot, now_ms: int, settings: Settings, lang: str = "zh")
         "longest": (duration_text(now["longest_wait_s"]) if now["waiting"] else "0:00",
                     colour("longest", now["longest_wait_s"], snap, settings)),
         "sl": rate_shown("sl", interval, snap, settings, lang),
-        "sl_day": rate_shown("sl", day, snap, settings, lang),
+        "sl_day": rate_shown("sl", day, snap, settings, lang, inline=True),
         "abandon": rate_shown("abandon", interval, snap, settings, lang),
-        "abandon_day": rate_shown("abandon", day, snap, settings, lang),
+        "abandon_day": rate_shown("abandon", day, snap, settings, lang, inline=True),
         "asa": rate_shown("asa", interval, snap, settings, lang),
+        "few": {kind: few_calls(kind, interval, snap, settings, lang)
+                for kind in ("sl", "abandon", "asa")},
         "seats": seats_view(now),
         "available": str(now["agents"].get("available", 0)),
         "on_call": str(now["agents"].get("on_call", 0)),

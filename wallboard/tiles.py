@@ -117,8 +117,13 @@ class _QueueTile(_Write):
             kpi = by_key(_HELP_KPI[key])
             help_text = kpi_help(kpi, lang, self.snap.get("targets", {}).get(kpi.key))
         # Red and amber figures also carry a shape (board.css: ▲ over, ◆ near).
+        few = self.view["few"].get(key)  # a rate on too few calls to judge: its count
+        label = (tag("div", {"class": "fig-label"}, caption,
+                     b.slot("span", f"{queue}-{key}-calls", {"t": f" · {few}" if few else ""},
+                            {"class": "few"}))
+                 if few is not None else tag("div", {"class": "fig-label"}, caption))
         return tag("div", {"class": "figure big" if big else "figure", "title": help_text},
-                   tag("div", {"class": "fig-label"}, caption),
+                   label,
                    b.slot("div", f"{queue}-{key}", {"t": text, "c": f"fig-value led {colour}"},
                           {"class": "fig-value led"}))
 

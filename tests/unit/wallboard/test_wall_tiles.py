@@ -225,12 +225,16 @@ def _few(offered: int, sl: float = 2 / 3) -> dict:
 def test_a_rate_on_three_calls_is_shown_with_its_count_and_judged_on_nothing():
     # Issue #32: 3 calls, one late: 67% against a target of 80% is no breach to show.
     view = tile_view(_few(3), 1_000, Settings(), "en")
-    assert view["sl"] == ("67% · 3 calls", "grey")
+    assert view["sl"] == ("67%", "grey") and view["few"]["sl"] == "3 calls"
     assert view["severity"] == 0
-    assert tile_view(_few(3), 1_000, Settings(), "zh")["sl"] == ("67% · 3通", "grey")
+    assert tile_view(_few(3), 1_000, Settings(), "zh")["few"]["sl"] == "3通"
+    # The tile carries the count beside the rate's caption, the figure keeps its width.
+    tile = tree(queue_tile(_few(3), 1_000, Settings(), "en"))
+    assert tile.find(".//*[@id='GEN-sl-calls']").text == " · 3 calls"
     # From min_calls (20) on, the same rate is judged: 67% is below 80% by more than
     # the 15% amber margin (0.68): red.
     assert tile_view(_few(20), 1_000, Settings(), "en")["sl"] == ("67%", "red")
+    assert tile_view(_few(20), 1_000, Settings(), "en")["few"]["sl"] == ""
     assert tile_view(_few(20), 1_000, Settings(), "en")["severity"] == 2
 
 
