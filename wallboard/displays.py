@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from base.config import Settings
 from base.keys import RedisKeys
 from wallboard.pages import REDIS_TIMEOUT_S, render_page
+from wallboard.present import rejected_line
 
 __all__ = ["DisplayRegistry", "DisplayReport", "build_id", "register_displays"]
 
@@ -196,4 +197,7 @@ def register_displays(server: Flask, settings: Settings, guarded: Any, user: Any
         rows = [{**r, "ago": max(0, (now_ms - r["seen_ms"]) // 1000),
                  "lost": now_ms - r["seen_ms"] > lost_after_s * 1000}
                 for r in registry.listing(now_ms)]
-        return render_page("displays.html", rows=rows, lost_after_s=int(lost_after_s))
+        stats = cast(dict[str, str], client.hgetall(RedisKeys(settings.redis_prefix).stats))
+        counts = {k: int(v) for k, v in stats.items() if str(v).isdigit()}
+        return render_page("displays.html", rows=rows, lost_after_s=int(lost_after_s),
+                           rejected={lang: rejected_line(counts, lang) for lang in ("zh", "en")})

@@ -14,7 +14,8 @@ from core.snapshot import CENTRE
 __all__ = [
     "AGENT_STATE_ORDER", "AGE_UNITS", "AMBER", "RED", "AgentView", "Shown", "TileView",
     "WindowFigures", "age_text", "agent_views", "colour", "duration_text", "format_kpi",
-    "kpi_help", "min_calls", "percent_text", "rate_shown", "seats_view", "severity",
+    "kpi_help", "min_calls", "percent_text", "rate_shown", "rejected_line",
+    "rejected_reasons", "seats_view", "severity",
     "target_colour", "tile_view", "GREY",
 ]
 
@@ -191,6 +192,23 @@ def min_calls(queue: str, settings: Settings) -> int:
     """Calls a window must hold before its rates are judged against their targets."""
     own = next((q.min_calls for q in settings.queues if q.name == queue), None)
     return own if own is not None else settings.min_calls
+
+
+def rejected_reasons(stats: dict[str, int]) -> list[tuple[str, int]]:
+    """The worker's dead letters by reason, most first (its cumulative counters)."""
+    reasons = [(k[len("dead_letter."):], int(v)) for k, v in stats.items()
+               if k.startswith("dead_letter.") and int(v)]
+    return sorted(reasons, key=lambda r: (-r[1], r[0]))
+
+
+def rejected_line(stats: dict[str, int], lang: str) -> str:
+    """"rejected events: 7759 — bad_field 7757 · future 2"; "" when there are none."""
+    reasons = rejected_reasons(stats)
+    if not reasons:
+        return ""
+    total = int(stats.get("dead_letters", sum(n for _, n in reasons)))
+    return (f"{BOARD('dead_letters', lang)}: {total} — "
+            + " · ".join(f"{r} {n}" for r, n in reasons))
 
 
 def few_calls(kind: str, window: WindowFigures, snap: Snapshot, settings: Settings,

@@ -36,6 +36,7 @@ from wallboard.present import (
     kpi_help,
     min_calls,
     percent_text,
+    rejected_line,
     replay_marker,
     seats_view,
     target_colour,
@@ -167,7 +168,8 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
         Output("sup-age", "children"), Output("trend-sl", "figure"),
         Output("trend-asa", "figure"), Output("trend-abandon", "figure"),
         Output("trend-volume", "figure"), Output("sup-agents", "children"),
-        Output("sup-drill", "children"), Output("sup-table-key", "data"),
+        Output("sup-drill", "children"), Output("sup-rejected", "children"),
+        Output("sup-table-key", "data"),
         Input("sup-tick", "n_intervals"), Input("sup-url", "search"),
         Input("sup-window", "value"), Input("sup-queue", "value"),
         State("sup-table-key", "data"),
@@ -216,6 +218,7 @@ def supervisor_layout(settings: Settings) -> html.Div:
                          className="sup-queue"),
             html.Span(id="sup-age", className="age"),
         ], className="sup-header"),
+        html.Div(id="sup-rejected", className="sup-rejected"),
         html.Div(id="sup-table", className="sup-table"),
         dcc.Store(id="sup-table-key"),
         html.Div([dcc.Graph(id=name, config={"displayModeBar": False})
@@ -234,7 +237,7 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
     now_ms = int(time.time() * 1000)
     empty = go.Figure()
     try:
-        snaps, _stats = reader.read()
+        snaps, stats = reader.read()
         chosen = next((s for s in snaps if s["queue"] == queue), None)
         since = chosen["windows"]["day"]["start_ms"] if chosen else now_ms
         rows = reader.half_hours(queue, since)
@@ -242,7 +245,7 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
     except (RedisError, OSError) as exc:
         log.warning("cannot read snapshots: %s", exc)
         return (title, [], BOARD("redis_down", lang), "banner stale", "",
-                empty, empty, empty, empty, [], [])
+                empty, empty, empty, empty, [], [], "")
     if replay is not None:  # the replay's clock, not the wall's (wallboard/wall.py)
         now_ms = max((data_ms(s) for s in snaps), default=now_ms)
     oldest = min((data_ms(s) for s in snaps), default=0)
@@ -267,7 +270,7 @@ def supervisor_view(reader: HistoryReader, settings: Settings, lang: str, window
     return (title, _table(snaps, window, lang, settings), banner, banner_class,
             BOARD("age", lang, age=age_text(age, lang)), *charts, volume,
             _agents([s for s in snaps if queue in (CENTRE, s["queue"])], lang),
-            _drill(drill, chosen, lang, settings))
+            _drill(drill, chosen, lang, settings), rejected_line(stats, lang))
 
 
 def _drill(drill: Drill | None, snap: Snapshot | None, lang: str, settings: Settings

@@ -327,6 +327,14 @@ def test_a_wall_says_aloud_when_over_one_percent_of_events_are_rejected(stack, b
         browser.get(f"{url}/board/agents")  # every wall, in its own language
         wait_until(lambda: "近15分钟拒收事件 100 / 400" in text_of(browser, "banner"), 30,
                    "the agent wall's banner")
+        # The supervisor page and /displays list the reasons (the running totals).
+        browser.get(f"{url}/supervisor/?lang=en")
+        wait_until(lambda: text_of(browser, "sup-rejected") == (
+            "rejected events: 100 — bad_field 100"), 30, "the supervisor's line")
+        import requests
+
+        page = requests.get(f"{url}/displays", timeout=10).text
+        assert "rejected events: 100 — bad_field 100" in page
     finally:
         worker.stop()
 

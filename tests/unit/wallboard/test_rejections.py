@@ -39,3 +39,11 @@ def test_counters_that_start_again_start_the_window_again():
     # Redis lost its stats: the totals restart from small numbers; no negative deltas.
     assert watch.observe(2 * MIN, stats(100, 0)) is None
     assert watch.observe(3 * MIN, stats(300, 50, future=50)) == (50, 200, "future")
+
+
+def test_the_reasons_are_listed_most_first():
+    from wallboard.present import rejected_line
+
+    line = rejected_line(stats(500, 12, bad_field=9, future=3, unknown_queue=0), "en")
+    assert line == "rejected events: 12 — bad_field 9 · future 3"
+    assert rejected_line(stats(500, 0), "en") == ""
