@@ -180,12 +180,17 @@ def hash_callers(root: Path, topic: str, key: str) -> tuple[int, int]:
     position file takes the new lengths. Run with the archiver stopped. Returns (files
     rewritten, events changed)."""
     from base.callers import protect
+    from core.events import dumps
 
     files = changed = 0
-    positions = {p.name: p for p in (root / ".positions").glob("*.json")} if (
-        root / ".positions").exists() else {}
+    parts: dict[int, PartitionArchive] = {}
+    prefix = f"{topic}-p"
     for day in archive_days(root):
-        for path in sorted((root / day.isoformat()).glob(f"{topic}-p*{_SUFFIX}")):
+        for path in sorted((root / day.isoformat()).glob(f"{prefix}*{_SUFFIX}")):
+            partition = int(path.name[len(prefix):-len(_SUFFIX)])
+            if partition not in parts:  # opened once: it cuts its files to its position
+                parts[partition] = PartitionArchive.open(root, topic, partition)
+            part = parts[partition]
             out, touched = [], 0
             for line in _lines(path):
                 try:
@@ -196,8 +201,7 @@ def hash_callers(root: Path, topic: str, key: str) -> tuple[int, int]:
                 hidden = protect(doc, key) if isinstance(doc, dict) else doc
                 if hidden is not doc:
                     touched += 1
-                    line = json.dumps(hidden, separators=(",", ":"), sort_keys=True,
-                                      ensure_ascii=False).encode()
+                    line = dumps(hidden)
                 out.append(line)
             if not touched:
                 continue
@@ -205,11 +209,10 @@ def hash_callers(root: Path, topic: str, key: str) -> tuple[int, int]:
             tmp.write_bytes(gzip.compress(b"".join(x + b"\n" for x in out), mtime=0))
             tmp.replace(path)
             files, changed = files + 1, changed + touched
-            part = positions.get(f"{path.name[:-len(_SUFFIX)]}.json")
-            if part is not None:
-                saved = json.loads(part.read_text())
-                saved["lengths"][f"{day.isoformat()}/{path.name}"] = path.stat().st_size
-                part.write_text(json.dumps(saved))
+            rel = part.file_for(day)
+            if rel in part.lengths:  # its position file follows the new length
+                part.lengths[rel] = path.stat().st_size
+                part.save()
     return files, changed
 
 

@@ -28,20 +28,23 @@ from wallboard.present import rejected_line
 __all__ = ["DisplayRegistry", "DisplayReport", "build_id", "register_displays"]
 
 
-def _size(value: Any) -> int | None:
-    """A screen dimension in CSS pixels, or None (anything else a page may send)."""
+def _whole(value: Any, most: int) -> int | None:
+    """A whole number a page sent, at most ``most``; None for anything else (its digits
+    are counted before int() reads them: a 100,000-digit number is refused, not parsed)."""
     text = str(value or "")
-    if not (text.isascii() and text.isdigit() and len(text) <= 5):
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(most))):
         return None
-    return int(text) if int(text) <= 20_000 else None
+    return int(text) if int(text) <= most else None
+
+
+def _size(value: Any) -> int | None:
+    """A screen dimension in CSS pixels."""
+    return _whole(value, 20_000)
 
 
 def _since(value: Any, now_ms: int) -> int | None:
-    """When the page was opened (ms), or None: digits, not after now."""
-    text = str(value or "")
-    if not (text.isascii() and text.isdigit() and len(text) <= 15):
-        return None
-    return int(text) if int(text) <= now_ms else None
+    """When the page was opened (ms), not after now."""
+    return _whole(value, now_ms)
 
 log = logging.getLogger(__name__)
 
