@@ -162,7 +162,6 @@ class Notifier:
             socket_connect_timeout=2)
         self.outbox = Outbox(self.redis, self.keys)
         self.clock = clock
-        self.topic_renewed = False  # the alerts topic was made again: read it from its start
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -453,10 +452,9 @@ def run_notifier(settings: Settings) -> None:
     Redis or the broker is waited out with backoff, never fatal."""
     from kafka.errors import KafkaError
 
-    from base.topics import Stuck, TopicWatch, ensure_topics
+    from base.topics import ensure_topics
 
     ensure_topics(settings)  # never let a subscription auto-create alerts.v1 wrongly
-    watch, stuck = TopicWatch(settings, settings.alerts_topic), Stuck()
     # Apprise's debug and warning lines may carry a service's URL, its secret with it;
     # a failed delivery is logged and audited here, by service.
     logging.getLogger("apprise").setLevel(logging.ERROR)
@@ -470,15 +468,6 @@ def run_notifier(settings: Settings) -> None:
     try:
         while True:
             try:
-                if watch.changed():
-                    log.warning("notifier: %s is a new topic (id %s): reading it from its "
-                                "start", settings.alerts_topic, watch.known)
-                    notifier.topic_renewed = True
-                if consumer is not None and stuck(bool(consumer.assignment())):
-                    log.warning("notifier: no partition of %s for %.0f s: a new consumer",
-                                settings.alerts_topic, stuck.limit_s)
-                    consumer.close()
-                    consumer = None
                 consumer = consumer or _consumer(settings)
                 _step(consumer, notifier)
                 OUTBOX.set(notifier.outbox.pending())
@@ -550,28 +539,9 @@ def _reread_if_redis_lost(consumer: Any, notifier: Notifier) -> None:
     notifier.redis.set(notifier.keys.alerts_epoch, int(time.time() * 1000))
 
 
-def _reread_if_topic_new(consumer: Any, notifier: Notifier) -> None:
-    """The alerts topic was made again (the local stack replaced its broker): the
-    consumer's positions, and any offset committed for the group, are the old topic's,
-    and one past the new topic's end waits there for ever (a roll was called off: the
-    notifier had taken none of the new topic's alerts). Read from its start; handling
-    is idempotent."""
-    if not notifier.topic_renewed:
-        return
-    assigned = consumer.assignment()
-    if not assigned:
-        return  # next round
-    log.warning("notifier: reading %s, a new topic, from its start",
-                notifier.settings.alerts_topic)
-    consumer.seek_to_beginning(*assigned)
-    notifier.topic_renewed = False
-    notifier.redis.hincrby(notifier.keys.alerts_stats, "topic_renewed", 1)
-
-
 def _step(consumer: Any, notifier: Notifier) -> None:
     """One round: new alerts into the outbox (then commit), due deliveries, escalation."""
     _reread_if_redis_lost(consumer, notifier)
-    _reread_if_topic_new(consumer, notifier)
     batches = consumer.poll(timeout_ms=500)
     for tp, messages in batches.items():
         for message in messages:

@@ -4,8 +4,6 @@ them wrong. Shared by every process that talks to Kafka."""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -13,8 +11,8 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_expo
 
 from base.config import Settings
 
-__all__ = ["Stuck", "TopicLayoutError", "TopicWatch", "bootstrap_servers", "ensure_changelogs",
-           "ensure_topics", "forbid_client_auto_create", "layout_problem", "topic_id"]
+__all__ = ["TopicLayoutError", "bootstrap_servers", "ensure_topics", "forbid_client_auto_create",
+           "layout_problem", "topic_id"]
 
 log = logging.getLogger(__name__)
 
@@ -101,97 +99,21 @@ def ensure_topics(settings: Settings, *, check: bool = False) -> None:
         admin.close()
 
 
-def ensure_changelogs(settings: Settings, names: list[str]) -> None:
-    """The worker's table changelogs (compacted, one partition per events partition),
-    made again on a broker that came back without them: Faust declares a topic once per
-    process and never again."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url))
-    try:
-        missing = [n for n in names if n not in set(admin.list_topics())]
-        if missing:
-            try:
-                admin.create_topics([NewTopic(n, settings.topic_partitions,
-                                              settings.topic_replication,
-                                              topic_configs={"cleanup.policy": "compact"})
-                                     for n in missing])
-                log.info("created changelog topics %s", ", ".join(missing))
-            except TopicAlreadyExistsError:
-                pass
-    finally:
-        admin.close()
-
-
-def topic_id(settings: Settings, topic: str) -> str | None:
+def topic_id(settings: Settings, topic: str, missing: str | None = None) -> str | None:
     """The topic's id (Kafka's topic UUID, KIP-516): a topic deleted and made again, or a
-    broker that came back empty, gives a new one. None when the broker does not say."""
-    # Asked by the worker each few seconds and on each restore: an answer late by more
-    # than this is asked again rather than waited for.
+    broker that came back empty, gives a new one. None when the broker does not say;
+    ``missing`` when it says there is no such topic."""
+    # Asked by each reader as it starts: an answer late by more than this is asked
+    # again rather than waited for.
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url),
                              request_timeout_ms=5000)
     try:
         found = admin.describe_topics([topic])[0]
     finally:
         admin.close()
+    if found.get("error_code") == 3:  # UNKNOWN_TOPIC_OR_PARTITION
+        return missing
     if found.get("error_code"):
         return None
     value = found.get("topic_id")
     return str(value) if value and str(value).strip("0-") else None
-
-
-class TopicWatch:
-    """Tells when a topic was made again (its id changed: the local stack rolled or
-    restarted its broker): a consumer's positions, and its group's offsets, then belong to
-    a topic that is gone. Asks the broker at most every ``every_s``."""
-
-    def __init__(self, settings: Settings, topic: str, every_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic,
-                 ask: Callable[[Settings, str], str | None] | None = None) -> None:
-        self.settings = settings
-        self.topic = topic
-        self.every_s = every_s
-        self.clock = clock
-        self.ask = ask or topic_id
-        self.known: str | None = None
-        self._next = 0.0
-
-    def changed(self) -> bool:
-        """True once for each new id after the first one seen."""
-        now = self.clock()
-        if now < self._next:
-            return False
-        self._next = now + self.every_s
-        try:
-            current = self.ask(self.settings, self.topic)
-        except Exception as exc:  # noqa: BLE001  # kafka-python's errors: asked again later
-            log.debug("cannot learn %s's id now (%r)", self.topic, exc)
-            return False
-        if current is None:
-            return False
-        before, self.known = self.known, current
-        return before is not None and before != current
-
-
-class Stuck:
-    """Tells when a group consumer has held no partition for ``limit_s``: after the local
-    broker came back empty, a kafka-python consumer that rejoined with its old member id
-    waited for ever on SyncGroup (the archiver, twice under load). Made anew, it joins.
-    Not sooner: closing a consumer in the middle of a join left the local broker's group
-    rebalancing for ever (the notifier, in a month run)."""
-
-    def __init__(self, limit_s: float = 20.0, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
-        self.limit_s = limit_s
-        self.clock = clock
-        self._since: float | None = None
-
-    def __call__(self, assigned: bool) -> bool:
-        now = self.clock()
-        if assigned:
-            self._since = None
-            return False
-        if self._since is None:
-            self._since = now
-        if now - self._since < self.limit_s:
-            return False
-        self._since = None  # the new consumer gets its own time
-        return True

@@ -131,18 +131,7 @@ class _Stack:
             broker = self.child("broker")
             assert broker.proc is not None
             before = rss_mb(broker.proc.pid)
-            # The readers hold everything the broker does (the drain said so): each is
-            # stopped and started again on the new broker, where it begins from its own
-            # checkpoint or position file, none of them carrying a client of the old one.
-            readers = [c for c in self.children if c.reader and c.proc is not None]
-            _stop_all([c.proc for c in readers if c.proc is not None])
-            services.stop(broker.proc)
-            broker.proc = broker.start()
-            # Made here before any producer is let go: a producer's first send would
-            # make the events topic with the broker's own partition count.
-            ensure_topics(self.settings)
-            for reader in readers:
-                reader.proc = reader.start()
+            readers = self._new_broker()
             self.rolls += 1
             self.roll_clock.last = time.time()
             click.echo(f"rolled the local broker ({self.rolls}): drained in {result[1]:.1f} s; "
@@ -156,6 +145,24 @@ class _Stack:
             for proc in paused:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGCONT)
+
+    def _new_broker(self) -> list[_Child]:
+        """An empty broker in place of the old one (stopped, or dead), met by a restart:
+        the readers are stopped, the broker started and its topics made, the readers
+        started again. Each begins from its own checkpoint or position file and the
+        topic's new id; none carries a client of the old broker. Returns the readers."""
+        broker = self.child("broker")
+        readers = [c for c in self.children if c.reader and c.proc is not None]
+        _stop_all([c.proc for c in readers if c.proc is not None])
+        if broker.proc is not None and broker.proc.poll() is None:
+            services.stop(broker.proc)
+        broker.proc = broker.start()
+        # Made here before any reader or producer: a producer's first send would make
+        # the events topic with the broker's own partition count.
+        ensure_topics(self.settings)
+        for reader in readers:
+            reader.proc = reader.start()
+        return readers
 
     def _restart(self, child: _Child) -> None:
         assert child.proc is not None
@@ -173,9 +180,13 @@ class _Stack:
                    f"{_RESTART_WINDOW_S:.0f} s; see {self.state_dir / (child.name + '.log')})",
                    err=True)
         time.sleep(wait)
-        child.proc = child.start()
-        if child.name == "broker":  # back empty: the topics first (see _start_children)
-            ensure_topics(self.settings)
+        if child.name == "broker":  # back empty: as a roll, less the drain
+            readers = self._new_broker()
+            click.echo("  readers started again on it: " + ", ".join(
+                f"{r.name} pid {r.proc.pid}" for r in readers if r.proc), err=True)
+        else:
+            child.proc = child.start()
+        assert child.proc is not None
         click.echo(f"  {child.name:<9} restarted, pid {child.proc.pid}", err=True)
 
     def stop(self) -> None:

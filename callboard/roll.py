@@ -11,13 +11,16 @@ the only way to free it is a new broker. A roll, run by ``callboard up``:
 3. the roll waits until every record the broker holds is counted and checkpointed, in
    the archive, and every alert handled by the notifier, and the dead letters are
    copied to a file (nobody else reads that topic);
-4. the broker is replaced by an empty one on the same port, and the producers go on.
+4. the readers (workers, notifier, archiver) are stopped, the broker is replaced by an
+   empty one on the same port, the topics are made, the readers start again and the
+   producers go on.
 
-Each consumer then meets a topic of another id (Kafka's topic UUID): the worker goes on
-from its checkpoint and the archiver from its files, each reading the new topic from its
-first record; event ids keep anything read twice out. A roll that cannot drain in
-``local_roll_drain_s`` is called off (nothing is lost: the producers go on into the old
-broker) and tried again later.
+A broker change is a restart (``callboard/localstack.py`` ``_new_broker``, the same
+for a broker that died): each reader begins from its own files and the events topic's
+new id (Kafka's topic UUID), the worker from its checkpoint and the archiver from its
+position, reading the new topic from its first record; event ids keep anything read
+twice out. A roll that cannot drain in ``local_roll_drain_s`` is called off (nothing
+is lost: the producers go on into the old broker) and tried again later.
 """
 
 from __future__ import annotations

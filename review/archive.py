@@ -284,14 +284,6 @@ class ArchiveWriter:
 
     def write(self, partition: int, records: list[tuple[int, bytes, int]]) -> None:
         part = self.part(partition)
-        if records and records[0][0] < part.next_offset:
-            # Positions are sought to before every read: an earlier offset means the
-            # broker numbers from 0 again (the local one came back empty).
-            log.error("archive: partition %s starts again at offset %s (archived up to %s): "
-                      "the broker lost its records; archiving what it holds now",
-                      partition, records[0][0], part.next_offset - 1)
-            part.next_offset = records[0][0]
-            SOURCE_RESETS.inc()
         archived, duplicates = part.append(records, self.settings.zone)
         self.archived += archived
         self.duplicates += duplicates
@@ -319,10 +311,9 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
-    from base.topics import Stuck, bootstrap_servers, ensure_topics, topic_id
+    from base.topics import bootstrap_servers, ensure_topics, topic_id
 
     ensure_topics(settings)
-    stuck = Stuck()
     writer = ArchiveWriter(settings)
     if settings.archive_metrics_port:
         from base.health import HealthServer
@@ -382,16 +373,6 @@ def run_archiver(settings: Settings, stop: Any = None) -> None:
              settings.archive_retention_days)
     try:
         while stop is None or not stop():
-            if stuck(bool(consumer.assignment())):
-                # After a roll the archiver rejoined with its old member id and waited
-                # for ever on SyncGroup (the next roll was called off, "archive p1
-                # 264/333"); a new consumer joins, and the files say where to go on.
-                log.warning("archive: no partition of %s for %.0f s: a new consumer",
-                            settings.events_topic, stuck.limit_s)
-                flush()
-                first_at[0] = 0.0
-                consumer.close()
-                consumer = new_consumer()
             batches = consumer.poll(timeout_ms=500, max_records=5000)
             for tp, messages in batches.items():
                 rows = pending.setdefault(tp.partition, [])

@@ -39,7 +39,7 @@ from streams.metrics import WorkerCollector
 from streams.progress import Liveness
 from streams.refresh import Refresh
 from streams.sender import Sender
-from streams.shards import Shards, read_from_start
+from streams.shards import Shards
 from streams.status import WorkerStatus
 from streams.tables import CheckpointTable
 from streams.writer import Pending, SnapshotWriter, write_changes
@@ -60,12 +60,6 @@ def _faust_app(settings: Settings, profile: BrokerProfile) -> faust.App:
         consumer_auto_offset_reset="earliest",
         topic_disable_leader=True,  # nothing here runs on the leader only; one topic less
         web_enabled=False,
-        # Faust keeps the changelog offsets it recovered to in memory across rebalances;
-        # against a broker that came back empty (the local stack's roll) they are past
-        # the new changelog's end and its check crashed the worker ("persisted offset ...
-        # is higher than the last offset in that topic (1 > -1)"). The changelog is a
-        # copy of the checkpoints, each told apart by its topic id (streams/shards.py).
-        recovery_consistency_check=False,
         **profile.faust_options(),
     )
 
@@ -101,8 +95,7 @@ def build_worker(settings: Settings) -> Worker:
     async def flush() -> None:
         await app.producer.flush()
 
-    shards = Shards(settings, pipeline_rules(settings), table, profile.backlog_tuner(),
-                    read_from_start(app, settings.events_topic), flush)
+    shards = Shards(settings, pipeline_rules(settings), table, profile.backlog_tuner(), flush)
     liveness = Liveness(int(time.time() * 1000))
     writer = SnapshotWriter(settings, shards, settings.load_schedule(), liveness)
     status = WorkerStatus(pipelines=shards, liveness=liveness,
@@ -135,11 +128,18 @@ def build_worker(settings: Settings) -> Worker:
         shards.drop(gone)
         liveness.progress.forget(gone)
 
+    async def assigned(app_: faust.App, assigned: Any, **_: Any) -> None:
+        await shards.check_source()  # raised, Faust stops the worker
+
     async def close(app_: faust.App, **_: Any) -> None:
+        # The consumer has stopped and the agent finished its batch: what it counted
+        # goes out with it (a roll, a broker that died, Ctrl-C on the stack).
+        await shards.carry_out()
         await writer.close()
         await refresh.close()
 
     app.on_partitions_revoked.connect(revoked)  # type: ignore[arg-type]  # faust's signal typing wants a bound sender
+    app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]  # likewise
     app.on_before_shutdown.connect(close)  # type: ignore[arg-type]  # likewise
     return worker
 

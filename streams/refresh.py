@@ -4,7 +4,6 @@ function of its own; ``Refresh.tick`` stops at the first that says counting cann
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,11 +15,11 @@ from aiokafka.errors import KafkaError
 from base.broker import BrokerProfile
 from base.carried import roll_request
 from base.config import Settings
-from base.topics import ensure_changelogs, ensure_topics, layout_problem
+from base.topics import layout_problem
 from core.pipeline import Pipeline
 from core.records import Alert
 from streams.probe import BrokerProbe
-from streams.shards import OnResult, Shards
+from streams.shards import BrokerLost, OnResult, Shards
 from streams.status import WorkerStatus
 from streams.writer import Pending
 
@@ -31,8 +30,6 @@ log = logging.getLogger(__name__)
 # In live mode a ladder's time follows the wall clock once its partition is
 # read to the end, less this much for events still on their way.
 _LIVE_GRACE_MS = 1000
-# How often the worker asks the broker for the events topic's id (Refresh.check_source).
-_SOURCE_CHECK_S = 10.0
 
 SendAlert = Callable[[Alert], Awaitable[None]]
 
@@ -58,8 +55,8 @@ class Refresh:
         self._stalled: set[int] = set()  # partitions logged as stalled
         self._roll: str | None = None  # the roll request answered, and at which offsets
         self._rolled: dict[int, int] = {}
-        self._source_checked = 0.0  # monotonic time of the last look at the topic's id
         self._answered = False  # the broker answered this tick's probe
+        self._seen: set[str] = set()  # the topics it has held
 
     async def tick(self) -> None:
         if not await self.check_broker():
@@ -69,9 +66,6 @@ class Refresh:
             return
         assigned = self.assigned()
         if self._answered:
-            # Only against a broker that answers with its changelogs: a partition
-            # restored now checkpoints at once.
-            await self.check_source()
             if not await self.restore_quiet(assigned):
                 return
         elif assigned - set(self.shards.pipelines):
@@ -94,19 +88,26 @@ class Refresh:
     async def check_broker(self) -> bool:
         """The broker answers with the events topic as configured; False stops the tick.
         A broker that does not answer does not stop it: the snapshots then go on
-        carrying the last answer's time, and the board shows them stale."""
+        carrying the last answer's time, and the board shows them stale. A broker that
+        answers without the topics came back empty: a broker change is a restart
+        (docs/broker.md), so the worker stops, and whoever supervises it (``callboard
+        up``, compose) starts it again to go on from its checkpoints."""
         self._answered = await self.probe.ok()
         if not self._answered:
-            self._source_checked = 0.0  # when it answers again, its topic may be another
             return True
         topic = self.settings.events_topic
-        if topic not in self.probe.topics:
-            await self.recreate_topics()
+        names = {topic} | {t.changelog_topic.get_topic_name() for t in self.app.tables.values()}
+        # Faust makes the changelog as it starts: missing before it was ever seen is not
+        # yet there, missing after is lost.
+        lost = sorted((names & self._seen) - self.probe.topics)
+        self._seen |= names & self.probe.topics
+        if lost:
+            log.error("the broker has no topic %s: it lost its records; stopping, to be "
+                      "started again on it from the checkpoints", ", ".join(lost))
+            self.status.not_ready = "the broker lost its records"
+            await self.app.crash(BrokerLost(f"the broker has no topic {', '.join(lost)}"))
             return False
-        if not await self.recreate_changelogs():
-            # Not until the next tick sees it: a partition restored now would checkpoint at
-            # once into a changelog that is not there yet (after a roll under load Faust's
-            # recovery then waited for ever on it, and the next roll was called off).
+        if names - self._seen:
             return False
         problem = layout_problem(topic, self.probe.partitions(topic), self.settings.topic_partitions)
         if problem:  # recreated by someone else's auto-creation: counting would be wrong
@@ -116,30 +117,6 @@ class Refresh:
             return False
         self.status.liveness.broker_answered(int(self.clock() * 1000))
         return True
-
-    async def check_source(self) -> None:
-        """Pipelines counted from an events topic that is gone are dropped, to be restored
-        from their checkpoints against the topic there is now.
-
-        Faust drops them when the group rebalances, which a broker that came back empty
-        (a roll, a crash) brings about; but its consumer may fetch from the new topic
-        first, and a pipeline still folded at the old topic's offsets would skip the new
-        one's first records as already counted. Looked at every ``_SOURCE_CHECK_S`` and
-        at once after the broker did not answer."""
-        now = time.monotonic()
-        if now - self._source_checked < _SOURCE_CHECK_S:
-            return
-        source = await self.shards.source_id()
-        if source is None:
-            return  # the broker does not say now: next tick
-        self._source_checked = now
-        gone = {p for p, counted in self.shards.sources.items()
-                if counted is not None and counted != source}
-        if gone:
-            log.warning("partitions %s counted from an events topic that is gone (now id %s): "
-                        "restoring them from their checkpoints", sorted(gone), source)
-            self.shards.drop(gone)
-            self.status.liveness.progress.forget(gone)
 
     def tables_recovered(self) -> bool:
         # Half-recovered tables would show numbers that are too low.
@@ -250,32 +227,6 @@ class Refresh:
             if highwater is not None and _next_offset(pipeline, partition) >= highwater:
                 for doc in pipeline.advance(now):
                     await self.send_alert(doc)
-
-    async def recreate_topics(self) -> None:
-        # The broker answers but has no events topic: it came back empty (the local
-        # one keeps everything in memory). Producers recreate it too; whoever is first
-        # creates it right. The partitions it held are told apart on their restore.
-        log.error("the broker has no topic %s: it lost its records; creating the topics "
-                  "again", self.settings.events_topic)
-        self.status.not_ready = "the broker lost the events topic"
-        try:
-            await asyncio.to_thread(ensure_topics, self.settings)
-        except Exception as exc:  # noqa: BLE001  # kafka-python's and aiokafka's errors alike
-            log.warning("cannot create the topics now (%r); trying again", exc)
-
-    async def recreate_changelogs(self) -> bool:
-        """True when every changelog topic is there; else they are made (a broker that
-        came back empty: Faust declares its changelogs once per process) and False."""
-        names = [table.changelog_topic.get_topic_name() for table in self.app.tables.values()]
-        if set(names) <= self.probe.topics:
-            return True
-        log.error("the broker has no changelog topic %s: creating it again",
-                  ", ".join(sorted(set(names) - self.probe.topics)))
-        try:
-            await asyncio.to_thread(ensure_changelogs, self.settings, names)
-        except Exception as exc:  # noqa: BLE001  # kafka-python's errors alike
-            log.warning("cannot create the changelog topics now (%r); trying again", exc)
-        return False
 
     async def close(self) -> None:
         await self.probe.close()

@@ -7,21 +7,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
-
-import faust
-from faust.types import TP
 
 from base.broker import BacklogTuner
 from base.carried import Saved, read_checkpoint_file, write_checkpoint_file
 from base.config import Settings
 from base.topics import bootstrap_servers, topic_id
 from core.pipeline import FeedResult, Pipeline, PipelineRules
-from core.records import Record
 from streams.source import read_partition
 from streams.tables import CheckpointTable, load_checkpoint, save_checkpoint
 
-__all__ = ["OnResult", "Shards", "read_from_start"]
+__all__ = ["BrokerLost", "OnResult", "Shards"]
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +25,30 @@ log = logging.getLogger(__name__)
 OnResult = Callable[[Pipeline, FeedResult], Awaitable[None]]
 
 
+class BrokerLost(Exception):
+    """The broker holds another events topic than the one counted (it came back empty):
+    a broker change is a restart, so the worker stops, to be started again by whoever
+    supervises it and go on from its checkpoints."""
+
+
 class Shards:
     """Each partition's pipeline, restored and brought up to date on first use."""
 
     def __init__(self, settings: Settings, rules: PipelineRules, table: CheckpointTable,
                  tune_backlog: BacklogTuner,
-                 on_source_reset: Callable[[int], Awaitable[None]],
                  flush: Callable[[], Awaitable[None]] | None = None) -> None:
         self.settings = settings
         self.rules = rules
         self.table = table
         self.tune_backlog = tune_backlog
-        self.on_source_reset = on_source_reset
         self.flush = flush or _nothing
         self.pipelines: dict[int, Pipeline] = {}
         self._since_checkpoint: dict[int, tuple[int, float]] = {}  # records, monotonic time
         self._lock = asyncio.Lock()
         self.restores = 0  # partitions restored by this process (operators' figure)
-        self._dropped: dict[int, int] = {}  # partition -> offset folded when it was revoked
         # The events topic's id each pipeline counted from (base/carried.py).
         self.sources: dict[int, str | None] = {}
+        self.counted_from: str | None = None  # the topic id this process counts
 
     def __call__(self) -> Mapping[int, Pipeline]:
         return self.pipelines
@@ -73,6 +72,24 @@ class Shards:
         except Exception as exc:  # noqa: BLE001  # kafka-python's errors; the id is a help
             log.warning("cannot learn the events topic's id (%r)", exc)
             return None
+
+    async def check_source(self) -> None:
+        """Raises BrokerLost when the events topic is not the one this process counted
+        from. Asked on each assignment: a broker that came back empty makes the group
+        rebalance; in the same process, the consumer would go on at the old topic's
+        offsets and skip the new one's first records as counted."""
+        if self.counted_from is None:
+            return
+        try:
+            now = await asyncio.to_thread(topic_id, self.settings, self.settings.events_topic,
+                                          "none")
+        except Exception as exc:  # noqa: BLE001  # kafka-python's errors: not proven lost
+            log.warning("cannot learn the events topic's id (%r)", exc)
+            return
+        if now is not None and now != self.counted_from:
+            raise BrokerLost(f"the events topic is {'gone' if now == 'none' else 'a new one'} "
+                             f"(id {now}, counted from {self.counted_from}): the broker lost "
+                             "its records")
 
     def _saved(self, partition: int, source: str | None) -> Saved | None:
         """The checkpoint to go on from: the furthest one of this topic, else the newest
@@ -104,12 +121,12 @@ class Shards:
                 log.error("checkpoint of partition %s unreadable (%s): counting it again",
                           partition, exc)
         self.sources[partition] = source
+        self.counted_from = self.counted_from or source
         # Every minute the checkpoint holds is written again: it may hold changes the
         # killed process counted but never wrote to Redis (a later call marking an
         # earlier half hour's answer repeated, B16), which re-reading from after the
         # checkpoint would never touch again. The same rows as after a Redis loss.
         changed = FeedResult(queues=set(pipeline.queues()), minutes=set(pipeline.engine.buckets))
-        before = self._dropped.pop(partition, None)
         if (saved is not None and None not in (source, saved.source)
                 and saved.source != source):
             # Counted from a topic that is gone (the local stack rolled its broker, or
@@ -120,7 +137,6 @@ class Shards:
             pipeline.stats["source_resets"] += 1
             pipeline.offsets.pop(partition, None)
             reread, _ = await self._read(pipeline, partition, 0, changed, on_result)
-            await self.on_source_reset(partition)
             self._since_checkpoint[partition] = (max(reread, 1), 0.0)  # due at once
             self._log_restored(partition, -1, reread, started)
             return pipeline, changed
@@ -137,49 +153,8 @@ class Shards:
             pipeline.stats["source_resets"] += 1
             pipeline.offsets.pop(partition, None)
             reread, _ = await self._read(pipeline, partition, 0, changed, on_result)
-            await self.on_source_reset(partition)
-        elif saved is None and before is not None and reread <= before:
-            # No checkpoint, and the topic now holds fewer records than were counted
-            # here: the broker came back empty with the checkpoints.
-            log.error("partition %s: the broker lost its records and the checkpoints "
-                      "(counted up to offset %s here, it now holds %s): figures start again "
-                      "from what it holds; what was counted before is not on the board",
-                      partition, before, reread)
-            pipeline.stats["source_resets"] += 1
-            await self.on_source_reset(partition)
         self._log_restored(partition, start - 1, reread, started)
         return pipeline, changed
-
-    async def fill_gap(self, pipeline: Pipeline, partition: int, records: list[Record],
-                       on_result: OnResult) -> int:
-        """Records the consumer skipped, read from the broker before ``records`` are fed;
-        returns how many were read (0: no gap, the usual case).
-
-        The pipeline's offset moves only as records are fed, so a batch that starts past
-        it (or has a hole) means the consumer's position jumped: after a roll, Faust's
-        seek to committed offsets at the new broker's first assignment put a partition
-        at 256 while its pipeline had counted to 216 (docs/broker.md). Fed as they were,
-        the records between would be skipped for good, and the next roll's drain (which
-        trusts the offset) would let the broker that held them go. Read here, they are
-        counted in order."""
-        start = expected = pipeline.offsets.get(partition, -1) + 1
-        for record in records:
-            if record.offset > expected:
-                break
-            expected = max(expected, record.offset + 1)
-        else:
-            return 0
-        changed = FeedResult()
-        count, since = self._since_checkpoint.get(partition, (0, time.monotonic()))
-        reread, _ = await self._read(pipeline, partition, start, changed, on_result)
-        self._since_checkpoint[partition] = (count + reread, since)
-        await on_result(pipeline, changed)
-        pipeline.stats["gaps_filled"] += 1
-        pipeline.stats["gap_records"] += reread
-        log.warning("partition %s: the consumer skipped from offset %s to %s; read %s records "
-                    "from the broker to count them in order", partition, expected, record.offset,
-                    reread)
-        return reread
 
     def _log_restored(self, partition: int, offset: int, reread: int, started: float) -> None:
         log.info("partition %s: restored at offset %s, re-read %s records in %.1f s", partition,
@@ -235,11 +210,28 @@ class Shards:
         self._since_checkpoint[partition] = (0, time.monotonic())
         return written
 
+    async def carry_out(self, within_s: float = 5.0) -> None:
+        """On the way out, every partition's state to its file (the local stack only), so
+        that the next start goes on from here: only once what its records raised is on
+        the broker, else a restart from the file would never raise it (a broker that
+        died keeps the flush from ending, and the files stay at the last checkpoint)."""
+        if self.settings.checkpoint_dir is None or not self.pipelines:
+            return
+        try:
+            await asyncio.wait_for(self.flush(), within_s)
+        except (TimeoutError, Exception) as exc:  # noqa: BLE001  # the broker's errors alike
+            log.warning("not carrying the partitions' state out: the alerts are not on the "
+                        "broker (%r)", exc)
+            return
+        for partition, pipeline in self.pipelines.items():
+            write_checkpoint_file(self.settings.checkpoint_dir, partition, pipeline.encode(),
+                                  pipeline.offsets.get(partition, -1),
+                                  self.sources.get(partition))
+        log.info("partitions %s carried out to their files", sorted(self.pipelines))
+
     def drop(self, partitions: set[int]) -> None:
         for partition in partitions:
-            pipeline = self.pipelines.pop(partition, None)
-            if pipeline is not None:  # remembered, to tell a broker that lost them
-                self._dropped[partition] = pipeline.offsets.get(partition, -1)
+            self.pipelines.pop(partition, None)
             self._since_checkpoint.pop(partition, None)
             self.sources.pop(partition, None)
 
@@ -249,22 +241,3 @@ class Shards:
 
 async def _nothing() -> None:
     return None
-
-
-def read_from_start(app: faust.App, topic: str) -> Callable[[int], Awaitable[None]]:
-    """What to do when the broker came back empty: Faust still holds the old broker's
-    positions and commits for the partition; the new one numbers from 0."""
-
-    async def reset(partition: int) -> None:
-        tp = TP(topic, partition)
-        consumer: Any = app.consumer
-        # Faust has no public way to forget a committed offset.
-        consumer._committed_offset.pop(tp, None)  # noqa: SLF001
-        # In the consumer's own thread: aiokafka's fetcher is not thread-safe, and
-        # Faust's seek calls it from this one (a worker died of it mid-roll:
-        # KeyError in fetched_records, bench/month.py).
-        thread = consumer._thread  # noqa: SLF001
-        await thread.call_thread(thread.seek, tp, 0)
-        consumer._read_offset[tp] = None  # noqa: SLF001  # as Faust's seek does
-
-    return reset

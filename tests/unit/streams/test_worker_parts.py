@@ -229,7 +229,7 @@ def test_a_restore_goes_on_from_the_furthest_checkpoint_of_this_topic_else_the_n
     settings = Settings(checkpoint_dir=tmp_path)
     table: dict = {}
     shards = Shards(settings, pipeline_rules(settings), table,  # type: ignore[arg-type]
-                    lambda *_: None, lambda _p: asyncio.sleep(0))
+                    lambda *_: None)
     assert shards._saved(0, "new") is None  # noqa: SLF001
     save_checkpoint(table, 0, b"changelog", 95, "old")  # type: ignore[arg-type]
     table["0|head"]["saved_ms"] = 1  # written long before the file
@@ -239,38 +239,3 @@ def test_a_restore_goes_on_from_the_furthest_checkpoint_of_this_topic_else_the_n
     assert shards._saved(0, "old").blob == b"changelog"  # noqa: SLF001  # this topic's
     save_checkpoint(table, 0, b"changelog-new", 3, "new")  # type: ignore[arg-type]
     assert shards._saved(0, "new").blob == b"changelog-new"  # noqa: SLF001
-
-
-class _AnsweringShards(Shards):
-    """Shards whose broker answers the events topic's id from a list (None: no answer)."""
-
-    answers: list[str | None]
-
-    async def source_id(self) -> str | None:
-        return self.answers.pop(0)
-
-
-def test_pipelines_counted_from_a_topic_that_is_gone_are_dropped_to_be_restored():
-    """Issue 19: after a roll, a pipeline folded at the old topic's offsets would skip the
-    new topic's first records as counted. The worker looks at the topic's id: each
-    pipeline counted from another id is dropped (restored on its next record); one
-    counted from this id stays; no answer changes nothing and is asked again."""
-    rules = pipeline_rules(SETTINGS)
-    old, new = Pipeline(rules), Pipeline(rules)
-
-    async def reset(_partition: int) -> None:
-        return None
-
-    shards = _AnsweringShards(SETTINGS, rules, None,  # type: ignore[arg-type]  # no table needed
-                              KafkaProfile(1).backlog_tuner(), reset)
-    shards.pipelines.update({0: old, 1: new})
-    shards.sources.update({0: "topic-a", 1: "topic-b"})
-    shards.answers = [None, "topic-b"]
-    status = _status(shards)
-    refresh = Refresh(SETTINGS, SimpleNamespace(consumer=None), KafkaProfile(1), shards,
-                      status, Pending(), on_result=None, send_alert=None)
-    asyncio.run(refresh.check_source())  # no answer
-    assert set(shards.pipelines) == {0, 1}
-    asyncio.run(refresh.check_source())  # asked again at once: topic-b now
-    assert shards.pipelines == {1: new} and shards.sources == {1: "topic-b"}
-    asyncio.run(refresh.check_source())  # within 10 s: not asked (the list is empty)
