@@ -554,11 +554,6 @@ class Settings(BaseSettings):
         """Effective per-queue rules, in configured order."""
         return {q.name: self._rules(q) for q in self.queues}
 
-    def rules_for(self, queue: str) -> QueueRules:
-        """Rules for a queue; a queue missing from the config gets the centre defaults."""
-        known = {q.name: q for q in self.queues}
-        return self._rules(known.get(queue) or QueueConfig(name=queue))
-
     def rule_book(self) -> RuleBook:
         """Every queue's rules, frozen, for the core: built once per process
         (base/assemble.py), never a call back into the settings."""

@@ -24,7 +24,7 @@ Half hours, days and rolling windows are sums of minute buckets at read time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -141,8 +141,6 @@ class Engine:
         self,
         rules_for: Callable[[str], QueueRules],
         zone: ZoneInfo,
-        buckets: MutableMapping[MinuteKey, MinuteBucket],
-        live: MutableMapping[str, LiveQueue],
         *,
         retention_ms: int | None,
         max_wait_ms: int,
@@ -161,8 +159,10 @@ class Engine:
         self.caller_key = caller_key.encode()
         self.scheduled_ms = scheduled_ms
         self.zone = zone
-        self.buckets = buckets
-        self.live = live
+        # The state: counters per (queue, minute), and each queue's live state. A
+        # checkpoint is these two, whole (core/pipeline.py).
+        self.buckets: dict[MinuteKey, MinuteBucket] = {}
+        self.live: dict[str, LiveQueue] = {}
         self.retention_ms = retention_ms
         self.max_wait_ms = max_wait_ms
         self.clock_ms = 0  # newest event time seen: event time never goes back
@@ -170,10 +170,11 @@ class Engine:
         # their minutes is written. Rebuilt lazily after a restart.
         self._half_hours: dict[tuple[str, int], tuple[kpi.Counters, dict[str, list[int]]]] = {}
         self._hh_of_minute: dict[int, int] = {}
-        # Bucket values read since the last write: one snapshot cycle reads the
-        # same minutes for several windows, and a changelogged table's get is
-        # far slower than a dict's.
-        self._reads: dict[MinuteKey, MinuteBucket | None] = {}
+        # What the batch being applied changed: its minutes and queues are the
+        # result's, and its queues' limits are read once.
+        self._minutes: set[MinuteKey] = set()
+        self._queues: set[str] = set()
+        self._limits: dict[str, kpi.Limits] = {}
         # Windows summed since the last write, by (queue, start, end, now): a board
         # write and the history rows it makes due ask for the same half hour and
         # day (the rows for the whole span, the board up to now: the same sum).
@@ -182,10 +183,10 @@ class Engine:
 
     # ------------------------------------------------------------------ writes
     def apply(self, batch: Iterable[Event]) -> BatchResult:
-        """Count a batch of validated events; every touched key is written once."""
+        """Count a batch of validated events."""
         result = BatchResult()
-        self._reads.clear()
         self._windows.clear()
+        self._minutes, self._queues, self._limits = set(), set(), {}
         batch = list(batch)
         digests: dict[int, bytes] = {}  # id(event) -> its digest, computed once
         conflicting = self._conflicting(batch, digests)
@@ -194,15 +195,13 @@ class Engine:
             return result
         newest = max(self.clock_ms, events[-1]["ts_ms"])
         horizons = self._horizons(events)
-        touched = _Touched(self)
         for event in events:
             misfit = conflicting.get(id(event))
             if misfit is not None:
                 result.conflicting.append((event.copy(), *misfit))
                 continue
-            self._apply_one(event, horizons.get(event["queue"]), touched, result,
-                            digests.get(id(event)))
-        self._commit(touched, result)
+            self._apply_one(event, horizons.get(event["queue"]), result, digests.get(id(event)))
+        self._commit(result)
         self.clock_ms = newest
         return result
 
@@ -272,14 +271,14 @@ class Engine:
             horizons[queue] = max(known, event["ts_ms"] - self.retention_ms)
         return horizons
 
-    def _apply_one(self, event: Event, horizon: int | None, touched: _Touched,
-                   result: BatchResult, digest: bytes | None = None) -> None:
+    def _apply_one(self, event: Event, horizon: int | None, result: BatchResult,
+                   digest: bytes | None = None) -> None:
         queue = event["queue"]
         at = ev.attribution_ms(event)
         if horizon is not None and at < horizon:
             result.late.append(event.copy())
             return
-        bucket = touched.bucket((queue, minute_start(at)))
+        bucket = self._bucket((queue, minute_start(at)))
         digest = digest or event_digest(event["event_id"])
         if digest in bucket.ids:
             result.duplicates += 1
@@ -289,14 +288,20 @@ class Engine:
         bit = _LIFE_BIT.get(etype)
         if bit is not None:
             bucket.life[event["call_id"]] = bucket.life.get(event["call_id"], 0) | bit
-        kpi.fold(bucket.counters, event, touched.limits(queue), bucket.agents)
-        state = touched.live(queue)
+        limits = self._limits.get(queue)
+        if limits is None:
+            limits = self._limits[queue] = self.rules_for(queue).limits()
+        kpi.fold(bucket.counters, event, limits, bucket.agents)
+        state = self.live.get(queue)
+        if state is None:
+            state = self.live[queue] = LiveQueue()
+        self._queues.add(queue)
         if etype in ev.AGENT_TYPES:
-            self._close_span(queue, state, event, horizon, touched.bucket)
+            self._close_span(queue, state, event, horizon, self._bucket)
         elif etype == ev.CALL_OFFERED and event.get("caller"):
-            self._note_caller(queue, event, bucket, touched.existing_bucket)
+            self._note_caller(queue, event, bucket, self._existing_bucket)
         elif etype == ev.CALL_ANSWERED:
-            self._note_answer(queue, event, bucket, touched.existing_bucket)
+            self._note_answer(queue, event, bucket, self._existing_bucket)
         before = len(state.waiting)
         _update_live(state, bucket.done, event)
         at = event["ts_ms"]
@@ -308,20 +313,30 @@ class Engine:
             result.signals.append((queue, at, "waiting", len(state.waiting)))
         result.applied += 1
 
-    def _commit(self, touched: _Touched, result: BatchResult) -> None:
-        """Write every touched key back once; prune what is no longer true."""
-        for key, bucket in touched.buckets.items():
-            self.buckets[key] = bucket
+    def _bucket(self, key: MinuteKey) -> MinuteBucket:
+        """The minute's bucket, made if new, as changed by this batch."""
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = MinuteBucket()
+        self._minutes.add(key)
+        return bucket
+
+    def _existing_bucket(self, key: MinuteKey) -> MinuteBucket | None:
+        return self._bucket(key) if key in self.buckets else None
+
+    def _commit(self, result: BatchResult) -> None:
+        """The batch's minutes and queues to the result; prune what is no longer true."""
+        for key in self._minutes:
             self._forget_half_hour(key)
-            result.minutes.add(key)
-        for queue, state in touched.lives.items():
+        result.minutes |= self._minutes
+        for queue in self._queues:
+            state = self.live[queue]
             lost = self._prune(state)
             if lost:
                 result.lost_waiting += lost
                 result.waiting.append((queue, state.newest_ms, len(state.waiting)))
                 result.signals.append((queue, state.newest_ms, "waiting", len(state.waiting)))
-            self.live[queue] = state
-        result.queues = set(touched.lives)
+        result.queues = set(self._queues)
 
     def _close_span(self, queue: str, state: LiveQueue, event: Event,
                     horizon: int | None, bucket_at: Callable[[MinuteKey], MinuteBucket]) -> None:
@@ -430,7 +445,6 @@ class Engine:
         """Delete minute buckets older than the retention; returns how many."""
         if self.retention_ms is None:
             return 0
-        self._reads.clear()
         self._windows.clear()
         # Per queue, from the queue's own newest event (see apply).
         newest = {q: s.newest_ms for q, s in list(self.live.items()) if s}
@@ -479,13 +493,9 @@ class Engine:
         parts = []
         agents = []
         minute = minute_start(start_ms)
-        reads = self._reads
+        buckets = self.buckets
         while minute < end_ms:
-            key = (queue, minute)
-            if key in reads:
-                bucket = reads[key]
-            else:
-                bucket = reads[key] = self.buckets.get(key)
+            bucket = buckets.get((queue, minute))
             if bucket is not None:
                 parts.append(bucket.counters)
                 if bucket.agents:
@@ -587,37 +597,6 @@ class Engine:
 
     def live_state(self, queue: str) -> LiveQueue:
         return self.live.get(queue) or LiveQueue()
-
-
-class _Touched:
-    """The keys one batch reads and changes, each read once and written back once."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.buckets: dict[MinuteKey, MinuteBucket] = {}
-        self.lives: dict[str, LiveQueue] = {}
-        self._limits: dict[str, kpi.Limits] = {}
-
-    def bucket(self, key: MinuteKey) -> MinuteBucket:
-        bucket = self.buckets.get(key)
-        if bucket is None:
-            bucket = self.buckets[key] = self.engine.buckets.get(key) or MinuteBucket()
-        return bucket
-
-    def existing_bucket(self, key: MinuteKey) -> MinuteBucket | None:
-        return self.bucket(key) if key in self.buckets or key in self.engine.buckets else None
-
-    def live(self, queue: str) -> LiveQueue:
-        state = self.lives.get(queue)
-        if state is None:
-            state = self.lives[queue] = self.engine.live.get(queue) or LiveQueue()
-        return state
-
-    def limits(self, queue: str) -> kpi.Limits:
-        limits = self._limits.get(queue)
-        if limits is None:
-            limits = self._limits[queue] = self.engine.rules_for(queue).limits()
-        return limits
 
 
 ABANDONED_KEPT = 50  # the supervisor's drill-down lists the last 50 (issue 17)

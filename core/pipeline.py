@@ -130,7 +130,7 @@ class Pipeline:
     def __init__(self, rules: PipelineRules) -> None:
         self.rules = rules
         self.engine = Engine(
-            rules.rule_book.rules_for, rules.zone, {}, {}, retention_ms=rules.retention_ms,
+            rules.rule_book.rules_for, rules.zone, retention_ms=rules.retention_ms,
             max_wait_ms=rules.max_wait_ms, repeat_window_ms=rules.repeat_window_ms,
             caller_key=rules.caller_key, scheduled_ms=rules.scheduled_ms,
         )

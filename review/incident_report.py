@@ -17,6 +17,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypedDict
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -33,6 +34,7 @@ from core.events import EventError, parse
 from core.incident import Minute, abandoned_calls, key_moments, not_ready_by_reason
 from core.records import AbandonedCall, Alert, Event, KeyMoments, Snapshot
 from core.report import safe_cell
+from core.rules import RuleBook
 from core.snapshot import CENTRE, centre_snapshot, window_figures
 from core.whatif import recorded_calls, requeue, spread_agents
 from review.replay import Session, day_start_ms, load_source
@@ -130,6 +132,7 @@ def estimate_incident_report(settings: Settings, report: IncidentReport, extra: 
 def _report(settings: Settings, parts: dict[int, list[bytes]], source: str, from_ms: int,
             to_ms: int) -> IncidentReport:
     rules = pipeline_rules(settings, offline=True)
+    book = rules.rule_book
     session = Session(rules, parts, day_start_ms(from_ms, settings))
     session.reset()
     timeline: dict[str, list[Minute]] = {}
@@ -138,7 +141,7 @@ def _report(settings: Settings, parts: dict[int, list[bytes]], source: str, from
         snaps = [p.snapshot(q, at) for p in session.pipelines.values() for q in p.queues()]
         if snaps:
             snaps.append(centre_snapshot(sorted(snaps, key=lambda s: s["queue"]),
-                                         settings.rules_for(CENTRE), at, settings.zone))
+                                         book.rules_for(CENTRE), at, settings.zone))
         for snap in snaps:
             timeline.setdefault(snap["queue"], []).append(_minute(snap, at))
     session.advance_to(to_ms)
@@ -151,14 +154,14 @@ def _report(settings: Settings, parts: dict[int, list[bytes]], source: str, from
     return {
         "from_ms": from_ms, "to_ms": to_ms, "source": source,
         "timeline": timeline,
-        "intervals_5": _intervals(session, settings, from_ms, to_ms, 5),
-        "intervals_30": _intervals(session, settings, from_ms, to_ms, 30),
+        "intervals_5": _intervals(session, book, settings.zone, from_ms, to_ms, 5),
+        "intervals_30": _intervals(session, book, settings.zone, from_ms, to_ms, 30),
         "alerts": [a for a in session.alerts if from_ms <= a["event_ms"] <= to_ms],
         "moments": moments,
         "abandoned": abandoned_calls(events, start or from_ms, end if start else to_ms,
-                                     lambda queue: settings.rules_for(queue).short_abandon_s),
+                                     lambda queue: book.rules_for(queue).short_abandon_s),
         "not_ready": not_ready_by_reason(events, start, end) if start else {},
-        "config": _config(settings),
+        "config": _config(settings, book),
     }
 
 
@@ -183,8 +186,8 @@ def _events(parts: dict[int, list[bytes]]) -> list[Event]:
     return out
 
 
-def _intervals(session: Session, settings: Settings, from_ms: int, to_ms: int, minutes: int
-               ) -> list[IntervalRow]:
+def _intervals(session: Session, book: RuleBook, zone: ZoneInfo, from_ms: int, to_ms: int,
+               minutes: int) -> list[IntervalRow]:
     width = minutes * _MINUTE
     first = from_ms - from_ms % width
     rows: list[IntervalRow] = []
@@ -198,8 +201,8 @@ def _intervals(session: Session, settings: Settings, from_ms: int, to_ms: int, m
         for queue in [*queues, CENTRE]:
             counters = (kpi.merge(per_queue.values()) if queue == CENTRE
                         else per_queue.get(queue, kpi.new_counters()))
-            rules = settings.rules_for(queue)
-            figures = window_figures(start, end, counters, rules, settings.zone)
+            rules = book.rules_for(queue)
+            figures = window_figures(start, end, counters, rules, zone)
             rows.append({"queue": queue, "start_ms": start, "start": figures["start"],
                          "offered": figures.get("offered"),  # B13: entered less short abandons
                          "service_level": figures.get("service_level"),
@@ -210,12 +213,12 @@ def _intervals(session: Session, settings: Settings, from_ms: int, to_ms: int, m
     return rows
 
 
-def _config(settings: Settings) -> dict[str, object]:
+def _config(settings: Settings, book: RuleBook) -> dict[str, object]:
     queues = {q: {"sl_formula": r.sl_formula, "sl_threshold_s": r.sl_threshold_s,
                   "sl_target": r.sl_target, "abandon_target": r.abandon_target,
                   "asa_target_s": r.asa_target_s, "short_abandon_s": r.short_abandon_s}
               for q in [CENTRE, *(q.name for q in settings.queues)]
-              for r in [settings.rules_for(q)]}
+              for r in [book.rules_for(q)]}
     ladder = ladder_rules(settings)  # the rules the pipeline ran, the manual's by default
     return {"timezone": settings.timezone, "breach_threshold_waiting": settings.waiting_amber,
             "queues": queues,

@@ -65,6 +65,7 @@ class SnapshotWriter:
         self.schedule = schedule
         self._trimmed_hour = 0
         self.cursor = HistoryCursor(settings.zone)
+        self.centre_rules = settings.rule_book().rules_for(CENTRE)
         # The worker's last contact with the broker and each partition's progress (its
         # jobs feed them); every snapshot carries the result, so the board can tell live
         # from merely written, and a partition stuck with records waiting from live.
@@ -212,7 +213,7 @@ class SnapshotWriter:
         if not parts:
             return None
         parts.sort(key=lambda p: p["queue"])
-        centre = centre_snapshot(parts, self.settings.rules_for(CENTRE), now, self.settings.zone)
+        centre = centre_snapshot(parts, self.centre_rules, now, self.settings.zone)
         centre["written_ms"] = written
         centre["source_ok_ms"] = min(p.get("source_ok_ms", written) for p in parts)
         unread = [p["unread"] for p in parts if p.get("unread")]
@@ -273,7 +274,7 @@ class SnapshotWriter:
                 for queue in members:
                     pipe.hget(self._history_key(kind, queue), str(start))
             replies = await pipe.execute()
-        rules = self.settings.rules_for(CENTRE)
+        rules = self.centre_rules
         async with self.redis.pipeline(transaction=False) as pipe:
             for i, (kind, start) in enumerate(spans_list):
                 parts = [json.loads(r) for r in replies[i * len(members):(i + 1) * len(members)]

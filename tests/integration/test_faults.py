@@ -40,7 +40,7 @@ def assert_live_equals_offline(stack: Stack, lines: list[bytes], log: Path,
         got = stack.snapshot(queue)
         assert got is not None, queue
         at = got["as_of_ms"] if own_clocks else now
-        want = queue_snapshot(reference.engine, settings.rules_for(queue), at)
+        want = queue_snapshot(reference.engine, settings.rule_book().rules_for(queue), at)
         parts.append(want)
         assert got["as_of_ms"] == at
         for key in ("windows", "agents_day"):
@@ -67,7 +67,7 @@ def assert_live_equals_offline(stack: Stack, lines: list[bytes], log: Path,
                    == sum(p["now"]["waiting"] for p in parts), 30,
                    "the centre to sum the queues as written")
     else:
-        want_centre = centre_snapshot(parts, settings.rules_for(CENTRE), now, settings.zone)
+        want_centre = centre_snapshot(parts, settings.rule_book().rules_for(CENTRE), now, settings.zone)
         assert centre["windows"] == want_centre["windows"]
         assert centre["now"]["waiting"] == want_centre["now"]["waiting"]
     # The same alerts as `callboard alerts` on the file, each on the topic once.

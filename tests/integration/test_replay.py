@@ -64,7 +64,7 @@ def test_a_replayed_file_equals_the_offline_reference_and_touches_nothing_live(
     prefix = replay_prefix(stack.prefix, "surge")
     parts = []
     for queue in reference.queues():
-        want = queue_snapshot(reference.engine, settings.rules_for(queue), last_ms)
+        want = queue_snapshot(reference.engine, settings.rule_book().rules_for(queue), last_ms)
         parts.append(want)
         got = json.loads(stack.redis.get(RedisKeys(prefix).snapshot(queue)))
         assert got["as_of_ms"] == last_ms
@@ -73,7 +73,7 @@ def test_a_replayed_file_equals_the_offline_reference_and_touches_nothing_live(
         assert got["now"]["waiting"] == want["now"]["waiting"], queue
         assert got["now"]["agents"] == want["now"]["agents"], queue
     centre = json.loads(stack.redis.get(RedisKeys(prefix).snapshot(CENTRE)))
-    want_centre = centre_snapshot(parts, settings.rules_for(CENTRE), last_ms, settings.zone)
+    want_centre = centre_snapshot(parts, settings.rule_book().rules_for(CENTRE), last_ms, settings.zone)
     assert centre["windows"] == want_centre["windows"]
     # The session's alerts: those `callboard alerts` fires up to the range's end.
     session_alerts = json.loads(stack.redis.get(RedisKeys(prefix).session_alerts))
@@ -120,7 +120,7 @@ def test_the_board_shows_a_session_marked_as_replay_and_a_jump_lands_on_its_minu
         # The session at 09:41 is the log folded to 09:41, as the offline reference has it.
         upto = [line for line in lines if json.loads(line)["ts_ms"] <= jump]
         _, at_jump, _ = offline(stack, upto)
-        want = queue_snapshot(at_jump.engine, settings.rules_for("GEN"), jump)
+        want = queue_snapshot(at_jump.engine, settings.rule_book().rules_for("GEN"), jump)
         got = json.loads(stack.redis.get(RedisKeys(prefix).snapshot("GEN")))
         assert got["as_of_ms"] == jump
         assert got["windows"] == want["windows"]
@@ -133,7 +133,7 @@ def test_the_board_shows_a_session_marked_as_replay_and_a_jump_lands_on_its_minu
         wait_until(lambda: state().get("at_ms") == back, 30, "the jump back to 09:20")
         _, at_back, _ = offline(stack, [line for line in lines
                                         if json.loads(line)["ts_ms"] <= back])
-        want_back = queue_snapshot(at_back.engine, settings.rules_for("GEN"), back)
+        want_back = queue_snapshot(at_back.engine, settings.rule_book().rules_for("GEN"), back)
         got_back = json.loads(stack.redis.get(RedisKeys(prefix).snapshot("GEN")))
         assert got_back["as_of_ms"] == back
         assert got_back["windows"] == want_back["windows"]

@@ -25,7 +25,7 @@ def test_file_then_environment(tmp_path, monkeypatch):
     assert s.sl_threshold_s == 25  # the environment wins over the file
     assert [q.name for q in s.queues] == ["SALES"]
     assert s.rules()["SALES"].short_abandon_s == 0
-    assert s.rules_for("UNLISTED").sl_threshold_s == 25
+    assert s.rule_book().rules_for("UNLISTED").sl_threshold_s == 25
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_vip_queues_get_the_stricter_defaults_and_targets_can_be_overridden():
         {"name": "V", "vip": True},
         {"name": "N", "targets": {"aht_s": {"min": 100, "max": 200}}},
     ])
-    vip, normal = settings.rules_for("V"), settings.rules_for("N")
+    vip, normal = settings.rule_book().rules_for("V"), settings.rule_book().rules_for("N")
     assert (vip.sl_threshold_s, vip.sl_target) == (15, 0.90)  # manual lines 511-513
     assert vip.targets["answer_rate"].min == 0.95 and vip.targets["answer_timeout_rate"].max == 0.10
     assert (normal.sl_threshold_s, normal.targets["answer_rate"].min) == (20, 0.85)

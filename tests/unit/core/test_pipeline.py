@@ -118,7 +118,7 @@ def _check_against_the_reference(seed: int) -> None:
     assert max(s.engine.clock_ms for s in shards.values()) == now
     for queue in REFERENCE.queues():
         owner = next(s for s in shards.values() if queue in s.engine.live)
-        rules = SETTINGS.rules_for(queue)
+        rules = SETTINGS.rule_book().rules_for(queue)
         assert queue_snapshot(owner.engine, rules, now) == queue_snapshot(
             REFERENCE.engine, rules, now), queue
         start = half_hour_bounds(at(9, 0), SHANGHAI)[0]
@@ -278,7 +278,7 @@ def test_a_checkpoint_restores_everything_that_matters():
     assert restored.ladders.state() == pipeline.ladders.state()
     now = pipeline.engine.clock_ms
     for queue in pipeline.queues():
-        rules = SETTINGS.rules_for(queue)
+        rules = SETTINGS.rule_book().rules_for(queue)
         assert queue_snapshot(restored.engine, rules, now) == queue_snapshot(
             pipeline.engine, rules, now)
     # A re-read of what the checkpoint covers counts nothing.

@@ -10,7 +10,7 @@ from tests.unit.factories import SHANGHAI, at, call, event
 
 def build():
     settings = Settings()
-    engine = Engine(settings.rules_for, SHANGHAI, {}, {}, retention_ms=None, max_wait_ms=1 << 40)
+    engine = Engine(settings.rule_book().rules_for, SHANGHAI, retention_ms=None, max_wait_ms=1 << 40)
     engine.apply(
         call("g1", at(10, 0), answer_after_s=10)
         + call("g2", at(10, 1), answer_after_s=30)
@@ -21,7 +21,7 @@ def build():
            event("agent.state", at(10, 2, 14), "VIP", agent_id="a", state="on_call")]
     )
     now = at(10, 5)
-    snaps = [queue_snapshot(engine, settings.rules_for(q), now) for q in ("GEN", "VIP")]
+    snaps = [queue_snapshot(engine, settings.rule_book().rules_for(q), now) for q in ("GEN", "VIP")]
     return settings, now, snaps
 
 
@@ -38,7 +38,7 @@ def test_queue_snapshot_live_figures():
 
 def test_centre_sums_counts_and_derives_ratios_again():
     settings, now, parts = build()
-    centre = centre_snapshot(parts, settings.rules_for("ALL"), now, SHANGHAI)
+    centre = centre_snapshot(parts, settings.rule_book().rules_for("ALL"), now, SHANGHAI)
     assert centre["queue"] == "ALL" and centre["queues"] == ["GEN", "VIP"]
     assert centre["now"]["waiting"] == 2
     assert centre["now"]["longest_wait_s"] == 120

@@ -212,7 +212,7 @@ def test_abandon_while_ringing_keeps_the_ring_time_and_is_not_answered():
     assert abandoned[0]["ring_ms"] == 4000 and abandoned[0]["wait_ms"] == 10_000
     c = kpi.new_counters()
     for e in events:
-        kpi.fold(c, e, Settings().rules_for("GEN").limits())
+        kpi.fold(c, e, Settings().rule_book().rules_for("GEN").limits())
     # Queue time 10 - 4 = 6 s: it did queue; no rings are counted for an unanswered call.
     assert (c["abandoned"], c["answered"], c["queued"], c["rung"]) == (1, 0, 1, 0)
 
