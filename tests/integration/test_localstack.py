@@ -135,6 +135,8 @@ def test_the_broker_rolled_twice_mid_run_and_killed_loses_nothing(tmp_path):
         for old, new in re.findall(r"the old one held (\d+) MB, the new one (\d+) MB", rolled):
             assert int(new) < int(old), rolled
         assert "called off" not in rolled
+        # Before each broker went, the archive check found every record it held archived.
+        assert rolled.count("archive check: every one of the") >= 3, rolled
         assert "exited with" not in rolled  # no child died of a roll (the worker once did)
         client = redis.Redis(port=redis_port, decode_responses=True)
         board = _Board(client)
