@@ -596,6 +596,31 @@ def convert_asterisk(ctx: click.Context, queue_log: Path, out: Path) -> None:
     click.echo(json.dumps({"events": count, **conv.summary()}, indent=1), err=True)
 
 
+@convert.command("freeswitch")
+@click.argument("dump", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Events file to write (JSON lines), for report and replay.")
+@click.pass_context
+def convert_freeswitch(ctx: click.Context, dump: Path, out: Path) -> None:
+    """A recorded FreeSWITCH event dump (mod_callcenter's CUSTOM callcenter::info events
+    as fs_cli or an ESL client prints them), whole (docs/freeswitch.md). Prints a summary
+    of every event kind. Callers' numbers are written hashed (caller_hash_key)."""
+    from base.callers import protect
+    from core.events import dumps
+    from producers.freeswitch import Converter, convert_events, parse_dump
+
+    key = _settings(ctx).caller_hash_key
+    conv = Converter()
+    count = 0
+    with dump.open("rb") as src, out.open("wb") as dst:
+        for event in convert_events(parse_dump(src), conv):
+            dst.write(dumps(protect(event, key)) + b"\n")
+            count += 1
+    for reason, text in conv.rejected[:20]:
+        click.echo(f"rejected ({reason}): {text[:200]}", err=True)
+    click.echo(json.dumps({"events": count, **conv.summary()}, indent=1), err=True)
+
+
 @cli.group()
 def ingest() -> None:
     """Follow an ACD's own log and publish its events to Kafka."""
