@@ -436,6 +436,9 @@ class Settings(BaseSettings):
     archive_metrics_port: int = Field(default=9103, ge=0, le=65535)
     ingest_metrics_port: int = Field(default=9104, ge=0, le=65535)
     board_metrics_port: int = Field(default=9105, ge=0, le=65535)
+    # `callboard ingest freeswitch`: the event socket's password (FreeSWITCH's own
+    # default; set CALLBOARD_FREESWITCH_PASSWORD rather than write it in the file).
+    freeswitch_password: str = "ClueCon"  # noqa: S105  # the vendor's documented default
     # The board is one waitress process with board_workers x board_threads serving
     # threads (board_workers was gunicorn's process count; kept so existing files load).
     board_workers: int = Field(default=2, ge=1, le=64)

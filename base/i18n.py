@@ -99,6 +99,8 @@ _BOARD: dict[str, tuple[str, str]] = {
     "rejected_banner": ("近15分钟拒收事件 {n} / {total}（{pct}），主要原因：{reason}",
                         "REJECTED EVENTS: {n} of {total} in the last 15 min ({pct}), "
                         "mostly {reason}"),
+    "source_down": ("ACD 数据源中断：{names}，自 {since} 起；其后的呼叫未计入",
+                    "ACD FEED DOWN: {names} since {since}; calls since are not counted"),
     "seats_short": ("需/在岗", "need/staffed"),
     "seats_needed": ("所需台数/在岗", "Seats needed / staffed"),
     "seats_help": ("按近15分钟呼入量和平均处理时长以Erlang C计算达到服务水平目标所需的坐席数",

@@ -38,6 +38,9 @@ class RedisKeys:
         self.stats = f"{prefix}:stats"  # hash: worker counters (dead letters by reason...)
         self.shards = f"{prefix}:shards"  # set: partitions whose counters are kept below
         self.heartbeat = f"{prefix}:heartbeat"  # wall ms of the worker's last write
+        # hash: an ACD source's name -> its connection as JSON (up, since_ms, checked_ms),
+        # written by a live ingest (producers/esl.py); the walls read it
+        self.sources = f"{prefix}:sources"
         # set once the history rows of every kept minute are in Redis; gone after a
         # Redis restart that lost them, which makes the worker write them all again
         self.history_epoch = f"{prefix}:history-epoch"

@@ -676,6 +676,30 @@ def ingest_asterisk(ctx: click.Context, queue_log: Path, follow: bool, state_pat
                      follow=follow, poll_s=poll_s)
 
 
+def _host_port(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r}: give HOST:PORT, for example 127.0.0.1:8021")
+    return host, int(port)
+
+
+@ingest.command("freeswitch")
+@click.option("--esl", required=True, callback=_host_port, metavar="HOST:PORT",
+              help="FreeSWITCH's event socket (mod_event_socket, inbound; 8021 by default).")
+@click.pass_context
+def ingest_freeswitch(ctx: click.Context, esl: tuple[str, int]) -> None:
+    """Publish FreeSWITCH mod_callcenter's events, live from the event socket, to the
+    events topic; reconnects with backoff, and says the source down meanwhile (every wall's
+    banner). The password is the freeswitch_password setting (or
+    CALLBOARD_FREESWITCH_PASSWORD). docs/freeswitch.md."""
+    from producers.esl import ingest_esl
+
+    settings = _settings(ctx)
+    signal.signal(signal.SIGTERM, _interrupt)
+    summary = ingest_esl(settings, *esl, settings.freeswitch_password)
+    click.echo(json.dumps(summary, indent=1), err=True)
+
+
 @cli.command()
 @click.option("--board-port", type=int, default=8050, show_default=True)
 @click.option("--speed", type=float, default=1.0, show_default=True,

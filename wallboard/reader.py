@@ -15,7 +15,7 @@ from base.keys import SESSION_NAME, RedisKeys, ReplaySession, replay_prefix, tex
 from core.records import Snapshot
 from core.snapshot import CENTRE
 
-__all__ = ["ASSETS", "Read", "Readers", "SnapshotReader", "session_from_query"]
+__all__ = ["ASSETS", "Read", "Readers", "SnapshotReader", "session_from_query", "sources_down"]
 
 # One read of Redis: snapshots in board order, and the worker's stats.
 Read = tuple[list[Snapshot], dict[str, int]]
@@ -67,13 +67,38 @@ class SnapshotReader:
             pipe.smembers(self.keys.queues)
             pipe.mget([self.keys.snapshot(n) for n in configured])
             pipe.hgetall(self.keys.stats)
-            members, raw, stats = pipe.execute()
+            pipe.hgetall(self.keys.sources)
+            members, raw, stats, sources = pipe.execute()
         others = sorted({text(n) for n in members} - set(configured))
         if others:  # queues the configuration does not name: a second, rarer trip
             raw = [*raw, *self.client.mget([self.keys.snapshot(n) for n in others])]
         snaps = [cast(Snapshot, json.loads(r)) for r in raw if r]  # the worker's, as written
-        return snaps, {text(k): int(v) for k, v in stats.items()}
+        counts = {text(k): int(v) for k, v in stats.items()}
+        counts.update(sources_down(sources, int(time.time() * 1000)))
+        return snaps, counts
 
+
+
+# A live ingest says its source's state every 2 s (producers/esl.py): one silent for
+# longer has stopped (killed, or cut off from Redis), its source with it.
+SOURCE_SILENT_MS = 10_000
+
+
+def sources_down(sources: dict[bytes | str, bytes | str], now_ms: int) -> dict[str, int]:
+    """``source_down.<name>`` -> since when (ms), for each ACD source that is
+    disconnected, or whose ingest has gone silent; read with the worker's counters."""
+    down: dict[str, int] = {}
+    for name, raw in sources.items():
+        try:
+            doc = json.loads(raw)
+            up, since, checked = bool(doc["up"]), int(doc["since_ms"]), int(doc["checked_ms"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if not up:
+            down[f"source_down.{text(name)}"] = since
+        elif now_ms - checked > SOURCE_SILENT_MS:
+            down[f"source_down.{text(name)}"] = checked
+    return down
 
 
 def session_from_query(search: str | None) -> str | None:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import flask
 from dash import Dash, dcc, html
@@ -294,6 +295,9 @@ def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
         banner = (replay_banner(replay, snaps, lang), "banner replay")
     else:
         banner = _stale_banner(snaps, now_ms, settings, lang)
+        down = _source_down_banner(stats, settings, lang)
+        if down and banner[1] == "banner hidden":  # the worker is live, its source is not
+            banner = down
         if rejected and banner[1] == "banner hidden":  # stale figures are said first
             n, total, reason = rejected
             banner = (str(Markup.escape(BOARD("rejected_banner", lang, n=n, total=total,
@@ -342,6 +346,16 @@ def _stale_banner(snaps: list[Snapshot], now_ms: int, settings: Settings, lang: 
            else "stale_detail")
     detail = BOARD(why, lang, age=age_text(stale_age, lang)) if snaps else ""
     return str(tag("strong", {}, BOARD("stale", lang)) + " " + Markup.escape(detail)), "banner stale"
+
+
+def _source_down_banner(stats: dict[str, int], settings: Settings, lang: str
+                        ) -> tuple[str, str] | None:
+    down = {k[len("source_down."):]: v for k, v in stats.items() if k.startswith("source_down.")}
+    if not down:
+        return None
+    since = datetime.fromtimestamp(min(down.values()) / 1000, settings.zone).strftime("%H:%M:%S")
+    text = BOARD("source_down", lang, names=", ".join(sorted(down)), since=since)
+    return str(tag("strong", {}, Markup.escape(text))), "banner stale"
 
 
 def _ladder_lines(snaps: list[Snapshot], lang: str) -> str:
