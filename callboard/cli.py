@@ -621,6 +621,36 @@ def convert_freeswitch(ctx: click.Context, dump: Path, out: Path) -> None:
     click.echo(json.dumps({"events": count, **conv.summary()}, indent=1), err=True)
 
 
+@convert.command("connect")
+@click.argument("records", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Events file to write (JSON lines), for report and replay.")
+def convert_connect(records: tuple[Path, ...], out: Path) -> None:
+    """Amazon Connect records (contact events from EventBridge, agent event stream
+    records from Kinesis; one JSON record a line, or one record a file), in the order
+    given (docs/connect.md). Prints a summary of every record kind."""
+    from core.events import dumps
+    from producers.connect import Converter as ConnectConverter
+
+    conv = ConnectConverter()
+    count = 0
+    with out.open("wb") as dst:
+        for path in records:
+            raw = path.read_bytes()
+            stripped = raw.strip()
+            # A file holding one pretty-printed record, else one record a line.
+            items = [raw] if stripped.startswith(b"{") and b"\n{" not in stripped else [
+                line for line in raw.splitlines() if line.strip()]
+            for item in items:
+                for event in conv.feed(item):
+                    dst.write(dumps(event) + b"\n")
+                    count += 1
+    for reason, text in conv.rejected[:20]:
+        click.echo(f"rejected ({reason}): {text[:200]}", err=True)
+    click.echo(json.dumps({"events": count, **conv.summary()}, indent=1), err=True)
+
+
 @cli.group()
 def ingest() -> None:
     """Follow an ACD's own log and publish its events to Kafka."""
@@ -681,6 +711,28 @@ def _host_port(_ctx: click.Context, _param: click.Parameter, value: str) -> tupl
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.BadParameter(f"{value!r}: give HOST:PORT, for example 127.0.0.1:8021")
     return host, int(port)
+
+
+@ingest.command("connect")
+@click.argument("records", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--follow", is_flag=True, help="Keep reading as the file grows (tail -F).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Position file (default: RECORDS.callboard-position).")
+@click.option("--poll-s", type=float, default=0.5, show_default=True)
+@click.pass_context
+def ingest_connect_cmd(ctx: click.Context, records: Path, follow: bool, state_path: Path | None,
+                       poll_s: float) -> None:
+    """Publish a file of Amazon Connect records (one JSON record a line: contact events
+    and agent event stream records, as a Firehose or a Lambda writes them) to the events
+    topic, resuming where it stopped (docs/connect.md)."""
+    from producers.ingest import ingest_connect
+
+    settings = _settings(ctx)
+    signal.signal(signal.SIGTERM, _interrupt)
+    summary = ingest_connect(settings, records,
+                             state_path or records.with_name(records.name + ".callboard-position"),
+                             follow=follow, poll_s=poll_s)
+    click.echo(json.dumps(summary, indent=1), err=True)
 
 
 @ingest.command("freeswitch")

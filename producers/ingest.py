@@ -21,7 +21,7 @@ from producers.asterisk import Converter
 from producers.follow import Follower
 from producers.kafka_sink import KafkaSink, sink_for
 
-__all__ = ["IngestCollector", "ingest_queue_log"]
+__all__ = ["IngestCollector", "ingest_connect", "ingest_queue_log"]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,41 @@ def ingest_tickets(settings: Settings, path: Path, state_path: Path, *, follow: 
 
     _read(follower, deliver, follow, poll_s, closing=(events, letters))
     return {"rows": rows.rows, "events": sent[0]}
+
+
+def ingest_connect(settings: Settings, path: Path, state_path: Path, *, follow: bool,
+                   poll_s: float = 0.5) -> dict[str, int]:
+    """Files of Amazon Connect records (contact events, agent event stream records; one
+    JSON record a line, as a Firehose or Lambda writes them) to the events topic,
+    resuming where it stopped; a record that cannot be events is dead-lettered."""
+    from producers.connect import Converter as ConnectConverter
+
+    ensure_topics(settings)
+    follower = Follower(path, state_path)
+    conv = ConnectConverter()
+    events = sink_for(settings, settings.events_topic)
+    letters = sink_for(settings, settings.dead_letter_topic)
+    stats = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+    stats_key = RedisKeys(settings.redis_prefix).ingest("connect", path.name)
+
+    def deliver(lines: list[bytes]) -> None:
+        for line in lines:
+            if line.strip():
+                for event in conv.feed(line):
+                    events.send(event)
+        for reason, text in conv.rejected:
+            _dead_letter(letters, path, reason, "Amazon Connect record", text)
+        conv.rejected.clear()
+        # Delivered before the position moves (as for the queue_log above).
+        events.flush()
+        letters.flush()
+        try:
+            stats.hset(stats_key, mapping=cast(Mapping[Any, Any], conv.summary()))
+        except (RedisError, OSError) as exc:
+            log.warning("cannot write ingest counts to Redis: %s", exc)
+
+    _read(follower, deliver, follow, poll_s, closing=(events, letters, stats))
+    return conv.summary()
 
 
 def _read(follower: Follower, deliver: Callable[[list[bytes]], None], follow: bool,
