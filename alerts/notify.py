@@ -41,7 +41,7 @@ import requests
 from prometheus_client import Counter, Gauge
 
 from base.acklink import ack_url
-from base.alertstore import OpenAlert, Outbox, audit, update_open
+from base.alertstore import OpenAlert, Outbox, audit, ticket_alerts, update_open
 from base.config import Recipient, Settings
 from base.i18n import MESSAGES
 from base.keys import RedisKeys, text
@@ -191,6 +191,11 @@ class Notifier:
             if alert["direction"] not in TICKETS:  # a complaint's alert is not the queue's
                 update_open(self.redis, self.keys, queue,
                             lambda current: open_alert_after(current, alert, now_ms, ended))
+            elif ticket_of := alert.get("ticket"):
+                # Its own record, to acknowledge from the console or its link; it never climbs.
+                update_open(self.redis, self.keys, ticket_of["ticket_id"],
+                            lambda current: ticket_alert_after(current, alert, now_ms),
+                            self.keys.alerts_tickets)
             for step, duration_s in ended[-1:]:
                 audit(self.redis, self.keys, what="step_ended", queue=queue, step=step,
                       duration_s=duration_s)
@@ -227,8 +232,15 @@ class Notifier:
 
     def trim(self) -> None:
         """The audit trail to its newest ``audit_keep`` entries (once a round: an entry is
-        written by whoever audits, the notifier or a board)."""
+        written by whoever audits, the notifier or a board); the complaints' alert records
+        once acknowledged a day ago, or raised a week ago."""
         self.redis.xtrim(self.keys.alerts_audit, maxlen=self.esc.audit_keep, approximate=False)
+        now = self.now_ms()
+        old = [a["ticket"]["ticket_id"] for a in ticket_alerts(self.redis, self.keys)
+               if "ticket" in a and (now - (a.get("acked_ms") or now) > _TICKET_ACKED_KEEP_MS
+                                     or now - a["event_ms"] > _TICKET_KEEP_MS)]
+        if old:
+            self.redis.hdel(self.keys.alerts_tickets, *old)
 
     def _marker(self, alert: Alert, level: int, recipient: str, channel: str) -> str:
         return f"{self.keys.alerts_sent}:{alert['alert_id']}:{level}:{recipient}:{channel}"
@@ -399,6 +411,8 @@ def _sign_dingtalk_once() -> None:
 
 WARNINGS = ("warn", "warn_end")  # the breach warning's directions (step 0, core/forecast.py)
 TICKETS = ("ticket_due", "ticket_overdue")  # a complaint at 75% of its limit, past it
+_TICKET_ACKED_KEEP_MS = 24 * 3_600_000
+_TICKET_KEEP_MS = 7 * 24 * 3_600_000
 
 
 def _kind(alert: Alert) -> str:
@@ -413,6 +427,16 @@ def _channels(recipient: Recipient) -> list[str]:
     outbox, the audit trail and the metrics name a service, never its secret URL)."""
     out = [c for c, on in (("webhook", recipient.webhook_url), ("email", recipient.email)) if on]
     return out + [f"apprise:{url.split('://', 1)[0]}:{i}" for i, url in enumerate(recipient.apprise)]
+
+
+def ticket_alert_after(current: OpenAlert | None, alert: Alert, now_ms: int) -> OpenAlert:
+    """A complaint's record after one of its alerts: overdue is news after due soon
+    (unacknowledged again); due soon arriving after overdue changes nothing."""
+    if current is not None and (current.get("last_alert_id") == alert["alert_id"] or (
+            current["direction"] == "ticket_overdue" and alert["direction"] == "ticket_due")):
+        return current
+    return {**alert, "level": 0, "notified_ms": now_ms, "acked_by": None, "acked_ms": None,
+            "started": {}, "last_alert_id": alert["alert_id"]}
 
 
 def open_alert_after(current: OpenAlert | None, alert: Alert, now_ms: int,

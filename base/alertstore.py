@@ -18,7 +18,8 @@ import redis
 from base.keys import RedisKeys
 from core.records import Alert
 
-__all__ = ["OpenAlert", "Outbox", "acknowledge", "audit", "update_open"]
+__all__ = ["OpenAlert", "Outbox", "acknowledge", "audit", "find_ticket_alert", "ticket_alerts",
+           "update_open"]
 
 
 
@@ -42,31 +43,49 @@ def audit(client: redis.Redis, keys: RedisKeys, **fields: Any) -> None:
 
 
 def update_open(client: redis.Redis, keys: RedisKeys, queue: str,
-                change: Callable[[OpenAlert | None], OpenAlert | None]) -> OpenAlert | None:
-    """Apply ``change`` to the queue's open alert atomically; it returns the new alert, or
+                change: Callable[[OpenAlert | None], OpenAlert | None],
+                hash_key: str | None = None) -> OpenAlert | None:
+    """Apply ``change`` to the queue's open alert atomically (or, with ``hash_key``
+    ``keys.alerts_tickets``, to the ticket ``queue``'s); it returns the new alert, or
     None to close it. ``change`` may run more than once (when another writer raced it),
     so it must only compute. Returns what was stored."""
+    where = hash_key or keys.alerts_open
 
     def attempt(pipe: redis.client.Pipeline) -> OpenAlert | None:
-        raw = pipe.hget(keys.alerts_open, queue)
+        raw = pipe.hget(where, queue)
         new = change(json.loads(raw) if raw else None)
         pipe.multi()
         if new is None:
-            pipe.hdel(keys.alerts_open, queue)
+            pipe.hdel(where, queue)
         else:
-            pipe.hset(keys.alerts_open, queue, json.dumps(new, ensure_ascii=False))
+            pipe.hset(where, queue, json.dumps(new, ensure_ascii=False))
         return new
 
     # redis-py types the callable as taking its Pipeline class; ours takes that very class.
-    stored = client.transaction(attempt, keys.alerts_open,  # type: ignore[arg-type]
+    stored = client.transaction(attempt, where,  # type: ignore[arg-type]
                                 value_from_callable=True)
     return cast(OpenAlert | None, stored)
 
 
+def ticket_alerts(client: redis.Redis, keys: RedisKeys) -> list[OpenAlert]:
+    """The complaints' latest alerts, the oldest due first."""
+    raw = cast(dict[str, str], client.hgetall(keys.alerts_tickets))
+    found = [cast(OpenAlert, json.loads(v)) for v in raw.values()]
+    return sorted(found, key=lambda a: (a.get("ticket", {}).get("due_ms") or 0, a["alert_id"]))
+
+
+def find_ticket_alert(client: redis.Redis, keys: RedisKeys, alert_id: str) -> OpenAlert | None:
+    """The ticket alert a one-tap link names, while it is its complaint's latest."""
+    return next((a for a in ticket_alerts(client, keys) if a.get("last_alert_id") == alert_id),
+                None)
+
+
 def acknowledge(client: redis.Redis, keys: RedisKeys, queue: str, user: str,
-                alert_id: str | None = None, via: str = "console") -> str:
-    """Acknowledge the queue's open alert: "acked"; "already" when someone did first (the
-    first acknowledgement of a step counts); "none" when no alert is open, or, with
+                alert_id: str | None = None, via: str = "console",
+                hash_key: str | None = None) -> str:
+    """Acknowledge the queue's open alert (with ``hash_key`` ``keys.alerts_tickets``: the
+    ticket ``queue``'s): "acked"; "already" when someone did first (the first
+    acknowledgement of a step counts); "none" when no alert is open, or, with
     ``alert_id`` (a one-tap link's), when the open alert is not that one any more."""
     now_ms = int(time.time() * 1000)
     outcome = "none"
@@ -79,10 +98,12 @@ def acknowledge(client: redis.Redis, keys: RedisKeys, queue: str, user: str,
         outcome = "already" if alert.get("acked_by") else "acked"
         return {**alert, "acked_by": user, "acked_ms": now_ms} if outcome == "acked" else alert
 
-    alert = update_open(client, keys, queue, ack)
+    alert = update_open(client, keys, queue, ack, hash_key)
     if alert is not None and outcome == "acked":
-        audit(client, keys, what="acknowledged", queue=queue, step=alert["step"], user=user,
-              via=via, after_s=round((now_ms - alert["notified_ms"]) / 1000, 1))
+        ticket = alert.get("ticket")
+        audit(client, keys, what="acknowledged", queue=alert["queue"], step=alert["step"],
+              user=user, via=via, after_s=round((now_ms - alert["notified_ms"]) / 1000, 1),
+              ticket=ticket["ticket_id"] if ticket else None)
     return outcome
 
 

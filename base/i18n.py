@@ -260,6 +260,12 @@ _PAGES: dict[str, tuple[str, str]] = {
     "link_tampered": ("链接无效。", "This link is not valid."),
     "link_off": ("一键确认未开启。", "One-tap acknowledgement is off."),
     "step_at": ("第 {step} 步 · {at}", "Step {step} · {at}"),
+    "ticket_alert_line": ("投诉单 {id} · {level} 级 · 受理人 {owner}",
+                          "Complaint {id} · level {level} · owner {owner}"),
+    "ack_ticket_gone": ("此投诉告警已被超时告警取代或早已处理完毕：请使用最新消息中的链接。",
+                        "This complaint's alert was overtaken by its overdue alert, or was "
+                        "settled long ago: use the link in the newest message."),
+    "complaint_alerts": ("投诉告警", "Complaint alerts"),
     "warn_at": ("预警 · {at}：约 {n} 分钟后可能触发第 1 步", "Warning · {at}: step 1 likely in ~{n} min"),
     "now_figures": ("现在", "Now"),
     "longest": ("最长等待", "Longest wait"),

@@ -56,6 +56,9 @@ class RedisKeys:
         # sorted set: deliveries still to make (member: the job, score: when due)
         self.alerts_outbox = f"{prefix}:alerts:outbox"
         self.alerts_attempts = f"{prefix}:alerts:attempts"  # hash: job -> attempts so far
+        # hash: ticket id -> its complaint's latest alert (due soon / overdue), acknowledged
+        # or not; kept apart from the ladders' open alerts: it never climbs
+        self.alerts_tickets = f"{prefix}:alerts:tickets"
         # Set once the notifier has read the alerts topic into this Redis: gone, Redis
         # was lost, and the notifier reads the topic again (alerts/notify.py).
         self.alerts_epoch = f"{prefix}:alerts:epoch"

@@ -21,7 +21,7 @@ from flask import Flask, Response, redirect, request
 from flask_wtf.csrf import generate_csrf
 
 from base.acklink import AckClaim, LinkError, read_link
-from base.alertstore import OpenAlert, acknowledge
+from base.alertstore import OpenAlert, acknowledge, find_ticket_alert
 from base.config import Settings
 from base.i18n import lang_from_query
 from base.keys import RedisKeys
@@ -67,15 +67,27 @@ def register_ack(server: Flask, settings: Settings, guarded: Any) -> None:
         refused = forged()
         if refused is not None:
             return refused
-        acknowledge(client, keys, claim["queue"], claim["recipient"], alert_id=claim["alert_id"],
-                    via=f"link (level {claim['level']})")
+        ticket = find_ticket_alert(client, keys, claim["alert_id"])
+        if ticket is not None and "ticket" in ticket:  # a complaint's alert: its own record
+            acknowledge(client, keys, ticket["ticket"]["ticket_id"], claim["recipient"],
+                        alert_id=claim["alert_id"], via=f"link (level {claim['level']})",
+                        hash_key=keys.alerts_tickets)
+        else:
+            acknowledge(client, keys, claim["queue"], claim["recipient"],
+                        alert_id=claim["alert_id"], via=f"link (level {claim['level']})")
         return redirect(f"/ack/{token}?lang={lang()}", code=303)
 
 
 def _page(client: redis.Redis, keys: RedisKeys, claim: AckClaim, token: str, lang: str,
           csrf: str, zone: ZoneInfo) -> Response:
-    raw = client.hget(keys.alerts_open, claim["queue"])
-    alert = cast(OpenAlert, json.loads(cast(str, raw))) if raw else None
+    if claim["alert_id"].startswith("ticket:"):  # core.tickets.ticket_alert's ids
+        alert = find_ticket_alert(client, keys, claim["alert_id"])
+        if alert is None:  # acknowledged long ago, or overtaken by the overdue alert
+            return render_page("ack.html", lang=lang, state="ack_ticket_gone", alert=None,
+                               claim=claim, now=None, told=[], token=csrf, link=token)
+    else:
+        raw = client.hget(keys.alerts_open, claim["queue"])
+        alert = cast(OpenAlert, json.loads(cast(str, raw))) if raw else None
     if alert is None or alert.get("last_alert_id") != claim["alert_id"]:
         state = "moved" if alert is not None else "closed"
     else:

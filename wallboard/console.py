@@ -34,7 +34,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from base.alertstore import acknowledge
+from base.alertstore import acknowledge, ticket_alerts
 from base.config import Settings
 from base.i18n import PAGES
 from base.keys import RedisKeys
@@ -224,6 +224,14 @@ def register_console(server: Flask, settings: Settings) -> Gate:
         can_act = gate.may(name, "supervisor")
         return _page(client, keys, name, generate_csrf() if can_act else "", lang, can_act)
 
+    @server.post("/console/ack-ticket/<ticket_id>")
+    @gate.posted
+    def ack_ticket(name: str, ticket_id: str) -> Any:
+        if acknowledge(client, keys, ticket_id, name, hash_key=keys.alerts_tickets) == "none":
+            return Response("no alert for that complaint", 404)
+        return redirect(f"/console?lang={'en' if request.args.get('lang') == 'en' else 'zh'}",
+                        code=303)
+
     @server.post("/console/ack/<queue>")
     @gate.posted
     def ack(name: str, queue: str) -> Any:
@@ -268,4 +276,4 @@ def _page(client: redis.Redis, keys: RedisKeys, name: str | None, token: str, la
               " ".join(f"{k}={v}" for k, v in f.items() if k != "at_ms" and v))
              for _, f in entries]
     return render_page("console.html", name=name, token=token, alerts=alerts, trail=trail,
-                       lang=lang, can_act=can_act)
+                       lang=lang, can_act=can_act, tickets=ticket_alerts(client, keys))

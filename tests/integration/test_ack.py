@@ -124,3 +124,68 @@ def test_a_link_past_its_lifetime_is_expired(stack, tmp_path):
 
     wait_until(expired, 20, "the link to expire")
     assert not the_alert(stack).get("acked_by")
+
+
+def test_a_complaints_alert_is_acknowledged_by_its_link_and_shown_so_in_the_console(
+        stack, tmp_path, browser):
+    """Issue #32 item 4: ticket_due / ticket_overdue reached their recipients but neither
+    the link nor the console knew them. The notifier now keeps each complaint's latest
+    alert apart from the ladders' (it never climbs); its link acknowledges it, once, and
+    the console shows who did."""
+    from werkzeug.security import generate_password_hash
+
+    from alerts.notify import Notifier
+    from core.tickets import Ticket, ticket_alert
+    from tests.unit.factories import SHANGHAI, at
+
+    users = tmp_path / "users.toml"
+    users.write_text(f'[users]\nlin = "{generate_password_hash("floor-pass")}"\n')
+    config = tmp_path / "centre.toml"
+    config.write_text(f'[escalation]\npublic_url = "http://board.example"\n'
+                      f'ack_link_secret = "{SECRET}"\nusers_file = "{users}"\n')
+    stack.env["CALLBOARD_CONFIG"] = str(config)
+    settings = load_settings(config)
+    settings = settings.model_copy(update={"redis_url": stack.env["CALLBOARD_REDIS_URL"],
+                                           "redis_prefix": stack.prefix})
+    ticket = Ticket("T-1001", "GEN", "complaint", level=2, opened_ms=at(9, 0),
+                    reply_due_ms=at(10, 0), resolve_due_ms=at(13, 0), owner="wang")
+    due = ticket_alert(ticket, "ticket_due", at(12, 0), SHANGHAI)
+    Notifier(settings).handle(due)
+    url, _ = start_board(stack, CALLBOARD_CONFIG=str(config))
+    token = sign_link(settings.escalation, {"alert_id": due["alert_id"], "queue": "GEN",
+                                            "recipient": "lin", "level": 0})
+    browser.set_window_size(360, 640)
+    try:
+        browser.get(f"{url}/ack/{token}?lang=zh")
+        wait_until(lambda: browser.find_elements(By.ID, "ack"), 10, "the button")
+        assert "投诉单 T-1001 · 2 级 · 受理人 wang" in browser.find_element(By.ID, "what").text
+        assert no_sideways_scroll(browser)
+        browser.find_element(By.ID, "ack").click()
+        wait_until(lambda: browser.find_elements(By.ID, "done"), 10, "the acknowledgement")
+    finally:
+        browser.set_window_size(1280, 900)
+    stored = json.loads(stack.redis.hget(stack.keys.alerts_tickets, "T-1001"))
+    assert stored["acked_by"] == "lin"
+    assert stack.redis.hget(stack.keys.alerts_open, "GEN") is None  # not a ladder's alert
+    console = requests.get(f"{url}/console?lang=en", auth=("lin", "floor-pass"), timeout=10)
+    card = console.text.split('id="ticket-T-1001"')[1].split("</div>")[0]
+    assert "Complaint T-1001 · level 2 · owner wang" in card and "✔ lin" in card
+    audit = [f for _, f in stack.redis.xrange(stack.keys.alerts_audit)
+             if f["what"] == "acknowledged"]
+    assert [(f["user"], f["ticket"], f["via"]) for f in audit] == [
+        ("lin", "T-1001", "link (level 0)")]
+
+    # Overdue is news: unacknowledged again, and the console's button acknowledges it.
+    Notifier(settings).handle(ticket_alert(ticket, "ticket_overdue", at(13, 0), SHANGHAI))
+    session = requests.Session()
+    session.auth = ("lin", "floor-pass")
+    page = session.get(f"{url}/console?lang=en", timeout=10)
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    done = session.post(f"{url}/console/ack-ticket/T-1001?lang=en", data={"csrf_token": csrf},
+                        timeout=10)
+    assert done.status_code == 200
+    stored = json.loads(stack.redis.hget(stack.keys.alerts_tickets, "T-1001"))
+    assert (stored["direction"], stored["acked_by"]) == ("ticket_overdue", "lin")
+    # The due link, overtaken, now acknowledges nothing and says why.
+    old = requests.get(f"{url}/ack/{token}?lang=en", timeout=10)
+    assert "overtaken by its overdue alert" in old.text and 'id="ack"' not in old.text
