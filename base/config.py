@@ -207,6 +207,9 @@ class WallConfig(BaseModel):
     figures: Literal["compact", "full"] = "full"
     lang: Literal["zh", "en"] = "zh"  # ?lang= on the URL still overrides it
     page_s: float = Field(default=10.0, ge=3, le=600)  # rotation when not every tile fits
+    # The centre's tickets tile (open by level, due soon, overdue, next due) after the
+    # centre's own tile, once any ticket was seen.
+    tickets: bool = False
 
 
 class TicketConfig(BaseModel):

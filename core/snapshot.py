@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 from core import kpi
 from core.engine import Engine
 from core.escalation import seats_needed
-from core.records import AgentDay, Agents, Drill, RulesDoc, Snapshot, Window
+from core.records import AgentDay, Agents, Drill, RulesDoc, Snapshot, TicketsNow, Window
 from core.rules import QueueRules
 from core.state import LOGGED_OUT, LiveQueue
 from core.timebuckets import iso
 
-__all__ = ["CENTRE", "SNAPSHOT_SCHEMA", "centre_snapshot", "queue_snapshot", "window_figures"]
+__all__ = ["CENTRE", "SNAPSHOT_SCHEMA", "centre_snapshot", "centre_tickets", "queue_snapshot",
+           "window_figures"]
 
 SNAPSHOT_SCHEMA = 1
 CENTRE = "ALL"
@@ -153,7 +154,8 @@ def centre_snapshot(
         )
     # The centre needs what its queues need: each queue is sized for its own calls.
     needs = [p["now"].get("seats_needed") for p in parts]
-    return {
+    tickets = centre_tickets(parts)
+    snap: Snapshot = {
         "schema": SNAPSHOT_SCHEMA,
         "queue": CENTRE,
         **_rules_doc(centre_rules),
@@ -173,6 +175,25 @@ def centre_snapshot(
         "windows": windows,
         "last_event_ms": max((p.get("last_event_ms") or 0 for p in parts), default=0),
     }
+    if tickets is not None:
+        snap["now"]["tickets"] = tickets
+    return snap
+
+
+def centre_tickets(parts: Sequence[Snapshot]) -> TicketsNow | None:
+    """The centre's open tickets: its queues' summed, the first due of all of them next;
+    None when no queue ever had one."""
+    found = [t for p in parts if (t := p["now"].get("tickets")) is not None]
+    if not found:
+        return None
+    opened: dict[str, int] = {}
+    for t in found:
+        for kind, n in t["open"].items():
+            opened[kind] = opened.get(kind, 0) + n
+    due = [t["next_due"] for t in found if t["next_due"] is not None]
+    return {"open": opened, "due_soon": sum(t["due_soon"] for t in found),
+            "overdue": sum(t["overdue"] for t in found),
+            "next_due": min(due, key=lambda d: (d["due_ms"], d["ticket_id"])) if due else None}
 
 
 def drill_doc(queue: str, live: LiveQueue, now_ms: int) -> Drill:

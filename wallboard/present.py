@@ -217,7 +217,7 @@ def few_calls(kind: str, window: WindowFigures, snap: Snapshot, settings: Settin
     calls = window.get("offered")
     if (window.get(_TILE_KPI[kind]) is not None and calls is not None
             and calls < min_calls(snap["queue"], settings)):
-        return BOARD("calls", lang, n=int(calls))
+        return BOARD("one_call" if int(calls) == 1 else "calls", lang, n=int(calls))
     return ""
 
 

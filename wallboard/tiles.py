@@ -23,8 +23,8 @@ from base.config import Settings
 from base.i18n import BOARD
 from base.keys import safe_name
 from core.catalog import by_key
-from core.records import Snapshot
-from wallboard.present import RED, AgentView, TicketsShown, kpi_help, tile_view
+from core.records import Snapshot, TicketsNow
+from wallboard.present import RED, AgentView, TicketsShown, kpi_help, tickets_shown, tile_view
 
 __all__ = ["Props", "Tile", "agent_tile", "queue_tile", "tag"]
 
@@ -244,6 +244,54 @@ class _AgentTile(_Write):
                                            "c": f"agent-state state-{state}"},
                    {"class": "agent-state"}),
             tag("div", {"class": "agent-queue"}, view["queue"]))
+
+
+class _TicketsTile(_Write):
+    """The centre's open tickets (manual lines 501-531): by level, due soon, overdue,
+    the next one due."""
+
+    def __init__(self, tickets: TicketsNow, as_of_ms: int, lang: str) -> None:
+        self.tickets, self.lang = tickets, lang
+        self.shown = tickets_shown(tickets, as_of_ms, lang)
+
+    def __call__(self, b: _Builder) -> Markup:
+        tickets, lang, shown = self.tickets, self.lang, self.shown
+        assert shown is not None
+        soon, late = shown["due_soon"], shown["overdue"]
+        kinds = [("consultation", BOARD("consultation_short", lang)),
+                 *((f"level{n}", BOARD("ticket_level_n", lang, n=n)) for n in range(1, 5))]
+        by_level = tag("div", {"class": "row ticket-levels"}, *(
+            tag("div", {"class": "figure"}, tag("div", {"class": "fig-label"}, label),
+                b.slot("div", f"tickets-open-{kind}",
+                       {"t": str(tickets["open"].get(kind, 0))}, {"class": "fig-value led"}))
+            for kind, label in kinds))
+        severity = "2" if tickets["overdue"] else "1" if tickets["due_soon"] else "0"
+        return b.slot(
+            "div", "tile-tickets",
+            {"c": "tile tickets" + (" over" if tickets["overdue"] else ""),
+             "d": {"severity": severity, "rank": "0"}},
+            {"class": "tile tickets", "data-queue": "tickets", "data-step": "0",
+             "data-name": BOARD("centre_tickets", lang)},
+            tag("div", {"class": "tile-head"},
+                tag("span", {"class": "tile-name"}, BOARD("centre_tickets", lang)),
+                # Its age, as every figure's (wall.js writes it from the answer's clock).
+                tag("span", {"id": "tickets-age", "class": "age", "data-age": "tickets"})),
+            tag("div", {"class": "row ticket-main"},
+                tag("div", {"class": "figure"},
+                    tag("div", {"class": "fig-label"}, BOARD("tickets_overdue", lang)),
+                    b.slot("div", "tickets-overdue", {"t": late[0], "c": f"fig-value led {late[1]}"},
+                           {"class": "fig-value led"})),
+                tag("div", {"class": "figure"},
+                    tag("div", {"class": "fig-label"}, BOARD("tickets_due_soon", lang)),
+                    b.slot("div", "tickets-soon", {"t": soon[0], "c": f"fig-value led {soon[1]}"},
+                           {"class": "fig-value led"}))),
+            by_level,
+            b.slot("div", "tickets-next", {"t": shown["next_due"]}, {"class": "ticket-next"}))
+
+
+def tickets_tile(tickets: TicketsNow, as_of_ms: int, lang: str) -> Tile:
+    """The whole centre's open tickets, for a wall that lists it (``[[walls]] tickets``)."""
+    return Tile.of("tickets", _TicketsTile(tickets, as_of_ms, lang))
 
 
 def agent_tile(view: AgentView, lang: str) -> Tile:

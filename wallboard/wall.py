@@ -33,7 +33,7 @@ from wallboard.displays import DisplayRegistry, build_id
 from wallboard.frames import Frame, FrameCache, Page, respond
 from wallboard.present import AGE_UNITS, age_text, agent_views, data_ms, replay_marker, source_lost
 from wallboard.reader import ASSETS, Read, Readers, SnapshotReader
-from wallboard.tiles import Props, Tile, agent_tile, queue_tile, tag
+from wallboard.tiles import Props, Tile, agent_tile, queue_tile, tag, tickets_tile
 
 __all__ = ["board_view", "create_app", "on_wall", "view_of"]
 
@@ -286,6 +286,7 @@ def on_wall(snaps: list[Snapshot], wall: WallConfig) -> list[Snapshot]:
 def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
             lang: str, now_ms: int, replay: ReplaySession | None,
             wall: WallConfig, rejected: tuple[int, int, str] | None = None) -> Page:
+    centre_now = next((s for s in snaps if s["queue"] == CENTRE), None)
     snaps = on_wall(snaps, wall)
     title = BOARD("title", lang) + ("" if wall.name == "board" else f" · {wall.name}")
     if replay is not None:
@@ -314,8 +315,15 @@ def view_of(snaps: list[Snapshot], stats: dict[str, int], settings: Settings,
                      "", footer, esc, {}, since)
     tiles = [queue_tile(s, now_ms, settings, lang, replay is not None,
                         compact=wall.figures == "compact") for s in snaps] or [_empty(lang)]
+    open_tickets = centre_now["now"].get("tickets") if centre_now is not None else None
+    if wall.tickets and centre_now is not None and open_tickets:
+        # After the centre's tile (or first, on a wall without it).
+        tiles.insert(1 if wall.centre else 0,
+                     tickets_tile(open_tickets, centre_now["as_of_ms"], lang))
     # The tiles' ages, drawn by the browser; none for a replay (its figures have no age).
     ages = {} if replay is not None else {safe_name(s["queue"]): data_ms(s) for s in snaps}
+    if replay is None and centre_now is not None and any(t.key == "tickets" for t in tiles):
+        ages["tickets"] = data_ms(centre_now)
     centre = next((s for s in snaps if s["queue"] == CENTRE), None)
     clock = f"{BOARD('as_of', lang)} {centre['as_of'][11:19]}" if centre else ""
     return _page(tiles, banner, title, clock, footer, esc, ages)

@@ -154,3 +154,46 @@ def test_a_crm_export_and_a_crm_push_are_counted_and_their_bad_rows_set_aside(st
         doc = json.loads(answer.read())
     assert doc["accepted"] == 1 and doc["rejected"][0]["reason"] == "bad_field"
     wait_until(lambda: counted()["tickets_counted"] == 4, 60, "the pushed ticket counted")
+
+
+def test_a_wall_lists_the_centres_tickets_tile(stack, browser, tmp_path):
+    """Issue #32 item 4: a wall that lists it shows the whole centre's tickets (every
+    queue's): overdue, due soon, open by kind, the next one due."""
+    stack.start("worker", name="worker")
+    _publish(stack, "open", [
+        *call("a", at(10, 0), answer_after_s=5),
+        event("ticket.opened", at(10, 1), ticket_id="T-1", kind="complaint", level=1,
+              owner="A1", call_id="a"),
+        *call("b", at(10, 2), queue="BIZ", answer_after_s=5),
+        event("ticket.opened", at(10, 3), queue="BIZ", ticket_id="T-2", kind="consultation",
+              owner="B1", call_id="b"),
+        *call("c", at(11, 31), answer_after_s=5),  # GEN 90 min on: T-1 at 75% of 2 hours
+        *call("d", at(11, 31), queue="BIZ", answer_after_s=5),
+    ])
+    config = tmp_path / "walls.toml"
+    config.write_text('[[walls]]\nname = "floor"\ntickets = true\nlang = "en"\n')
+    url, _ = start_board(stack, CALLBOARD_CONFIG=str(config))
+    browser.set_window_size(1920, 1080)
+    try:
+        browser.get(url + "/board/floor")
+        wait_until(lambda: text_of(browser, "tickets-soon") == "1", 90, "the tickets tile")
+        assert "amber" in attr_of(browser, "tickets-soon", "class").split()
+        assert text_of(browser, "tickets-overdue") == "0"
+        def opened() -> dict[str, str]:
+            return {k: text_of(browser, f"tickets-open-{k}", settle_s=0.2)
+                    for k in ("consultation", "level1", "level2", "level3", "level4")}
+
+        # Both queues' (the centre's is written as each queue changes).
+        wait_until(lambda: opened() == {"consultation": "1", "level1": "1", "level2": "0",
+                                        "level3": "0", "level4": "0"}, 30,
+                   "the open tickets by kind")
+        # The first due of both: T-1 at 12:01 (GEN's 2-hour limit) before BIZ's
+        # consultation (24 hours); counted from the centre's own time.
+        assert text_of(browser, "tickets-next").startswith("next L1 in ")
+        # Placed right after the centre's tile, with its age.
+        order = browser.execute_script(
+            "return [...document.querySelectorAll('#tiles .tile')].map(t => t.dataset.queue)")
+        assert order[:2] == ["ALL", "tickets"], order
+        assert text_of(browser, "tickets-age") != ""
+    finally:
+        browser.set_window_size(1280, 900)

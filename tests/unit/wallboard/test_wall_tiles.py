@@ -228,6 +228,7 @@ def test_a_rate_on_three_calls_is_shown_with_its_count_and_judged_on_nothing():
     assert view["sl"] == ("67%", "grey") and view["few"]["sl"] == "3 calls"
     assert view["severity"] == 0
     assert tile_view(_few(3), 1_000, Settings(), "zh")["few"]["sl"] == "3通"
+    assert tile_view(_few(1, sl=1.0), 1_000, Settings(), "en")["few"]["sl"] == "1 call"
     # The tile carries the count beside the rate's caption, the figure keeps its width.
     tile = tree(queue_tile(_few(3), 1_000, Settings(), "en"))
     assert tile.find(".//*[@id='GEN-sl-calls']").text == " · 3 calls"
