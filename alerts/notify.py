@@ -34,7 +34,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import partial
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import redis
 import requests
@@ -72,10 +72,10 @@ def message_subject(alert: Alert) -> str:
 
 
 def phone_message(alert: Alert, lang: str, escalated: int = 0, now: Snapshot | None = None,
-                  link: str | None = None) -> tuple[str, str]:
+                  link: str | None = None, drill: str | None = None) -> tuple[str, str]:
     """(title, body) for a phone notification, in the recipient's language: the queue
-    and step, the manual's action, waiting at the step and now, seats needed, and the
-    one-tap acknowledgement link."""
+    and step, the manual's action, waiting at the step and now, seats needed, the
+    one-tap acknowledgement link and the queue's drill-down on the supervisor page."""
     rung = alert["rung"]
     name = rung["name_zh"] if lang == "zh" else rung["name_en"]
     title = MESSAGES("phone_title", lang, queue=alert["queue"], step=alert["step"], name=name,
@@ -112,7 +112,17 @@ def phone_message(alert: Alert, lang: str, escalated: int = 0, now: Snapshot | N
         lines.append(MESSAGES("escalated", lang, level=escalated))
     if link:
         lines.append(MESSAGES("phone_ack", lang, url=link))
+    if drill:
+        lines.append(MESSAGES("phone_drill", lang, url=drill))
     return title, "\n".join(lines)
+
+
+def drill_url(public_url: str | None, queue: str, lang: str) -> str | None:
+    """The queue's drill-down on the supervisor page (its callers, agents, figures);
+    None when the board's public address is not set."""
+    if not public_url:
+        return None
+    return f"{public_url.rstrip('/')}/supervisor/?queue={quote(queue, safe='')}&lang={lang}"
 
 
 def _minutes(seconds: float | None) -> str:
@@ -341,7 +351,8 @@ class Notifier:
         link = ack_url(self.esc, {"alert_id": alert["alert_id"], "queue": alert["queue"],
                                   "recipient": recipient.name, "level": level}, recipient.lang)
         title, body = phone_message(alert, recipient.lang, level, self._snapshot(alert["queue"]),
-                                    link)
+                                    link, drill_url(self.esc.public_url, alert["queue"],
+                                                    recipient.lang))
         sender = apprise.Apprise()
         sender.add(url)
         if not sender.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT):

@@ -269,6 +269,7 @@ _PAGES: dict[str, tuple[str, str]] = {
                         "This complaint's alert was overtaken by its overdue alert, or was "
                         "settled long ago: use the link in the newest message."),
     "complaint_alerts": ("投诉告警", "Complaint alerts"),
+    "open_drill": ("打开队列详情", "Open the queue in detail"),
     "warn_at": ("预警 · {at}：约 {n} 分钟后可能触发第 1 步", "Warning · {at}: step 1 likely in ~{n} min"),
     "now_figures": ("现在", "Now"),
     "longest": ("最长等待", "Longest wait"),
@@ -326,6 +327,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "phone_now": ("现在：排队 {waiting} 人，最长等待 {longest}", "Now: {waiting} waiting, longest wait {longest}"),
     "phone_seats": ("所需坐席 {n}，在岗 {staffed}", "Seats needed {n}, staffed {staffed}"),
     "phone_ack": ("一键确认：{url}", "Acknowledge with one tap: {url}"),
+    "phone_drill": ("队列详情：{url}", "The queue in detail: {url}"),
 }
 
 BOARD = Labels("board", _BOARD)

@@ -65,9 +65,8 @@ class HistoryReader(SnapshotReader):
 
 
 def _table(snaps: list[Snapshot], window: str, lang: str, settings: Settings) -> html.Table:
-    head = [html.Th(BOARD("queue", lang)), html.Th(BOARD("waiting", lang)),
-            html.Th(BOARD("longest", lang)), html.Th(BOARD("seats_needed", lang)),
-            html.Th(BOARD("formula", lang))]
+    fixed = [BOARD(k, lang) for k in ("queue", "waiting", "longest", "seats_needed", "formula")]
+    head = [html.Th(label) for label in fixed]
     head += [html.Th([html.Div(k.code), html.Div(k.zh if lang == "zh" else k.en)],
                      title=kpi_help(k, lang, None), className="kpi-head") for k in CATALOG]
     body = []
@@ -82,18 +81,19 @@ def _table(snaps: list[Snapshot], window: str, lang: str, settings: Settings) ->
             html.Td(html.Button(snap["label_zh"] if lang == "zh" else snap["label_en"],
                                 id={"type": "sup-pick", "queue": queue}, className="pick"),
                     className="qname"),
-            html.Td(str(snap["now"]["waiting"]), id=f"sup-{dom}-waiting"),
-            html.Td(duration_text(snap["now"]["longest_wait_s"]), id=f"sup-{dom}-longest"),
-            html.Td(seats, id=f"sup-{dom}-seats", className=seats_colour,
-                    title=BOARD("seats_help", lang)),
-            html.Td(formula, id=f"sup-{dom}-formula", className="formula"),
+            _td(str(snap["now"]["waiting"]), fixed[1], id=f"sup-{dom}-waiting"),
+            _td(duration_text(snap["now"]["longest_wait_s"]), fixed[2], id=f"sup-{dom}-longest"),
+            _td(seats, fixed[3], id=f"sup-{dom}-seats", className=seats_colour,
+                title=BOARD("seats_help", lang)),
+            _td(formula, fixed[4], id=f"sup-{dom}-formula", className="formula"),
         ]
         calls = figures.get("offered")
         few = calls is not None and calls < min_calls(queue, settings)  # judged on nothing
         for k in CATALOG:
             value = figures.get(k.key)
-            cells.append(html.Td(
-                format_kpi(k, value), id=f"sup-{dom}-{k.key}",
+            cells.append(_td(
+                format_kpi(k, value), f"{k.code} {k.zh if lang == 'zh' else k.en}",
+                id=f"sup-{dom}-{k.key}",
                 className=(GREY if few and targets.get(k.key) and value is not None
                            else target_colour(value, targets.get(k.key),
                                               settings.amber_margin)),
@@ -101,6 +101,13 @@ def _table(snaps: list[Snapshot], window: str, lang: str, settings: Settings) ->
             ))
         body.append(html.Tr(cells, id=f"sup-row-{dom}"))
     return html.Table([html.Thead(html.Tr(head)), html.Tbody(body)], className="kpi-table")
+
+
+def _td(children: Any, label: str, **props: Any) -> html.Td:
+    """A cell with its column's caption in ``data-label``: on a phone each row is a card,
+    each cell a line under its caption (board.css)."""
+    attrs: dict[str, Any] = {"data-label": label}  # Dash takes data-*; its stubs do not say so
+    return html.Td(children, **props, **attrs)
 
 
 def _local(ms: int, settings: Settings) -> datetime:
@@ -183,6 +190,18 @@ def create_supervisor(settings: Settings, server: Flask) -> Dash:
         # tick took a supervisor's click on the row just swapped out.
         key = _digest(out[1])
         return (*out[:1], no_update if key == shown else out[1], *out[2:], key)
+
+    @app.callback(
+        Output("sup-queue", "value", allow_duplicate=True),
+        Input("sup-url", "search"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def queue_from_link(search: str | None) -> Any:
+        # ?queue=GEN: the drill-down a warning's message or its ack page links to.
+        from urllib.parse import parse_qs
+
+        asked = parse_qs((search or "").lstrip("?")).get("queue", [])
+        return asked[0][:200] if asked and asked[0] else no_update
 
     @app.callback(
         Output("sup-queue", "value"),

@@ -62,6 +62,9 @@ def test_one_tap_on_a_phone_acknowledges_the_alert_once_with_the_recipients_name
         assert no_sideways_scroll(browser)
         assert "流动专家组签入" in browser.find_element(By.ID, "what").text
         assert "Floating" not in browser.page_source  # one language at a time
+        # The queue in detail, one tap away (the supervisor page drills into it).
+        assert browser.find_element(By.ID, "drill").get_attribute("href").endswith(
+            "/supervisor/?queue=GEN&lang=zh")
         browser.find_element(By.ID, "ack").click()
         wait_until(lambda: browser.find_elements(By.ID, "done"), 10, "the acknowledgement")
         assert "lin 已于" in browser.find_element(By.ID, "done").text

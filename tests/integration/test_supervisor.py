@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from base.assemble import pipeline_rules
 from base.config import load_settings
@@ -168,5 +169,46 @@ def test_the_supervisor_page_fits_a_phone_without_sideways_scroll(stack, browser
             " || 24];")
         assert widths[0] <= widths[1], widths  # no sideways scroll
         assert widths[2] <= 2 * widths[3], widths  # a line or two, not a letter a line
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+def test_on_a_phone_each_queue_is_a_card_and_a_link_opens_its_drill_down_on_top(stack,
+                                                                                  browser):
+    """Issue #32 item 3: phone-first at 360-430 px, a card per queue (each figure on a line
+    under its caption), one language at a time, and the queue a warning's message or its
+    ack page links to (?queue=) drilled into right under the header."""
+    events = [
+        event("agent.login", at(9, 50), agent_id="A1", state="available"),
+        *call("a", at(10, 0), answer_after_s=10),
+        *call("w1", at(10, 2), caller="13900139001"),  # still waiting
+        event("call.offered", at(10, 4), "EN", call_id="e1"),
+    ]
+    publish(stack, events)
+    url, _ = start_board(stack)
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(f"{url}/supervisor/?queue=GEN&lang=zh")
+        wait_until(lambda: text_of(browser, "sup-GEN-waiting") == "1", 30, "the GEN card")
+        wait_until(lambda: browser.execute_script(
+            "return document.querySelectorAll('#drill-drill_waiting tbody tr').length") == 1,
+                   30, "GEN's drill-down, opened by the link")
+        layout = browser.execute_script("""
+            const cell = document.getElementById('sup-GEN-waiting');
+            const row = document.getElementById('sup-row-GEN');
+            const drill = document.getElementById('sup-drill');
+            return {
+              label: getComputedStyle(cell, '::before').content,
+              head: getComputedStyle(document.querySelector('.kpi-table thead')).display,
+              rowWidth: row.getBoundingClientRect().width,
+              drillTop: drill.getBoundingClientRect().top,
+              tableTop: document.getElementById('sup-table').getBoundingClientRect().top,
+              scroll: document.documentElement.scrollWidth, inner: window.innerWidth};""")
+        assert layout["head"] == "none"  # no column heads: each cell says what it is
+        assert layout["label"] == '"排队"', layout  # its caption, in Chinese only
+        assert layout["rowWidth"] <= layout["inner"], layout  # a card, not a wide row
+        assert layout["drillTop"] < layout["tableTop"], layout  # the drill-down on top
+        assert layout["scroll"] <= layout["inner"], layout
+        assert "Waiting" not in browser.find_element(By.ID, "sup-table").text
     finally:
         browser.set_window_size(1280, 900)

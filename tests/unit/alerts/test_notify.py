@@ -128,6 +128,17 @@ def test_a_phone_message_is_in_the_recipients_language_with_now_seats_and_the_li
     assert "Not acknowledged: escalated to level 1." in body and "http" not in body
 
 
+def test_a_phone_message_links_to_the_queues_drill_down_when_the_board_has_an_address():
+    from alerts.notify import drill_url, phone_message
+
+    assert drill_url(None, "GEN", "zh") is None
+    url = drill_url("https://board.example/", "家庭业务", "zh")
+    assert url == ("https://board.example/supervisor/?queue="
+                   "%E5%AE%B6%E5%BA%AD%E4%B8%9A%E5%8A%A1&lang=zh")
+    _, body = phone_message(alert(1, "up", 1_767_578_705_000), "en", drill=url)
+    assert body.splitlines()[-1] == f"The queue in detail: {url}"
+
+
 def test_an_ack_link_reads_back_only_as_signed_by_this_deployment():
     import pytest
 
