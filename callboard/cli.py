@@ -9,7 +9,7 @@ import random
 import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 import click
 
 from base.config import ConfigError, Settings, load_settings
+from core.records import Event
 
 __all__ = ["main"]
 
@@ -580,20 +581,12 @@ def convert() -> None:
 def convert_asterisk(ctx: click.Context, queue_log: Path, out: Path) -> None:
     """An Asterisk queue_log, whole (docs/asterisk.md). Prints a summary of every line kind.
     Callers' numbers are written hashed (caller_hash_key), the last 4 digits apart."""
-    from base.callers import protect
-    from core.events import dumps
     from producers.asterisk import Converter, convert_lines
 
-    key = _settings(ctx).caller_hash_key
     conv = Converter()
-    count = 0
-    with queue_log.open("rb") as src, out.open("wb") as dst:
-        for event in convert_lines(src, conv):
-            dst.write(dumps(protect(event, key)) + b"\n")
-            count += 1
-    for reason, line in conv.rejected_lines[:20]:
-        click.echo(f"rejected ({reason}): {line[:200]}", err=True)
-    click.echo(json.dumps({"events": count, **conv.summary()}, indent=1), err=True)
+    with queue_log.open("rb") as src:
+        _write_converted(convert_lines(src, conv), out, _settings(ctx).caller_hash_key,
+                         conv.rejected_lines, conv.summary)
 
 
 @convert.command("freeswitch")
@@ -605,20 +598,12 @@ def convert_freeswitch(ctx: click.Context, dump: Path, out: Path) -> None:
     """A recorded FreeSWITCH event dump (mod_callcenter's CUSTOM callcenter::info events
     as fs_cli or an ESL client prints them), whole (docs/freeswitch.md). Prints a summary
     of every event kind. Callers' numbers are written hashed (caller_hash_key)."""
-    from base.callers import protect
-    from core.events import dumps
     from producers.freeswitch import Converter, convert_events, parse_dump
 
-    key = _settings(ctx).caller_hash_key
     conv = Converter()
-    count = 0
-    with dump.open("rb") as src, out.open("wb") as dst:
-        for event in convert_events(parse_dump(src), conv):
-            dst.write(dumps(protect(event, key)) + b"\n")
-            count += 1
-    for reason, text in conv.rejected[:20]:
-        click.echo(f"rejected ({reason}): {text[:200]}", err=True)
-    click.echo(json.dumps({"events": count, **conv.summary()}, indent=1), err=True)
+    with dump.open("rb") as src:
+        _write_converted(convert_events(parse_dump(src), conv), out,
+                         _settings(ctx).caller_hash_key, conv.rejected, conv.summary)
 
 
 @convert.command("connect")
@@ -630,25 +615,40 @@ def convert_connect(records: tuple[Path, ...], out: Path) -> None:
     """Amazon Connect records (contact events from EventBridge, agent event stream
     records from Kinesis; one JSON record a line, or one record a file), in the order
     given (docs/connect.md). Prints a summary of every record kind."""
-    from core.events import dumps
     from producers.connect import Converter as ConnectConverter
 
     conv = ConnectConverter()
-    count = 0
-    with out.open("wb") as dst:
+
+    def records_in() -> Iterator[bytes]:
         for path in records:
             raw = path.read_bytes()
             stripped = raw.strip()
             # A file holding one pretty-printed record, else one record a line.
-            items = [raw] if stripped.startswith(b"{") and b"\n{" not in stripped else [
-                line for line in raw.splitlines() if line.strip()]
-            for item in items:
-                for event in conv.feed(item):
-                    dst.write(dumps(event) + b"\n")
-                    count += 1
-    for reason, text in conv.rejected[:20]:
+            if stripped.startswith(b"{") and b"\n{" not in stripped:
+                yield raw
+            else:
+                yield from (line for line in raw.splitlines() if line.strip())
+
+    _write_converted((e for item in records_in() for e in conv.feed(item)), out, None,
+                     conv.rejected, conv.summary)
+
+
+def _write_converted(events: Iterable[Event], out: Path, caller_key: str | None,
+                     rejected: list[tuple[str, str]], summary: Callable[[], dict[str, int]]
+                     ) -> None:
+    """A converter's events to ``out`` (callers hashed with ``caller_key``), then the
+    first rejected inputs and the summary of every kind on stderr."""
+    from base.callers import protect
+    from core.events import dumps
+
+    count = 0
+    with out.open("wb") as dst:
+        for event in events:
+            dst.write(dumps(protect(event, caller_key) if caller_key else event) + b"\n")
+            count += 1
+    for reason, text in rejected[:20]:
         click.echo(f"rejected ({reason}): {text[:200]}", err=True)
-    click.echo(json.dumps({"events": count, **conv.summary()}, indent=1), err=True)
+    click.echo(json.dumps({"events": count, **summary()}, indent=1), err=True)
 
 
 @cli.group()
@@ -656,12 +656,29 @@ def ingest() -> None:
     """Follow an ACD's own log and publish its events to Kafka."""
 
 
+def _followed_file(name: str, poll_s: float) -> Callable[[Callable[..., None]], Any]:
+    """The argument and options every followed ACD file takes (``ingest asterisk``,
+    ``tickets``, ``connect``): the file, --follow, --state, --poll-s."""
+    def wrap(command: Callable[..., None]) -> Any:
+        for option in (
+                click.option("--poll-s", type=float, default=poll_s, show_default=True),
+                click.option("--state", "state_path",
+                             type=click.Path(dir_okay=False, path_type=Path), default=None,
+                             help=f"Position file (default: {name}.callboard-position)."),
+                click.option("--follow", is_flag=True,
+                             help="Keep reading as the file grows (tail -F)."),
+                click.argument(name.lower(), type=click.Path(dir_okay=False, path_type=Path))):
+            command = option(command)
+        return command
+    return wrap
+
+
+def _position(path: Path, state_path: Path | None) -> Path:
+    return state_path or path.with_name(path.name + ".callboard-position")
+
+
 @ingest.command("tickets")
-@click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--follow", is_flag=True, help="Keep reading as the export grows (tail -F).")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Position file (default: EXPORT.callboard-position).")
-@click.option("--poll-s", type=float, default=0.5, show_default=True)
+@_followed_file("EXPORT", 0.5)
 @click.pass_context
 def ingest_tickets_cmd(ctx: click.Context, export: Path, follow: bool, state_path: Path | None,
                        poll_s: float) -> None:
@@ -671,9 +688,8 @@ def ingest_tickets_cmd(ctx: click.Context, export: Path, follow: bool, state_pat
 
     settings = _settings(ctx)
     signal.signal(signal.SIGTERM, _interrupt)
-    summary = ingest_tickets(settings, export,
-                             state_path or export.with_name(export.name + ".callboard-position"),
-                             follow=follow, poll_s=poll_s)
+    summary = ingest_tickets(settings, export, _position(export, state_path), follow=follow,
+                             poll_s=poll_s)
     click.echo(json.dumps(summary), err=True)
 
 
@@ -688,11 +704,7 @@ def intake(ctx: click.Context) -> None:
 
 
 @ingest.command("asterisk")
-@click.argument("queue_log", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--follow", is_flag=True, help="Keep reading as the file grows (tail -F).")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Position file (default: QUEUE_LOG.callboard-position).")
-@click.option("--poll-s", type=float, default=0.2, show_default=True)
+@_followed_file("QUEUE_LOG", 0.2)
 @click.pass_context
 def ingest_asterisk(ctx: click.Context, queue_log: Path, follow: bool, state_path: Path | None,
                     poll_s: float) -> None:
@@ -701,9 +713,8 @@ def ingest_asterisk(ctx: click.Context, queue_log: Path, follow: bool, state_pat
 
     settings = _settings(ctx)
     signal.signal(signal.SIGTERM, _interrupt)
-    ingest_queue_log(settings, queue_log,
-                     state_path or queue_log.with_name(queue_log.name + ".callboard-position"),
-                     follow=follow, poll_s=poll_s)
+    ingest_queue_log(settings, queue_log, _position(queue_log, state_path), follow=follow,
+                     poll_s=poll_s)
 
 
 def _host_port(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, int]:
@@ -714,11 +725,7 @@ def _host_port(_ctx: click.Context, _param: click.Parameter, value: str) -> tupl
 
 
 @ingest.command("connect")
-@click.argument("records", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--follow", is_flag=True, help="Keep reading as the file grows (tail -F).")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Position file (default: RECORDS.callboard-position).")
-@click.option("--poll-s", type=float, default=0.5, show_default=True)
+@_followed_file("RECORDS", 0.5)
 @click.pass_context
 def ingest_connect_cmd(ctx: click.Context, records: Path, follow: bool, state_path: Path | None,
                        poll_s: float) -> None:
@@ -729,9 +736,8 @@ def ingest_connect_cmd(ctx: click.Context, records: Path, follow: bool, state_pa
 
     settings = _settings(ctx)
     signal.signal(signal.SIGTERM, _interrupt)
-    summary = ingest_connect(settings, records,
-                             state_path or records.with_name(records.name + ".callboard-position"),
-                             follow=follow, poll_s=poll_s)
+    summary = ingest_connect(settings, records, _position(records, state_path), follow=follow,
+                             poll_s=poll_s)
     click.echo(json.dumps(summary, indent=1), err=True)
 
 

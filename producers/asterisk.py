@@ -20,12 +20,11 @@ Nothing here raises on input: every line is counted under exactly one kind
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from core import events as ev
 from core.records import Event
@@ -219,12 +218,7 @@ class Converter:
         return []
 
     def _event(self, etype: str, ts: int, queue: str, key: str, **fields: Any) -> Event:
-        digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-        event = {"v": ev.SCHEMA_VERSION, "event_id": f"ast-{digest}", "type": etype,
-                 "ts_ms": ts, "queue": queue[:128], "source": SOURCE}
-        event.update({k: v for k, v in fields.items() if v is not None})
-        # The fields are the schema's, by name at each call here; the worker validates.
-        return cast(Event, event)
+        return ev.keyed("ast", SOURCE, etype, ts, queue[:128], key, **fields)
 
     def _call_key(self, call: _Call, kind: str) -> str:
         return f"{call.call_id}|{kind}"

@@ -18,13 +18,12 @@ the settings. docs/connect.md records every mapping decision.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from core import events as ev
 from core.records import Event
@@ -140,11 +139,7 @@ class Converter:
         self.counts[f"skipped.{why}"] += 1
 
     def _event(self, etype: str, ts: int, queue: str, key: str, **fields: Any) -> Event:
-        digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-        event = {"v": ev.SCHEMA_VERSION, "event_id": f"ac-{digest}", "type": etype,
-                 "ts_ms": ts, "queue": queue, "source": SOURCE}
-        event.update({k: v for k, v in fields.items() if v is not None})
-        return cast(Event, event)
+        return ev.keyed("ac", SOURCE, etype, ts, queue, key, **fields)
 
     # -------------------------------------------------------------- contacts
     def _contact(self, d: Mapping[str, Any]) -> list[Event] | None:

@@ -24,11 +24,10 @@ Nothing here raises on input: every event is counted under exactly one kind
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote
 
 from core import events as ev
@@ -70,7 +69,7 @@ class Converter:
 
     def feed(self, headers: Mapping[str, str]) -> list[Event]:
         """One event's headers (names as FreeSWITCH writes them, values decoded)."""
-        self.counts["events"] += 1
+        self.counts["received"] += 1
         if headers.get("Event-Subclass") != SUBCLASS:
             return self._skip("not_callcenter")
         action = headers.get("CC-Action", "")
@@ -122,11 +121,7 @@ class Converter:
         return []
 
     def _event(self, etype: str, ts: int, queue: str, key: str, **fields: Any) -> Event:
-        digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-        event = {"v": ev.SCHEMA_VERSION, "event_id": f"fs-{digest}", "type": etype,
-                 "ts_ms": ts, "queue": queue, "source": SOURCE}
-        event.update({k: v for k, v in fields.items() if v is not None})
-        return cast(Event, event)
+        return ev.keyed("fs", SOURCE, etype, ts, queue, key, **fields)
 
     def _known(self, member: str, queue: str, joined_ms: int, out: list[Event]) -> _Call:
         """The call, or one repaired from this event when its member-queue-start was not

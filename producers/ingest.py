@@ -74,21 +74,12 @@ def ingest_queue_log(settings: Settings, path: Path, state_path: Path, *, follow
         for line in lines:
             for event in conv.feed(line):
                 events.send(event)
-        for reason, text in conv.rejected_lines:
-            _dead_letter(letters, path, reason, "Asterisk queue_log line", text)
-        conv.rejected_lines.clear()
-        # Delivered before the position moves: a crash here re-reads, never skips,
-        # and a broker away holds the position until it is back.
-        events.flush()
-        letters.flush()
-        delivered[0] = time.time()
-        follower.extra["converter"] = conv.state()
         counts = {**conv.summary(), "rotations": follower.rotations,
                   "truncations": follower.truncations}
-        try:
-            stats.hset(stats_key, mapping=cast(Mapping[Any, Any], counts))
-        except (RedisError, OSError) as exc:
-            log.warning("cannot write ingest counts to Redis: %s", exc)
+        _delivered(events, letters, path, "Asterisk queue_log line", conv.rejected_lines,
+                   stats, stats_key, counts)
+        delivered[0] = time.time()
+        follower.extra["converter"] = conv.state()
         if time.monotonic() - last_log[0] > 10:
             last_log[0] = time.monotonic()
             log.info("queue_log %s: %s", path, counts)
@@ -154,19 +145,28 @@ def ingest_connect(settings: Settings, path: Path, state_path: Path, *, follow: 
             if line.strip():
                 for event in conv.feed(line):
                     events.send(event)
-        for reason, text in conv.rejected:
-            _dead_letter(letters, path, reason, "Amazon Connect record", text)
-        conv.rejected.clear()
-        # Delivered before the position moves (as for the queue_log above).
-        events.flush()
-        letters.flush()
-        try:
-            stats.hset(stats_key, mapping=cast(Mapping[Any, Any], conv.summary()))
-        except (RedisError, OSError) as exc:
-            log.warning("cannot write ingest counts to Redis: %s", exc)
+        _delivered(events, letters, path, "Amazon Connect record", conv.rejected, stats,
+                   stats_key, conv.summary())
 
     _read(follower, deliver, follow, poll_s, closing=(events, letters, stats))
     return conv.summary()
+
+
+def _delivered(events: KafkaSink, letters: KafkaSink, path: Path, what: str,
+               rejected: list[tuple[str, str]], stats: redis.Redis, stats_key: str,
+               counts: Mapping[str, int]) -> None:
+    """A delivery's end: what was rejected dead-lettered, everything on the broker
+    before the position moves (a crash here re-reads, never skips; a broker away holds
+    the position until it is back), the counts to Redis."""
+    for reason, text in rejected:
+        _dead_letter(letters, path, reason, what, text)
+    rejected.clear()
+    events.flush()
+    letters.flush()
+    try:
+        stats.hset(stats_key, mapping=cast(Mapping[Any, Any], counts))
+    except (RedisError, OSError) as exc:
+        log.warning("cannot write ingest counts to Redis: %s", exc)
 
 
 def _read(follower: Follower, deliver: Callable[[list[bytes]], None], follow: bool,

@@ -53,7 +53,7 @@ def test_the_vendors_examples_are_each_counted_and_none_invented():
         "skipped.agent_state.Receiving": 1, "skipped.agent-offering": 1,
         "skipped.bridge-agent-fail": 1, "skipped.members-count": 1,
         "skipped.member-queue-end.Terminated": 1}
-    assert counts["events"] == 10 == counts["rejected"] + counts["skipped"]
+    assert counts["received"] == 10 == counts["rejected"] + counts["skipped"]
     assert all("CC-Action" in text for _, text in conv.rejected)
 
 
@@ -62,7 +62,7 @@ def test_a_recorded_session_gives_the_hand_worked_figures():
     counts = conv.summary()
     # 23 events: 17 converted, 6 skipped (members-count, agent-offering, Receiving,
     # In a queue call, member-queue-end Terminated, bridge-agent-fail), none rejected.
-    assert (counts["events"], counts["converted"], counts["skipped"]) == (23, 17, 6)
+    assert (counts["received"], counts["converted"], counts["skipped"]) == (23, 17, 6)
     assert counts.get("rejected", 0) == 0
     support = day_row(events, SUPPORT)
     # A waits 10 s (ring 5 s) and talks 180 s; B abandons after 45 s; C waits 102 s and
