@@ -239,3 +239,34 @@ def test_a_restore_goes_on_from_the_furthest_checkpoint_of_this_topic_else_the_n
     assert shards._saved(0, "old").blob == b"changelog"  # noqa: SLF001  # this topic's
     save_checkpoint(table, 0, b"changelog-new", 3, "new")  # type: ignore[arg-type]
     assert shards._saved(0, "new").blob == b"changelog-new"  # noqa: SLF001
+
+
+def test_on_the_way_out_each_partition_goes_to_its_file_only_once_its_alerts_are_out(tmp_path):
+    """A broker change is a restart (callboard/localstack.py): a worker stopped with
+    SIGTERM writes what it counted to its files, so the next start goes on from there;
+    but not while its alerts cannot reach the broker (a restart from such a file would
+    never raise them again)."""
+    from base.carried import read_checkpoint_file
+
+    settings = Settings(checkpoint_dir=tmp_path)
+    rules = pipeline_rules(settings)
+    pipeline = Pipeline(rules)
+    pipeline.feed([Record(json.dumps(e).encode(), 0, i)
+                   for i, e in enumerate(call("c", at(9, 0), answer_after_s=5))])
+
+    async def stuck() -> None:  # a dead broker: the producer's flush never ends
+        await asyncio.sleep(3600)
+
+    async def flushed() -> None:
+        return None
+
+    held = Shards(settings, rules, {}, lambda *_: None, stuck)  # type: ignore[arg-type]
+    held.pipelines[0], held.sources[0] = pipeline, "topic-a"
+    asyncio.run(held.carry_out(within_s=0.05))
+    assert read_checkpoint_file(tmp_path, 0) is None
+    out = Shards(settings, rules, {}, lambda *_: None, flushed)  # type: ignore[arg-type]
+    out.pipelines[0], out.sources[0] = pipeline, "topic-a"
+    asyncio.run(out.carry_out())
+    saved = read_checkpoint_file(tmp_path, 0)
+    assert saved is not None and (saved.offset, saved.source) == (1, "topic-a")
+    assert Pipeline.decode(rules, saved.blob).offsets == {0: 1}
