@@ -6,7 +6,8 @@ jump (the session recomputed from the day's start to a minute), into a real Redi
 The day is simulated (`callboard simulate --volume 6 --duration 24h`, ~94k events),
 written to a file and replayed from it, as from the archive. Prints events/s and
 seconds for the whole day (load, fold, one write of snapshots and every half-hour
-row); then jumps: forward from 00:00 to 13:00 in a fresh session, and back from
+row); then jumps: forward from 00:00 to 13:00 in a fresh session (three times, the median
+printed), and back from
 the day's end to 13:00 and to 23:30 in a played one (restored from its half-hour
 checkpoints). The issue's goals: the day under 15 s, a jump under 2 s.
 """
@@ -81,10 +82,21 @@ def _jumps(settings, log: Path, day0: int, end: int) -> dict[str, float]:
 
     async def run() -> None:
         writer = ReplayWriter(writer_settings, lambda: session.pipelines)
+        # Three fresh sessions: this machine's own spread is some tenths of a second.
+        forward = []
+        for _ in range(3):
+            fresh = Session(session.rules, parts, day0, checkpoint_every_ms=_CHECKPOINT_EVERY_MS)
+            fresh.reset()
+            fresh.advance_to(day0)
+            started = time.perf_counter()
+            await jump(fresh, ReplayWriter(writer_settings, lambda f=fresh: f.pipelines), client,
+                       _ms(settings, "2026-01-05T13:00"))
+            forward.append(time.perf_counter() - started)
         session.reset()
         session.advance_to(day0)
-        await timed("forward 00:00 -> 13:00, fresh session", writer,
-                    _ms(settings, "2026-01-05T13:00"))
+        await jump(session, writer, client, _ms(settings, "2026-01-05T13:00"))
+        took["forward 00:00 -> 13:00, fresh session (median of 3)"] = sorted(forward)[1]
+        print(f"forward jumps: {', '.join(f'{t:.2f}' for t in forward)} s")
         for at in range(session.at_ms, end, 5 * 60_000):  # played on, checkpoints taken
             session.advance_to(at)
         await jump(session, writer, client, end)
