@@ -60,8 +60,8 @@ OUTBOX = Gauge("callboard_alert_outbox", "Deliveries waiting in the outbox (due 
 _BACKOFF_S = (2, 5, 15, 30, 60)  # between attempts of one delivery, then every minute
 
 
-# Messages go out in English around the rung's names in both languages (as they
-# always have); issue #18 gives each recipient their own language.
+# E-mail and webhook texts: English around the rung's names in both languages; a
+# phone message is in its recipient's own language (phone_message).
 _LANG = "en"
 
 

@@ -1,4 +1,4 @@
-"""A caller's number never leaves the edge in the clear (issue #30 §2).
+"""A caller's number never leaves the edge in the clear.
 
 Every producer (the simulator, the Asterisk converter and follower, the CRM export,
 the ticket intake, a recorded log published) replaces an event's ``caller`` with a

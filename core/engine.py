@@ -599,7 +599,7 @@ class Engine:
         return self.live.get(queue) or LiveQueue()
 
 
-ABANDONED_KEPT = 50  # the supervisor's drill-down lists the last 50 (issue 17)
+ABANDONED_KEPT = 50  # the supervisor's drill-down lists the last 50
 
 
 def mask_caller(number: str, tail: str | None = None) -> str:

@@ -87,7 +87,7 @@ _OPTIONAL: dict[str, type] = {
 _FLAGS = ("key_account", "cross_province", "satisfied")  # true or false, nothing else
 # Every field the code reads from some type, with its kind: checked on every event
 # that carries it, whatever its type, so an extra "wait_ms": [] on a call.offered
-# is refused instead of reaching a comparison (found by the fuzz test).
+# is refused instead of reaching a comparison.
 _KNOWN: dict[str, type] = {
     "wait_ms": int, "talk_ms": int, "hold_ms": int, "acw_ms": int, "offered_ms": int,
     "call_id": str, "agent_id": str,

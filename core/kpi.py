@@ -129,7 +129,7 @@ def fold(c: Counters, event: Event, limits: Limits,
             agent[_AF["answered"]] += 1
     elif etype == ev.CALL_ABANDONED:
         wait = event["wait_ms"]
-        # short_abandon 0 turns the exclusion off (issue 3); the limit itself is short.
+        # short_abandon 0 turns the exclusion off; the limit itself counts as short.
         if limits.short_abandon_ms > 0 and wait <= limits.short_abandon_ms:
             c["short_abandoned"] += 1
             return

@@ -85,7 +85,7 @@ class MinuteBucket:
             counters={**kpi.new_counters(), **doc["counters"]},
             ids={raw[i:i + DIGEST_BYTES] for i in range(0, len(raw), DIGEST_BYTES)},
             done=dict(doc["done"]),
-            life=dict(doc.get("life", {})),  # a checkpoint from before issue 20 has none
+            life=dict(doc.get("life", {})),  # older checkpoints have no call lifecycles
             agents={a: list(v) for a, v in doc["agents"].items()},
             repeated=set(doc["repeated"]),
             callers={c: (h, int(t)) for c, (h, t) in doc["callers"].items()},
@@ -113,7 +113,7 @@ class LiveQueue:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> LiveQueue:
-        # callers and abandoned came with issue 17: a checkpoint from before has neither.
+        # Older checkpoints have neither callers nor abandoned calls.
         return cls(waiting=dict(doc["waiting"]),
                    agents={a: list(v) for a, v in doc["agents"].items()},
                    newest_ms=int(doc["newest_ms"]),

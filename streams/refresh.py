@@ -147,8 +147,8 @@ class Refresh:
         """The partition's high watermark, None when unknown or no longer assigned here.
 
         A rebalance can take a partition away at any moment (Faust's consumer runs in
-        a thread of its own), and aiokafka asserts the partition is assigned: that
-        assertion killed the first worker when a second one joined (issue #19)."""
+        a thread of its own), and aiokafka asserts the partition is assigned (a second
+        worker joining takes some away)."""
         tp = TopicPartition(self.settings.events_topic, partition)
         try:
             return self.app.consumer.highwater(tp)
@@ -200,7 +200,7 @@ class Refresh:
         partition read to its end is checkpointed to its file; again if a record came in
         after. The alerts (and dead letters) its records raised are on the broker before
         its file says so: the roll reads the files first, then waits for the notifier
-        to hold every alert (a CI run lost one sent just after the file was written).
+        to hold every alert (one sent after the file was written would be lost).
         True while a roll is under way."""
         nonce = roll_request(self.settings.checkpoint_dir)
         if nonce is None:
