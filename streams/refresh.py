@@ -59,8 +59,15 @@ class Refresh:
         self._seen: set[str] = set()  # the topics it has held
 
     async def tick(self) -> None:
+        answered = self._answered
         if not await self.check_broker():
             return
+        if answered and not self._answered:
+            # The broker stopped answering: if it died, the stack starts this worker
+            # again on an empty one, and what it counted since its last checkpoint would
+            # be gone with it. To the files now, while the worker still holds it (the
+            # alerts it raised permitting: Shards.carry_out).
+            await self.shards.carry_out(within_s=1.0)
         self.profile.tune_live_fetches(self.app.consumer, self.settings.events_topic)
         if not self.tables_recovered():
             return

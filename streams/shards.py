@@ -211,10 +211,12 @@ class Shards:
         return written
 
     async def carry_out(self, within_s: float = 5.0) -> None:
-        """On the way out, every partition's state to its file (the local stack only), so
-        that the next start goes on from here: only once what its records raised is on
-        the broker, else a restart from the file would never raise it (a broker that
-        died keeps the flush from ending, and the files stay at the last checkpoint)."""
+        """Every partition's state to its file (the local stack only), so that the next
+        start goes on from here: on the way out, and when the broker stops answering (the
+        stack then starts this worker again on a new one). Only once what its records
+        raised is on the broker, else a restart from the file would never raise it (a
+        dead broker keeps a pending alert's flush from ending, and the files stay at the
+        last checkpoint)."""
         if self.settings.checkpoint_dir is None or not self.pipelines:
             return
         try:

@@ -128,11 +128,8 @@ def _status(shards: Shards) -> WorkerStatus:
 
 
 def _shards_with(pipelines: dict[int, Pipeline]) -> Shards:
-    async def reset(_partition: int) -> None:
-        return None
-
     shards = Shards(SETTINGS, pipeline_rules(SETTINGS), None,  # type: ignore[arg-type]  # no table needed
-                    KafkaProfile(1).backlog_tuner(), reset)
+                    KafkaProfile(1).backlog_tuner())
     shards.pipelines.update(pipelines)
     return shards
 
@@ -270,3 +267,50 @@ def test_on_the_way_out_each_partition_goes_to_its_file_only_once_its_alerts_are
     saved = read_checkpoint_file(tmp_path, 0)
     assert saved is not None and (saved.offset, saved.source) == (1, "topic-a")
     assert Pipeline.decode(rules, saved.blob).offsets == {0: 1}
+
+
+class _Probe:
+    """A broker that answers, then does not."""
+
+    def __init__(self, answers: list[bool]) -> None:
+        self.answers, self.topics = answers, {SETTINGS.events_topic}
+
+    async def ok(self) -> bool:
+        return self.answers.pop(0)
+
+    def partitions(self, _topic: str) -> int:
+        return SETTINGS.topic_partitions
+
+
+def test_when_the_broker_stops_answering_the_worker_carries_its_state_to_its_files(tmp_path):
+    """The stack meets a dead broker by starting the worker again on an empty one: what
+    it counted since its last checkpoint goes to its files the moment the broker stops
+    answering, once (a worker stopped with the broker dead never got to its way out)."""
+    from base.carried import read_checkpoint_file
+
+    settings = Settings(checkpoint_dir=tmp_path)
+    rules = pipeline_rules(settings)
+    pipeline = Pipeline(rules)
+    pipeline.feed([Record(json.dumps(e).encode(), 0, i)
+                   for i, e in enumerate(call("c", at(9, 0), answer_after_s=5))])
+
+    async def flushed() -> None:
+        return None
+
+    shards = Shards(settings, rules, {}, lambda *_: None, flushed)  # type: ignore[arg-type]
+    shards.pipelines[0] = pipeline
+    status = _status(shards)
+    recovering = SimpleNamespace(recovery=SimpleNamespace(completed=asyncio.Event()),
+                                 values=lambda: [])
+    app = SimpleNamespace(consumer=None, tables=recovering)
+    refresh = Refresh(settings, app, KafkaProfile(1), shards, status, Pending(),  # type: ignore[arg-type]
+                      on_result=None, send_alert=None)
+    refresh.probe = _Probe([True, False, False])  # type: ignore[assignment]
+    asyncio.run(refresh.tick())  # answers: nothing carried out
+    assert read_checkpoint_file(tmp_path, 0) is None
+    asyncio.run(refresh.tick())  # stopped answering: carried out
+    saved = read_checkpoint_file(tmp_path, 0)
+    assert saved is not None and saved.offset == 1
+    (tmp_path / "p0.checkpoint").unlink()
+    asyncio.run(refresh.tick())  # still away: once is enough
+    assert read_checkpoint_file(tmp_path, 0) is None
