@@ -48,6 +48,7 @@ class Counter:
             wall = self.shards.wall_ms()
             for partition, records in by_partition.items():
                 pipeline = await self.shards.get(partition, self.emit)
+                await self.shards.fill_gap(pipeline, partition, records, self.emit)
                 await self.emit(pipeline, pipeline.feed(records, wall))
                 self.shards.counted(partition, len(records))
             for partition in self.shards.checkpoint_due():

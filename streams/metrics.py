@@ -30,6 +30,9 @@ _COUNTERS = {
     "duplicates": "Events already counted under the same event id",
     "dead_letters": "Records set aside on the dead-letter topic (all reasons)",
     "lost_waiting": "Calls dropped from 'waiting' after max_wait_h without an outcome",
+    "gaps_filled": "Batches that started past the records counted (the consumer jumped); "
+                   "what lay between was read from the broker first",
+    "gap_records": "Records read from the broker to fill such gaps",
 }
 
 

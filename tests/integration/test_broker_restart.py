@@ -169,6 +169,53 @@ def test_a_checkpoint_beyond_what_the_broker_holds_counts_on_from_it(stack: Stac
     assert pipeline.offsets[partition] == len(calls[0]) + len(after) - 1
 
 
+def test_records_the_consumer_skipped_are_read_from_the_broker_before_a_batch(stack: Stack):
+    """The pipeline's offset moves only as records are fed, so records a consumer jumped
+    over would be skipped for good (a worker that lived through rolls once counted 2 of
+    4572 events fewer than the file). A batch that starts past the pipeline's offset now first reads what lies
+    between from the broker; a batch that follows on reads nothing."""
+    import asyncio
+
+    from kafka.partitioner.default import murmur2
+
+    from base.assemble import pipeline_rules
+    from base.config import Settings
+    from core.pipeline import Pipeline
+    from core.records import Record
+    from streams.shards import Shards
+
+    settings = Settings(broker_url=stack.env["CALLBOARD_BROKER_URL"], events_topic=stack.topic,
+                        topic_partitions=3, broker_profile="local", clock="event")
+    rules = pipeline_rules(settings)
+    events = [e for i in range(5) for e in call(f"c{i}", at(10, i), answer_after_s=5)]
+    partition = (murmur2(b"GEN") & 0x7FFFFFFF) % 3
+    log = stack.logs / f"{stack.app_id}-jump.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    stack.cli("publish", str(log))
+    records = [Record(json.dumps(e).encode(), partition, offset)
+               for offset, e in enumerate(events)]  # one partition: offsets in file order
+    per_call = len(events) // 5
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    shards = Shards(settings, rules, {}, lambda *_: None)  # type: ignore[arg-type]
+    pipeline = Pipeline(rules)
+    pipeline.feed(records[:per_call])  # the first call, as the consumer gave it
+    # A batch that follows on: nothing read.
+    follows = records[per_call:2 * per_call]
+    assert asyncio.run(shards.fill_gap(pipeline, partition, follows, nothing)) == 0
+    pipeline.feed(follows)
+    # The consumer jumps to the last call: the two calls between come from the broker.
+    last = records[4 * per_call:]
+    read = asyncio.run(shards.fill_gap(pipeline, partition, last, nothing))
+    assert read == 3 * per_call  # the two between and the last itself, to the end
+    pipeline.feed(last)  # already counted: nothing twice
+    counters = pipeline.engine.counters_between("GEN", at(10, 0), at(11, 0))
+    assert (counters["entered"], counters["answered"]) == (5, 5)
+    assert (pipeline.stats["gaps_filled"], pipeline.stats["gap_records"]) == (1, 3 * per_call)
+
+
 def test_no_kafka_python_client_of_callboard_makes_a_topic_it_names(stack: Stack):
     """Issue 19: kafka-python 3.0.12 drops a consumer's allow_auto_create_topics=False on
     the way to its metadata requests, so a consumer subscribed to a topic the broker had
