@@ -4,7 +4,8 @@ Which rows a batch makes due is a domain decision, so it is taken here and not
 by whoever stores the rows:
 
 - a row is rewritten whenever a minute in it was counted (a late wrap-up changes
-  a closed half hour);
+  a closed half hour), and so is every later one up to now (an agent's state
+  change ends a span those rows showed open);
 - the current half hour is rewritten on every write, so open agent time
   reaches it;
 - every half hour gets a row, quiet ones too (a chart must not skip a night);
@@ -64,15 +65,17 @@ class HistoryCursor:
         halves = {(q, half_hour_bounds(m, zone)[0]) for q, m in minutes if q in queues}
         current = half_hour_bounds(now_ms, zone)[0]
         for queue in sorted(queues):
-            start = self._last_half.get(queue)
-            if start is None:
-                # First write of this process: from the oldest half hour these
-                # events touched (never an empty row before the first data).
-                touched = [hh for q, hh in halves if q == queue]
-                if not touched:
-                    halves.add((queue, current))  # a tick before any event: no gap to fill
-                    continue
-                start = min([*touched, current])
+            touched = [hh for q, hh in halves if q == queue]
+            last = self._last_half.get(queue)
+            if last is None and not touched:
+                halves.add((queue, current))  # a tick before any event: no gap to fill
+                continue
+            # From the oldest half hour counted, or the last one written if older (the
+            # first write of a process: never an empty row before the first data). A
+            # half hour counted again rewrites every one after it too: an agent's state
+            # change there ends a span that each later row showed open (its partition
+            # read behind the others, a late event) and that no minute of theirs holds.
+            start = min([*touched, current if last is None else last])
             start = max(start, current - self.max_fill_ms)
             while start <= current:
                 halves.add((queue, start))

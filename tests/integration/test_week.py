@@ -37,10 +37,9 @@ def assert_rows_equal(got: dict, want: dict, what: str) -> None:
 
 
 def rows_settle(stack: Stack, kind: str, want: dict) -> None:
-    """The rows as the worker leaves them: under load the last half hour's row may still
-    be written after the snapshot cycle that follows the last commit (CI saw an EN row
-    of the week's last hour one write behind). Compared once they agree, or at the
-    deadline, with the first difference shown."""
+    """The rows as the worker leaves them: a write stores the heartbeat that
+    ``wait_consumed`` waits for before its history rows. Compared once they agree, or at
+    the deadline, with the first difference shown."""
     def agree() -> bool:
         try:
             assert_rows_equal(rows(stack, kind), want, kind)
