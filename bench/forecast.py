@@ -368,7 +368,7 @@ def line(name: str, r: dict[str, list]) -> str:
     def pct(x: float | None) -> str:
         return f"{x:6.0%}" if x is not None else "     -"
 
-    lead = f"{median:5.1f}" if median is not None else "    -"
+    lead = f"{median:5.2f}" if median is not None else "    -"
     return (f"{name:10} {fires:6} {warned:6} {pct(recall)} {warns:6} {pct(precision)} "
             f"{pct(p20)}   {lead}")
 

@@ -191,3 +191,24 @@ def test_the_chance_a_run_holds_is_the_minimum_of_a_brownian_motion():
     assert holds(1.5, 2.0, 4.0, 0.0, 3.0) < flat < holds(1.5, 4.0, 2.0, 0.0, 3.0)
     assert holds(4.5, 4.0, 2.0, 0.0, 3.0) > holds(1.5, 4.0, 2.0, 0.0, 3.0)
     assert holds(1.5, 2.0, 2.0, 0.0, 0.0) == 1.0  # the period is already up
+
+
+def test_the_answers_judge_the_agent_states_only_after_step_1s_period_of_waiting():
+    # Ten agents shown available, AHT 4 minutes: the states promise 2.5 answers a minute.
+    # Callers have waited throughout the last k minutes and none was answered. Four
+    # minutes do not judge the states (step 1's period is 5): 2.5 stands. Five do: 12.5
+    # answers were promised, 0 is more than 2 sd (2 * 3.5) short, so the queue's capacity
+    # is what it got, none. Judged on one minute, as before, four minutes would condemn
+    # them too (10 promised, 0 < 10 - 2 * 3.2).
+    def forecaster(minutes_waited: int) -> Forecaster:
+        f = Forecaster(ForecastRules())
+        f.agents = {"Q": {f"A{i}": "available" for i in range(10)}}
+        f.aht_ms = 240_000
+        f.waiting = {"Q": 8}
+        f.recent = [[2, 0, 0, 0, 0, 0, 0]] * (30 - minutes_waited) + \
+            [[2, 0, 0, 0, 8 * MIN, 0, MIN]] * minutes_waited
+        return f
+
+    assert forecaster(4).capacity(judged_min=5) == (2.5, 0.0)
+    assert forecaster(5).capacity(judged_min=5) == (0.0, 0.0)
+    assert forecaster(4).capacity(judged_min=1) == (0.0, 0.0)
