@@ -21,7 +21,9 @@ is the one an uninterrupted run would have (docs/architecture.md).
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -137,11 +139,30 @@ def build_worker(settings: Settings) -> Worker:
         await shards.carry_out()
         await writer.close()
         await refresh.close()
+        # Everything of ours is out; the Kafka client's own stop can hang on a connection
+        # to a broker that died (aiokafka's consumer thread), and the supervisor would
+        # wait for it before starting this worker again on the new broker.
+        _exit_unless_gone(_EXIT_GRACE_S, 1 if app_.crash_reason else 0)
 
     app.on_partitions_revoked.connect(revoked)  # type: ignore[arg-type]  # faust's signal typing wants a bound sender
     app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]  # likewise
     app.on_before_shutdown.connect(close)  # type: ignore[arg-type]  # likewise
     return worker
+
+
+_EXIT_GRACE_S = 5.0  # a clean stop takes 1-2 s after the shutdown hook
+
+
+def _exit_unless_gone(after_s: float, code: int) -> None:
+    def leave() -> None:
+        log.warning("the Kafka client did not stop within %.0f s of the rest: exiting "
+                    "without it", after_s)
+        logging.shutdown()
+        os._exit(code)
+
+    timer = threading.Timer(after_s, leave)
+    timer.daemon = True
+    timer.start()
 
 
 def create_app(settings: Settings) -> faust.App:
