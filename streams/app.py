@@ -79,7 +79,9 @@ class Worker:
     refresh: Refresh
 
 
-def build_worker(settings: Settings) -> Worker:
+def build_worker(settings: Settings, exit_grace_s: float | None = None) -> Worker:
+    """The worker's parts on a Faust app. ``exit_grace_s``: when the process is the
+    worker's own, it ends this long after the stop hook if the Kafka client has not."""
     profile = broker_profile(settings)
     profile.install()
     app = _faust_app(settings, profile)
@@ -142,7 +144,8 @@ def build_worker(settings: Settings) -> Worker:
         # Everything of ours is out; the Kafka client's own stop can hang on a connection
         # to a broker that died (aiokafka's consumer thread), and the supervisor would
         # wait for it before starting this worker again on the new broker.
-        _exit_unless_gone(_EXIT_GRACE_S, 1 if app_.crash_reason else 0)
+        if exit_grace_s is not None:
+            _exit_unless_gone(exit_grace_s, 1 if app_.crash_reason else 0)
 
     app.on_partitions_revoked.connect(revoked)  # type: ignore[arg-type]  # faust's signal typing wants a bound sender
     app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]  # likewise
@@ -165,9 +168,9 @@ def _exit_unless_gone(after_s: float, code: int) -> None:
     timer.start()
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings, exit_grace_s: float | None = None) -> faust.App:
     forbid_auto_create()
-    worker = build_worker(settings)
+    worker = build_worker(settings, exit_grace_s)
     _serve_health(settings, worker.status)
     return worker.app
 
@@ -178,7 +181,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
         ensure_topics(settings, check=True)
     except TopicLayoutError as exc:
         raise SystemExit(f"callboard worker: {exc}") from None
-    app = create_app(settings)
+    app = create_app(settings, _EXIT_GRACE_S)  # this process is the worker's alone
     sys.argv = ["callboard-worker", "worker", "--without-web", "--loglevel", loglevel]
     app.main()
 
