@@ -216,13 +216,15 @@ def test_records_the_consumer_skipped_are_read_from_the_broker_before_a_batch(st
     assert (pipeline.stats["gaps_filled"], pipeline.stats["gap_records"]) == (1, 3 * per_call)
 
 
-def test_no_kafka_python_client_of_callboard_makes_a_topic_it_names(stack: Stack):
+def test_no_kafka_python_client_of_callboard_makes_a_topic_it_names(stack: Stack, monkeypatch):
     """Issue 19: kafka-python 3.0.12 drops a consumer's allow_auto_create_topics=False on
     the way to its metadata requests, so a consumer subscribed to a topic the broker had
     lost made it again with the broker's own layout (after a roll: the alerts topic with
     4 partitions instead of 1). With base.topics.forbid_client_auto_create (every
     `callboard` process calls it) a consumer asks and waits; nothing is made."""
     import time as _time
+
+    from kafka.cluster import ClusterMetadata
 
     from base.topics import forbid_client_auto_create
 
@@ -240,8 +242,10 @@ def test_no_kafka_python_client_of_callboard_makes_a_topic_it_names(stack: Stack
         finally:
             consumer.close()
 
+    # As kafka-python is, whatever another test of this process did before.
+    monkeypatch.setitem(ClusterMetadata.DEFAULT_CONFIG, "allow_auto_create_topics", True)
     try:
-        # As kafka-python is: the flag is lost and the broker makes the topic.
+        # The flag is lost and the broker makes the topic.
         unguarded = f"{stack.topic}-asked"
         subscribe_and_poll(unguarded)
         assert unguarded in admin.list_topics()
@@ -251,6 +255,3 @@ def test_no_kafka_python_client_of_callboard_makes_a_topic_it_names(stack: Stack
         assert guarded not in admin.list_topics()
     finally:
         admin.close()
-        from kafka.cluster import ClusterMetadata
-
-        ClusterMetadata.DEFAULT_CONFIG["allow_auto_create_topics"] = True  # this process's other tests
