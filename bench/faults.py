@@ -57,6 +57,7 @@ from base.config import load_settings
 from base.keys import RedisKeys
 from base.topics import bootstrap_servers, ensure_topics
 from callboard import services
+from callboard.localstack import DEAD_BROKER_STOP_S
 from core.escalation import alert_doc
 from core.ladder import Transition, default_rules
 from wallboard.reader import SnapshotReader
@@ -118,7 +119,7 @@ class Stack:
         """What `callboard up` does when its broker died: a broker change is a restart
         (callboard/localstack.py): the worker stopped, an empty broker started, the
         worker started again, to go on from its checkpoints."""
-        services.stop(self.procs["worker"])  # type: ignore[arg-type]
+        services.stop(self.procs["worker"], DEAD_BROKER_STOP_S)  # type: ignore[arg-type]
         self.broker = services.start_broker(self.bport, self.logs / log)
         self.start("worker", "worker")
 

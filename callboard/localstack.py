@@ -21,7 +21,7 @@ from base.topics import ensure_topics
 from callboard import services
 from callboard.roll import RollClock, drain, rss_mb
 
-__all__ = ["run_local_stack"]
+__all__ = ["DEAD_BROKER_STOP_S", "run_local_stack"]
 
 
 class _Stop(Exception):
@@ -46,6 +46,10 @@ def _port_free(port: int) -> bool:
 _RESTARTS = 3  # a child that dies this often ...
 _RESTART_WINDOW_S = 60.0  # ... within this many seconds is given up on
 _BACKOFF_S = (0.5, 2.0, 5.0)
+# A reader whose broker died has nothing left to hand it, and may wait on it for ever
+# (Faust waits for its streams to empty): this long, then it is killed. Its files hold
+# what it carried out when the broker stopped answering.
+DEAD_BROKER_STOP_S = 5.0
 
 
 @dataclass
@@ -153,8 +157,11 @@ class _Stack:
         topic's new id; none carries a client of the old broker. Returns the readers."""
         broker = self.child("broker")
         readers = [c for c in self.children if c.reader and c.proc is not None]
-        _stop_all([c.proc for c in readers if c.proc is not None])
-        if broker.proc is not None and broker.proc.poll() is None:
+        alive = broker.proc is not None and broker.proc.poll() is None  # a roll's
+        _stop_all([c.proc for c in readers if c.proc is not None],
+                  15 if alive else DEAD_BROKER_STOP_S)
+        if alive:
+            assert broker.proc is not None
             services.stop(broker.proc)
         broker.proc = broker.start()
         # Made here before any reader or producer: a producer's first send would make
