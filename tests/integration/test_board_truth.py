@@ -90,8 +90,8 @@ def test_a_frozen_broker_makes_the_figures_stale_while_the_worker_writes(stack, 
         finally:
             broker.send_signal(signal.SIGCONT)
         wait_until(lambda: banner() == "", 60, "live again once the broker answers")
-        # With its broker gone, a worker asked to stop exits by itself (0), its state in
-        # its files, rather than wait in the Kafka client's stop to be killed (-9).
+        # With its broker gone, a worker asked to stop exits by itself (0) rather than
+        # wait in the Kafka client's stop to be killed (-9).
         services.stop(broker)
         assert services.stop(worker) == 0
     finally:
