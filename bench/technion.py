@@ -12,6 +12,7 @@ its web site and in the companion repository of Miller's "Modeling Techniques in
 Predictive Analytics" (``MTPA_Chapter_6/data_anonymous_bank_february.txt``).
 
     .venv/bin/python bench/technion.py MONTH.txt > month.jsonl
+    .venv/bin/python bench/technion.py --figures MONTH.txt   # what producers/room.py is fitted to
 
 How a line becomes events (what the records do not say is made up the simplest way,
 and said here):
@@ -43,8 +44,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import statistics
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -159,11 +162,76 @@ def _agent_stretch(emit: Any, agent: str, stretch: list[dict[str, Any]]) -> None
         emit("agent.logout", last, q, f"{key}-{q}-out", agent_id=agent)
 
 
+def figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The month's figures the calibrated room (producers/room.py) is fitted to and its
+    test checks: weekdays (Sunday to Thursday, the bank's week) only."""
+    week = [c for c in rows if datetime.fromtimestamp(c["offered"] / 1000, ZONE).weekday()
+            in (6, 0, 1, 2, 3)]
+    per_day = Counter(datetime.fromtimestamp(c["offered"] / 1000, ZONE).date() for c in week)
+    hours = Counter(datetime.fromtimestamp(c["offered"] / 1000, ZONE).hour for c in week)
+    answered = [c for c in week if "answered" in c]
+    talk = {c["call_id"]: (c["ended"] - c["answered"]) / 1000 for c in answered}
+    by_type: dict[str, Any] = {}
+    for ctype in sorted({c["type"] for c in week}):
+        logs = [math.log(talk[c["call_id"]]) for c in answered
+                if c["type"] == ctype and talk[c["call_id"]] >= 10]
+        by_type[ctype] = {"share": round(sum(c["type"] == ctype for c in week) / len(week), 4),
+                          "log_talk_mean": round(statistics.fmean(logs), 3),
+                          "log_talk_sd": round(statistics.stdev(logs), 3)}
+    gone = [(c["abandoned"] - c["offered"]) / 1000 for c in week if "abandoned" in c]
+    days = list(per_day.values())
+    # Half hours (08:00-23:00) against what the day's level and the hour's share give:
+    # Poisson would make the mean of (count - expected)^2 / expected 1.
+    slots = Counter(_slot(c["offered"]) for c in week if 16 <= _slot(c["offered"])[1] < 46)
+    slot_share = Counter(s for _, s in slots.elements())
+    in_slots = sum(slot_share.values())
+    day_total = Counter(d for d, _ in slots.elements())
+    chi = [(slots[(d, s)] - day_total[d] * slot_share[s] / in_slots) ** 2
+           / (day_total[d] * slot_share[s] / in_slots) for d in day_total for s in slot_share]
+    return {
+        "weekdays": len(days),
+        "calls_per_weekday": round(statistics.fmean(days), 1),
+        "daily_cv": round(statistics.stdev(days) / statistics.fmean(days), 3),
+        "half_hour_dispersion": round(statistics.fmean(chi), 2),
+        "hour_share": {h: round(hours[h] / len(week), 4) for h in sorted(hours)},
+        "types": by_type,
+        "short_talk_share": round(sum(t < 10 for t in talk.values()) / len(answered), 4),
+        "answered_within_10s": round(sum(c["answered"] - c["offered"] <= 10_000
+                                         for c in answered) / len(week), 4),
+        "abandoned_share": round(len(gone) / len(week), 4),
+        "abandoned_mean_wait_s": round(statistics.fmean(gone), 1),
+        # Staffing, an input of the room rather than a figure it is checked on: agents
+        # who took a call in the hour, on the mean weekday.
+        "agents_by_hour": {h: round(n / len(days), 1) for h, n in sorted(Counter(
+            h for (_, h), names in _takers(answered).items() for _ in names).items())},
+    }
+
+
+def _slot(ms: int) -> tuple[Any, int]:
+    at = datetime.fromtimestamp(ms / 1000, ZONE)
+    return at.date(), at.hour * 2 + at.minute // 30
+
+
+def _takers(answered: list[dict[str, Any]]) -> dict[tuple[Any, int], set[str]]:
+    out: dict[tuple[Any, int], set[str]] = defaultdict(set)
+    for c in answered:
+        at = datetime.fromtimestamp(c["answered"] / 1000, ZONE)
+        if c["agent"] != "NO_SERVER":
+            out[(at.date(), at.hour)].add(c["agent"])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("month", help="the lab's tab-separated records of a month")
+    parser.add_argument("--figures", action="store_true",
+                        help="print the month's figures (producers/room.py), not its events")
     args = parser.parse_args()
     with open(args.month, encoding="latin-1") as fh:
+        if args.figures:
+            json.dump(figures(list(calls(fh))), sys.stdout, indent=1)
+            sys.stdout.write("\n")
+            return
         for event in events(list(calls(fh))):
             sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
 

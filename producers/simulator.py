@@ -157,6 +157,9 @@ class Simulator:
                 self._hire(queue.name, self.start_ms + self.rng.randint(0, 90_000),
                            shift_ms=self.rng.randint(1_800_000, 8 * 3_600_000))
             self._schedule(self._next_arrival(queue, self.start_ms), "arrival", queue.name)
+        yield from self._run()
+
+    def _run(self) -> Iterator[Event]:
         while self._heap:
             due = heapq.heappop(self._heap)
             if due.at_ms > self.end_ms:
