@@ -61,6 +61,11 @@ def _known_targets(value: dict[str, Target]) -> dict[str, Target]:
     return value
 
 
+# The queues each calibrated room plays (producers/room.py; core and base cannot import
+# producers, and a typo'd config must fail at start-up, not in the simulator).
+_ROOM_QUEUES = {"bank-1999": ("BANK", "NEW", "TECH")}
+
+
 class ConfigError(Exception):
     """A configuration file or variable is invalid; the message names file, key and reason."""
 
@@ -349,6 +354,11 @@ class Settings(BaseSettings):
     # --- the centre (manual chapter 4)
     timezone: str = "Asia/Shanghai"
     queues: list[QueueConfig] = Field(default_factory=_default_queues, min_length=1)
+    # What `callboard simulate` (and so `callboard up`) plays: "" the configured queues,
+    # each as its [queues.simulate] says; "bank-1999" the room calibrated to a real
+    # centre's month, with skills (producers/room.py), whose queues BANK, NEW and TECH
+    # must be configured (deploy/bank-room.toml).
+    simulate_room: Literal["", "bank-1999"] = ""
     sl_threshold_s: int = Field(default=20, ge=0, le=3600)  # B20's target, line 746: 80% in 20 s
     sl_target: float = Field(default=0.80, gt=0, le=1)
     sl_formula: SlFormula = "offered"  # B20's own definition, line 744
@@ -502,6 +512,10 @@ class Settings(BaseSettings):
             raise ValueError("'ALL' is reserved for the whole-centre figures")
         if self.repeat_window_h >= self.bucket_retention_h:
             raise ValueError("repeat_window_h must be shorter than bucket_retention_h")
+        missing = [q for q in _ROOM_QUEUES.get(self.simulate_room, ()) if q not in names]
+        if missing:
+            raise ValueError(f"simulate_room {self.simulate_room!r} plays queues that are not "
+                             f"configured: {', '.join(missing)}")
         walls = [w.name for w in self.walls]
         if len(set(walls)) != len(walls):
             raise ValueError(f"walls: names must be unique, got {walls}")

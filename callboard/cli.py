@@ -145,14 +145,25 @@ def simulate(ctx: click.Context, seed: int | None, duration: str, speed: float,
     if seed is None:
         seed = random.SystemRandom().randrange(1, 1 << 31)
         click.echo(f"seed {seed}", err=True)
-    sim = Simulator(
-        seed=seed, start_ms=_start_ms(start, settings, out is not None),
-        duration_ms=_duration_ms(duration), zone=settings.zone, volume=volume,
-        flat=flat, trunks=trunks, tickets=tickets,
-        # The configured centre (each queue's [queues.simulate], today's four by default).
-        queues=[replace(q, agents=max(1, round(q.agents * staff)))
-                for q in configured_queues(settings)],
-    )
+    sim: Simulator
+    if settings.simulate_room:
+        from producers.room import ROOMS, RoomSimulator
+
+        # The calibrated room: --volume sizes it (calls and agents alike), --flat plays its
+        # busiest hour all day; its agents and calls are the month's, so --staff,
+        # --trunks and --tickets do not apply.
+        sim = RoomSimulator(seed=seed, start_ms=_start_ms(start, settings, out is not None),
+                            duration_ms=_duration_ms(duration), zone=settings.zone, flat=flat,
+                            room=ROOMS[settings.simulate_room].sized(volume))
+    else:
+        sim = Simulator(
+            seed=seed, start_ms=_start_ms(start, settings, out is not None),
+            duration_ms=_duration_ms(duration), zone=settings.zone, volume=volume,
+            flat=flat, trunks=trunks, tickets=tickets,
+            # The configured centre (each queue's [queues.simulate], today's four by default).
+            queues=[replace(q, agents=max(1, round(q.agents * staff)))
+                    for q in configured_queues(settings)],
+        )
     if out is not None:
         count = 0
         with out.open("wb") as fh:

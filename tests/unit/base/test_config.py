@@ -38,6 +38,8 @@ def test_file_then_environment(tmp_path, monkeypatch):
         ('[[queues]]\nname = "A"\n[[queues]]\nname = "A"', "(top level)", "unique"),
         ('[[queues]]\nname = "ALL"', "(top level)", "reserved"),
         ('[[queues]]\nname = "Q"\nsl_target = 1.5', "queues.0.sl_target", "less than or equal"),
+        ('simulate_room = "bank-1999"', "(top level)", "not configured: BANK, NEW, TECH"),
+        ('simulate_room = "bank"', "simulate_room", "'bank-1999'"),
     ],
 )
 def test_bad_values_name_file_key_and_reason(tmp_path, text, key, reason):

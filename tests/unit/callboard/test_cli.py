@@ -158,3 +158,23 @@ def test_a_simulated_file_holds_no_callers_number_and_is_not_world_readable(runn
                            for e in offered)
     assert not re.search(r'"1\d{10}"', out.read_text())  # no 11-digit number anywhere
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+
+def test_the_calibrated_room_is_simulated_with_its_own_queues(runner, tmp_path):
+    # deploy/bank-room.toml: the room of producers/room.py, its three skill queues
+    # configured; a Monday from 09:00, its agents signed in to two queues or three.
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[3] / "deploy" / "bank-room.toml"
+    out = tmp_path / "room.jsonl"
+    result = runner.invoke(cli, ["--config", str(config), "simulate", "--seed", "3",
+                                 "--duration", "1h", "--start", "2026-01-05T09:00",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {e["queue"] for e in events if e["type"] == "call.offered"} == {"BANK", "NEW", "TECH"}
+    signed: dict[str, set[str]] = {}
+    for e in events:
+        if e["type"] == "agent.login":
+            signed.setdefault(e["agent_id"], set()).add(e["queue"])
+    assert signed and all(len(queues) >= 2 for queues in signed.values())
