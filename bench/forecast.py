@@ -6,20 +6,25 @@ when more than 5 callers have waited k minutes" for k = 1, 2, 3.
     .venv/bin/python bench/forecast.py [--days 12] [--sets sim,rooms,asterisk,afternoon]
                                        [--seed 1] [--jobs 2] [--margin 1.0] [--confirm 2]
 
-The data sets (each day a simulated centre, producers/simulator.py, callers holding on
-2.5 times the simulator's default as a public hotline's do; every fourth day a
-16-queue centre; days in order through one pipeline per centre, so the forecast has
-the earlier days' same half hours to blend in):
+The data sets (days in order through one pipeline per centre, so the forecast has the
+earlier days' same half hours to blend in; ``sim``, ``asterisk`` and ``afternoon``
+from producers/simulator.py, callers holding on 2.5 times its default as a public
+hotline's do, every fourth day a 16-queue centre; ``rooms`` from producers/room.py):
 
 - ``sim``: what the simulator alone gives, with 2-4 surges a day between 08:00 and
   20:00 of three shapes: ``sudden`` (arrivals 2.5-5x for 20-50 min), ``slow`` (a
   build to 2.5-4.5x over 30-60 min, 20 held, the same down) and ``leave`` (60-90% of
   a queue's agents not ready for 30-60 min, as the states say).
-- ``rooms``: what real rooms have and the simulator lacks (issue #28): the day's
-  volume drawn around its mean (gamma, CV 0.2: days vary more than Poisson),
-  ``hidden`` (40-80% of a queue's agents serve another skill for 30-60 min while
-  their state still says available), ``burst`` (arrivals 4-8x for 4-10 min), and
-  sudden and slow surges.
+- ``rooms``: the room calibrated to a real centre's month, with skills
+  (producers/room.py: agents signed in to two or three queues and shown free on one
+  while serving another, days and half hours that vary more than Poisson, the
+  month's lognormal talk and short handles), three times as many days as the other
+  sets (its days are small) in three sizes: the bank's room as it was, 2.5 times it
+  and, every fourth day, 6 times it; 2-4 surges a day: ``hidden`` (40-80% of a
+  queue's own agents serve another line for 30-60 min while their state still says
+  available), ``burst`` (arrivals 4-8x for 4-10 min), ``sudden`` and ``slow``. The
+  room breaches on its own as the month did (14 step 1s in 20 weekdays at its own
+  size without surges): those step 1s are ``other``.
 - ``asterisk``: sudden surges and agents pausing (``leave``), as an Asterisk
   queue_log tells them (producers/asterisk_log.py, read back by the converter): no
   on-call or wrap-up state, so agents on a call look available.
@@ -48,7 +53,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,6 +66,7 @@ from core.pipeline import Pipeline
 from core.records import Event, Record
 from producers.asterisk import convert_lines
 from producers.asterisk_log import queue_log_lines
+from producers.room import BANK_1999, Room, RoomSimulator, Surge
 from producers.simulator import SimQueue, Simulator, default_queues
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -68,17 +74,6 @@ DAY_MS = 86_400_000
 MIN_MS = 60_000
 HORIZON_MS = 10 * MIN_MS
 LOOKBACK_MS = 30 * MIN_MS
-
-
-@dataclass(frozen=True)
-class Surge:
-    shape: str
-    queue: str
-    start_ms: int
-    end_ms: int          # arrivals back to normal / agents back
-    factor: float = 1.0  # peak arrivals multiplier
-    ramp_ms: int = 0     # slow: the build-up (and the fall) takes this long
-    agents: int = 0      # leave, hidden: how many go
 
 
 class SurgeSimulator(Simulator):
@@ -111,17 +106,7 @@ class SurgeSimulator(Simulator):
         self._out.clear()
 
     def factor(self, queue: str, at_ms: int) -> float:
-        f = 1.0
-        for s in self.surges:
-            if s.queue != queue or not s.start_ms <= at_ms < s.end_ms or not s.factor > 1:
-                continue
-            if s.shape in ("sudden", "burst"):
-                f = max(f, s.factor)
-            else:  # slow: up over ramp, hold, down over ramp
-                up = (at_ms - s.start_ms) / s.ramp_ms
-                down = (s.end_ms - at_ms) / s.ramp_ms
-                f = max(f, 1 + (s.factor - 1) * min(1.0, up, down))
-        return f
+        return max([1.0, *(s.arrivals(at_ms) for s in self.surges if s.queue == queue)])
 
     def _next_arrival(self, queue: SimQueue, after_ms: int) -> int:
         peak = self.peak[queue.name]
@@ -206,6 +191,20 @@ def day_surges(rng: random.Random, day_ms: int, queues: list[SimQueue],
     return out
 
 
+def room_queues(room: Room) -> list[SimQueue]:
+    """The calibrated room's queues as day_surges reads them: the agents whose own skill
+    each is, at the busiest hour."""
+    peak = max(room.agents_by_hour.values()) * room.staffing * room.scale
+    return [SimQueue(q, agents=max(1, round(peak * sum(g.share for g in room.groups
+                                                        if g.skills[0] == q))),
+                     peak_calls_per_hour=0) for q in room.queues]
+
+
+def room_size(day: int, big: bool) -> float:
+    """Several centre sizes: the bank's room as it was, 2.5 times it and 6 times it."""
+    return 6.0 if big else (1.0, 2.5)[day % 2]
+
+
 def _settings(queues: list[SimQueue], margin: float, confirm: int) -> Any:
     settings = load_settings(None)
     settings = settings.model_copy(update={"escalation": settings.escalation.model_copy(
@@ -218,7 +217,8 @@ def run_centre(args: tuple[str, int, list[int], bool, float, int]) -> dict[str, 
     """Every day of one centre, in order, through one pipeline: firings, warnings, surges,
     and the waiting moments the rules of thumb read."""
     data, seed, days, big, margin, confirm = args
-    queues = afternoon_centre() if data == "afternoon" else centre(big)
+    queues = (afternoon_centre() if data == "afternoon" else room_queues(BANK_1999)
+              if data == "rooms" else centre(big))
     pipeline = Pipeline(pipeline_rules(_settings(queues, margin, confirm), offline=True))
     rng = random.Random(seed)
     start0 = int(datetime(2026, 1, 5, tzinfo=ZONE).timestamp() * 1000)
@@ -228,14 +228,20 @@ def run_centre(args: tuple[str, int, list[int], bool, float, int]) -> dict[str, 
     events = 0
     for day in days:
         day_ms = start0 + day * DAY_MS
-        todays = day_surges(rng, day_ms, queues, SHAPES[data])
-        surges += todays
-        volume = rng.gammavariate(25, 1 / 25) if data == "rooms" else 1.0
         afternoon = data == "afternoon"
-        sim = SurgeSimulator(todays, seed=seed * 1000 + day,
-                             start_ms=day_ms + (13 * 3_600_000 if afternoon else 0),
-                             duration_ms=4 * 3_600_000 if afternoon else DAY_MS, zone=ZONE,
-                             queues=queues, volume=volume, flat=afternoon)
+        sim: Simulator
+        if data == "rooms":
+            room = BANK_1999.sized(room_size(day, big))
+            todays = day_surges(rng, day_ms, room_queues(room), SHAPES[data])
+            sim = RoomSimulator(room=room, surges=todays, seed=seed * 1000 + day,
+                                start_ms=day_ms, duration_ms=DAY_MS, zone=ZONE)
+        else:
+            todays = day_surges(rng, day_ms, queues, SHAPES[data])
+            sim = SurgeSimulator(todays, seed=seed * 1000 + day,
+                                 start_ms=day_ms + (13 * 3_600_000 if afternoon else 0),
+                                 duration_ms=4 * 3_600_000 if afternoon else DAY_MS, zone=ZONE,
+                                 queues=queues, flat=afternoon)
+        surges += todays
         day_events: Iterable[Event] = sim.events()
         if data == "asterisk":
             day_events = convert_lines(queue_log_lines(day_events))
@@ -413,9 +419,10 @@ def main() -> None:
             work.append((data, args.seed + 7, list(range(args.days * 2)), False, args.margin,
                          args.confirm))
             continue
-        work.append((data, args.seed, [d for d in range(args.days) if d % 4 != 3], False,
+        days = args.days * (3 if data == "rooms" else 1)  # the room's days are small
+        work.append((data, args.seed, [d for d in range(days) if d % 4 != 3], False,
                      args.margin, args.confirm))
-        work.append((data, args.seed + 1, [d for d in range(args.days) if d % 4 == 3], True,
+        work.append((data, args.seed + 1, [d for d in range(days) if d % 4 == 3], True,
                      args.margin, args.confirm))
     with ProcessPoolExecutor(args.jobs) as pool:
         real = [pool.submit(run_real, (path, args.margin, args.confirm)) for path in args.bank]
