@@ -124,7 +124,8 @@ def centre_snapshot(
 
     Ratios are never averaged across queues: they are derived again from the
     summed counters, so the centre SL weighs every call the same.
-    Agents are summed per queue: an agent in two queues counts twice (docs).
+    Agents are people: one signed in to several queues counts once, in the state
+    it was last told on any of them (docs/kpis.md, the centre).
     """
     counts = [0] * len(AGENT_COLUMNS)
     planned: int | None = None
@@ -136,12 +137,11 @@ def centre_snapshot(
         if now["oldest_offered_ms"] is not None:
             candidate = now["oldest_offered_ms"]
             oldest = candidate if oldest is None else min(oldest, candidate)
-        a = now["agents"]
-        mine = (a.get("available", 0), a.get("on_call", 0), a.get("acw", 0), a.get("not_ready", 0))
-        counts = [c + m for c, m in zip(counts, mine, strict=True)]
-        part_planned = a.get("planned")
+        part_planned = now["agents"].get("planned")
         if part_planned is not None:
             planned = (planned or 0) + part_planned
+    for i, n in enumerate(_people(parts)):
+        counts[i] += n
     agents = _agents(counts, planned)
     windows: dict[str, Window] = {}
     for name in WINDOW_NAMES:
@@ -178,6 +178,30 @@ def centre_snapshot(
     if tickets is not None:
         snap["now"]["tickets"] = tickets
     return snap
+
+
+def _people(parts: Sequence[Snapshot]) -> list[int]:
+    """Agents by state (AGENT_COLUMNS' order), each person once. An ACD that reports per
+    skill tells a state change on the queue of the call in hand, so an agent serving one
+    queue still shows available on the others: the newest change on any queue is the
+    truth. A snapshot without its agents' rows (written before they were kept) adds
+    its counts as they are."""
+    counts = [0] * len(AGENT_COLUMNS)
+    latest: dict[str, tuple[int, str]] = {}
+    for part in parts:
+        rows = part.get("agents_day")
+        if rows is None:
+            a = part["now"]["agents"]
+            mine = (a["available"], a["on_call"], a["acw"], a["not_ready"])
+            counts = [c + m for c, m in zip(counts, mine, strict=True)]
+            continue
+        for agent_id, row in rows.items():
+            since = row.get("since_ms")
+            if row["state"] in AGENT_COLUMNS and since is not None and (
+                    agent_id not in latest or since > latest[agent_id][0]):
+                latest[agent_id] = (since, row["state"])
+    told = Counter(agent_state for _since, agent_state in latest.values())
+    return [c + told[col] for c, col in zip(counts, AGENT_COLUMNS, strict=True)]
 
 
 def centre_tickets(parts: Sequence[Snapshot]) -> TicketsNow | None:
