@@ -45,7 +45,8 @@ def _duration_ms(text: str) -> int:
     import pandas as pd  # parses "2h", "90min", "1d 2h"; loaded only where needed
 
     try:
-        value = pd.Timedelta(text)
+        # pandas 3 deprecates the lower-case day ("7d" warns; a later pandas refuses it).
+        value = pd.Timedelta(re.sub(r"(\d)\s*d(?![a-z])", r"\1D", text))
     except ValueError as exc:
         raise click.BadParameter(f"{text!r} is not a duration like 30m, 2h or 1d") from exc
     if value.total_seconds() <= 0:

@@ -178,3 +178,15 @@ def test_the_calibrated_room_is_simulated_with_its_own_queues(runner, tmp_path):
         if e["type"] == "agent.login":
             signed.setdefault(e["agent_id"], set()).add(e["queue"])
     assert signed and all(len(queues) >= 2 for queues in signed.values())
+
+
+@pytest.mark.parametrize(("text", "ms"), [("7d", 7 * 86_400_000), ("1d 2h", 93_600_000),
+                                          ("90min", 5_400_000), ("2 days", 172_800_000)])
+def test_durations_with_days_parse_without_a_deprecation(text, ms):
+    import warnings
+
+    from callboard.cli import _duration_ms
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' FutureWarning on "d" would raise here
+        assert _duration_ms(text) == ms
