@@ -25,7 +25,8 @@ ahead, per ladder group, once a minute of the log's own time:
    even below capacity).
 4. **Breach**: with more than the level waiting now, the chance that they stay
    above it until step 1 is due (``holds``: the queue as a Brownian motion with the
-   drift and the spread of its arrivals and departures); otherwise the first moment
+   spread of its arrivals and departures, and no drift: early in a run the
+   forecast's drift ranks runs worse than their height does); otherwise the first moment
    the projected queue has been above step 1's level for step 1's period, where
    "above" asks the fluid queue to clear the level by ``margin`` standard deviations
    of its random swing. The same with arrivals a spread higher and lower gives the
@@ -64,8 +65,10 @@ _FULL_MS = 55_000  # a minute with callers waiting this long of it measures the 
 _CONTRA_SD = 2.0
 # A run above step 1's level under way: the chance it holds to step 1 that makes the
 # central estimate, and the earliest and latest (bench/forecast.py chose 0.5 on the
-# real month: recall 79% against 64% at 0.65, the same precision).
-_HOLD_CENTRAL, _HOLD_EARLY, _HOLD_LATE = 0.5, 0.3, 0.7
+# real month: recall 79% against 64% at 0.65, the same precision; the latest, which
+# warns at once when it is within the horizon, 0.6 on the calibrated room: 64% right,
+# lead 3.06 min, against 66% and 2.64 at 0.7).
+_HOLD_CENTRAL, _HOLD_EARLY, _HOLD_LATE = 0.5, 0.3, 0.6
 # Only the shape of Erlang C's steady queue needs a handling time; before any call has
 # ended it takes the low end of the manual's AHT target (B4, line 572: 3-10 minutes).
 _DEFAULT_AHT_MIN = 3.0
@@ -485,8 +488,15 @@ class Forecaster:
             due = above_since_ms + for_s * 1000
             left_min = max(0.0, (due - now_ms) / MINUTE_MS)
             ahead = rates[:max(1, math.ceil(left_min))]
-            chance = holds(waiting - (above + 0.5), sum(ahead) / len(ahead), capacity,
-                           abandon * waiting, left_min)
+            # From the run's height and its swing, without the forecast's drift: early
+            # in a run that drift (arrivals to come less a capacity the states may
+            # overstate) told the runs that held from those that ended worse than the
+            # height alone (bench/README.md: 0.5-2.5 minutes into runs, the chance with
+            # the drift 0.66 of pairs ranked right, without it 0.73, in the calibrated
+            # room; 0.68 and 0.72 in the real month). holds() with arrivals equal to
+            # capacity: no drift, the same variance.
+            swing = (sum(ahead) / len(ahead) + capacity + abandon * waiting) / 2
+            chance = holds(waiting - (above + 0.5), swing, swing, 0.0, left_min)
             if chance >= _HOLD_CENTRAL:
                 return Estimate(now_ms, due, due if chance >= _HOLD_EARLY else None,
                                 due if chance >= _HOLD_LATE else None, mean, capacity,

@@ -169,10 +169,11 @@ def test_a_surge_climbs_to_step_four_and_signs_out_in_reverse(stack, tmp_path, h
     assert "[callboard] GEN step up -> 4: 后台处理人员签入 / Back office signs in" in subjects
     # The same steps offline, from the same file.
     offline = json.loads(stack.cli("alerts", "--events", str(log)).stdout)
-    # Offline also lists the breach warning that came first (six waiting, nobody
-    # answering: issue #28), which this configuration sends to nobody.
+    # Offline also lists the breach warning that came first, which this configuration
+    # sends to nobody: six waiting from 10:00:00 and nobody answering, so at the first
+    # minute's end the queue cannot fall before it has waited 5 minutes (issue #28).
     assert [(r["direction"], r["step"], r["event_time"][11:19]) for r in offline] == [
-        ("warn", 0, "10:02:00"), *expected]
+        ("warn", 0, "10:01:00"), *expected]
     audit = stack.redis.xrange(stack.keys.alerts_audit)
     durations = {int(f["step"]): float(f["duration_s"]) for _, f in audit
                  if f["what"] == "step_ended"}
