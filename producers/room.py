@@ -270,22 +270,12 @@ class RoomSimulator(Simulator):
                 break
         call = _RoomCall(f"c{self.seed}-{next(self._calls):07d}", queue_name, now,
                          self._caller(queue_name), ctype=ctype)
-        self._emit(ev.CALL_OFFERED, now, queue_name, call_id=call.call_id, caller=call.caller)
-        self._waiting[queue_name].append(call)
         if self.rng.random() < self.room.quick_hang_up:
             patience = int(self.rng.expovariate(1 / self.room.quick_mean_s) * 1000) + 1_000
         else:
             patience = int(self.rng.expovariate(1 / self.room.patience_mean_s) * 1000) + 1_000
-        self._schedule(now + patience, "patience", call)
-        self._dispatch(now, queue_name)
-
-    def _on_patience(self, now: int, call: _Call) -> None:
-        if call.assigned or call.gone:
-            return
-        call.gone = True
-        self._waiting[call.queue].remove(call)
-        self._emit(ev.CALL_ABANDONED, now, call.queue, call_id=call.call_id,
-                   offered_ms=call.offered_ms, wait_ms=now - call.offered_ms)
+        self._in_system += 1  # no trunk limit here; counted as the base class counts
+        self._enqueue(now, call, patience)
 
     # --------------------------------------------------------------- staffing
     def _on_staff(self, now: int) -> None:
@@ -393,6 +383,7 @@ class RoomSimulator(Simulator):
         self._emit(ev.CALL_ENDED, now, call.queue, call_id=call.call_id,
                    agent_id=agent.agent_id, offered_ms=call.offered_ms,
                    talk_ms=agent.talk_ms, hold_ms=0)
+        self._in_system -= 1
         # The records give no after-call work: a few seconds of it, on the call's queue.
         agent.state = "acw"
         agent.acw_start_ms = now

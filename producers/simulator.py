@@ -252,15 +252,18 @@ class Simulator:
             return
         self._in_system += 1
         caller = caller or self._caller(queue_name)
-        call = _Call(call_id, queue_name, now, caller)
-        self._emit(ev.CALL_OFFERED, now, queue_name, call_id=call_id, caller=caller)
-        self._waiting[queue_name].append(call)
         if self.rng.random() < 0.05:  # misdials: hang up within 1-5 s (manual line 655)
             patience = self.rng.randint(500, 5_000)
         else:
             patience = int(self.rng.expovariate(1 / queue.patience_mean_s) * 1000) + 1_000
-        self._schedule(now + patience, "patience", call)
-        self._dispatch(now, queue_name)
+        self._enqueue(now, _Call(call_id, queue_name, now, caller), patience)
+
+    def _enqueue(self, now: int, call: _Call, patience_ms: int) -> None:
+        """The call offered and waiting; its caller gives up after ``patience_ms``."""
+        self._emit(ev.CALL_OFFERED, now, call.queue, call_id=call.call_id, caller=call.caller)
+        self._waiting[call.queue].append(call)
+        self._schedule(now + patience_ms, "patience", call)
+        self._dispatch(now, call.queue)
 
     def _on_patience(self, now: int, call: _Call) -> None:
         if call.assigned or call.gone:
