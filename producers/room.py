@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -163,7 +163,7 @@ class _RoomAgent(_Agent):
 
 @dataclass
 class _RoomCall(_Call):
-    ctype: CallType | None = field(default=None)
+    ctype: CallType | None = None
 
 
 class RoomSimulator(Simulator):
@@ -171,7 +171,7 @@ class RoomSimulator(Simulator):
     agent signed out at its end, as a room's day ends."""
 
     def __init__(self, *, room: Room = BANK_1999, surges: list[Surge] | None = None,
-                 level: float | None = None, **kwargs: Any) -> None:
+                 **kwargs: Any) -> None:
         self.room = room
         queues = [SimQueue(q, agents=0, peak_calls_per_hour=0) for q in room.queues]
         super().__init__(queues=queues, **kwargs)
@@ -180,7 +180,7 @@ class RoomSimulator(Simulator):
         # days vary as the month's did.
         shape = 1 / max(1e-4, room.daily_cv ** 2 - 1 / (room.calls_per_day * room.scale)
                         - room.half_hour_cv ** 2 * sum(s * s for s in room.hour_share.values()) / 2)
-        self.level = level if level is not None else self.rng.gammavariate(shape, 1 / shape)
+        self.level = self.rng.gammavariate(shape, 1 / shape)
         self._floor: dict[str, list[_RoomAgent]] = {g.name: [] for g in room.groups}
         self._types = {q: [t for t in room.types if t.queue == q] for q in room.queues}
         self._talk = {t.name: _untruncated(t.log_talk_mean, t.log_talk_sd, _LOG_10S)
@@ -190,9 +190,8 @@ class RoomSimulator(Simulator):
 
     # ----------------------------------------------------------------- public
     def events(self) -> Iterator[Event]:
-        first_hour = datetime.fromtimestamp(self.start_ms / 1000, self.zone).replace(
+        hour = datetime.fromtimestamp(self.start_ms / 1000, self.zone).replace(
             minute=0, second=0, microsecond=0)
-        hour = first_hour
         while int(hour.timestamp() * 1000) < self.end_ms:
             self._schedule(max(self.start_ms, int(hour.timestamp() * 1000)), "staff")
             hour += timedelta(hours=1)
