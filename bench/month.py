@@ -113,7 +113,7 @@ def _watch(up: subprocess.Popen[bytes], out: Path, work: Path, args: argparse.Na
     rolls_seen = 0
     t0 = float("inf")
     day, peak = 0, {"broker": 0.0, "worker": 0.0}
-    print("day  broker MB peak  worker MB peak  redis MB  archive MB  rolls  max drain s"
+    print("day  broker MB peak  worker MB peak  redis MB  archive MB  rolls  max pause s"
           "  board behind p50/p99 s  (outside rolls)", flush=True)
     while True:
         raw = client.get(keys.snapshot(CENTRE))
@@ -138,11 +138,11 @@ def _watch(up: subprocess.Popen[bytes], out: Path, work: Path, args: argparse.Na
                             / 1000 / speed) for t, a in samples]
                 calm = [g for (t, _), g in zip(samples, gaps, strict=True)
                         if not any(lo <= t <= hi for lo, hi in rolling)]
-                drains = re.findall(r"drained in ([\d.]+) s", text)
+                pauses = re.findall(r"producers paused ([\d.]+) s", text)
                 print(f"{day:>3}  {peak['broker']:>14.0f}  {peak['worker']:>14.0f}"
                       f"  {client.info('memory')['used_memory'] / 1e6:>8.1f}"
                       f"  {_dir_mb(work / 'state' / 'archive'):>10.1f}"
-                      f"  {len(drains):>5}  {max(map(float, drains), default=0):>8.1f}"
+                      f"  {len(pauses):>5}  {max(map(float, pauses), default=0):>8.1f}"
                       f"  {_pct(gaps, 0.5):>6.2f} / {_pct(gaps, 0.99):.2f}"
                       f"  {_pct(calm, 0.5):>6.2f} / {_pct(calm, 0.99):.2f}", flush=True)
                 samples, peak = [], {"broker": 0.0, "worker": 0.0}

@@ -15,7 +15,6 @@ from types import FrameType
 
 import click
 
-from base.carried import end_roll
 from base.config import Settings, load_settings
 from base.topics import ensure_topics
 from callboard import services
@@ -62,6 +61,7 @@ class _Child:
     deaths: list[float] = field(default_factory=list)  # monotonic times it died
     producer: bool = False  # paused while the broker rolls
     reader: bool = False  # a consumer of the broker: stopped and started again by a roll
+    counts: bool = False  # a worker: stopped first by a roll, its files then say what it counted
     finishes: bool = False  # done when it exits with 0 (a recorded log published)
 
 
@@ -114,23 +114,26 @@ class _Stack:
         """The broker replaced by an empty one, nothing lost (callboard/roll.py)."""
         paused = [c.proc for c in self.children
                   if c.producer and c.proc is not None and c.proc.poll() is None]
-        click.echo(f"rolling the local broker ({why}): producers paused, waiting for every "
-                   "reader to hold what it has")
+        workers = [c for c in self.children if c.counts and c.proc is not None]
+        click.echo(f"rolling the local broker ({why}): producers paused, workers stopped "
+                   "with every record counted")
         for proc in paused:
             os.killpg(proc.pid, signal.SIGSTOP)
+        started = time.monotonic()
         try:
-            result = drain(self.settings, self.state_dir)
-            if isinstance(result, str):
+            _stop_all([c.proc for c in workers if c.proc is not None])
+            waited = drain(self.settings, self.state_dir)
+            trouble = (f"still behind: {waited}" if isinstance(waited, str)
+                       else _archive_holes(self.settings))
+            if trouble:
                 self.roll_clock.not_before = time.time() + self.settings.local_roll_retry_s
-                click.echo(f"roll called off after {self.settings.local_roll_drain_s:g} s, "
-                           f"nothing lost; still behind: {result}. Trying again in "
-                           f"{self.settings.local_roll_retry_s:g} s.", err=True)
-                return
-            holes = _archive_holes(self.settings)
-            if holes:
-                self.roll_clock.not_before = time.time() + self.settings.local_roll_retry_s
-                click.echo(f"roll called off: the archive lacks records the broker holds "
-                           f"({holes}); the broker is kept, see docs/archive.md", err=True)
+                for worker in workers:
+                    worker.proc = worker.start()
+                click.echo(f"roll called off, nothing lost: {trouble}. The broker is kept, "
+                           "the workers started again on it (" + ", ".join(
+                               f"{w.name} pid {w.proc.pid}" for w in workers if w.proc)
+                           + f"); trying again in {self.settings.local_roll_retry_s:g} s "
+                           "(docs/broker.md).", err=True)
                 return
             broker = self.child("broker")
             assert broker.proc is not None
@@ -138,14 +141,15 @@ class _Stack:
             readers = self._new_broker()
             self.rolls += 1
             self.roll_clock.last = time.time()
-            click.echo(f"rolled the local broker ({self.rolls}): drained in {result[1]:.1f} s; "
-                       f"the old one held {before or 0:.0f} MB, the new one "
-                       f"{rss_mb(broker.proc.pid) or 0:.0f} MB, pid {broker.proc.pid}; "
-                       "readers started again: " + ", ".join(
+            click.echo(f"rolled the local broker ({self.rolls}), producers paused "
+                       f"{time.monotonic() - started:.1f} s: the old one held {before or 0:.0f} "
+                       f"MB, the new one {rss_mb(broker.proc.pid) or 0:.0f} MB, pid "
+                       f"{broker.proc.pid}; readers started again: " + ", ".join(
                            f"{r.name} pid {r.proc.pid}" for r in readers if r.proc))
         finally:
-            assert self.settings.checkpoint_dir is not None
-            end_roll(self.settings.checkpoint_dir)
+            for worker in workers:  # an error between their stop and their start
+                if worker.proc is not None and worker.proc.poll() is not None:
+                    worker.proc = worker.start()
             for proc in paused:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGCONT)
@@ -331,11 +335,11 @@ def _start_children(stack: _Stack, broker_port: int, redis_port: int, speed: flo
     # Workers share the events topic's partitions (one consumer group); each has its own
     # /metrics port. More than the topic's partitions would leave some idle.
     for n in range(workers):
-        stack.callboard("worker" if n == 0 else f"worker-{n + 1}", "worker",
-                        *(("--clock", "event") if speed != 1 else ()),
-                        env=None if n == 0 else {
-                            "CALLBOARD_WORKER_METRICS_PORT": str(services.free_port())}
-                        ).reader = True
+        worker = stack.callboard("worker" if n == 0 else f"worker-{n + 1}", "worker",
+                                 *(("--clock", "event") if speed != 1 else ()),
+                                 env=None if n == 0 else {
+                                     "CALLBOARD_WORKER_METRICS_PORT": str(services.free_port())})
+        worker.reader = worker.counts = True
     # open alerts for the console; sends only to configured people
     stack.callboard("notify", "notify").reader = True
     stack.callboard("archive", "archive").reader = True  # every event, for replay and reports

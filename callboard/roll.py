@@ -2,16 +2,18 @@
 
 The local broker (Tansu 0.6.0, memory only) never frees a record and its fetches slow
 as a partition grows (docs/broker.md). Deleting records is not implemented there, so
-the only way to free it is a new broker. A roll, run by ``callboard up``:
+the only way to free it is a new broker. A roll, run by ``callboard up``, is a
+supervised restart of the readers around a new broker:
 
 1. the producers are paused (SIGSTOP: a paused producer sends nothing, and what it
    had in flight is sent again to the new broker);
-2. the workers are asked to checkpoint every partition they have read to its end into
-   files beside the stack (base/carried.py), outside the broker;
-3. the roll waits until every record the broker holds is counted and checkpointed, in
-   the archive, and every alert handled by the notifier, and the dead letters are
-   copied to a file (nobody else reads that topic);
-4. the readers (workers, notifier, archiver) are stopped, the broker is replaced by an
+2. the workers are stopped: each reads its partitions to the broker's end, sends what
+   they raised, and writes them to files beside the stack
+   (base/local_broker/carried.py), outside the broker;
+3. the roll checks that the files cover every record the broker holds, waits until the
+   archive holds them too and the notifier every alert, and copies the dead letters to
+   a file (nobody else reads that topic);
+4. the other readers (notifier, archiver) are stopped, the broker is replaced by an
    empty one on the same port, the topics are made, the readers start again and the
    producers go on.
 
@@ -19,8 +21,9 @@ A broker change is a restart (``callboard/localstack.py`` ``_new_broker``, the s
 for a broker that died): each reader begins from its own files and the events topic's
 new id (Kafka's topic UUID), the worker from its checkpoint and the archiver from its
 position, reading the new topic from its first record; event ids keep anything read
-twice out. A roll that cannot drain in ``local_roll_drain_s`` is called off (nothing
-is lost: the producers go on into the old broker) and tried again later.
+twice out. A roll whose readers are not whole within ``local_roll_drain_s`` is called
+off: the workers start again on the old broker, the producers go on into it (nothing
+is lost), and it is tried again later.
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from base.carried import request_roll, saved_offsets
 from base.config import Settings
+from base.local_broker.carried import saved_offsets
 from base.topics import bootstrap_servers, topic_id
 
 __all__ = ["Drain", "RollClock", "drain", "rss_mb"]
@@ -189,18 +192,15 @@ def _copy_dead_letters(settings: Settings, end: int, out: Path) -> None:
         fh.writelines(lines)
 
 
-def drain(settings: Settings, state_dir: Path) -> tuple[str, float] | str:
-    """Ask the workers to checkpoint, and wait until nothing on the broker is held only
-    there. Returns (the request, seconds waited), or what was still behind at the
-    deadline."""
+def drain(settings: Settings, state_dir: Path) -> float | str:
+    """With the workers stopped, wait until nothing on the broker is held only there.
+    Returns the seconds waited, or what was still behind (at once when it is a worker's
+    file: a stopped worker writes no more)."""
     assert settings.checkpoint_dir is not None
     started = time.monotonic()
-    nonce = request_roll(settings.checkpoint_dir)
     deadline = started + settings.local_roll_drain_s
     behind: list[str] = ["nothing read yet"]
     while time.monotonic() < deadline:
-        # The files first: a worker flushes its alerts before it writes one, so the alerts
-        # a file covers are on the broker by the time their high watermark is read.
         saved = saved_offsets(settings.checkpoint_dir, settings.topic_partitions)
         topics = [(settings.events_topic, p) for p in range(settings.topic_partitions)]
         topics += [(settings.alerts_topic, 0), (settings.dead_letter_topic, 0)]
@@ -225,6 +225,8 @@ def drain(settings: Settings, state_dir: Path) -> tuple[str, float] | str:
         if not behind:
             _copy_dead_letters(settings, state.dead_end,
                                state_dir / "dead-letters" / f"{datetime.now(settings.zone):%Y-%m-%d}.jsonl")
-            return nonce, time.monotonic() - started
+            return time.monotonic() - started
+        if any(b.startswith("worker") for b in behind):
+            break
         time.sleep(0.5)
     return "; ".join(behind)

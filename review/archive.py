@@ -252,7 +252,7 @@ class ArchiveWriter:
 
     def resume(self, partition: int, source: str | None) -> int:
         """Where to read ``partition`` from, given the events topic's id now: a position
-        kept in another topic (the local stack rolled its broker, base/carried.py)
+        kept in another topic (the local stack rolled its broker, base/local_broker/carried.py)
         starts the new one from its first record; event ids keep the files exact."""
         part = self.part(partition)
         if source is None and part.source is not None and part.next_offset:

@@ -136,9 +136,9 @@ def build_worker(settings: Settings, exit_grace_s: float | None = None) -> Worke
         await shards.check_source()  # raised, Faust stops the worker
 
     async def close(app_: faust.App, **_: Any) -> None:
-        # The consumer has stopped and the agent finished its batch: what it counted
-        # goes out with it (a roll, a broker that died, Ctrl-C on the stack).
-        await shards.carry_out()
+        # The consumer has stopped and the agent finished its batch: each partition is
+        # read to its end and goes out with it (a roll, a broker that died, Ctrl-C).
+        await shards.carry_out(on_result=counter.emit)
         await writer.close()
         await refresh.close()
         # Everything of ours is out; the Kafka client's own stop can hang on a connection

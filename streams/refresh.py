@@ -13,7 +13,6 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from base.broker import BrokerProfile
-from base.carried import roll_request
 from base.config import Settings
 from base.topics import layout_problem
 from core.pipeline import Pipeline
@@ -53,8 +52,6 @@ class Refresh:
         self.send_alert = send_alert
         self.probe = BrokerProbe(settings.broker_url)
         self._stalled: set[int] = set()  # partitions logged as stalled
-        self._roll: str | None = None  # the roll request answered, and at which offsets
-        self._rolled: dict[int, int] = {}
         self._answered = False  # the broker answered this tick's probe
         self._seen: set[str] = set()  # the topics it has held
 
@@ -82,13 +79,7 @@ class Refresh:
         self.watch_progress(assigned)
         self.count_state()
         await self.checkpoint_due()
-        rolling = await self.answer_roll(assigned)
-        # Not while the broker is being replaced: the roll has waited for every alert the
-        # counted records raised, and a step that falls due now would go to the broker
-        # on its way out (lost) or to the new one before the stack has made its topics
-        # (a produce makes the topic there with the broker's own layout: the alerts topic
-        # came back with 4 partitions under load). It fires on the first tick after.
-        if self.settings.clock == "wall" and not rolling:
+        if self.settings.clock == "wall":
             await self.advance_ladders(assigned)
         self.pending.touch(self.shards.queues())
 
@@ -201,29 +192,6 @@ class Refresh:
         # restored from another topic's checkpoint) is checkpointed here.
         for partition in self.shards.checkpoint_due():
             await self.shards.checkpoint(partition)
-
-    async def answer_roll(self, assigned: set[int]) -> bool:
-        """The local stack is about to replace its broker (base/carried.py): each
-        partition read to its end is checkpointed to its file; again if a record came in
-        after. The alerts (and dead letters) its records raised are on the broker before
-        its file says so: the roll reads the files first, then waits for the notifier
-        to hold every alert (one sent after the file was written would be lost).
-        True while a roll is under way."""
-        nonce = roll_request(self.settings.checkpoint_dir)
-        if nonce is None:
-            return False
-        if nonce != self._roll:
-            self._roll, self._rolled = nonce, {}
-        for partition, pipeline in self._held(assigned):
-            highwater = self._highwater(partition)
-            offset = _next_offset(pipeline, partition) - 1
-            if highwater is None or offset + 1 < highwater or self._rolled.get(partition) == offset:
-                continue
-            await self.shards.checkpoint(partition)  # flushes the alerts first
-            self._rolled[partition] = offset
-            log.info("partition %s: checkpointed at offset %s for the broker's roll", partition,
-                     offset)
-        return True
 
     async def advance_ladders(self, assigned: set[int]) -> None:
         # Deadlines fall due while no event arrives (a stuck queue), but only

@@ -9,8 +9,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from base.broker import BacklogTuner
-from base.carried import Saved, read_checkpoint_file, write_checkpoint_file
 from base.config import Settings
+from base.local_broker.carried import Saved, read_checkpoint_file, write_checkpoint_file
 from base.topics import bootstrap_servers, topic_id
 from core.pipeline import FeedResult, Pipeline, PipelineRules
 from core.records import Record
@@ -47,7 +47,7 @@ class Shards:
         self._since_checkpoint: dict[int, tuple[int, float]] = {}  # records, monotonic time
         self._lock = asyncio.Lock()
         self.restores = 0  # partitions restored by this process (operators' figure)
-        # The events topic's id each pipeline counted from (base/carried.py).
+        # The events topic's id each pipeline counted from (base/local_broker/carried.py).
         self.sources: dict[int, str | None] = {}
         self.counted_from: str | None = None  # the topic id this process counts
 
@@ -226,9 +226,8 @@ class Shards:
                     or now - since >= self.settings.checkpoint_every_s)]
 
     async def checkpoint(self, partition: int) -> int:
-        """The partition's state to the changelog and, on the local stack, to its file.
-        What its records raised (alerts, dead letters) is on the broker first: a roll
-        that sees the file may replace the broker (callboard/roll.py)."""
+        """The partition's state to the changelog and, on the local stack, to its file
+        (what its records raised, alerts and dead letters, on the broker first)."""
         if self.settings.checkpoint_dir is not None:
             await self.flush()
         pipeline = self.pipelines[partition]
@@ -240,25 +239,35 @@ class Shards:
         self._since_checkpoint[partition] = (0, time.monotonic())
         return written
 
-    async def carry_out(self, within_s: float = 5.0) -> None:
+    async def carry_out(self, within_s: float = 5.0, on_result: OnResult | None = None) -> None:
         """Every partition's state to its file (the local stack only), so that the next
         start goes on from here: on the way out, and when the broker stops answering (the
-        stack then starts this worker again on a new one). Only once what its records
-        raised is on the broker, else a restart from the file would never raise it (a
-        dead broker keeps a pending alert's flush from ending, and the files stay at the
-        last checkpoint)."""
+        stack then starts this worker again on a new one). With ``on_result`` (a stop),
+        each partition is first read to the broker's end: the roll pauses the producers
+        and stops the workers, and what a file covers is all the new broker need not
+        hold (callboard/roll.py). A file is written only once what its records raised is
+        on the broker, else a restart from it would never raise it (a dead broker keeps
+        the flush from ending, and the file stays at the last checkpoint)."""
         if self.settings.checkpoint_dir is None or not self.pipelines:
             return
-        try:
-            await asyncio.wait_for(self.flush(), within_s)
-        except (TimeoutError, Exception) as exc:  # noqa: BLE001  # the broker's errors alike
-            log.warning("not carrying the partitions' state out: the alerts are not on the "
-                        "broker (%r)", exc)
-            return
-        for partition, pipeline in self.pipelines.items():
+        for partition, pipeline in list(self.pipelines.items()):
+            if on_result is not None:
+                changed = FeedResult()
+                try:
+                    await self._read(pipeline, partition, pipeline.offsets.get(partition, -1) + 1,
+                                     changed, on_result)
+                    await on_result(pipeline, changed)
+                except Exception as exc:  # noqa: BLE001  # the broker's errors: carry out what is held
+                    log.warning("partition %s: not read to its end on the way out (%r)",
+                                partition, exc)
+            try:
+                await asyncio.wait_for(self.flush(), within_s)
+            except (TimeoutError, Exception) as exc:  # noqa: BLE001  # the broker's errors alike
+                log.warning("not carrying the partitions' state out: the alerts are not on "
+                            "the broker (%r)", exc)
+                return
             write_checkpoint_file(self.settings.checkpoint_dir, partition, pipeline.encode(),
-                                  pipeline.offsets.get(partition, -1),
-                                  self.sources.get(partition))
+                                  pipeline.offsets.get(partition, -1), self.sources.get(partition))
         log.info("partitions %s carried out to their files", sorted(self.pipelines))
 
     def drop(self, partitions: set[int]) -> None:

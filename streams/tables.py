@@ -10,7 +10,7 @@ from typing import Any
 
 import faust
 
-from base.carried import Saved
+from base.local_broker.carried import Saved
 
 __all__ = ["CheckpointTable", "load_checkpoint", "save_checkpoint"]
 

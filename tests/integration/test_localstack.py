@@ -3,6 +3,7 @@ stops all and frees the ports."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -167,6 +168,73 @@ def test_the_broker_rolled_twice_mid_run_and_killed_loses_nothing(tmp_path):
             client.delete(board.keys.snapshot(queue))  # so each one is the new worker's
         _settle(board, log, "the restarted worker's figures, from the checkpoint it carried across")
     finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(timeout=60)
+    assert code == 0, out.read_text()[-3000:]
+
+
+def test_a_roll_the_archive_cannot_drain_is_called_off_and_tried_again_losing_nothing(tmp_path):
+    """A roll stops the workers first; when a reader then cannot hold every record in
+    time (here the archiver, frozen with SIGSTOP), the roll is called off: the broker is
+    kept, the workers start again on it, the producers go on, and the next try rolls.
+    Nothing is lost: the figures equal the file's, the alerts `callboard alerts`, and the
+    archive holds each event once."""
+    log = tmp_path / "surge.jsonl"
+    subprocess.run([sys.executable, "-m", "callboard.cli", "simulate", *SURGE[:2],
+                    "--duration", "30m", *SURGE[4:], "--out", str(log)],
+                   check=True, cwd=ROOT, capture_output=True)
+    lines = [line for line in log.read_bytes().splitlines() if line.strip()]
+    out = tmp_path / "up.out"
+    env = dict(os.environ, PYTHONUNBUFFERED="1", CALLBOARD_LOCAL_ROLL_DRAIN_S="3",
+               CALLBOARD_LOCAL_ROLL_RETRY_S="5")
+    env.pop("CALLBOARD_CONFIG", None)
+    with out.open("wb") as fh:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "callboard.cli", "up", "--board-port",
+             str(services.free_port()), "--speed", "30", "--state-dir", str(tmp_path / "state"),
+             "--events", str(log), "--roll-every", "25"],
+            stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    archiver = 0
+    try:
+        text = wait_until(lambda: "callboard board: http" in out.read_text() and out.read_text(),
+                          90, "the stack to start")
+        redis_port = int(re.findall(r"on 127\.0\.0\.1:(\d+)", text)[1])
+        archiver = int(re.findall(r"archive +pid (\d+)", out.read_text())[-1])
+        os.killpg(archiver, signal.SIGSTOP)
+        rolls = out.read_text().count("rolled the local broker")  # 0 unless the board was slow
+        off = wait_until(lambda: re.search(r"roll called off, nothing lost: still behind: "
+                                           r"(.*)the workers started again on it \(worker "
+                                           r"pid (\d+)\)", out.read_text()), 60, "a roll called off")
+        os.killpg(archiver, signal.SIGCONT)
+        assert "archive p" in off.group(1), off.group(0)
+        worker = int(off.group(2))
+        assert worker != int(re.search(r"worker +pid (\d+)", text).group(1))
+        wait_until(lambda: f"rolled the local broker ({rolls + 1})" in out.read_text(), 90,
+                   "a roll once the archiver goes on")
+        wait_until(lambda: "publish   done" in out.read_text(), 180, "the log published")
+        assert "exited with" not in out.read_text()  # the workers were stopped, not lost
+        client = redis.Redis(port=redis_port, decode_responses=True)
+        board = _Board(client)
+        _settle(board, log, "the figures to equal the file's")
+        offline = json.loads(subprocess.run(
+            [sys.executable, "-m", "callboard.cli", "alerts", "--events", str(log)],
+            check=True, cwd=ROOT, capture_output=True, text=True).stdout)
+        alerts = [json.loads(a) for a in client.lrange(board.keys.alerts_log, 0, -1)]
+        key = lambda a: (a["queue"], a["step"], a["direction"], a["event_time"])  # noqa: E731
+        assert offline and sorted(map(key, alerts)) == sorted(map(key, offline))
+        from review.archive import archive_days, read_day
+
+        def archived() -> list[bytes]:
+            return sorted(line for day in archive_days(tmp_path / "state" / "archive")
+                          for records in read_day(tmp_path / "state" / "archive", day,
+                                                  Settings().events_topic).values()
+                          for line in records)
+
+        wait_until(lambda: archived() == sorted(lines), 60, "every event archived once")
+    finally:
+        if archiver:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(archiver, signal.SIGCONT)
         up.send_signal(signal.SIGINT)
         code = up.wait(timeout=60)
     assert code == 0, out.read_text()[-3000:]

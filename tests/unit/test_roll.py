@@ -5,15 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from base.carried import (
-    end_roll,
-    read_checkpoint_file,
-    request_roll,
-    roll_request,
-    saved_offsets,
-    write_checkpoint_file,
-)
 from base.config import Settings
+from base.local_broker.carried import read_checkpoint_file, saved_offsets, write_checkpoint_file
 from callboard.roll import Drain, RollClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -65,14 +58,6 @@ def test_a_checkpoint_file_is_read_back_whole_or_not_at_all(tmp_path):
     path.write_bytes(path.read_bytes()[:-1])  # cut short
     assert read_checkpoint_file(tmp_path, 2) is None
     assert read_checkpoint_file(None, 2) is None
-
-
-def test_a_roll_request_stands_until_the_roll_ends(tmp_path):
-    assert roll_request(tmp_path) is None
-    nonce = request_roll(tmp_path)
-    assert roll_request(tmp_path) == nonce
-    end_roll(tmp_path)
-    assert roll_request(tmp_path) is None
 
 
 def test_an_archive_position_of_the_last_rolls_topic_covers_nothing_of_the_new_one(tmp_path):

@@ -219,8 +219,8 @@ def test_a_partition_a_rebalance_took_away_is_left_alone_until_its_revoke_is_han
 
 def test_a_restore_goes_on_from_the_furthest_checkpoint_of_this_topic_else_the_newest(tmp_path):
     """The changelog's checkpoint and the file the local stack keeps beside it
-    (base/carried.py): of this topic id, the one covering most; of none, the newest."""
-    from base.carried import Saved, write_checkpoint_file
+    (base/local_broker/carried.py): of this topic id, the one covering most; of none, the newest."""
+    from base.local_broker.carried import Saved, write_checkpoint_file
     from streams.tables import save_checkpoint
 
     settings = Settings(checkpoint_dir=tmp_path)
@@ -243,7 +243,7 @@ def test_on_the_way_out_each_partition_goes_to_its_file_only_once_its_alerts_are
     SIGTERM writes what it counted to its files, so the next start goes on from there;
     but not while its alerts cannot reach the broker (a restart from such a file would
     never raise them again)."""
-    from base.carried import read_checkpoint_file
+    from base.local_broker.carried import read_checkpoint_file
 
     settings = Settings(checkpoint_dir=tmp_path)
     rules = pipeline_rules(settings)
@@ -286,7 +286,7 @@ def test_when_the_broker_stops_answering_the_worker_carries_its_state_to_its_fil
     """The stack meets a dead broker by starting the worker again on an empty one: what
     it counted since its last checkpoint goes to its files the moment the broker stops
     answering, once (a worker stopped with the broker dead never got to its way out)."""
-    from base.carried import read_checkpoint_file
+    from base.local_broker.carried import read_checkpoint_file
 
     settings = Settings(checkpoint_dir=tmp_path)
     rules = pipeline_rules(settings)

@@ -1,5 +1,5 @@
 """What the local stack carries across a broker that starts again empty: the worker's
-checkpoints in files beside the stack, and the roll's request to write them.
+checkpoints in files beside the stack.
 
 The local broker keeps everything in memory (docs/broker.md): only a new broker frees
 it, and a new broker has no changelog, so a checkpoint kept only there would be gone
@@ -18,10 +18,7 @@ import zlib
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-__all__ = ["Saved", "end_roll", "read_checkpoint_file", "request_roll", "roll_request",
-           "saved_offsets", "write_checkpoint_file"]
-
-_ROLL_REQUEST = "roll-request"
+__all__ = ["Saved", "read_checkpoint_file", "saved_offsets", "write_checkpoint_file"]
 
 
 class Saved(NamedTuple):
@@ -94,28 +91,3 @@ def saved_offsets(directory: Path, partitions: int) -> dict[int, tuple[int, str 
         found[partition] = (int(head.get("offset", -1)),
                             source if isinstance(source, str) else None)
     return found
-
-
-def request_roll(directory: Path) -> str:
-    """Ask the workers to checkpoint every partition they have read to its end."""
-    directory.mkdir(parents=True, exist_ok=True)
-    nonce = str(time.time_ns())
-    tmp = directory / f"{_ROLL_REQUEST}.tmp"
-    tmp.write_text(nonce)
-    tmp.replace(directory / _ROLL_REQUEST)
-    return nonce
-
-
-def end_roll(directory: Path) -> None:
-    """The roll is over (done or called off): the workers checkpoint as usual again."""
-    (directory / _ROLL_REQUEST).unlink(missing_ok=True)
-
-
-def roll_request(directory: Path | None) -> str | None:
-    """The roll request standing, if any."""
-    if directory is None:
-        return None
-    try:
-        return (directory / _ROLL_REQUEST).read_text().strip() or None
-    except FileNotFoundError:
-        return None
