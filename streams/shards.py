@@ -128,32 +128,24 @@ class Shards:
         # earlier half hour's answer repeated, B16), which re-reading from after the
         # checkpoint would never touch again. The same rows as after a Redis loss.
         changed = FeedResult(queues=set(pipeline.queues()), minutes=set(pipeline.engine.buckets))
-        if (saved is not None and None not in (source, saved.source)
-                and saved.source != source):
-            # Counted from a topic that is gone (the local stack rolled its broker, or
-            # the topic was made again): go on from the checkpoint with all of this one.
-            log.warning("partition %s: the events topic is a new one (id %s; the checkpoint "
-                        "at offset %s counted %s): counting on from the checkpoint with "
-                        "all it holds", partition, source, saved.offset, saved.source)
+        start = pipeline.offsets.get(partition, -1) + 1
+        gone = None  # why the checkpoint's offsets mean nothing in the topic held now
+        if saved is not None and None not in (source, saved.source) and saved.source != source:
+            gone = f"the events topic is a new one (id {source}; the checkpoint counted {saved.source})"
+        else:
+            reread, end = await self._read(pipeline, partition, start, changed, on_result)
+            if saved is not None and end is not None and end < start:
+                gone = f"the broker lost its records (it holds {end})"
+        if gone:
+            # The local stack rolled its broker, or a broker came back empty while this
+            # worker kept the checkpoint: counting goes on from the checkpoint with all the
+            # topic holds now, from its first record (event ids keep a re-sent event out).
+            log.warning("partition %s: %s: counting on from the checkpoint at offset %s with "
+                        "all the topic holds", partition, gone, start - 1)
             pipeline.stats["source_resets"] += 1
             pipeline.offsets.pop(partition, None)
             reread, _ = await self._read(pipeline, partition, 0, changed, on_result)
             self._since_checkpoint[partition] = (max(reread, 1), 0.0)  # due at once
-            self._log_restored(partition, -1, reread, started)
-            return pipeline, changed
-        start = pipeline.offsets.get(partition, -1) + 1
-        reread, end = await self._read(pipeline, partition, start, changed, on_result)
-        if saved is not None and end is not None and end < start:
-            # The checkpoint covers more of the partition than the broker holds: it came
-            # back empty (the local one keeps all in memory) while this worker kept the
-            # checkpoint. Counting goes on from the checkpoint with what the broker holds
-            # now, from its first record (event ids keep a re-sent event out).
-            log.error("partition %s: the broker lost its records (the checkpoint covers up "
-                      "to offset %s, it now holds %s): counting on from the checkpoint with "
-                      "what it holds", partition, start - 1, end)
-            pipeline.stats["source_resets"] += 1
-            pipeline.offsets.pop(partition, None)
-            reread, _ = await self._read(pipeline, partition, 0, changed, on_result)
         self._log_restored(partition, start - 1, reread, started)
         return pipeline, changed
 
