@@ -60,6 +60,9 @@ class KafkaSink:
             "enable_idempotence": False,
             "allow_auto_create_topics": False,  # the broker's default layout is wrong
             "max_block_ms": 10_000,  # how long a send waits for a topic's metadata
+            # kafka-python backs off up to 30 s between attempts to reach a broker that
+            # was away (the Java client: 1 s); events waited that long after it was back.
+            "reconnect_backoff_max_ms": 1000,
         }
         options.update(overrides)
         self.topic = topic
