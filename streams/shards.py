@@ -250,8 +250,9 @@ class Shards:
                                      changed, on_result)
                     await on_result(pipeline, changed)
                 except Exception as exc:  # noqa: BLE001  # the broker's errors: carry out what is held
-                    log.warning("partition %s: not read to its end on the way out (%r)",
-                                partition, exc)
+                    log.warning("partition %s: not read to its end on the way out (%r); "
+                                "carrying out what is counted", partition, exc)
+                    on_result = None  # nor the next: the broker is away
             try:
                 await asyncio.wait_for(self.flush(), within_s)
             except (TimeoutError, Exception) as exc:  # noqa: BLE001  # the broker's errors alike

@@ -16,7 +16,7 @@ from kafka.admin import NewTopic
 from base.topics import bootstrap_servers
 from callboard import services
 from tests.integration.helpers import ROOT, Stack, wait_until
-from tests.unit.factories import at, call
+from tests.unit.factories import at, call, event
 
 pytestmark = pytest.mark.integration
 
@@ -214,6 +214,56 @@ def test_records_the_consumer_skipped_are_read_from_the_broker_before_a_batch(st
     counters = pipeline.engine.counters_between("GEN", at(10, 0), at(11, 0))
     assert (counters["entered"], counters["answered"]) == (5, 5)
     assert (pipeline.stats["gaps_filled"], pipeline.stats["gap_records"]) == (1, 3 * per_call)
+
+
+def test_a_worker_on_its_way_out_reads_each_partition_to_the_end_before_its_file(
+        stack: Stack, tmp_path):
+    """A roll stops the workers with the producers paused, then lets the broker go once
+    the files cover every record it holds (callboard/roll.py): on its way out a worker
+    reads what its consumer had not handed it yet, sends what those records raise, and
+    only then writes the file."""
+    import asyncio
+
+    from kafka.partitioner.default import murmur2
+
+    from base.assemble import pipeline_rules
+    from base.config import Settings
+    from base.local_broker.carried import read_checkpoint_file
+    from core.pipeline import Pipeline
+    from core.records import Record
+    from streams.shards import Shards
+
+    settings = Settings(broker_url=stack.env["CALLBOARD_BROKER_URL"], events_topic=stack.topic,
+                        topic_partitions=3, broker_profile="local", clock="event",
+                        checkpoint_dir=tmp_path)
+    rules = pipeline_rules(settings)
+    # Six callers from 10:00:00-10:00:05, none answered, then a seventh at 10:05:30.
+    # The manual's step 1 (more than 5 waiting for 5 minutes, lines 139-150) is due when
+    # the sixth has waited 5 minutes, 10:05:05, and the seventh's event reaches it: it is
+    # raised by a record the consumer had not handed over.
+    events = [event("call.offered", at(10, 0, i), "GEN", call_id=f"w{i}") for i in range(6)]
+    events.append(event("call.offered", at(10, 5, 30), "GEN", call_id="w6"))
+    partition = (murmur2(b"GEN") & 0x7FFFFFFF) % 3
+    log = stack.logs / f"{stack.app_id}-out.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    stack.cli("publish", str(log))
+    records = [Record(json.dumps(e).encode(), partition, offset)
+               for offset, e in enumerate(events)]
+    shards = Shards(settings, rules, {}, lambda *_: None)  # type: ignore[arg-type]
+    pipeline = Pipeline(rules)
+    pipeline.feed(records[:3])  # what the consumer had handed over when the stop came
+    shards.pipelines[partition], shards.sources[partition] = pipeline, "topic-a"
+    raised: list[dict] = []
+
+    async def on_result(_pipeline: Pipeline, result) -> None:  # type: ignore[no-untyped-def]
+        raised.extend(result.alerts)
+
+    asyncio.run(shards.carry_out(on_result=on_result))
+    saved = read_checkpoint_file(tmp_path, partition)
+    assert saved is not None and saved.offset == len(events) - 1
+    assert Pipeline.decode(rules, saved.blob).offsets == {partition: len(events) - 1}
+    assert [(a["step"], a["event_ms"]) for a in raised if a["direction"] == "up"] == [
+        (1, at(10, 5, 5))], raised
 
 
 def test_no_kafka_python_client_of_callboard_makes_a_topic_it_names(stack: Stack, monkeypatch):

@@ -269,6 +269,40 @@ def test_on_the_way_out_each_partition_goes_to_its_file_only_once_its_alerts_are
     assert Pipeline.decode(rules, saved.blob).offsets == {0: 1}
 
 
+def test_on_the_way_out_with_the_broker_away_each_partition_still_goes_to_its_file(tmp_path):
+    """A stop reads each partition to the broker's end first (a roll's); with nothing
+    listening on the broker's port that read fails, and what was counted still goes to
+    the files, every partition's."""
+    import socket
+
+    from base.local_broker.carried import read_checkpoint_file
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(checkpoint_dir=tmp_path, broker_url=f"kafka://127.0.0.1:{port}")
+    rules = pipeline_rules(settings)
+    emitted: list[object] = []
+
+    async def on_result(_pipeline: Pipeline, result: object) -> None:
+        emitted.append(result)
+
+    async def flushed() -> None:
+        return None
+
+    shards = Shards(settings, rules, {}, lambda *_: None, flushed)  # type: ignore[arg-type]
+    for partition in (0, 1):
+        pipeline = Pipeline(rules)
+        pipeline.feed([Record(json.dumps(e).encode(), partition, i)
+                       for i, e in enumerate(call(f"c{partition}", at(9, 0), answer_after_s=5))])
+        shards.pipelines[partition], shards.sources[partition] = pipeline, "topic-a"
+    asyncio.run(asyncio.wait_for(shards.carry_out(on_result=on_result), 60))
+    for partition in (0, 1):
+        saved = read_checkpoint_file(tmp_path, partition)
+        assert saved is not None and (saved.offset, saved.source) == (1, "topic-a")
+    assert emitted == []  # nothing read, nothing handed on
+
+
 class _Probe:
     """A broker that answers, then does not."""
 
