@@ -141,19 +141,7 @@ def test_the_broker_rolled_twice_mid_run_and_killed_loses_nothing(tmp_path):
         assert "exited with" not in rolled  # no child died of a roll (the worker once did)
         client = redis.Redis(port=redis_port, decode_responses=True)
         board = _Board(client)
-        _settle(board, log, "the figures to equal the file's")
-        offline = json.loads(subprocess.run(
-            [sys.executable, "-m", "callboard.cli", "alerts", "--events", str(log)],
-            check=True, cwd=ROOT, capture_output=True, text=True).stdout)
-        alerts = [json.loads(a) for a in client.lrange(board.keys.alerts_log, 0, -1)]
-        key = lambda a: (a["queue"], a["step"], a["direction"], a["event_time"])  # noqa: E731
-        assert offline and sorted(map(key, alerts)) == sorted(map(key, offline))
-        from review.archive import archive_days, read_day
-        archived = [line for day in archive_days(state / "archive")
-                    for records in read_day(state / "archive", day,
-                                            Settings().events_topic).values()
-                    for line in records]
-        assert sorted(archived) == sorted(lines)
+        _nothing_lost(board, log, lines, state / "archive")
 
         # The broker dies: the stack starts an empty one, which holds no event. Then the
         # worker dies too: every figure must come from the checkpoint carried outside the
@@ -213,24 +201,8 @@ def test_a_roll_the_archive_cannot_drain_is_called_off_and_tried_again_losing_no
                    "a roll once the archiver goes on")
         wait_until(lambda: "publish   done" in out.read_text(), 180, "the log published")
         assert "exited with" not in out.read_text()  # the workers were stopped, not lost
-        client = redis.Redis(port=redis_port, decode_responses=True)
-        board = _Board(client)
-        _settle(board, log, "the figures to equal the file's")
-        offline = json.loads(subprocess.run(
-            [sys.executable, "-m", "callboard.cli", "alerts", "--events", str(log)],
-            check=True, cwd=ROOT, capture_output=True, text=True).stdout)
-        alerts = [json.loads(a) for a in client.lrange(board.keys.alerts_log, 0, -1)]
-        key = lambda a: (a["queue"], a["step"], a["direction"], a["event_time"])  # noqa: E731
-        assert offline and sorted(map(key, alerts)) == sorted(map(key, offline))
-        from review.archive import archive_days, read_day
-
-        def archived() -> list[bytes]:
-            return sorted(line for day in archive_days(tmp_path / "state" / "archive")
-                          for records in read_day(tmp_path / "state" / "archive", day,
-                                                  Settings().events_topic).values()
-                          for line in records)
-
-        wait_until(lambda: archived() == sorted(lines), 60, "every event archived once")
+        _nothing_lost(_Board(redis.Redis(port=redis_port, decode_responses=True)), log, lines,
+                      tmp_path / "state" / "archive")
     finally:
         if archiver:
             with contextlib.suppress(ProcessLookupError):
@@ -238,6 +210,27 @@ def test_a_roll_the_archive_cannot_drain_is_called_off_and_tried_again_losing_no
         up.send_signal(signal.SIGINT)
         code = up.wait(timeout=60)
     assert code == 0, out.read_text()[-3000:]
+
+
+def _nothing_lost(board: _Board, log, lines: list[bytes], archive) -> None:
+    """The figures equal the independent computation on the file, the notifier's alerts
+    equal `callboard alerts` on it, and the archive holds each of its events once."""
+    from review.archive import archive_days, read_day
+
+    _settle(board, log, "the figures to equal the file's")
+    offline = json.loads(subprocess.run(
+        [sys.executable, "-m", "callboard.cli", "alerts", "--events", str(log)],
+        check=True, cwd=ROOT, capture_output=True, text=True).stdout)
+    alerts = [json.loads(a) for a in board.client.lrange(board.keys.alerts_log, 0, -1)]
+    key = lambda a: (a["queue"], a["step"], a["direction"], a["event_time"])  # noqa: E731
+    assert offline and sorted(map(key, alerts)) == sorted(map(key, offline))
+
+    def archived() -> list[bytes]:
+        return sorted(line for day in archive_days(archive)
+                      for records in read_day(archive, day, Settings().events_topic).values()
+                      for line in records)
+
+    wait_until(lambda: archived() == sorted(lines), 60, "every event archived once")
 
 
 def _queues(log) -> set[str]:
