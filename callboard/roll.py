@@ -226,7 +226,7 @@ def drain(settings: Settings, state_dir: Path) -> float | str:
             _copy_dead_letters(settings, state.dead_end,
                                state_dir / "dead-letters" / f"{datetime.now(settings.zone):%Y-%m-%d}.jsonl")
             return time.monotonic() - started
-        if any(b.startswith("worker") for b in behind):
-            break
+        if any(state.worker.get(p, 0) < end for p, end in state.events_end.items()):
+            break  # a stopped worker writes no more
         time.sleep(0.5)
     return "; ".join(behind)
