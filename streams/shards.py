@@ -242,26 +242,32 @@ class Shards:
         the flush from ending, and the file stays at the last checkpoint)."""
         if self.settings.checkpoint_dir is None or not self.pipelines:
             return
-        for partition, pipeline in list(self.pipelines.items()):
-            if on_result is not None:
-                changed = FeedResult()
-                try:
-                    await self._read(pipeline, partition, pipeline.offsets.get(partition, -1) + 1,
-                                     changed, on_result)
-                    await on_result(pipeline, changed)
-                except Exception as exc:  # noqa: BLE001  # the broker's errors: carry out what is held
-                    log.warning("partition %s: not read to its end on the way out (%r); "
-                                "carrying out what is counted", partition, exc)
-                    on_result = None  # nor the next: the broker is away
-            try:
-                await asyncio.wait_for(self.flush(), within_s)
-            except (TimeoutError, Exception) as exc:  # noqa: BLE001  # the broker's errors alike
-                log.warning("not carrying the partitions' state out: the alerts are not on "
-                            "the broker (%r)", exc)
-                return
+        if on_result is not None:
+            await self._read_to_end(on_result)
+        try:
+            await asyncio.wait_for(self.flush(), within_s)
+        except (TimeoutError, Exception) as exc:  # noqa: BLE001  # the broker's errors alike
+            log.warning("not carrying the partitions' state out: the alerts are not on the "
+                        "broker (%r)", exc)
+            return
+        for partition, pipeline in self.pipelines.items():
             write_checkpoint_file(self.settings.checkpoint_dir, partition, pipeline.encode(),
                                   pipeline.offsets.get(partition, -1), self.sources.get(partition))
         log.info("partitions %s carried out to their files", sorted(self.pipelines))
+
+    async def _read_to_end(self, on_result: OnResult) -> None:
+        """Each partition held, read on to the broker's end; on the first failure (the
+        broker is away) the rest are left as counted."""
+        for partition, pipeline in list(self.pipelines.items()):
+            changed = FeedResult()
+            try:
+                await self._read(pipeline, partition, pipeline.offsets.get(partition, -1) + 1,
+                                 changed, on_result)
+                await on_result(pipeline, changed)
+            except Exception as exc:  # noqa: BLE001  # the broker's errors: carry out what is held
+                log.warning("partition %s: not read to its end on the way out (%r); carrying "
+                            "out what is counted", partition, exc)
+                return
 
     def drop(self, partitions: set[int]) -> None:
         for partition in partitions:
